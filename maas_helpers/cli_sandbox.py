@@ -1,0 +1,90 @@
+"""`maas sandbox up|down|status|reset|env` — thin wrappers over maas_sandbox.control."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maas_sandbox import control
+
+sandbox_app = typer.Typer(help="Run the local 3scale sandbox (admin API, gateway, portal, SSO, model server).")
+console = Console()
+err = Console(stderr=True)
+
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="State directory (default .maas/)."),
+]
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@sandbox_app.command()
+def up(
+    state_dir: StateDirOpt = None,
+    port: Annotated[int | None, typer.Option(help="First port of the range the sandbox uses (default 8930).")] = None,
+    test_clock: Annotated[bool, typer.Option(help="Allow tests to move the sandbox clock.")] = False,
+) -> None:
+    """Start the sandbox in the background (or reuse the running one) and wait until it answers."""
+    try:
+        info = control.up(state_dir, port, test_clock=test_clock)
+    except (control.SandboxError, ValueError) as exc:
+        _fail(exc)
+        return
+    console.print(f"sandbox up: admin {info.admin_url}  portal {info.portal_url}  (pid {info.pid})")
+    console.print("run [bold]eval \"$(maas sandbox env)\"[/bold] to export the URLs and tokens")
+
+
+@sandbox_app.command()
+def down(state_dir: StateDirOpt = None) -> None:
+    """Stop the sandbox; its state is kept."""
+    stopped = control.down(state_dir)
+    console.print("sandbox stopped" if stopped else "no sandbox was running")
+
+
+@sandbox_app.command()
+def status(state_dir: StateDirOpt = None) -> None:
+    """Show whether the sandbox runs and where."""
+    info = control.status(state_dir)
+    table = Table(show_header=False)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if not info["running"]:
+        raise typer.Exit(3)
+
+
+@sandbox_app.command()
+def reset(
+    state_dir: StateDirOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop the sandbox and delete all its state (configuration, usage, tokens)."""
+    target = control.resolve_state_dir(state_dir).path
+    if not yes:
+        typer.confirm(f"Delete all sandbox state in {target}?", abort=True)
+    try:
+        control.reset(state_dir)
+    except control.SandboxError as exc:
+        _fail(exc)
+    console.print(f"sandbox state removed: {target}")
+
+
+@sandbox_app.command()
+def env(state_dir: StateDirOpt = None) -> None:
+    """Print `export` lines for the sandbox URLs and tokens (the only command that prints tokens)."""
+    try:
+        values = control.env(state_dir)
+    except control.SandboxError as exc:
+        _fail(exc)
+        return
+    for key, value in values.items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
