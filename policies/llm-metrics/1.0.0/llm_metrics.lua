@@ -1,0 +1,310 @@
+--- llm-metrics: token accounting and token quotas for OpenAI-compatible upstreams.
+-- rewrite: force stream_options.include_usage; access: optional quota check;
+-- header_filter/body_filter: read `usage` from JSON or SSE without touching the bytes;
+-- post_action: report tokens to 3scale and count them in Prometheus.
+
+local policy = require('apicast.policy')
+local _M = policy.new('llm-metrics', '1.0.0')
+
+local backend_client = require('apicast.backend_client')
+local prometheus = require('apicast.prometheus')
+local Request = require('llm_metrics_request')
+local Usage = require('llm_metrics_usage')
+local SSE = require('llm_metrics_sse')
+local Quota = require('llm_metrics_quota')
+
+local type = type
+local ipairs = ipairs
+local tostring = tostring
+local find = string.find
+local lower = string.lower
+local concat = table.concat
+
+-- A JSON completion is small; anything bigger is not one and is not held in memory.
+local MAX_JSON_BODY = 8 * 1024 * 1024
+
+local LABELS = { 'service_id', 'service_system_name', 'application_id', 'model' }
+
+local counters = {
+  prompt_tokens = prometheus('counter', 'llm_prompt_tokens_total',
+    'Prompt (input) tokens reported by the upstream', LABELS),
+  completion_tokens = prometheus('counter', 'llm_completion_tokens_total',
+    'Completion (output) tokens reported by the upstream', LABELS),
+  total_tokens = prometheus('counter', 'llm_total_tokens_total',
+    'Total tokens reported by the upstream', LABELS),
+}
+
+local DEFAULT_STATUSES = { 200 }
+
+local function default_rules()
+  local rules = {}
+  for _, field in ipairs(Usage.FIELDS) do
+    rules[#rules + 1] = { metric = field, usage = field, statuses = DEFAULT_STATUSES }
+  end
+  return rules
+end
+
+-- Config arrives from JSON: a missing or null value (cjson.null is not a table) means default.
+local function rules_from(config_rules)
+  if type(config_rules) ~= 'table' or #config_rules == 0 then return default_rules() end
+  local rules = {}
+  for _, rule in ipairs(config_rules) do
+    rules[#rules + 1] = {
+      metric = rule.metric,
+      usage = rule.usage,
+      statuses = type(rule.statuses) == 'table' and rule.statuses or DEFAULT_STATUSES,
+    }
+  end
+  return rules
+end
+
+local function metrics_of(rules)
+  local metrics, seen = {}, {}
+  for _, rule in ipairs(rules) do
+    if not seen[rule.metric] then
+      seen[rule.metric] = true
+      metrics[#metrics + 1] = rule.metric
+    end
+  end
+  return metrics
+end
+
+local new = _M.new
+
+function _M.new(config)
+  local self = new(config)
+  config = type(config) == 'table' and config or {}
+
+  self.enable_sse_support = config.enable_sse_support ~= false
+  self.force_include_usage = config.force_include_usage ~= false
+  self.model_label = config.model_label ~= false
+  self.rules = rules_from(config.rules)
+
+  local quota = type(config.quota) == 'table' and config.quota or {}
+  self.quota_enabled = quota.enabled == true
+  self.quota_metrics = (type(quota.metrics) == 'table' and #quota.metrics > 0)
+    and quota.metrics or metrics_of(self.rules)
+
+  return self
+end
+
+-- Per-request state lives in the shared context under the policy instance as key, so two
+-- instances in one chain never mix their state.
+local function state_of(self, context)
+  local state = context[self]
+  if not state then
+    state = {}
+    context[self] = state
+  end
+  return state
+end
+
+local function first(value)
+  if type(value) == 'table' then return value[1] end
+  return value
+end
+
+local function contains(value, needle)
+  return type(value) == 'string' and find(lower(value), needle, 1, true) ~= nil
+end
+
+function _M:rewrite(context)
+  local state = state_of(self, context)
+  if not contains(ngx.var.content_type, 'json') then return end
+  if not (self.force_include_usage or self.model_label) then return end
+
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if not body then
+    if ngx.req.get_body_file() then
+      ngx.log(ngx.INFO, 'llm-metrics: request body buffered to a file, not inspected')
+    end
+    return
+  end
+
+  if self.force_include_usage then
+    local new_body, reason = Request.with_include_usage(body)
+    if new_body then
+      ngx.req.set_body_data(new_body)
+      ngx.req.set_header('Content-Length', tostring(#new_body))
+      body = new_body
+      ngx.log(ngx.DEBUG, 'llm-metrics: request rewritten: ', reason)
+    end
+  end
+
+  if self.model_label then state.request_body = body end
+end
+
+function _M:access(context)
+  if not self.quota_enabled then return end
+
+  local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics)
+  if decision == 'reject' then
+    state_of(self, context).rejected = true
+    return Quota.reject(context.service, retry_after)
+  end
+end
+
+function _M:header_filter(context)
+  local state = state_of(self, context)
+  if state.rejected then return end
+
+  local status = ngx.status
+  state.status = status
+  if not Usage.any_rule_for_status(self.rules, status) then return end
+
+  local encoding = first(ngx.header['Content-Encoding'])
+  if encoding and lower(encoding) ~= 'identity' then
+    ngx.log(ngx.INFO, 'llm-metrics: ', encoding, ' response body not inspected')
+    return
+  end
+
+  local content_type = first(ngx.header['Content-Type'])
+  if contains(content_type, 'text/event-stream') then
+    if not self.enable_sse_support then return end
+    state.mode = 'sse'
+    state.sse = SSE.new(function(data)
+      -- Only events mentioning usage are worth decoding; [DONE] and text deltas are not.
+      if data == '[DONE]' or not find(data, '"usage"', 1, true) then return end
+      local object, err = Usage.decode_object(data)
+      if not object then
+        ngx.log(ngx.INFO, 'llm-metrics: SSE event skipped: ', err)
+        return
+      end
+      local counts = Usage.from_object(object)
+      if counts then
+        state.counts = counts
+        state.response_model = Usage.model_of(object)
+      end
+    end)
+  elseif content_type == nil or contains(content_type, 'json') then
+    state.mode = 'json'
+    state.parts = {}
+    state.size = 0
+  end
+end
+
+local function finish_json(state)
+  local body = concat(state.parts)
+  state.parts = nil
+  local object, err = Usage.decode_object(body)
+  if not object then
+    ngx.log(ngx.INFO, 'llm-metrics: response body skipped: ', err)
+    return
+  end
+  state.counts = Usage.from_object(object)
+  state.response_model = Usage.model_of(object)
+end
+
+-- Reads ngx.arg without ever changing it: the client gets every byte as it arrives.
+function _M:body_filter(context)
+  local state = context[self]
+  local mode = state and state.mode
+  if not mode then return end
+
+  local chunk, eof = ngx.arg[1], ngx.arg[2]
+
+  if mode == 'sse' then
+    state.sse:feed(chunk)
+    if eof then
+      if state.sse.overflowed then
+        ngx.log(ngx.WARN, 'llm-metrics: over-long SSE line dropped')
+      end
+      state.sse:finish()
+      state.mode = nil
+    end
+    return
+  end
+
+  if chunk and chunk ~= '' then
+    state.size = state.size + #chunk
+    if state.size > MAX_JSON_BODY then
+      ngx.log(ngx.WARN, 'llm-metrics: response body over ', MAX_JSON_BODY, ' bytes not inspected')
+      state.parts = nil
+      state.mode = nil
+      return
+    end
+    state.parts[#state.parts + 1] = chunk
+  end
+
+  if eof then
+    state.mode = nil
+    finish_json(state)
+  end
+end
+
+local function credential_of(credentials)
+  for _, kind in ipairs({ 'user_key', 'app_id', 'access_token' }) do
+    local value = credentials[kind]
+    if type(value) == 'string' and value ~= '' then return kind, value end
+  end
+  return nil
+end
+
+-- A plain report (POST /transactions.xml) is never limit-checked, so the real count always lands,
+-- also when the request-time quota check was the one that admitted it.
+local function report(context, deltas)
+  local service, credentials = context.service, context.credentials
+  if not service or type(credentials) ~= 'table' then
+    ngx.log(ngx.WARN, 'llm-metrics: no service or credentials in context, tokens not reported')
+    return
+  end
+
+  local kind, credential = credential_of(credentials)
+  if not kind then
+    ngx.log(ngx.WARN, 'llm-metrics: no usable credential, tokens not reported')
+    return
+  end
+
+  local backend, err = backend_client:new(service)
+  if not backend then
+    ngx.log(ngx.ERR, 'llm-metrics: no backend client: ', err)
+    return
+  end
+
+  local res = backend:report({
+    service_id = service.id,
+    credentials_type = kind,
+    reports = { [credential] = deltas },
+  })
+  if not res or res.status ~= 202 and res.status ~= 200 then
+    ngx.log(ngx.WARN, 'llm-metrics: report of ', Usage.describe(deltas), ' failed with status ',
+            tostring(res and res.status))
+  end
+end
+
+local function labels(self, context, state)
+  local service = context.service or {}
+  local credentials = type(context.credentials) == 'table' and context.credentials or {}
+  local model = ''
+  if self.model_label then
+    model = state.response_model or Request.model_of(state.request_body) or ''
+  end
+  local system_name = service.system_name
+    or (type(service.serializable) == 'table' and service.serializable.system_name) or ''
+  return {
+    tostring(service.id or ''),
+    tostring(system_name),
+    -- With user_key credentials APIcast never learns the application id: the label stays empty
+    -- rather than exporting the key itself.
+    tostring(credentials.app_id or ''),
+    model,
+  }
+end
+
+function _M:post_action(context)
+  local state = context[self]
+  if not state or state.rejected or not state.counts then return end
+
+  local counts = state.counts
+  local label_values = labels(self, context, state)
+  for field, counter in pairs(counters) do
+    local value = counts[field]
+    if value and counter then counter:inc(value, label_values) end
+  end
+
+  local deltas = Usage.deltas(self.rules, counts, state.status)
+  if deltas then report(context, deltas) end
+end
+
+return _M

@@ -1,0 +1,117 @@
+--- Incremental server-sent events parser.
+-- Fed with body chunks exactly as they arrive; keeps only the unfinished line and the data lines
+-- of the event being assembled, so a stream is never buffered. Follows the WHATWG rules the
+-- OpenAI-compatible servers rely on: CRLF, LF or CR line ends (also split across chunks), `:`
+-- comments, `data:` lines joined with "\n", dispatch on a blank line, unterminated event dropped.
+
+local find = string.find
+local sub = string.sub
+local byte = string.byte
+local concat = table.concat
+local setmetatable = setmetatable
+
+local CR = 13
+local LF = 10
+
+-- Longest line kept while waiting for its end; a longer one is dropped (and logged by the caller
+-- through the `overflowed` flag) rather than growing memory without bound.
+local DEFAULT_MAX_LINE = 1024 * 1024
+
+local _M = {}
+local mt = { __index = _M }
+
+--- New parser; `on_event(data)` is called with the data of each complete event.
+function _M.new(on_event, max_line)
+  return setmetatable({
+    on_event = on_event,
+    max_line = max_line or DEFAULT_MAX_LINE,
+    partial = '',
+    data = nil,        -- list of data lines of the event being assembled
+    skip_lf = false,   -- the previous chunk ended with CR: a leading LF belongs to it
+    discarding = false, -- inside an over-long line: drop bytes until its end
+    overflowed = false,
+  }, mt)
+end
+
+local function process_line(self, line)
+  if line == '' then
+    local data = self.data
+    self.data = nil
+    if data then self.on_event(concat(data, '\n')) end
+    return
+  end
+
+  if byte(line, 1) == 58 then return end -- ':' comment
+
+  local colon = find(line, ':', 1, true)
+  local field, value
+  if colon then
+    field = sub(line, 1, colon - 1)
+    value = sub(line, colon + 1)
+    if byte(value, 1) == 32 then value = sub(value, 2) end
+  else
+    field, value = line, ''
+  end
+
+  if field == 'data' then
+    local data = self.data
+    if data then data[#data + 1] = value else self.data = { value } end
+  end
+end
+
+--- Feed one chunk of the body.
+function _M:feed(chunk)
+  if not chunk or chunk == '' then return end
+
+  local pos = 1
+  if self.skip_lf then
+    self.skip_lf = false
+    if byte(chunk, 1) == LF then pos = 2 end
+  end
+
+  local buffer = chunk
+  if self.partial ~= '' then
+    buffer = self.partial .. sub(chunk, pos)
+    pos = 1
+    self.partial = ''
+  end
+
+  local len = #buffer
+  while pos <= len do
+    local eol = find(buffer, '[\r\n]', pos)
+    if not eol then
+      if self.discarding then return end
+      local rest = sub(buffer, pos)
+      if #rest > self.max_line then
+        self.discarding = true
+        self.overflowed = true
+      else
+        self.partial = rest
+      end
+      return
+    end
+
+    if self.discarding then
+      self.discarding = false
+    else
+      process_line(self, sub(buffer, pos, eol - 1))
+    end
+
+    if byte(buffer, eol) == CR then
+      if eol == len then
+        self.skip_lf = true
+      elseif byte(buffer, eol + 1) == LF then
+        eol = eol + 1
+      end
+    end
+    pos = eol + 1
+  end
+end
+
+--- End of stream: an unterminated line or event is discarded.
+function _M:finish()
+  self.partial = ''
+  self.data = nil
+end
+
+return _M

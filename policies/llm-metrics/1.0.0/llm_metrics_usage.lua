@@ -1,0 +1,92 @@
+--- Reading the OpenAI `usage` object and turning it into 3scale metric deltas.
+
+local cjson = require('cjson')
+
+local pcall = pcall
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local floor = math.floor
+local huge = math.huge
+
+local _M = {}
+
+_M.FIELDS = { 'prompt_tokens', 'completion_tokens', 'total_tokens' }
+
+--- Decode `text` as a JSON object; returns the table, or nil and a reason (never raises).
+function _M.decode_object(text)
+  if type(text) ~= 'string' or text == '' then return nil, 'empty body' end
+  local ok, value = pcall(cjson.decode, text)
+  if not ok then return nil, 'invalid JSON' end
+  if type(value) ~= 'table' then return nil, 'JSON is not an object' end
+  return value
+end
+
+local function count(value)
+  if type(value) ~= 'number' or value ~= value or value == huge then return nil end
+  value = floor(value)
+  if value > 0 then return value end
+  return nil
+end
+
+--- The token counts of a decoded response object: a table with the positive integer fields
+-- of its `usage` object, or nil when it has no usage object at all.
+function _M.from_object(object)
+  local usage = type(object) == 'table' and object.usage
+  if type(usage) ~= 'table' then return nil end
+
+  local counts = {}
+  for _, field in ipairs(_M.FIELDS) do
+    counts[field] = count(usage[field])
+  end
+  return counts
+end
+
+--- The model string of a decoded object, or nil.
+function _M.model_of(object)
+  local model = type(object) == 'table' and object.model
+  if type(model) == 'string' then return model end
+  return nil
+end
+
+local function status_listed(statuses, status)
+  for _, s in ipairs(statuses) do
+    if s == status then return true end
+  end
+  return false
+end
+
+--- Whether any rule would report a response with this upstream status.
+function _M.any_rule_for_status(rules, status)
+  for _, rule in ipairs(rules) do
+    if status_listed(rule.statuses, status) then return true end
+  end
+  return false
+end
+
+--- Metric deltas (metric -> increment) for the rules matching `status`; nil when empty.
+function _M.deltas(rules, counts, status)
+  if not counts then return nil end
+  local deltas, found = {}, false
+  for _, rule in ipairs(rules) do
+    local value = counts[rule.usage]
+    if value and status_listed(rule.statuses, status) then
+      deltas[rule.metric] = (deltas[rule.metric] or 0) + value
+      found = true
+    end
+  end
+  if found then return deltas end
+  return nil
+end
+
+--- Copy of `deltas` for logging and tests, with keys sorted.
+function _M.describe(deltas)
+  local keys = {}
+  for k in pairs(deltas or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. '=' .. deltas[k] end
+  return table.concat(parts, '&')
+end
+
+return _M

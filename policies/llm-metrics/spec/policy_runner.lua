@@ -1,0 +1,73 @@
+--- Drives one request through the policy phases the way APIcast calls them:
+-- rewrite -> access -> (upstream) header_filter -> body_filter per chunk -> post_action.
+local ngx_stub = require('ngx_stub')
+local backend_client = require('apicast.backend_client')
+local prometheus = require('apicast.prometheus')
+
+local M = {}
+
+M.SERVICE = { id = 42, system_name = 'granite', limits_exceeded_status = 429,
+              limits_exceeded_headers = 'text/plain; charset=us-ascii',
+              error_limits_exceeded = 'Usage limit exceeded' }
+M.CREDENTIALS = { user_key = 'secret-key' }
+
+--- Response chunks of a case (`body` is one chunk; base64 decoded when asked).
+function M.chunks_of(response)
+  local chunks = response.chunks or { response.body or '' }
+  if response.body_encoding == 'base64' then
+    local decoded = {}
+    for i, c in ipairs(chunks) do decoded[i] = ngx_stub.decode_base64(c) end
+    chunks = decoded
+  end
+  return chunks
+end
+
+--- Runs `request` and `response` through `policy`. Returns a result table with the upstream
+-- request body, the chunks the client received, and the stub ngx (logs, output, exit).
+function M.run(policy, request, response, opts)
+  opts = opts or {}
+  local ngx = ngx_stub.new(request)
+  _G.ngx = ngx
+
+  local context = opts.context or {
+    service = M.SERVICE,
+    credentials = M.CREDENTIALS,
+  }
+
+  policy:rewrite(context)
+  policy:access(context)
+
+  local result = { ngx = ngx, context = context, upstream_request_body = ngx.request_body,
+                   upstream_request_headers = ngx.request_headers, client_chunks = {} }
+
+  if ngx.exited then
+    -- The policy answered itself; APIcast still runs the filters on that answer.
+    response = { status = ngx.status, headers = {}, chunks = { table.concat(ngx.output) } }
+    ngx.status = response.status
+  else
+    ngx.set_response(response.status, response.headers)
+  end
+
+  policy:header_filter(context)
+
+  local chunks = M.chunks_of(response)
+  for i, chunk in ipairs(chunks) do
+    ngx.arg = { chunk, i == #chunks }
+    policy:body_filter(context)
+    result.client_chunks[i] = ngx.arg[1]
+  end
+  if opts.separate_eof then
+    ngx.arg = { '', true }
+    policy:body_filter(context)
+  end
+
+  policy:post_action(context)
+  return result
+end
+
+function M.reset()
+  backend_client.reset()
+  prometheus.reset()
+end
+
+return M
