@@ -75,7 +75,9 @@ def open_sandbox(state: StateDir, port: int | None, tenant: str | None, test_clo
 
 
 def _start_models(sandbox: Sandbox) -> subprocess.Popen[bytes] | None:
-    if importlib.util.find_spec("maas_sandbox.models") is None or importlib.util.find_spec("maas_sandbox.models.__main__") is None:
+    if importlib.util.find_spec("maas_sandbox.models") is None:
+        return None
+    if importlib.util.find_spec("maas_sandbox.models.__main__") is None:
         return None
     logfile = open(sandbox.state.logs / "models.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
