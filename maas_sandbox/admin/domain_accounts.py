@@ -1,0 +1,424 @@
+"""Accounts-side domain rules: plans, buyer accounts and users, subscriptions, applications, passwords.
+
+Every writer (Admin API routes, developer portal, seed) goes through these functions so the side effects
+3scale applies — default plans, subscriptions, generated keys, approval states — happen the same way.
+Validation failures raise `Unprocessable` with porta's field messages.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from maas_sandbox.admin.conventions import NotFound, Unprocessable, as_bool
+from maas_sandbox.context import Sandbox
+
+Obj = dict[str, Any]
+
+PLAN_TYPES = ("application_plan", "service_plan", "account_plan")
+LIMIT_PERIODS = ("eternity", "year", "month", "week", "day", "hour", "minute")
+# porta: user_key is `[\w\-.]+` or base64 without "/" (so "+" and "=" are allowed), at most 256 chars.
+_USER_KEY = re.compile(r"^(?:[\w\-.]+|[A-Za-z0-9+=]+)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_hasher = PasswordHasher()
+
+APP_EVENTS = {
+    # event: (states it may start from, resulting state) — porta's cinstance state machine
+    "accept": (("pending",), "live"),
+    "suspend": (("pending", "live"), "suspended"),
+    "resume": (("suspended",), "live"),
+}
+ACCOUNT_EVENTS = {
+    "approve": (("pending", "rejected"), "approved"),
+    "reject": (("pending", "approved"), "rejected"),
+    "make_pending": (("approved", "rejected"), "pending"),
+}
+
+
+# -- passwords ------------------------------------------------------------------------------------
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def system_name_from(name: str) -> str:
+    """porta's parameterised system names: lowercase words joined by underscores."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    return slug or "plan"
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def transition_error(event: str) -> Unprocessable:
+    return Unprocessable({"state": [f'cannot transition via "{event}"']})
+
+
+def new_user_key(sandbox: Sandbox) -> str:
+    """32 lowercase hex characters, unique across the tenant's applications."""
+    while True:
+        key = secrets.token_hex(16)
+        if sandbox.store.first("application", user_key=key) is None:
+            return key
+
+
+# -- plans ----------------------------------------------------------------------------------------
+def create_plan(sandbox: Sandbox, plan_type: str, issuer_id: int | None, attrs: Obj) -> Obj:
+    """Application/service/account plan. New plans are `hidden` unless `state_event=publish`."""
+    if plan_type not in PLAN_TYPES:
+        raise ValueError(plan_type)
+    name = attrs.get("name")
+    if _blank(name):
+        raise Unprocessable({"name": ["can't be blank"]})
+    system_name = attrs.get("system_name") or system_name_from(str(name))
+    siblings = sandbox.store.list("plan", type=plan_type, issuer_id=issuer_id)
+    if any(p["system_name"] == system_name for p in siblings):
+        raise Unprocessable({"system_name": ["has already been taken"]})
+    state = "published" if attrs.get("state_event") == "publish" else "hidden"
+    plan = {
+        "type": plan_type,
+        "issuer_id": issuer_id,
+        "name": str(name),
+        "system_name": str(system_name),
+        "state": state,
+        "default": False,
+        "description": attrs.get("description"),
+        "approval_required": as_bool(attrs.get("approval_required")),
+        "trial_period_days": _number(attrs.get("trial_period_days"), "trial_period_days", int, 0),
+        "cost_per_month": _number(attrs.get("cost_per_month"), "cost_per_month", float, 0.0),
+        "setup_fee": _number(attrs.get("setup_fee"), "setup_fee", float, 0.0),
+        "cancellation_period": _number(attrs.get("cancellation_period"), "cancellation_period", int, 0),
+        "custom": False,
+    }
+    with sandbox.store.transaction():
+        created = sandbox.store.insert("plan", plan)
+        if as_bool(attrs.get("default")):
+            created = set_default_plan(sandbox, created["id"])
+    return created
+
+
+def _number(value: Any, field: str, kind: type, default: Any) -> Any:
+    if _blank(value):
+        return default
+    try:
+        number = kind(value)
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable({field: ["is not a number"]}) from exc
+    if number < 0:
+        raise Unprocessable({field: ["must be greater than or equal to 0"]})
+    return number
+
+
+def update_plan(sandbox: Sandbox, plan_id: int, attrs: Obj) -> Obj:
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None:
+        raise NotFound()
+    changes: Obj = {}
+    if "name" in attrs:
+        if _blank(attrs["name"]):
+            raise Unprocessable({"name": ["can't be blank"]})
+        changes["name"] = str(attrs["name"])
+    if "description" in attrs:
+        changes["description"] = attrs["description"]
+    if "approval_required" in attrs:
+        changes["approval_required"] = as_bool(attrs["approval_required"])
+    for field, kind in (
+        ("trial_period_days", int),
+        ("cost_per_month", float),
+        ("setup_fee", float),
+        ("cancellation_period", int),
+    ):
+        if field in attrs:
+            changes[field] = _number(attrs[field], field, kind, 0 if kind is int else 0.0)
+    event = attrs.get("state_event")
+    if event == "publish":
+        changes["state"] = "published"
+    elif event == "hide":
+        changes["state"] = "hidden"
+    elif event not in (None, ""):
+        raise transition_error(str(event))
+    return sandbox.store.update("plan", plan_id, changes)
+
+
+def set_default_plan(sandbox: Sandbox, plan_id: int) -> Obj:
+    """Exactly one default per issuer and plan type."""
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None:
+        raise NotFound()
+    with sandbox.store.transaction():
+        for other in sandbox.store.list("plan", type=plan["type"], issuer_id=plan["issuer_id"]):
+            if other["id"] != plan_id and other.get("default"):
+                sandbox.store.update("plan", other["id"], {"default": False})
+        return sandbox.store.update("plan", plan_id, {"default": True})
+
+
+def default_plan(sandbox: Sandbox, plan_type: str, issuer_id: int | None) -> Obj | None:
+    # Filtered here, not in SQL: the store's where-clause compares booleans as JSON text.
+    plans = sandbox.store.list("plan", type=plan_type, issuer_id=issuer_id)
+    return next((p for p in plans if p.get("default")), None)
+
+
+def delete_plan(sandbox: Sandbox, plan_id: int) -> None:
+    """porta refuses to delete a plan that still has contracts (applications, subscriptions, accounts)."""
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None:
+        raise NotFound()
+    kind = {"application_plan": "application", "service_plan": "service_subscription", "account_plan": "account"}
+    if sandbox.store.first(kind[plan["type"]], plan_id=plan_id) is not None:
+        raise Unprocessable({"base": ["This plan cannot be deleted because it has contracts"]})
+    with sandbox.store.transaction():
+        sandbox.store.delete_where("limit", plan_id=plan_id)
+        sandbox.store.delete_where("pricing_rule", plan_id=plan_id)
+        sandbox.store.delete("plan", plan_id)
+
+
+# -- accounts and users ---------------------------------------------------------------------------
+def _check_user_fields(sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if _blank(username):
+        errors.setdefault("username", []).append("can't be blank")
+    elif any(u["id"] != except_id for u in sandbox.store.list("user", username=str(username))):
+        errors.setdefault("username", []).append("has already been taken")
+    if _blank(email):
+        errors.setdefault("email", []).append("can't be blank")
+    elif not _EMAIL.match(str(email)):
+        errors.setdefault("email", []).append("should look like an email address")
+    elif any(u["id"] != except_id for u in sandbox.store.list("user", email=str(email))):
+        errors.setdefault("email", []).append("has already been taken")
+    if errors:
+        raise Unprocessable(errors)
+
+
+def create_user(
+    sandbox: Sandbox,
+    account_id: int,
+    username: str,
+    email: str,
+    password: str | None,
+    *,
+    role: str = "member",
+    state: str = "pending",
+    sso: Obj | None = None,
+) -> Obj:
+    _check_user_fields(sandbox, username, email)
+    if password is not None and password != "" and len(password) < 6:
+        raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
+    user: Obj = {
+        "account_id": account_id,
+        "username": str(username),
+        "email": str(email),
+        "role": role,
+        "state": state,
+        "_password_hash": hash_password(password) if password else None,
+    }
+    if sso:
+        user["_sso"] = sso
+    return sandbox.store.insert("user", user)
+
+
+def subscribe(sandbox: Sandbox, account_id: int, plan_id: int) -> Obj:
+    """Service subscription (service plan contract); one per account and product."""
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None or plan["type"] != "service_plan":
+        raise NotFound()
+    service_id = plan["issuer_id"]
+    if sandbox.store.first("service_subscription", account_id=account_id, service_id=service_id):
+        raise Unprocessable({"base": ["already subscribed to this service"]})
+    state = "pending" if plan.get("approval_required") else "live"
+    return sandbox.store.insert(
+        "service_subscription",
+        {"account_id": account_id, "service_id": service_id, "plan_id": plan_id, "state": state},
+    )
+
+
+def signup(
+    sandbox: Sandbox,
+    org_name: str,
+    username: str,
+    email: str,
+    password: str | None,
+    *,
+    account_state: str | None = None,
+    sso: Obj | None = None,
+    account_plan_id: int | None = None,
+    service_plan_ids: list[int] | None = None,
+    application_plan_ids: list[int] | None = None,
+    create_applications: bool = True,
+) -> tuple[Obj, Obj]:
+    """A buyer account with its admin user, subscribed as 3scale does.
+
+    Account plan: the given one or the default (its `approval_required` makes the account pending).
+    Each product: the given or default service plan (subscription) and, when the product has a default
+    application plan (or one is given), an application "<product> signup" on it.
+    """
+    if _blank(org_name):
+        raise Unprocessable({"org_name": ["can't be blank"]})
+    _check_user_fields(sandbox, username, email)
+    store = sandbox.store
+    if account_plan_id is not None:
+        account_plan = store.get("plan", account_plan_id)
+        if account_plan is None or account_plan["type"] != "account_plan":
+            raise Unprocessable({"plan": ["must be an account plan of this provider"]})
+    else:
+        account_plan = default_plan(sandbox, "account_plan", None)
+    if account_state is None:
+        account_state = "pending" if account_plan and account_plan.get("approval_required") else "approved"
+    chosen_service_plans = {p["issuer_id"]: p for p in _plans(sandbox, service_plan_ids, "service_plan")}
+    chosen_app_plans = {p["issuer_id"]: p for p in _plans(sandbox, application_plan_ids, "application_plan")}
+    with store.transaction():
+        account = store.insert(
+            "account",
+            {
+                "org_name": str(org_name),
+                "state": account_state,
+                "plan_id": account_plan["id"] if account_plan else None,
+                "credit_card_stored": False,
+                "monthly_billing_enabled": True,
+                "monthly_charging_enabled": True,
+            },
+        )
+        user = create_user(
+            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso
+        )
+        for service in store.list("service"):
+            service_plan = chosen_service_plans.get(service["id"]) or default_plan(
+                sandbox, "service_plan", service["id"]
+            )
+            if service_plan is not None:
+                subscribe(sandbox, account["id"], service_plan["id"])
+            app_plan = chosen_app_plans.get(service["id"]) or default_plan(
+                sandbox, "application_plan", service["id"]
+            )
+            if create_applications and app_plan is not None:
+                label = f"{service['name']} signup"
+                create_application(sandbox, account["id"], app_plan["id"], label, label)
+    return account, user
+
+
+def _plans(sandbox: Sandbox, ids: list[int] | None, plan_type: str) -> list[Obj]:
+    found = []
+    for pid in ids or []:
+        plan = sandbox.store.get("plan", pid)
+        if plan is None or plan["type"] != plan_type:
+            raise Unprocessable({"plans": [f"{plan_type} {pid} not found"]})
+        found.append(plan)
+    return found
+
+
+def set_account_state(sandbox: Sandbox, account_id: int, event: str) -> Obj:
+    account = sandbox.store.get("account", account_id)
+    if account is None:
+        raise NotFound()
+    allowed, target = ACCOUNT_EVENTS[event]
+    if account["state"] not in allowed:
+        raise transition_error(event)
+    return sandbox.store.update("account", account_id, {"state": target})
+
+
+def delete_account(sandbox: Sandbox, account_id: int) -> None:
+    """Deleting a buyer deletes its users, applications and subscriptions."""
+    if sandbox.store.get("account", account_id) is None:
+        raise NotFound()
+    with sandbox.store.transaction():
+        for kind in ("application", "service_subscription", "user"):
+            sandbox.store.delete_where(kind, account_id=account_id)
+        sandbox.store.delete("account", account_id)
+
+
+# -- applications ---------------------------------------------------------------------------------
+def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None = None) -> str:
+    key = str(user_key)
+    if not key or len(key) > 256 or not _USER_KEY.match(key):
+        raise Unprocessable({"user_key": ["is invalid"]})
+    if any(a["id"] != except_id for a in sandbox.store.list("application", user_key=key)):
+        raise Unprocessable({"user_key": ["has already been taken"]})
+    return key
+
+
+def create_application(
+    sandbox: Sandbox,
+    account_id: int,
+    plan_id: int,
+    name: str,
+    description: str = "",
+    user_key: str | None = None,
+) -> Obj:
+    """An application on an application plan; subscribes the account to the plan's product when needed."""
+    store = sandbox.store
+    account = store.get("account", account_id)
+    if account is None:
+        raise NotFound()
+    plan = store.get("plan", plan_id)
+    if plan is None or plan["type"] != "application_plan":
+        raise NotFound()
+    if _blank(name):
+        raise Unprocessable({"name": ["can't be blank"]})
+    key = new_user_key(sandbox) if _blank(user_key) else validate_user_key(sandbox, user_key)
+    service_id = plan["issuer_id"]
+    state = "pending" if plan.get("approval_required") else "live"
+    with store.transaction():
+        if store.first("service_subscription", account_id=account_id, service_id=service_id) is None:
+            service_plan = default_plan(sandbox, "service_plan", service_id) or store.first(
+                "plan", type="service_plan", issuer_id=service_id
+            )
+            if service_plan is None:
+                raise Unprocessable({"base": ["You cannot subscribe to that service."]})
+            subscribe(sandbox, account_id, service_plan["id"])
+        return store.insert(
+            "application",
+            {
+                "account_id": account_id,
+                "service_id": service_id,
+                "plan_id": plan_id,
+                "name": str(name),
+                "description": description or "",
+                "state": state,
+                "enabled": state == "live",
+                "user_key": key,
+                "first_traffic_at": None,
+                "first_daily_traffic_at": None,
+            },
+        )
+
+
+def regenerate_user_key(sandbox: Sandbox, app_id: int) -> Obj:
+    if sandbox.store.get("application", app_id) is None:
+        raise NotFound()
+    return sandbox.store.update("application", app_id, {"user_key": new_user_key(sandbox)})
+
+
+def set_application_state(sandbox: Sandbox, app_id: int, event: str) -> Obj:
+    """`accept` (pending → live), `suspend` (pending|live → suspended), `resume` (suspended → live)."""
+    app = sandbox.store.get("application", app_id)
+    if app is None:
+        raise NotFound()
+    if event not in APP_EVENTS:
+        raise transition_error(event)
+    allowed, target = APP_EVENTS[event]
+    if app["state"] not in allowed:
+        raise transition_error(event)
+    return sandbox.store.update("application", app_id, {"state": target, "enabled": target == "live"})
+
+
+def change_application_plan(sandbox: Sandbox, app_id: int, plan_id: int) -> Obj:
+    app = sandbox.store.get("application", app_id)
+    plan = sandbox.store.get("plan", plan_id)
+    if app is None or plan is None or plan["type"] != "application_plan":
+        raise NotFound()
+    if plan["issuer_id"] != app["service_id"]:
+        raise Unprocessable({"plan": ["must belong to the application's product"]})
+    return sandbox.store.update("application", app_id, {"plan_id": plan_id})
