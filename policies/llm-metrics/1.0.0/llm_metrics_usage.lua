@@ -3,6 +3,7 @@
 local cjson = require('cjson')
 
 local pcall = pcall
+local find = string.find
 local type = type
 local pairs = pairs
 local ipairs = ipairs
@@ -15,7 +16,10 @@ _M.FIELDS = { 'prompt_tokens', 'completion_tokens', 'total_tokens' }
 
 --- Decode `text` as a JSON object; returns the table, or nil and a reason (never raises).
 function _M.decode_object(text)
-  if type(text) ~= 'string' or text == '' then return nil, 'empty body' end
+  if type(text) ~= 'string' or not find(text, '%S') then return nil, 'empty body' end
+  -- cjson turns arrays into tables too; the first character tells them apart (and rejects
+  -- HTML error pages without a decode attempt).
+  if not find(text, '^%s*{') then return nil, 'JSON is not an object' end
   local ok, value = pcall(cjson.decode, text)
   if not ok then return nil, 'invalid JSON' end
   if type(value) ~= 'table' then return nil, 'JSON is not an object' end
