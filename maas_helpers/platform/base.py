@@ -1,0 +1,59 @@
+"""The platform contract: one protocol, two implementations (`openshift`, `sandbox`).
+
+Each `ensure_…` step converges one piece of infrastructure and returns a `StepResult`, so a notebook
+shows the same table whichever target it runs against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from pydantic import SecretStr
+
+from maas_helpers.results import StepResult
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    """Where the tenant Admin API (and the Master API, when known) answer, and with which tokens."""
+
+    admin_url: str
+    admin_token: SecretStr
+    master_url: str | None
+    master_token: SecretStr | None
+    portal_url: str | None
+    verify_tls: bool | str  # True/False or the path of a CA bundle
+
+    def __repr__(self) -> str:  # SecretStr already masks; keep the repr short and explicit
+        return (
+            f"AdminCredentials(admin_url={self.admin_url!r}, admin_token='**********', "
+            f"master_url={self.master_url!r}, portal_url={self.portal_url!r}, verify_tls={self.verify_tls!r})"
+        )
+
+    __str__ = __repr__
+
+
+@runtime_checkable
+class Platform(Protocol):
+    name: str  # "openshift" | "sandbox"
+
+    def ensure_namespace(self) -> StepResult: ...
+
+    def ensure_operator(self) -> StepResult: ...  # OperatorGroup + Subscription, wait CSV Succeeded
+
+    def ensure_policy_secret(self) -> StepResult: ...  # Secret from policies/llm-metrics/1.0.0, watched-by label
+
+    def ensure_apimanager(self) -> StepResult: ...  # RWX precheck, APIManager with customPolicies
+
+    def wait_for_apimanager(self, timeout: float = 1800) -> StepResult: ...
+
+    def ensure_custom_policy_definition(self) -> StepResult: ...  # cluster: CPD CR; sandbox: registry API
+
+    def admin_credentials(self) -> AdminCredentials: ...  # cluster: system-seed + routes; sandbox: running sandbox
+
+    def ensure_sso(self, realm: dict) -> StepResult: ...  # cluster: RHBK operator + Keycloak + realm import
+
+    def sso_realm_url(self, realm_name: str) -> str: ...
+
+    def destroy(self) -> StepResult: ...  # removes what ensure_* created (cluster objects / nothing)
