@@ -88,13 +88,15 @@ function _M.new(config)
   return self
 end
 
--- Per-request state lives in the shared context under the policy instance as key, so two
--- instances in one chain never mix their state.
-local function state_of(self, context)
-  local state = context[self]
+-- Per-request state lives in the context APIcast shares across phases, up to post_action.
+-- A string key (not the instance) survives however the chain is rebuilt for post_action.
+local STATE_KEY = 'llm_metrics'
+
+local function state_of(context)
+  local state = context[STATE_KEY]
   if not state then
     state = {}
-    context[self] = state
+    context[STATE_KEY] = state
   end
   return state
 end
@@ -109,7 +111,7 @@ local function contains(value, needle)
 end
 
 function _M:rewrite(context)
-  local state = state_of(self, context)
+  local state = state_of(context)
   if not contains(ngx.var.content_type, 'json') then return end
   if not (self.force_include_usage or self.model_label) then return end
 
@@ -140,13 +142,13 @@ function _M:access(context)
 
   local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics)
   if decision == 'reject' then
-    state_of(self, context).rejected = true
+    state_of(context).rejected = true
     return Quota.reject(context.service, retry_after)
   end
 end
 
 function _M:header_filter(context)
-  local state = state_of(self, context)
+  local state = state_of(context)
   if state.rejected then return end
 
   local status = ngx.status
@@ -198,7 +200,7 @@ end
 
 -- Reads ngx.arg without ever changing it: the client gets every byte as it arrives.
 function _M:body_filter(context)
-  local state = context[self]
+  local state = context[STATE_KEY]
   local mode = state and state.mode
   if not mode then return end
 
@@ -293,7 +295,7 @@ local function labels(self, context, state)
 end
 
 function _M:post_action(context)
-  local state = context[self]
+  local state = context[STATE_KEY]
   if not state or state.rejected or not state.counts then return end
 
   local counts = state.counts
