@@ -114,9 +114,7 @@ def _message_content(message: dict[str, Any], where: str) -> str:
     return "\n".join(texts)
 
 
-def completion_prompts(
-    body: dict[str, Any], model: ServedModel
-) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
+def completion_prompts(body: dict[str, Any], model: ServedModel) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
     """A prompt is a string, a list of strings, a list of token ids or a list of such lists."""
     prompt = required(body, "prompt")
     tokenizer = model.tokenizer
@@ -145,13 +143,12 @@ def _finish(
 ) -> GenerationRequest:
     n = optional_int(body, "n", 1, minimum=1)
     if n != 1:
-        raise invalid_value(
-            "n", f"only n=1 is supported by the sandbox models, got {n}.", "unsupported_value"
-        )
+        raise invalid_value("n", f"only n=1 is supported by the sandbox models, got {n}.", "unsupported_value")
     limit = model.max_model_len
     requested = optional_int(body, max_tokens_name, None, minimum=1, maximum=limit)
     longest = max(len(ids) for ids in prompts)
-    max_tokens = requested if requested is not None else min(default_max_tokens, limit - longest)
+    # Without max_tokens the answer may fill the remaining context (at least one token, else too long).
+    max_tokens = requested if requested is not None else max(1, min(default_max_tokens, limit - longest))
     if longest + max_tokens > limit:
         where = "messages" if prompt_param == "messages" else "prompt"
         raise OpenAIError(

@@ -54,9 +54,7 @@ class NGramModel:
         """``sequences`` holds (token ids, index of the first id to learn as an output)."""
         self.tokenizer = tokenizer
         self.order = order
-        counts: list[defaultdict[tuple[int, ...], Counter[int]]] = [
-            defaultdict(Counter) for _ in range(order)
-        ]
+        counts: list[defaultdict[tuple[int, ...], Counter[int]]] = [defaultdict(Counter) for _ in range(order)]
         for sequence, first_output in sequences:
             for position in range(first_output, len(sequence)):
                 token_id = sequence[position]
@@ -88,19 +86,14 @@ class NGramModel:
         return {
             token_id
             for token_id in prompt_ids
-            if self._is_word[token_id]
-            and len(self.tokenizer.token_text(token_id).strip()) >= MIN_BOOSTED_WORD_LENGTH
+            if self._is_word[token_id] and len(self.tokenizer.token_text(token_id).strip()) >= MIN_BOOSTED_WORD_LENGTH
         }
 
     def generate(self, prompt_ids: Sequence[int], params: SamplingParams, seed_material: str) -> Generation:
         end_id = self.tokenizer.end_id
         boosted = self._prompt_words(prompt_ids)
         used: Counter[int] = Counter()
-        rng = (
-            random.Random(_stable_seed(seed_material, params.seed, prompt_ids))
-            if params.temperature
-            else None
-        )
+        rng = random.Random(_stable_seed(seed_material, params.seed, prompt_ids)) if params.temperature else None
         history = list(prompt_ids[-(self.order - 1) :]) if self.order > 1 else []
         generated: list[int] = []
         pieces: list[str] = []
@@ -166,9 +159,7 @@ class NGramModel:
 
 
 def _sample(weighted: list[tuple[float, int]], temperature: float, top_p: float, rng: random.Random) -> int:
-    scaled = sorted(
-        ((w ** (1.0 / temperature), t) for w, t in weighted), key=lambda item: (-item[0], item[1])
-    )
+    scaled = sorted(((w ** (1.0 / temperature), t) for w, t in weighted), key=lambda item: (-item[0], item[1]))
     total = sum(w for w, _ in scaled)
     if top_p < 1.0:
         kept: list[tuple[float, int]] = []

@@ -80,9 +80,7 @@ def _respond(state: ServerState, request: Request, job: GenerationRequest, chat:
     }
     usage = _usage(job, generations)
     if job.stream:
-        events = (
-            _chat_events(header, generations, job) if chat else _completion_events(header, generations, job)
-        )
+        events = _chat_events(header, generations, job) if chat else _completion_events(header, generations, job)
         return StreamingResponse(
             _paced(events, usage if job.include_usage else None, header, delay_ms),
             media_type="text/event-stream",
@@ -127,9 +125,7 @@ def _usage(job: GenerationRequest, generations: list[Generation]) -> dict[str, i
     }
 
 
-def _chat_events(
-    header: dict[str, Any], generations: list[Generation], job: GenerationRequest
-) -> list[dict[str, Any]]:
+def _chat_events(header: dict[str, Any], generations: list[Generation], job: GenerationRequest) -> list[dict[str, Any]]:
     extra = {"usage": None} if job.include_usage else {}
 
     def chunk(index: int, delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
@@ -234,16 +230,12 @@ def _embedding_inputs(body: dict[str, Any], tokenizer: PieceTokenizer) -> tuple[
     if isinstance(value, str):
         items: list[Any] = [value]
     elif isinstance(value, list) and value:
-        if all(isinstance(item, int) and not isinstance(item, bool) for item in value):
-            items = [value]
-        else:
-            items = value
+        one_token_list = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        items = [value] if one_token_list else value
     else:
         raise invalid_type("input", "a string or a non-empty array", value)
     if len(items) > MAX_EMBEDDING_INPUTS:
-        raise invalid_value(
-            "input", f"at most {MAX_EMBEDDING_INPUTS} inputs per request.", "array_above_max_length"
-        )
+        raise invalid_value("input", f"at most {MAX_EMBEDDING_INPUTS} inputs per request.", "array_above_max_length")
     texts: list[str] = []
     prompt_tokens = 0
     for item in items:

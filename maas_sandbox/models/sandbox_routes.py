@@ -31,7 +31,5 @@ async def reset_request_counts(request: Request) -> JSONResponse:
 async def last_request(request: Request) -> JSONResponse:
     last = _state(request).request_log.last
     if last is None:
-        return error_response(
-            404, "No request has been received since start or the last reset.", None, "not_found"
-        )
+        return error_response(404, "No request has been received since start or the last reset.", None, "not_found")
     return JSONResponse(last.as_json())

@@ -42,7 +42,5 @@ class ServerState:
     def embedding_model(self, name: str) -> ServedModel:
         found = self.model(name)
         if found.generates_text:
-            raise OpenAIError(
-                400, f"The model `{name}` does not support embeddings.", "model", "model_not_supported"
-            )
+            raise OpenAIError(400, f"The model `{name}` does not support embeddings.", "model", "model_not_supported")
         return found

@@ -58,6 +58,4 @@ async def detokenize(request: Request) -> JSONResponse:
     tokens = required(body, "tokens")
     if not isinstance(tokens, list):
         raise invalid_type("tokens", "an array of integers", tokens)
-    return JSONResponse(
-        {"prompt": model.tokenizer.decode(token_id_list("tokens", tokens, model.tokenizer.vocab_size))}
-    )
+    return JSONResponse({"prompt": model.tokenizer.decode(token_id_list("tokens", tokens, model.tokenizer.vocab_size))})
