@@ -23,8 +23,8 @@ run: install
 ## Lint, Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest
 	bash policies/run-specs.sh
+	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
