@@ -1,0 +1,20 @@
+"""Manifests of the APIcast builtin policies the sandbox knows (version `builtin`).
+
+Each `<name>.json` here is our own manifest whose `configuration` JSON schema describes the same fields as
+APIcast's builtin policy of that directory name, so policy chains are validated as strictly as 3scale does.
+The registry name of a builtin is the file stem (`cors`), not the manifest's human title.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def builtin_manifests() -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted(HERE.glob("*.json"))}
