@@ -1,0 +1,396 @@
+"""What: the desired MaaS as data — per model a backend and a product with its methods, mapping rules, token
+metrics, authentication, policy chain, plans and ActiveDoc; plus the organisation, the applications, the
+developer portal content and SSO. `reconcile` converges 3scale to this.
+
+`maas.yaml` may list `models:` (expanded here with the defaults below) and/or fully spelled-out `products:`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from maas_helpers.config import ModelEndpoint, Settings
+from maas_helpers.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+Period = Literal["eternity", "year", "month", "week", "day", "hour", "minute"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Catalogue paths are relative to the repository root (where `maas.yaml`, `portal/`, `policies/` live)."""
+    p = Path(path)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+class Organisation(_Model):
+    org_name: str = "MaaS on RHOAI"
+    timezone: str = "UTC"
+
+
+class CustomPolicy(_Model):
+    """The llm-metrics APIcast policy, registered in the tenant's policy registry from its manifest."""
+
+    name: str = "llm-metrics"
+    version: str = "1.0.0"
+    path: str = "policies/llm-metrics/1.0.0"
+
+    @property
+    def manifest_file(self) -> Path:
+        return resolve_path(self.path) / "apicast-policy.json"
+
+
+class Backend(_Model):
+    system_name: str
+    name: str
+    private_endpoint: str
+    description: str = ""
+
+
+class Method(_Model):
+    """A method under `hits` and the one mapping rule that counts it."""
+
+    system_name: str
+    friendly_name: str
+    http_method: HttpMethod
+    pattern: str
+    delta: int = Field(default=1, gt=0)
+    description: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) > 255:
+            raise ValueError("a mapping rule pattern is an absolute path of at most 255 characters")
+        return value
+
+
+class Metric(_Model):
+    system_name: str
+    friendly_name: str
+    unit: str = "token"
+    description: str = ""
+
+
+class Limit(_Model):
+    metric: str  # system name of a product metric or method ("hits", "total_tokens", "v1-chat-completions")
+    period: Period
+    value: int = Field(ge=0)
+
+
+class Plan(_Model):
+    system_name: str
+    name: str
+    published: bool = True
+    approval_required: bool = False
+    description: str = ""
+    limits: list[Limit] = Field(default_factory=list)
+
+    @property
+    def has_token_limits(self) -> bool:
+        return any(limit.metric in TOKEN_METRICS for limit in self.limits)
+
+
+class Policy(_Model):
+    name: str
+    version: str = "builtin"
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class Authentication(_Model):
+    """API key in the `Authorization` header: HTTP Basic (key as user) or `Bearer <key>` both work in APIcast."""
+
+    credentials_location: Literal["headers", "query", "authorization"] = "authorization"
+    auth_user_key: str = "Authorization"
+
+
+class ActiveDoc(_Model):
+    system_name: str
+    name: str
+    description: str = ""
+    published: bool = True
+
+
+class Product(_Model):
+    system_name: str
+    name: str
+    description: str = ""
+    kind: Literal["chat", "completion", "embedding"] = "chat"
+    model: str  # served model name clients pass as `model` (used in the ActiveDoc examples)
+    backend: Backend
+    path: str = "/"  # backend usage path
+    methods: list[Method]
+    metrics: list[Metric]
+    delete_default_rule: bool = True  # the `GET /` rule every new product gets would double-count hits
+    authentication: Authentication = Field(default_factory=Authentication)
+    policies: list[Policy]
+    plans: list[Plan]
+    default_plan: str | None = None  # None: users choose (the guide's "No plan selected")
+    active_doc: ActiveDoc | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Product:
+        known = {"hits"} | {m.system_name for m in self.methods} | {m.system_name for m in self.metrics}
+        for plan in self.plans:
+            for limit in plan.limits:
+                if limit.metric not in known:
+                    raise ValueError(f"plan {plan.system_name}: limit on unknown metric {limit.metric!r}")
+        if self.default_plan is not None and self.default_plan not in {p.system_name for p in self.plans}:
+            raise ValueError(f"default_plan {self.default_plan!r} is not one of the product's plans")
+        return self
+
+    def plan(self, system_name: str) -> Plan:
+        return next(p for p in self.plans if p.system_name == system_name)
+
+
+class Application(_Model):
+    """An application created by the admin for an existing account (the guide's portal workaround)."""
+
+    account: str = "Developer"  # org_name of the account
+    product: str  # product system name
+    plan: str = "standard"
+    name: str
+    description: str = "Created by the MaaS kit so the account is subscribed to the product."
+
+
+class Portal(_Model):
+    enabled: bool = True
+    path: str = "portal"
+    manifest: str = "manifest.yaml"
+    remove_access_code: bool = True  # the guide's "Domains and Access → remove the access code" before SSO
+
+    @property
+    def manifest_file(self) -> Path:
+        return resolve_path(self.path) / self.manifest
+
+
+class Sso(_Model):
+    enabled: bool = True
+    kind: Literal["keycloak"] = "keycloak"
+    realm: str = "maas"
+    client_id: str = "3scale-portal"
+    realm_file: str = "manifests/sso/realm.yaml"  # written by the portal/SSO helper; values filled at apply
+    published: bool = True
+    automatically_approve_accounts: bool = True
+    skip_ssl_certificate_verification: bool = False
+
+
+class Catalogue(_Model):
+    organisation: Organisation = Field(default_factory=Organisation)
+    policy: CustomPolicy = Field(default_factory=CustomPolicy)
+    products: list[Product] = Field(default_factory=list)
+    applications: list[Application] = Field(default_factory=list)
+    subscribe_existing_accounts: bool = True  # service subscription of every developer account to every product
+    portal: Portal = Field(default_factory=Portal)
+    sso: Sso = Field(default_factory=Sso)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_models(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "models" not in data:
+            return data
+        data = dict(data)
+        models = [ModelEndpoint.model_validate(m) for m in data.pop("models") or []]
+        plans = [Plan.model_validate(p) for p in data.pop("plans", None) or default_plans()]
+        explicit = {p.get("system_name") for p in data.get("products", []) if isinstance(p, dict)}
+        expanded = [product_for_model(m, plans).model_dump() for m in models if system_name(m.name) not in explicit]
+        data["products"] = list(data.get("products", [])) + expanded
+        if "applications" not in data:
+            data["applications"] = [a.model_dump() for a in default_applications(expanded_products(data["products"]))]
+        return data
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalogue:
+        names = [p.system_name for p in self.products]
+        if len(names) != len(set(names)):
+            raise ValueError("products: system names must be unique")
+        backends = [p.backend.system_name for p in self.products]
+        if len(backends) != len(set(backends)):
+            raise ValueError("products: backend system names must be unique")
+        by_name = {p.system_name: p for p in self.products}
+        for app in self.applications:
+            if app.product not in by_name:
+                raise ValueError(f"application {app.name!r}: unknown product {app.product!r}")
+            if app.plan not in {p.system_name for p in by_name[app.product].plans}:
+                raise ValueError(f"application {app.name!r}: product {app.product} has no plan {app.plan!r}")
+        return self
+
+    def product(self, system_name: str) -> Product:
+        return next(p for p in self.products if p.system_name == system_name)
+
+
+def expanded_products(items: list[Any]) -> list[Product]:
+    return [p if isinstance(p, Product) else Product.model_validate(p) for p in items]
+
+
+# --- defaults ---------------------------------------------------------------------------------------------
+
+def system_name(model_name: str) -> str:
+    """3scale system name for a served model name (also the DNS label of its gateway routes)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", model_name.lower()).strip("-")
+    return name[:63].strip("-") or "model"
+
+
+# (system name, friendly name, verb, pattern, model kinds that get it). `$` anchors exact paths so that
+# e.g. `/v1/completions` never counts `/v1/completions/…`; `/v1/models` is a prefix so `/v1/models/{id}` counts.
+OPENAI_ROUTES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    ("v1-models", "List Models", "GET", "/v1/models", ("chat", "completion", "embedding")),
+    ("v1-completions", "Text Completions", "POST", "/v1/completions$", ("chat", "completion")),
+    ("v1-chat-completions", "Chat Completions", "POST", "/v1/chat/completions$", ("chat", "completion")),
+    ("v1-embeddings", "Embeddings", "POST", "/v1/embeddings$", ("embedding",)),
+    ("health", "Health", "GET", "/health$", ("chat", "completion", "embedding")),
+    ("version", "Version", "GET", "/version$", ("chat", "completion", "embedding")),
+    ("tokenize", "Tokenize", "POST", "/tokenize$", ("chat", "completion", "embedding")),
+    ("detokenize", "Detokenize", "POST", "/detokenize$", ("chat", "completion", "embedding")),
+)
+
+
+def default_methods(kind: str) -> list[Method]:
+    return [
+        Method(system_name=s, friendly_name=f, http_method=v, pattern=p)  # type: ignore[arg-type]
+        for s, f, v, p, kinds in OPENAI_ROUTES
+        if kind in kinds
+    ]
+
+
+def token_metrics() -> list[Metric]:
+    return [
+        Metric(system_name="prompt_tokens", friendly_name="Prompt Tokens", description="Tokens in the prompts"),
+        Metric(system_name="completion_tokens", friendly_name="Completion Tokens", description="Tokens generated"),
+        Metric(system_name="total_tokens", friendly_name="Total Tokens", description="Prompt + completion tokens"),
+    ]
+
+
+def _limits(hits_min: int, hits_day: int, tokens_min: int, tokens_day: int) -> list[Limit]:
+    return [
+        Limit(metric="hits", period="minute", value=hits_min),
+        Limit(metric="hits", period="day", value=hits_day),
+        Limit(metric="total_tokens", period="minute", value=tokens_min),
+        Limit(metric="total_tokens", period="day", value=tokens_day),
+    ]
+
+
+def default_plans() -> list[Plan]:
+    return [
+        Plan(system_name="free", name="Free", description="Try the model: small hourly and daily quotas.",
+             limits=_limits(10, 200, 2_000, 20_000)),
+        Plan(system_name="standard", name="Standard", description="For development and small teams.",
+             limits=_limits(60, 5_000, 20_000, 500_000)),
+        Plan(system_name="premium", name="Premium", description="For production use.",
+             limits=_limits(600, 50_000, 200_000, 5_000_000)),
+    ]
+
+
+def policy_chain(plans: list[Plan], policy: CustomPolicy | None = None) -> list[Policy]:
+    policy = policy or CustomPolicy()
+    llm: dict[str, Any] = {
+        "enable_sse_support": True,
+        "rules": [{"metric": m, "usage": m, "statuses": [200]} for m in TOKEN_METRICS],
+    }
+    if any(p.has_token_limits for p in plans):
+        llm["quota"] = {"enabled": True, "metrics": ["total_tokens"]}
+    return [
+        # allow_credentials stays false: browsers reject `Access-Control-Allow-Origin: *` with credentials,
+        # and the API key travels in the Authorization header, which CORS lists explicitly.
+        Policy(name="cors", configuration={
+            "allow_headers": ["Authorization", "Content-Type", "Accept"],
+            "allow_origin": "*",
+            "allow_credentials": False,
+        }),
+        Policy(name=policy.name, version=policy.version, configuration=llm),
+        Policy(name="apicast", version="builtin"),
+    ]
+
+
+def _product_description(model: ModelEndpoint) -> str:
+    what = {"chat": "chat and text completions", "completion": "text completions", "embedding": "embeddings"}
+    return model.description or f"Model as a Service: {model.name} ({what[model.kind]}), OpenAI-compatible API."
+
+
+def product_for_model(model: ModelEndpoint, plans: list[Plan] | None = None) -> Product:
+    plans = list(plans) if plans is not None else default_plans()
+    sn = system_name(model.name)
+    return Product(
+        system_name=sn,
+        name=model.name,
+        description=_product_description(model),
+        kind=model.kind,
+        model=model.name,
+        backend=Backend(system_name=sn, name=model.name, private_endpoint=model.url,
+                        description=f"Model server of {model.name} (in-cluster URL)."),
+        methods=default_methods(model.kind),
+        metrics=token_metrics(),
+        policies=policy_chain(plans),
+        plans=plans,
+        active_doc=ActiveDoc(system_name=sn, name=f"{model.name} API",
+                             description=f"OpenAI-compatible API of {model.name}"),
+    )
+
+
+def default_applications(products: list[Product]) -> list[Application]:
+    return [
+        Application(product=p.system_name, name=p.name)
+        for p in products
+        if any(plan.system_name == "standard" for plan in p.plans)
+    ]
+
+
+def default_catalogue(settings: Settings, models: list[ModelEndpoint] | None = None) -> Catalogue:
+    """The kit's MaaS for `settings`: one product per model, plans free/standard/premium, portal and SSO."""
+    endpoints = models if models is not None else settings.resolved_models()
+    products = [product_for_model(m) for m in endpoints]
+    return Catalogue(
+        organisation=Organisation(org_name=settings.org_name, timezone=settings.timezone),
+        products=products,
+        applications=default_applications(products),
+    )
+
+
+# --- YAML ---------------------------------------------------------------------------------------------------
+
+def _one_line(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "catalogue"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key; remove it or check its spelling"
+    return f"{source}: {where}: {msg}"
+
+
+def catalogue_from_dict(data: dict[str, Any], source: str = "catalogue") -> Catalogue:
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, source)) from None
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    target = Path(path)
+    if not target.exists():
+        raise ConfigError(f"{target}: no such catalogue file; copy maas.example.yaml to maas.yaml and edit it")
+    try:
+        data = yaml.safe_load(target.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{target}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{target}: expected a mapping (organisation, models/products, ...)")
+    return catalogue_from_dict(data, str(target))
+
+
+def dump_catalogue(catalogue: Catalogue, path: str | Path | None = None) -> str:
+    """The catalogue as YAML (fully spelled out); written to `path` when given."""
+    text = yaml.safe_dump(catalogue.model_dump(mode="json"), sort_keys=False, width=110)
+    if path is not None:
+        Path(path).write_text(text)
+    return text

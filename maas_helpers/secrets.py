@@ -1,0 +1,31 @@
+"""Masking of tokens, keys and client secrets in everything the helpers print or raise."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import SecretStr
+
+_QUERY_SECRET = re.compile(r"((?:access_token|provider_key|user_key|client_secret|token)=)[^&\s'\"]+", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def mask(value: str | SecretStr | None) -> str:
+    """A printable stand-in: the last 4 characters of long secrets (enough to tell two apart), else stars."""
+    if value is None:
+        return ""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    if len(raw) >= 16:
+        return "****" + raw[-4:]
+    return "****"
+
+
+def mask_text(text: str, secrets: Iterable[str | SecretStr | None] = ()) -> str:
+    """`text` with every known secret, `access_token=…`-style query value and Bearer token masked."""
+    for secret in secrets:
+        raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        if raw and len(raw) >= 4:
+            text = text.replace(raw, mask(raw))
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + "****", text)
+    return _BEARER.sub(lambda m: m.group(1) + "****", text)
