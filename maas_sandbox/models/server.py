@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import openai_routes, sandbox_routes, vllm_routes
 from .errors import OpenAIError, error_response
+from .fast_paths import FastPaths
 from .request_log import RequestRecorder
 from .state import ServerState
 
@@ -55,6 +56,7 @@ def create_app(seed: int = 0) -> FastAPI:
     async def server_error(_: Request, exc: Exception) -> JSONResponse:
         return error_response(500, f"Internal error: {type(exc).__name__}", None, None, "server_error")
 
-    # Outermost, so even requests answered with 404/405 are counted and recorded.
+    app.add_middleware(FastPaths, models_body=app.state.models_body)
+    # Added last, so it runs first: every request is counted and recorded, even a 404 or 405.
     app.add_middleware(RequestRecorder, log=state.request_log)
     return app
