@@ -119,6 +119,7 @@ def test_health_is_empty_200_and_version_is_json(server: ModelServer) -> None:
     assert (health.status_code, health.content) == (200, b"")
     version = server.get("/version")
     assert version.status_code == 200 and isinstance(version.json()["version"], str)
+    assert "markov-chat-small" in server.log_file.read_text()  # --log-file receives the server log
 
 
 def test_models_are_listed_over_http_and_by_the_sdk(server: ModelServer) -> None:
@@ -236,6 +237,23 @@ def test_max_tokens_and_stop_end_generation(server: ModelServer) -> None:
     stopped = server.post("/v1/completions", {**base, "max_tokens": 30, "stop": [stop_word]}).json()
     assert stopped["choices"][0]["finish_reason"] == "stop"
     assert stopped["choices"][0]["text"] == text[: text.index(stop_word)]
+
+
+def test_a_list_of_prompts_gives_one_choice_each(server: ModelServer) -> None:
+    prompts = ["A token is", "The portal"]
+    body = server.post(
+        "/v1/completions", {"model": CHAT, "prompt": prompts, "max_tokens": 4, "temperature": 0, "ignore_eos": True}
+    ).json()
+    assert [c["index"] for c in body["choices"]] == [0, 1]
+    singles = [
+        server.post(
+            "/v1/completions", {"model": CHAT, "prompt": p, "max_tokens": 4, "temperature": 0, "ignore_eos": True}
+        ).json()["choices"][0]["text"]
+        for p in prompts
+    ]
+    assert [c["text"] for c in body["choices"]] == singles
+    counts = [_tokenize(server, model=CHAT, prompt=p)["count"] for p in prompts]
+    assert body["usage"] == {"prompt_tokens": sum(counts), "completion_tokens": 8, "total_tokens": sum(counts) + 8}
 
 
 def test_echo_returns_the_prompt_before_the_completion(server: ModelServer) -> None:
