@@ -1,0 +1,13 @@
+"""The sandbox's apisonator: usage counters, plan limits and the usage that feeds Analytics."""
+
+from __future__ import annotations
+
+from maas_sandbox.backend.engine import AUTH_FAILED, LIMITS_EXCEEDED, OK, Backend, Decision
+from maas_sandbox.context import Sandbox
+
+
+def create_backend(sandbox: Sandbox) -> Backend:
+    return Backend(sandbox)
+
+
+__all__ = ["AUTH_FAILED", "LIMITS_EXCEEDED", "OK", "Backend", "Decision", "create_backend"]

@@ -1,0 +1,267 @@
+"""apisonator-like usage engine: authrep (check and count, atomically), report (count, unchecked),
+authorize-style quota checks, write-behind persistence of minute buckets to SQLite.
+
+Everything runs on the sandbox's single event loop and never awaits between check and increment,
+so counts are exact under any concurrency (real 3scale can overshoot; this must not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from maas_sandbox.backend.index import App, BackendIndex, build_index
+from maas_sandbox.backend.periods import PERIODS, period_start, seconds_to_reset
+from maas_sandbox.context import Sandbox
+
+log = logging.getLogger("maas_sandbox.backend")
+
+FLUSH_INTERVAL = 0.5
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage (
+    application_id INTEGER NOT NULL,
+    service_id INTEGER NOT NULL,
+    metric_id INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,          -- epoch seconds of the UTC minute
+    value INTEGER NOT NULL,
+    PRIMARY KEY (application_id, metric_id, bucket)
+);
+CREATE INDEX IF NOT EXISTS usage_metric_bucket ON usage(metric_id, bucket);
+"""
+_UPSERT = (
+    "INSERT INTO usage(application_id, service_id, metric_id, bucket, value) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT(application_id, metric_id, bucket) DO UPDATE SET value = value + excluded.value"
+)
+
+OK = "ok"
+AUTH_FAILED = "auth_failed"  # unknown key, app not live, unknown metric, disabled metric (limit 0)
+LIMITS_EXCEEDED = "limits_exceeded"
+
+
+@dataclass(slots=True)
+class Decision:
+    status: str
+    reason: str = ""
+    retry_after: int = -1  # seconds to the end of the most constrained exceeded limit's period
+    app: App | None = None
+
+
+class Backend:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
+        self.clock = sandbox.clock
+        self.index = BackendIndex()
+        # (app id, metric id) → one [period start, value] per period of PERIODS
+        self.counters: dict[tuple[int, int], list[list[int]]] = {}
+        # (app id, service id, metric id, minute bucket) → not yet written delta
+        self.pending: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
+        self._starts_minute = -1
+        self._starts: tuple[int, ...] = ()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.store.executescript(_SCHEMA)
+        self.refresh()
+        self.load_counters()
+        self._task = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.flush()
+
+    def clock_changed(self) -> None:
+        """Time moved (test clock): rebuild the current-period counters from all recorded usage."""
+        self.flush()
+        self.load_counters()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                self.flush()
+            except Exception:  # keep flushing later; a transient lock must not stop the data plane
+                log.exception("usage flush failed")
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = [(a, s, m, b, v) for (a, s, m, b), v in self.pending.items()]
+        self.pending = defaultdict(int)
+        self.store.executemany(_UPSERT, rows)
+
+    def load_counters(self) -> None:
+        now = self.clock.time()
+        starts = self._period_starts(now)
+        cases = ", ".join("SUM(CASE WHEN bucket >= ? THEN value ELSE 0 END)" for _ in PERIODS)
+        rows = self.store.execute(
+            f"SELECT application_id, metric_id, {cases} FROM usage GROUP BY application_id, metric_id",
+            list(starts),
+        )
+        self.counters = {
+            (app, metric): [[starts[i], int(values[i] or 0)] for i in range(len(PERIODS))]
+            for app, metric, *values in rows
+        }
+        for (app, _service, metric, bucket), value in self.pending.items():
+            self._add(app, metric, value, starts, bucket)
+
+    # -- configuration --------------------------------------------------------------------------
+    def refresh(self) -> BackendIndex:
+        if self.index.generation != self.store.generation:
+            self.index = build_index(self.store)
+        return self.index
+
+    def _period_starts(self, now: float) -> tuple[int, ...]:
+        minute = int(now // 60)
+        if minute != self._starts_minute:  # every period starts on a minute boundary
+            self._starts = tuple(period_start(p, now) for p in PERIODS)
+            self._starts_minute = minute
+        return self._starts
+
+    # -- counters -----------------------------------------------------------------------------
+    def current(self, app_id: int, metric_id: int, period_index: int, starts: tuple[int, ...]) -> int:
+        slots = self.counters.get((app_id, metric_id))
+        if slots is None:
+            return 0
+        start, value = slots[period_index]
+        return value if start == starts[period_index] else 0
+
+    def _add(self, app_id: int, metric_id: int, delta: int, starts: tuple[int, ...], at: int | None = None) -> None:
+        slots = self.counters.get((app_id, metric_id))
+        if slots is None:
+            slots = [[s, 0] for s in starts]
+            self.counters[(app_id, metric_id)] = slots
+        for i, slot in enumerate(slots):
+            if at is not None and at < starts[i]:
+                continue  # a pending bucket older than this period
+            if slot[0] != starts[i]:
+                slot[0], slot[1] = starts[i], 0
+            slot[1] += delta
+
+    def _expand(self, service_id: int, usage: dict[str, int]) -> dict[int, int] | None:
+        """Usage by metric system name → deltas by metric id including ancestors; None if a metric is unknown."""
+        sm = self.index.services.get(service_id)
+        if sm is None:
+            return None
+        expanded: dict[int, int] = {}
+        for name, delta in usage.items():
+            chain = sm.chains.get(name)
+            if chain is None:
+                return None
+            for metric_id in chain:
+                expanded[metric_id] = expanded.get(metric_id, 0) + delta
+        return expanded
+
+    def _record(self, app: App, expanded: dict[int, int], now: float, starts: tuple[int, ...]) -> None:
+        bucket = starts[-1]
+        pending = self.pending
+        for metric_id, delta in expanded.items():
+            self._add(app.id, metric_id, delta, starts)
+            pending[(app.id, app.service_id, metric_id, bucket)] += delta
+
+    def _check(self, app: App, expanded: dict[int, int], now: float, starts: tuple[int, ...]) -> Decision | None:
+        plan_limits = self.index.limits.get(app.plan_id) if app.plan_id is not None else None
+        if not plan_limits:
+            return None
+        worst: int | None = None  # longest exceeded period (ties among zero remaining → longer period)
+        for metric_id, delta in expanded.items():
+            for period_index, value in plan_limits.get(metric_id, ()):
+                if value == 0:
+                    return Decision(AUTH_FAILED, "metric_disabled", app=app)
+                if self.current(app.id, metric_id, period_index, starts) + delta > value and (
+                    worst is None or period_index < worst
+                ):
+                    worst = period_index
+        if worst is None:
+            return None
+        return Decision(LIMITS_EXCEEDED, "limits_exceeded", seconds_to_reset(PERIODS[worst], now), app)
+
+    # -- the backend API ------------------------------------------------------------------------
+    def lookup(self, service_id: int, user_key: str) -> App | None:
+        return self.refresh().apps_by_key.get((service_id, user_key))
+
+    def authrep(self, service_id: int, user_key: str, usage: dict[str, int]) -> Decision:
+        """Authorize and, when authorized, count `usage` (and ancestors) in every period."""
+        index = self.refresh()
+        app = index.apps_by_key.get((service_id, user_key))
+        if app is None:
+            return Decision(AUTH_FAILED, "user_key_invalid")
+        if app.state != "live":
+            return Decision(AUTH_FAILED, "application_not_active", app=app)
+        expanded = self._expand(service_id, usage)
+        if expanded is None:
+            return Decision(AUTH_FAILED, "metric_invalid", app=app)
+        now = self.clock.time()
+        starts = self._period_starts(now)
+        rejected = self._check(app, expanded, now, starts)
+        if rejected is not None:
+            return rejected
+        self._record(app, expanded, now, starts)
+        return Decision(OK, app=app)
+
+    def authorize(self, service_id: int, user_key: str, usage: dict[str, int]) -> Decision:
+        """Check `usage` against the limits without counting anything (quota admission)."""
+        index = self.refresh()
+        app = index.apps_by_key.get((service_id, user_key))
+        if app is None:
+            return Decision(AUTH_FAILED, "user_key_invalid")
+        if app.state != "live":
+            return Decision(AUTH_FAILED, "application_not_active", app=app)
+        expanded = self._expand(service_id, usage)
+        if expanded is None:
+            return Decision(AUTH_FAILED, "metric_invalid", app=app)
+        now = self.clock.time()
+        starts = self._period_starts(now)
+        rejected = self._check(app, expanded, now, starts)
+        if rejected is not None and rejected.reason == "metric_disabled":
+            # apisonator reports a disabled metric as limits_exceeded with max value 0
+            return Decision(LIMITS_EXCEEDED, "limits_exceeded", -1, app)
+        return rejected or Decision(OK, app=app)
+
+    def report(self, service_id: int, app_id: int, usage: dict[str, int]) -> bool:
+        """Count `usage` unchecked (what a 3scale report does); unknown metrics make it fail whole."""
+        index = self.refresh()
+        app = index.apps.get(app_id)
+        if app is None or not usage:
+            return False
+        expanded = self._expand(service_id, usage)
+        if expanded is None:
+            log.warning("report for service %s names an unknown metric: %s", service_id, sorted(usage))
+            return False
+        now = self.clock.time()
+        self._record(app, expanded, now, self._period_starts(now))
+        return True
+
+    # -- reading usage (Analytics) ----------------------------------------------------------------
+    def usage_rows(
+        self,
+        metric_id: int,
+        since: int,
+        until: int,
+        *,
+        service_id: int | None = None,
+        application_id: int | None = None,
+    ) -> list[tuple[int, int, int]]:
+        """(minute bucket, application id, value) rows for since ≤ bucket < until, flushed and pending."""
+        sql = "SELECT bucket, application_id, value FROM usage WHERE metric_id=? AND bucket>=? AND bucket<?"
+        params: list[int] = [metric_id, since, until]
+        if service_id is not None:
+            sql += " AND service_id=?"
+            params.append(service_id)
+        if application_id is not None:
+            sql += " AND application_id=?"
+            params.append(application_id)
+        rows = [(int(b), int(a), int(v)) for b, a, v in self.store.execute(sql, params)]
+        for (app, service, metric, bucket), value in self.pending.items():
+            if metric != metric_id or not since <= bucket < until:
+                continue
+            if (service_id is None or service == service_id) and (application_id is None or app == application_id):
+                rows.append((bucket, app, value))
+        return rows

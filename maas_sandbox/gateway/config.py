@@ -1,0 +1,169 @@
+"""Compile a proxy config `content` (MODEL.md) into what the hot path needs, once per deploy/promote.
+
+Mapping rules become regexes, error responses become ready bytes (only CORS and Retry-After are added
+per request), the policy chain becomes objects, upstreams become (usage path, host, port, base path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+
+from maas_sandbox.gateway.cors import CorsPolicy
+from maas_sandbox.gateway.credentials import header_name
+from maas_sandbox.gateway.llm_metrics import LlmMetricsConfig
+from maas_sandbox.gateway.mapping import MappingRule, compile_rule
+
+log = logging.getLogger("maas_sandbox.gateway")
+
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+PORTA_CONTENT_TYPE = "text/plain; charset=us-ascii"
+
+# (config field stem, porta default status, porta default body)
+_ERRORS = {
+    "auth_missing": (403, "Authentication parameters missing"),
+    "auth_failed": (403, "Authentication failed"),
+    "no_match": (404, "No Mapping Rule matched"),
+    "limits_exceeded": (429, "Usage limit exceeded"),
+}
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    status: int
+    head: bytes  # status line + Content-Type + Content-Length (no blank line)
+    body: bytes
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def build(cls, status: int, content_type: str, body: str, extra: tuple[tuple[str, str], ...] = ()) -> ErrorResponse:
+        data = body.encode()
+        head = (
+            f"HTTP/1.1 {status} {reason(status)}\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
+        ).encode()
+        return cls(status, head, data, extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    usage_path: str  # "/" or "/prefix" (stripped from the request path when not "/")
+    host: str
+    port: int
+    base_path: str  # private endpoint path without trailing "/"
+    host_header: str
+
+
+@dataclass(slots=True)
+class CompiledProduct:
+    service_id: int
+    environment: str
+    version: int
+    credentials_location: str = "query"
+    user_key: str = "user_key"
+    user_key_header: str = "user-key"
+    rules: list[MappingRule] = field(default_factory=list)
+    errors: dict[str, ErrorResponse] = field(default_factory=dict)
+    upstreams: list[Upstream] = field(default_factory=list)
+    cors: CorsPolicy | None = None
+    llm: LlmMetricsConfig | None = None
+    apicast: bool = True
+    secret_token: str | None = None
+
+    def upstream_for(self, path: str) -> Upstream | None:
+        for upstream in self.upstreams:
+            prefix = upstream.usage_path
+            if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+                return upstream
+        return None
+
+
+@cache
+def _llm_metrics_validator() -> jsonschema.protocols.Validator | None:
+    manifest = POLICIES_DIR / "llm-metrics" / "1.0.0" / "apicast-policy.json"
+    try:
+        schema = json.loads(manifest.read_text())["configuration"]
+    except (OSError, ValueError, KeyError):
+        log.warning("llm-metrics manifest not found at %s; configs are not validated", manifest)
+        return None
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _upstream(endpoint: str | None, usage_path: str) -> Upstream | None:
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "") or not parts.hostname:
+        log.warning("upstream %s is not plain http; the sandbox gateway cannot reach it", endpoint)
+        return None
+    port = parts.port or 80
+    host_header = parts.hostname if port == 80 else f"{parts.hostname}:{port}"
+    path = "/" + usage_path.strip("/") if usage_path and usage_path != "/" else "/"
+    return Upstream(path, parts.hostname, port, parts.path.rstrip("/"), host_header)
+
+
+def compile_content(content: Mapping[str, Any], environment: str, version: int) -> CompiledProduct:
+    proxy: Mapping[str, Any] = content.get("proxy") or {}
+    product = CompiledProduct(
+        service_id=int(content.get("id") or proxy.get("service_id") or 0), environment=environment, version=version
+    )
+    product.credentials_location = str(proxy.get("credentials_location") or "query")
+    product.user_key = str(proxy.get("auth_user_key") or "user_key").lower()
+    product.user_key_header = header_name(product.user_key)
+    product.secret_token = proxy.get("secret_token") or None
+    product.rules = [compile_rule(r) for r in proxy.get("proxy_rules") or []]
+
+    for stem, (status, body) in _ERRORS.items():
+        code = proxy.get(f"error_status_{stem}")
+        text = proxy.get(f"error_{stem}")
+        ctype = proxy.get(f"error_headers_{stem}") or PORTA_CONTENT_TYPE
+        extra = (("X-3scale-matched-rules", ""),) if stem == "no_match" else ()
+        product.errors[stem] = ErrorResponse.build(
+            int(code) if code else status, str(ctype), str(text) if text is not None else body, extra
+        )
+
+    upstreams = []
+    for usage in content.get("backend_api_configs") or []:
+        backend = usage.get("backend_api") or {}
+        upstream = _upstream(backend.get("private_endpoint"), str(usage.get("path") or "/"))
+        if upstream is not None:
+            upstreams.append(upstream)
+    if not upstreams:
+        fallback = _upstream(proxy.get("api_backend"), "/")
+        if fallback is not None:
+            upstreams.append(fallback)
+    # longest usage path first, so "/" is the catch-all
+    product.upstreams = sorted(upstreams, key=lambda u: -len(u.usage_path.rstrip("/")))
+
+    names = []
+    for policy in proxy.get("policy_chain") or []:
+        name = policy.get("name")
+        config = policy.get("configuration") or {}
+        if name == "cors":
+            product.cors = CorsPolicy.from_config(config)
+        elif name == "llm-metrics":
+            validator = _llm_metrics_validator()
+            errors = list(validator.iter_errors(config)) if validator else []
+            if errors:
+                log.error("service %s: llm-metrics configuration rejected: %s", product.service_id, errors[0].message)
+                continue
+            product.llm = LlmMetricsConfig.from_config(config)
+        names.append(name)
+    product.apicast = "apicast" in names or not names
+    return product

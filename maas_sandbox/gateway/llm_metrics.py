@@ -1,0 +1,213 @@
+"""The `llm-metrics` policy in Python, with the semantics of policies/llm-metrics/README.md.
+
+Request rewrite (force `stream_options.include_usage` on streaming requests), response readers that
+observe the body without holding it (SSE: only the unfinished line is kept; JSON: a capped buffer),
+and the usage → metric increments of the configured rules. The same shared cases.json drives the Lua
+specs and this module's tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+JSON_BUFFER_CAP = 8 * 1024 * 1024
+_INSERT = b',"stream_options":{"include_usage":true}'
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    metric: str
+    usage: str
+    statuses: frozenset[int]
+
+
+@dataclass(slots=True)
+class LlmMetricsConfig:
+    enable_sse_support: bool = True
+    force_include_usage: bool = True
+    rules: tuple[Rule, ...] = ()
+    quota_enabled: bool = False
+    quota_metrics: tuple[str, ...] = ()
+    model_label: bool = True
+    statuses: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> LlmMetricsConfig:
+        config = config or {}
+        raw_rules = config.get("rules") or [{"metric": name, "usage": name} for name in USAGE_FIELDS]
+        rules = tuple(
+            Rule(str(r["metric"]), str(r["usage"]), frozenset(int(s) for s in (r.get("statuses") or [200])))
+            for r in raw_rules
+        )
+        quota = config.get("quota") or {}
+        metrics = tuple(quota.get("metrics") or dict.fromkeys(r.metric for r in rules))
+        return cls(
+            enable_sse_support=bool(config.get("enable_sse_support", True)),
+            force_include_usage=bool(config.get("force_include_usage", True)),
+            rules=rules,
+            quota_enabled=bool(quota.get("enabled", False)),
+            quota_metrics=metrics,
+            model_label=bool(config.get("model_label", True)),
+            statuses=frozenset(s for r in rules for s in r.statuses),
+        )
+
+
+def rewrite_request(config: LlmMetricsConfig, content_type: str | None, body: bytes) -> tuple[bytes | None, str]:
+    """(new body or None when unchanged, request model) for a request with this content type and body."""
+    if not body or not content_type or "json" not in content_type.lower():
+        return None, ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, ""
+    if not isinstance(data, dict):
+        return None, ""
+    model = data.get("model")
+    model = model if isinstance(model, str) else ""
+    if not config.force_include_usage or data.get("stream") is not True:
+        return None, model
+    if "stream_options" not in data:
+        cut = body.rfind(b"}")
+        return body[:cut] + _INSERT + body[cut:], model
+    options = data["stream_options"]
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return None, model
+    options = dict(options) if isinstance(options, dict) else {}
+    options["include_usage"] = True
+    data["stream_options"] = options
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), model
+
+
+class UsageReader:
+    """Observes a response body; `finish()` returns the usage object and the model that carried it."""
+
+    def feed(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> tuple[dict[str, Any] | None, str | None]:
+        raise NotImplementedError
+
+
+class JsonUsageReader(UsageReader):
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.size <= JSON_BUFFER_CAP:
+            self.parts.append(chunk)
+            self.size += len(chunk)
+
+    def finish(self) -> tuple[dict[str, Any] | None, str | None]:
+        if self.size > JSON_BUFFER_CAP or not self.size:
+            return None, None
+        try:
+            data = json.loads(b"".join(self.parts))
+        except ValueError:
+            return None, None
+        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
+            return None, None
+        model = data.get("model")
+        return data["usage"], model if isinstance(model, str) else None
+
+
+class SseUsageReader(UsageReader):
+    """WHATWG event-stream parsing, incremental: only the unfinished line is carried between chunks."""
+
+    def __init__(self) -> None:
+        self.partial = b""
+        self.skip_lf = False  # the previous chunk ended with \r: a leading \n belongs to it
+        self.data: list[bytes] | None = None
+        self.usage: dict[str, Any] | None = None
+        self.model: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self.skip_lf = False
+        pos = 0
+        for end in _LINE_END.finditer(chunk):
+            line = chunk[pos : end.start()]
+            if self.partial:
+                line, self.partial = self.partial + line, b""
+            self._line(line)
+            pos = end.end()
+            if end.group() == b"\r" and pos == len(chunk):
+                self.skip_lf = True
+        if pos < len(chunk):
+            self.partial += chunk[pos:]
+
+    def _line(self, line: bytes) -> None:
+        if not line:
+            self._dispatch()
+            return
+        if line[:1] == b":":
+            return
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            if self.data is None:
+                self.data = []
+            self.data.append(value)
+
+    def _dispatch(self) -> None:
+        data, self.data = self.data, None
+        if data is None:
+            return
+        payload = b"\n".join(data)
+        if payload == b"[DONE]":
+            return
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(event, dict) and isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+            model = event.get("model")
+            self.model = model if isinstance(model, str) else None
+
+    def finish(self) -> tuple[dict[str, Any] | None, str | None]:
+        return self.usage, self.model  # an unterminated last event is discarded
+
+
+def reader_for(
+    config: LlmMetricsConfig, status: int, content_type: str | None, content_encoding: str | None
+) -> UsageReader | None:
+    if status not in config.statuses:
+        return None
+    if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
+        return None
+    ctype = (content_type or "").lower()
+    if "text/event-stream" in ctype:
+        return SseUsageReader() if config.enable_sse_support else None
+    if not ctype or "json" in ctype:
+        return JsonUsageReader()
+    return None
+
+
+def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, Any] | None) -> dict[str, int]:
+    increments: dict[str, int] = {}
+    if not usage:
+        return increments
+    for rule in config.rules:
+        if status not in rule.statuses:
+            continue
+        value = usage.get(rule.usage)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value):
+            continue
+        increments[rule.metric] = increments.get(rule.metric, 0) + int(value // 1)
+    return increments
+
+
+def model_label(config: LlmMetricsConfig, response_model: str | None, request_model: str) -> str:
+    if not config.model_label:
+        return ""
+    return response_model if response_model else request_model

@@ -1,0 +1,365 @@
+"""The gateway's HTTP/1.1 server: one asyncio protocol per client connection, parsed by httptools.
+
+Per request (APIcast's phases in chain order): route → CORS preflight → llm-metrics rewrite → credentials
+→ mapping rules → llm-metrics token quota → authrep → proxy upstream, streaming the response back piece
+by piece → llm-metrics reads the usage on the way and reports it after the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+import httptools
+
+from maas_sandbox.backend import LIMITS_EXCEEDED, OK
+from maas_sandbox.gateway import credentials as creds
+from maas_sandbox.gateway import llm_metrics as lm
+from maas_sandbox.gateway.config import CompiledProduct, ErrorResponse, reason
+from maas_sandbox.gateway.mapping import match_usage, normalize_path, query_args
+from maas_sandbox.gateway.upstream import UpstreamConnection, UpstreamError
+
+if TYPE_CHECKING:
+    from maas_sandbox.gateway.listeners import Gateway
+
+log = logging.getLogger("maas_sandbox.gateway")
+
+HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
+)
+_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class Request:
+    __slots__ = ("method", "target", "raw_headers", "headers", "body", "keep_alive")
+
+    def __init__(
+        self, method: str, target: str, raw_headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.raw_headers = raw_headers
+        self.headers = {}
+        for name, value in raw_headers:
+            key = name.decode("latin-1").lower()
+            if key not in self.headers:
+                self.headers[key] = value.decode("latin-1")
+        self.body = body
+        self.keep_alive = keep_alive
+
+
+class GatewayProtocol(asyncio.Protocol):
+    """One client connection to a product's staging or production listener."""
+
+    def __init__(self, gateway: Gateway, service_id: int, environment: str) -> None:
+        self.gateway = gateway
+        self.service_id = service_id
+        self.environment = environment
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.queue: deque[Request] = deque()
+        self.busy = False
+        self.closed = False
+        self.exchange: Exchange | None = None
+
+    # -- asyncio ------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.write_and_close(_BAD_REQUEST)
+        except httptools.HttpParserError:
+            self.write_and_close(_BAD_REQUEST)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        exchange = self.exchange
+        if exchange is not None and exchange.upstream is not None:
+            exchange.upstream.close()  # stop an upstream generation nobody will read
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None and self.exchange.upstream is not None:
+            self.exchange.upstream.pause()
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None and self.exchange.upstream is not None:
+            self.exchange.upstream.resume()
+
+    # -- httptools callbacks ------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.raw_headers = []
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = Request(
+            self.parser.get_method().decode("ascii"),
+            self.url.decode("latin-1"),
+            self.raw_headers,
+            b"".join(self.body),
+            self.parser.should_keep_alive(),
+        )
+        self.queue.append(request)
+        if not self.busy:
+            self._next()
+
+    # -- serving ------------------------------------------------------------------------------
+    def _next(self) -> None:
+        if self.closed or not self.queue:
+            self.busy = False
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
+            return
+        self.busy = True
+        if self.transport is not None:
+            self.transport.pause_reading()  # one request at a time; pipelined ones wait in the queue
+        request = self.queue.popleft()
+        asyncio.get_running_loop().create_task(self._serve(request))
+
+    async def _serve(self, request: Request) -> None:
+        try:
+            await Exchange(self, request).run()
+        except Exception:
+            log.exception("gateway request failed")
+            self.write_and_close(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        self.exchange = None
+        if not request.keep_alive and not self.closed and self.transport is not None:
+            self.transport.close()
+            self.closed = True
+        self._next()
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def write_and_close(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+            self.transport.close()
+        self.closed = True
+
+
+class Exchange:
+    """One request through the policy chain and, when admitted, to the upstream and back."""
+
+    def __init__(self, conn: GatewayProtocol, request: Request) -> None:
+        self.conn = conn
+        self.request = request
+        self.upstream: UpstreamConnection | None = None
+        self.cors_headers: list[tuple[str, str]] = []
+        self.chunked = False
+        self.status = 0
+        self.reader: lm.UsageReader | None = None
+        self.request_model = ""
+        self.app_id: int | None = None
+        self.product: CompiledProduct | None = None
+
+    # -- responses made by the gateway ------------------------------------------------------------
+    def _connection_header(self) -> bytes:
+        return b"" if self.request.keep_alive else b"Connection: close\r\n"
+
+    def send_error(self, error: ErrorResponse, extra: list[tuple[str, str]] | None = None) -> None:
+        lines = [f"{k}: {v}\r\n" for k, v in (*error.extra, *(extra or ()), *self.cors_headers)]
+        self.conn.write(
+            error.head + "".join(lines).encode("latin-1") + self._connection_header() + b"\r\n" + error.body
+        )
+
+    def send_empty(self, status: int) -> None:
+        lines = "".join(f"{k}: {v}\r\n" for k, v in self.cors_headers)
+        self.conn.write(
+            f"HTTP/1.1 {status} {reason(status)}\r\n{lines}Content-Length: 0\r\n".encode("latin-1")
+            + self._connection_header()
+            + b"\r\n"
+        )
+
+    # -- the chain ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        conn, request = self.conn, self.request
+        gateway = conn.gateway
+        product = gateway.route(conn.service_id, conn.environment)
+        if product is None:
+            self.send_empty(404)  # APIcast: no service for this host
+            return
+        self.product = product
+        conn.exchange = self
+
+        if product.cors is not None:
+            self.cors_headers = product.cors.response_headers(request.headers)
+            if product.cors.is_preflight(request.method, request.headers):
+                self.send_empty(204)
+                return
+
+        body = request.body
+        llm = product.llm
+        if llm is not None:
+            rewritten, self.request_model = lm.rewrite_request(llm, request.headers.get("content-type"), body)
+            if rewritten is not None:
+                body = rewritten
+
+        raw_path, _, query = request.target.partition("?")
+        user_key: str | None = None
+        if product.apicast:
+            user_key = self._credentials(product, query, body)
+            if user_key is None:
+                self.send_error(product.errors["auth_missing"])
+                return
+            path = normalize_path(raw_path)
+            args = query_args(query)
+            usage, _matched = match_usage(product.rules, request.method, path, args)
+            backend = gateway.backend
+            if llm is not None and llm.quota_enabled:
+                decision = backend.authorize(product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1))
+                if decision.status == LIMITS_EXCEEDED:
+                    self._limits_exceeded(product, decision.retry_after)
+                    return
+            if not usage:
+                self.send_error(product.errors["no_match"])
+                return
+            decision = backend.authrep(product.service_id, user_key, usage)
+            if decision.status != OK:
+                if decision.status == LIMITS_EXCEEDED:
+                    self._limits_exceeded(product, decision.retry_after)
+                else:
+                    self.send_error(product.errors["auth_failed"])
+                return
+            self.app_id = decision.app.id if decision.app is not None else None
+            if product.credentials_location == "query":
+                query = creds.strip_query(query, product.user_key)
+
+        upstream = product.upstream_for(raw_path)
+        if upstream is None:
+            self.send_empty(404)  # no api_backend
+            return
+        path = raw_path
+        if upstream.usage_path != "/":
+            path = raw_path[len(upstream.usage_path) :] or "/"
+            if not path.startswith("/"):
+                path = "/" + path
+        target = upstream.base_path + path + ("?" + query if query else "")
+        head = self._upstream_head(product, target, upstream.host_header, body)
+        try:
+            await gateway.pool.request(
+                upstream.host, upstream.port, head + body, self, head_only=request.method == "HEAD"
+            )
+        except UpstreamError as exc:
+            log.warning("service %s upstream %s:%s failed: %s", product.service_id, upstream.host, upstream.port, exc)
+            if self.status == 0:
+                self.send_empty(502)
+            else:
+                self.conn.write_and_close(b"")
+
+    def _credentials(self, product: CompiledProduct, query: str, body: bytes) -> str | None:
+        request = self.request
+        location = product.credentials_location
+        if location == "authorization":
+            return creds.from_authorization(request.headers.get("authorization"))
+        if location == "headers":
+            wanted = product.user_key_header
+            for name, value in request.headers.items():
+                if name.replace("_", "-") == wanted:
+                    return value
+            return None
+        found = creds.from_query(query, product.user_key)
+        if found is None:
+            found = creds.from_form(request.method, request.headers, body, product.user_key)
+        return found
+
+    def _limits_exceeded(self, product: CompiledProduct, retry_after: int) -> None:
+        extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
+        self.send_error(product.errors["limits_exceeded"], extra)
+
+    def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
+        request = self.request
+        drop = {b"host", b"content-length", *HOP_BY_HOP}
+        if product.apicast and product.credentials_location == "authorization":
+            drop.add(b"authorization")
+        lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1")]
+        header_creds = product.apicast and product.credentials_location == "headers"
+        for name, value in request.raw_headers:
+            lower = name.lower()
+            if lower in drop:
+                continue
+            if header_creds and lower.decode("latin-1").replace("_", "-") == product.user_key_header:
+                continue
+            lines.append(name + b": " + value + b"\r\n")
+        if product.secret_token:
+            lines.append(f"X-3scale-proxy-secret-token: {product.secret_token}\r\n".encode("latin-1"))
+        if body or request.method in ("POST", "PUT", "PATCH"):
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    # -- ResponseSink: the upstream response, streamed through ---------------------------------------
+    def on_headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        content_type = content_encoding = None
+        length = None
+        out = [b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())]
+        for name, value in headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP:
+                continue
+            if lower == b"content-length":
+                length = value
+                continue
+            if lower == b"content-type":
+                content_type = value.decode("latin-1")
+            elif lower == b"content-encoding":
+                content_encoding = value.decode("latin-1")
+            out.append(name + b": " + value + b"\r\n")
+        for name_s, value_s in self.cors_headers:
+            out.append(f"{name_s}: {value_s}\r\n".encode("latin-1"))
+        no_body = self.request.method == "HEAD" or status in (204, 304)
+        if length is not None:
+            out.append(b"Content-Length: " + length + b"\r\n")
+        elif not no_body:
+            out.append(b"Transfer-Encoding: chunked\r\n")
+            self.chunked = True
+        if not self.request.keep_alive:
+            out.append(b"Connection: close\r\n")
+        out.append(b"\r\n")
+        self.conn.write(b"".join(out))
+        llm = self.product.llm if self.product is not None else None
+        if llm is not None and not no_body:
+            self.reader = lm.reader_for(llm, status, content_type, content_encoding)
+
+    def on_body(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.chunked:
+            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            self.conn.write(data)
+        if self.reader is not None:
+            self.reader.feed(data)
+
+    def on_end(self) -> None:
+        if self.chunked:
+            self.conn.write(b"0\r\n\r\n")
+        self.upstream = None
+        reader, product = self.reader, self.product
+        if reader is None or product is None or product.llm is None or self.app_id is None:
+            return
+        usage, _model = reader.finish()
+        increments = lm.usage_increments(product.llm, self.status, usage)
+        if increments:
+            self.conn.gateway.backend.report(product.service_id, self.app_id, increments)

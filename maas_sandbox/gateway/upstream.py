@@ -1,0 +1,195 @@
+"""Pooled keep-alive HTTP/1.1 connections to upstreams, at the asyncio protocol level (httptools parser).
+
+A response is pushed to a `ResponseSink` as it arrives (headers, then each body piece), so streams are
+never buffered. A pooled connection that the upstream closed while idle is retried once on a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Protocol
+
+import httptools
+
+
+class ResponseSink(Protocol):
+    def on_headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def on_body(self, data: bytes) -> None: ...
+    def on_end(self) -> None: ...
+
+    upstream: UpstreamConnection | None
+
+
+class UpstreamError(Exception):
+    pass
+
+
+class _Stale(Exception):
+    """The pooled connection was closed before any response byte: safe to retry."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    def __init__(self, pool: UpstreamPool, key: tuple[str, int]) -> None:
+        self.pool = pool
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.sink: ResponseSink | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.received = False
+        self.head_only = False
+        self.framed = True
+        self.reused = False
+        self.closed = False
+
+    # -- asyncio ------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"invalid upstream response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.discard(self)
+        if self.done is None or self.done.done():
+            return
+        if not self.received and self.reused:
+            self.done.set_exception(_Stale())
+        elif self.sink is not None and self.headers_sent and not self.framed:
+            self._complete(reusable=False)  # body delimited by connection close
+        else:
+            self.done.set_exception(UpstreamError("upstream closed the connection"))
+
+    # -- httptools callbacks ------------------------------------------------------------------
+    headers_sent = False
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.headers_sent = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200:  # 100 Continue and friends: wait for the real response
+            return
+        names = {n.lower() for n, _ in self.headers}
+        self.framed = b"content-length" in names or b"transfer-encoding" in names or status in (204, 304)
+        self.headers_sent = True
+        assert self.sink is not None
+        self.sink.on_headers(status, self.headers)
+        if self.head_only:
+            self._complete(reusable=False)
+
+    def on_body(self, body: bytes) -> None:
+        if self.sink is not None and self.done is not None and not self.done.done():
+            self.sink.on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.headers_sent:
+            self._complete(reusable=self.parser.should_keep_alive())
+
+    # -- request ------------------------------------------------------------------------------
+    def _complete(self, *, reusable: bool) -> None:
+        done, sink = self.done, self.sink
+        self.sink, self.done = None, None
+        if reusable and not self.closed:
+            self.parser = httptools.HttpResponseParser(self)
+            self.pool.release(self)
+        else:
+            self.close()
+        if sink is not None:
+            sink.on_end()
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        done = self.done
+        self.close()
+        if done is not None and not done.done():
+            done.set_exception(exc)
+
+    def start(self, data: bytes, sink: ResponseSink, head_only: bool) -> asyncio.Future[None]:
+        assert self.transport is not None
+        self.sink = sink
+        sink.upstream = self  # lets the client side pause this connection when it cannot keep up
+        self.head_only = head_only
+        self.received = False
+        self.headers_sent = False
+        self.done = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return self.done
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        self.closed = True
+        self.pool.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class UpstreamPool:
+    def __init__(self, max_idle_per_host: int = 256) -> None:
+        self.idle: defaultdict[tuple[str, int], list[UpstreamConnection]] = defaultdict(list)
+        self.max_idle = max_idle_per_host
+
+    async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+        except OSError as exc:
+            raise UpstreamError(f"cannot connect to {key[0]}:{key[1]}: {exc}") from exc
+        return conn
+
+    async def request(
+        self, host: str, port: int, data: bytes, sink: ResponseSink, *, head_only: bool = False
+    ) -> UpstreamConnection:
+        """Send one request; returns the connection (for flow control) once the response has ended."""
+        key = (host, port)
+        idle = self.idle[key]
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            conn.reused = True
+            try:
+                await conn.start(data, sink, head_only)
+                return conn
+            except _Stale:
+                continue
+        conn = await self._connect(key)
+        await conn.start(data, sink, head_only)
+        return conn
+
+    def release(self, conn: UpstreamConnection) -> None:
+        idle = self.idle[conn.key]
+        if len(idle) < self.max_idle:
+            idle.append(conn)
+        else:
+            conn.close()
+
+    def discard(self, conn: UpstreamConnection) -> None:
+        idle = self.idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    def close(self) -> None:
+        for conns in list(self.idle.values()):
+            for conn in list(conns):
+                conn.close()
+        self.idle.clear()

@@ -1,0 +1,79 @@
+"""The shared llm-metrics case table (policies/llm-metrics/cases.json) against the Python policy.
+
+The Lua busted specs run the same file, so both implementations agree on request rewrites and on the
+usage reported for every response shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from maas_sandbox.gateway import llm_metrics as lm
+
+POLICY_DIR = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics"
+CASES = json.loads((POLICY_DIR / "cases.json").read_text())["cases"]
+SCHEMA = json.loads((POLICY_DIR / "1.0.0" / "apicast-policy.json").read_text())["configuration"]
+
+
+def _bytes(value: str, encoding: str | None) -> bytes:
+    return base64.b64decode(value) if encoding == "base64" else value.encode()
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def run_case(case: dict[str, Any]) -> tuple[bytes, dict[str, int], str]:
+    config = lm.LlmMetricsConfig.from_config(case["config"])
+    request = case["request"]
+    body = request["body"].encode()
+    rewritten, request_model = lm.rewrite_request(config, _header(request["headers"], "content-type"), body)
+    upstream_body = rewritten if rewritten is not None else body
+
+    response = case["response"]
+    encoding = response.get("body_encoding")
+    chunks = (
+        [_bytes(c, encoding) for c in response["chunks"]]
+        if "chunks" in response
+        else [_bytes(response["body"], encoding)]
+    )
+    headers = response["headers"]
+    reader = lm.reader_for(
+        config, response["status"], _header(headers, "content-type"), _header(headers, "content-encoding")
+    )
+    usage, response_model = None, None
+    if reader is not None:
+        for chunk in chunks:
+            reader.feed(chunk)
+        usage, response_model = reader.finish()
+    increments = lm.usage_increments(config, response["status"], usage)
+    return upstream_body, increments, lm.model_label(config, response_model, request_model)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_shared_case(case: dict[str, Any]) -> None:
+    jsonschema.validate(case["config"], SCHEMA)
+    upstream_body, increments, model = run_case(case)
+    expect = case["expect"]
+    if "upstream_request_json" in expect:
+        assert json.loads(upstream_body) == expect["upstream_request_json"]
+    else:
+        assert upstream_body == expect.get("upstream_request_body", case["request"]["body"]).encode()
+    assert increments == expect["usage"]
+    if "model" in expect:
+        assert model == expect["model"]
+
+
+def test_sse_reader_keeps_only_the_unfinished_line() -> None:
+    reader = lm.SseUsageReader()
+    reader.feed(b'data: {"choices": []}\n\ndata: {"us')
+    assert reader.partial == b'data: {"us'
+    reader.feed(b'age": {"total_tokens": 3}}\n\n')
+    assert reader.partial == b""
+    assert reader.finish()[0] == {"total_tokens": 3}
