@@ -187,7 +187,7 @@ def delete_plan(sandbox: Sandbox, plan_id: int) -> None:
 
 
 # -- accounts and users ---------------------------------------------------------------------------
-def _check_user_fields(sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None) -> None:
+def check_user_fields(sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None) -> None:
     errors: dict[str, list[str]] = {}
     if _blank(username):
         errors.setdefault("username", []).append("can't be blank")
@@ -214,7 +214,7 @@ def create_user(
     state: str = "pending",
     sso: Obj | None = None,
 ) -> Obj:
-    _check_user_fields(sandbox, username, email)
+    check_user_fields(sandbox, username, email)
     if password is not None and password != "" and len(password) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
     user: Obj = {
@@ -267,7 +267,7 @@ def signup(
     """
     if _blank(org_name):
         raise Unprocessable({"org_name": ["can't be blank"]})
-    _check_user_fields(sandbox, username, email)
+    check_user_fields(sandbox, username, email)
     store = sandbox.store
     if account_plan_id is not None:
         account_plan = store.get("plan", account_plan_id)
@@ -291,18 +291,14 @@ def signup(
                 "monthly_charging_enabled": True,
             },
         )
-        user = create_user(
-            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso
-        )
+        user = create_user(sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso)
         for service in store.list("service"):
             service_plan = chosen_service_plans.get(service["id"]) or default_plan(
                 sandbox, "service_plan", service["id"]
             )
             if service_plan is not None:
                 subscribe(sandbox, account["id"], service_plan["id"])
-            app_plan = chosen_app_plans.get(service["id"]) or default_plan(
-                sandbox, "application_plan", service["id"]
-            )
+            app_plan = chosen_app_plans.get(service["id"]) or default_plan(sandbox, "application_plan", service["id"])
             if create_applications and app_plan is not None:
                 label = f"{service['name']} signup"
                 create_application(sandbox, account["id"], app_plan["id"], label, label)

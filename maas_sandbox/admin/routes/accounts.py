@@ -1,0 +1,321 @@
+"""Buyer accounts: signup, accounts, users and service subscriptions (reference §13).
+
+Signup reads flat params only; account updates use the `account` wrapper, users the `user` wrapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin.conventions import (
+    NotFound,
+    Unprocessable,
+    as_bool,
+    collection,
+    deleted,
+    link,
+    path_id,
+    public,
+    read_params,
+    require_admin,
+    single,
+    wrapped,
+)
+from maas_sandbox.context import Sandbox
+
+router = APIRouter(tags=["accounts"])
+Obj = dict[str, Any]
+API = "/admin/api"
+ACCOUNT_FIELDS = ("org_name", "monthly_billing_enabled", "monthly_charging_enabled")
+
+
+def account_view(sandbox: Sandbox, account: Obj) -> Obj:
+    view = public(account)
+    base = f"{sandbox.admin_url}{API}/accounts/{account['id']}"
+    view["links"] = [link("self", base), link("users", f"{base}/users")]
+    return view
+
+
+def user_view(sandbox: Sandbox, user: Obj) -> Obj:
+    view = public(user)
+    base = f"{sandbox.admin_url}{API}/accounts/{user['account_id']}"
+    view["links"] = [link("self", f"{base}/users/{user['id']}"), link("account", base)]
+    return view
+
+
+def subscription_view(sandbox: Sandbox, sub: Obj) -> Obj:
+    view = public(sub)
+    base = f"{sandbox.admin_url}{API}/accounts/{sub['account_id']}"
+    view["links"] = [
+        link("self", f"{base}/service_subscriptions/{sub['id']}"),
+        link("service", f"{sandbox.admin_url}{API}/services/{sub['service_id']}"),
+        link("account", base),
+    ]
+    return view
+
+
+def account_of(sandbox: Sandbox, account_id: str) -> Obj:
+    account = sandbox.store.get("account", path_id(account_id))
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def _ids(value: Any) -> list[int] | None:
+    if value in (None, ""):
+        return None
+    values = value if isinstance(value, list) else [value]
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable({"plans": ["is invalid"]}) from exc
+
+
+# -- signup and accounts --------------------------------------------------------------------------
+@router.post(API + "/signup.json")
+async def signup(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    plan_ids = _ids(params.get("account_plan_id"))
+    account, _user = accounts.signup(
+        sandbox,
+        params.get("org_name") or "",
+        params.get("username") or "",
+        params.get("email") or "",
+        params.get("password") or None,
+        account_plan_id=plan_ids[0] if plan_ids else None,
+        service_plan_ids=_ids(params.get("service_plan_id")),
+        application_plan_ids=_ids(params.get("application_plan_id")),
+    )
+    return single("account", account_view(sandbox, account), status=201)
+
+
+@router.get(API + "/accounts.json")
+async def list_accounts(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    state = params.get("state")
+    rows = sandbox.store.list("account", state=state) if state else sandbox.store.list("account")
+    return collection("accounts", "account", [account_view(sandbox, a) for a in rows], params, paginate=True)
+
+
+@router.get(API + "/accounts/find.json")
+async def find_account(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    user = None
+    if params.get("user_id") not in (None, ""):
+        user = sandbox.store.get("user", params["user_id"])
+    elif params.get("username"):
+        user = sandbox.store.first("user", username=str(params["username"]))
+    elif params.get("email"):
+        user = sandbox.store.first("user", email=str(params["email"]))
+    account = sandbox.store.get("account", user["account_id"]) if user else None
+    if account is None:
+        raise NotFound()
+    return single("account", account_view(sandbox, account))
+
+
+@router.get(API + "/accounts/{account_id}.json")
+async def read_account(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    return single("account", account_view(sandbox, account_of(sandbox, account_id)))
+
+
+@router.put(API + "/accounts/{account_id}.json")
+async def update_account(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    account = account_of(sandbox, account_id)
+    attrs = wrapped(params, "account")
+    changes: Obj = {}
+    if "org_name" in attrs:
+        if not str(attrs["org_name"] or "").strip():
+            raise Unprocessable({"org_name": ["can't be blank"]})
+        changes["org_name"] = str(attrs["org_name"])
+    for flag in ("monthly_billing_enabled", "monthly_charging_enabled"):
+        if flag in attrs:
+            changes[flag] = as_bool(attrs[flag])
+    account = sandbox.store.update("account", account["id"], changes)
+    return single("account", account_view(sandbox, account))
+
+
+@router.delete(API + "/accounts/{account_id}.json")
+async def delete_account(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    accounts.delete_account(sandbox, account_of(sandbox, account_id)["id"])
+    return deleted()
+
+
+async def _account_event(request: Request, account_id: str, event: str) -> Response:
+    sandbox = await require_admin(request)
+    account = accounts.set_account_state(sandbox, account_of(sandbox, account_id)["id"], event)
+    return single("account", account_view(sandbox, account))
+
+
+@router.put(API + "/accounts/{account_id}/approve.json")
+async def approve_account(request: Request, account_id: str) -> Response:
+    return await _account_event(request, account_id, "approve")
+
+
+@router.put(API + "/accounts/{account_id}/reject.json")
+async def reject_account(request: Request, account_id: str) -> Response:
+    return await _account_event(request, account_id, "reject")
+
+
+@router.put(API + "/accounts/{account_id}/make_pending.json")
+async def make_pending_account(request: Request, account_id: str) -> Response:
+    return await _account_event(request, account_id, "make_pending")
+
+
+@router.put(API + "/accounts/{account_id}/change_plan.json")
+async def change_account_plan(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    account = account_of(sandbox, account_id)
+    plan = sandbox.store.get("plan", params.get("plan_id"))
+    if plan is None or plan["type"] != "account_plan":
+        raise NotFound()
+    account = sandbox.store.update("account", account["id"], {"plan_id": plan["id"]})
+    return single("account", account_view(sandbox, account))
+
+
+# -- users ----------------------------------------------------------------------------------------
+def _user(sandbox: Sandbox, account: Obj, user_id: str) -> Obj:
+    user = sandbox.store.get("user", path_id(user_id))
+    if user is None or user["account_id"] != account["id"]:
+        raise NotFound()
+    return user
+
+
+@router.get(API + "/accounts/{account_id}/users.json")
+async def list_users(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    account = account_of(sandbox, account_id)
+    users = sandbox.store.list("user", account_id=account["id"])
+    for field in ("state", "role"):
+        if params.get(field):
+            users = [u for u in users if u.get(field) == params[field]]
+    return collection("users", "user", [user_view(sandbox, u) for u in users])
+
+
+@router.post(API + "/accounts/{account_id}/users.json")
+async def create_user(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    account = account_of(sandbox, account_id)
+    attrs = wrapped(params, "user")
+    user = accounts.create_user(
+        sandbox, account["id"], attrs.get("username") or "", attrs.get("email") or "", attrs.get("password") or None
+    )
+    return single("user", user_view(sandbox, user), status=201)
+
+
+@router.get(API + "/accounts/{account_id}/users/{user_id}.json")
+async def read_user(request: Request, account_id: str, user_id: str) -> Response:
+    sandbox = await require_admin(request)
+    user = _user(sandbox, account_of(sandbox, account_id), user_id)
+    return single("user", user_view(sandbox, user))
+
+
+@router.put(API + "/accounts/{account_id}/users/{user_id}.json")
+async def update_user(request: Request, account_id: str, user_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    user = _user(sandbox, account_of(sandbox, account_id), user_id)
+    attrs = wrapped(params, "user")
+    changes: Obj = {}
+    username = attrs.get("username", user["username"])
+    email = attrs.get("email", user["email"])
+    accounts.check_user_fields(sandbox, username, email, except_id=user["id"])
+    changes["username"], changes["email"] = str(username), str(email)
+    if attrs.get("password"):
+        changes["_password_hash"] = accounts.hash_password(str(attrs["password"]))
+    user = sandbox.store.update("user", user["id"], changes)
+    return single("user", user_view(sandbox, user))
+
+
+@router.delete(API + "/accounts/{account_id}/users/{user_id}.json")
+async def delete_user(request: Request, account_id: str, user_id: str) -> Response:
+    sandbox = await require_admin(request)
+    account = account_of(sandbox, account_id)
+    user = _user(sandbox, account, user_id)
+    admins = [u for u in sandbox.store.list("user", account_id=account["id"]) if u["role"] == "admin"]
+    if user["role"] == "admin" and len(admins) == 1:
+        raise Unprocessable({"base": ["last admin of an account cannot be deleted"]})
+    sandbox.store.delete("user", user["id"])
+    return deleted()
+
+
+_USER_EVENTS = {
+    "activate": ("state", "active"),
+    "suspend": ("state", "suspended"),
+    "unsuspend": ("state", "active"),
+    "admin": ("role", "admin"),
+    "member": ("role", "member"),
+}
+
+
+@router.put(API + "/accounts/{account_id}/users/{user_id}/{event}.json")
+async def user_event(request: Request, account_id: str, user_id: str, event: str) -> Response:
+    sandbox = await require_admin(request)
+    if event not in _USER_EVENTS:
+        raise NotFound()
+    user = _user(sandbox, account_of(sandbox, account_id), user_id)
+    field, value = _USER_EVENTS[event]
+    allowed_from = {"activate": ("pending",), "suspend": ("pending", "active"), "unsuspend": ("suspended",)}
+    if event in allowed_from and user["state"] not in allowed_from[event]:
+        raise accounts.transition_error(event)
+    user = sandbox.store.update("user", user["id"], {field: value})
+    return single("user", user_view(sandbox, user))
+
+
+# -- service subscriptions ------------------------------------------------------------------------
+@router.get(API + "/accounts/{account_id}/service_subscriptions.json")
+async def list_subscriptions(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    account = account_of(sandbox, account_id)
+    subs = sandbox.store.list("service_subscription", account_id=account["id"])
+    return collection("service_subscriptions", "service_subscription", [subscription_view(sandbox, s) for s in subs])
+
+
+@router.post(API + "/accounts/{account_id}/service_subscriptions.json")
+async def create_subscription(request: Request, account_id: str) -> Response:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    account = account_of(sandbox, account_id)
+    plan_id = wrapped(params, "service_subscription").get("plan_id")
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None or plan["type"] != "service_plan":
+        raise NotFound()
+    sub = accounts.subscribe(sandbox, account["id"], plan["id"])
+    return JSONResponse({"service_subscription": subscription_view(sandbox, sub)}, status_code=201)
+
+
+@router.get(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
+async def read_subscription(request: Request, account_id: str, sub_id: str) -> Response:
+    sandbox = await require_admin(request)
+    account = account_of(sandbox, account_id)
+    sub = sandbox.store.get("service_subscription", path_id(sub_id))
+    if sub is None or sub["account_id"] != account["id"]:
+        raise NotFound()
+    return single("service_subscription", subscription_view(sandbox, sub))
+
+
+@router.delete(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
+async def delete_subscription(request: Request, account_id: str, sub_id: str) -> Response:
+    """porta refuses to unsubscribe while the account has applications on that product."""
+    sandbox = await require_admin(request)
+    account = account_of(sandbox, account_id)
+    sub = sandbox.store.get("service_subscription", path_id(sub_id))
+    if sub is None or sub["account_id"] != account["id"]:
+        raise NotFound()
+    if sandbox.store.first("application", account_id=account["id"], service_id=sub["service_id"]):
+        raise Unprocessable({"base": ["Cannot unsubscribe while applications of this service exist"]})
+    sandbox.store.delete("service_subscription", sub["id"])
+    return deleted()

@@ -1,0 +1,116 @@
+"""The provider (tenant) account: tenant Admin API `provider.json` and the Master API provider update (§2).
+
+Sandbox addition: the Master API call also accepts `timezone` (IANA name), stored as `_timezone` and shown
+as `timezone`; real 3scale sets the provider timezone only in the Admin Portal UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from maas_sandbox.admin.conventions import (
+    NotFound,
+    Unprocessable,
+    link,
+    path_id,
+    public,
+    read_params,
+    require_admin,
+    require_master,
+    wrapped,
+)
+from maas_sandbox.context import Sandbox
+
+router = APIRouter(tags=["provider"])
+Obj = dict[str, Any]
+TENANT_FIELDS = ("from_email", "support_email", "finance_support_email", "site_access_code")
+MASTER_FIELDS = ("org_name", *TENANT_FIELDS)
+PROVIDER_EVENTS = {"approve": "approved", "suspend": "suspended", "resume": "approved"}
+
+
+def provider_of(sandbox: Sandbox) -> Obj:
+    provider = sandbox.store.first("provider")
+    if provider is None:
+        raise NotFound()
+    return provider
+
+
+def provider_view(sandbox: Sandbox, provider: Obj) -> Obj:
+    view = public(provider)
+    view["timezone"] = provider.get("_timezone") or "UTC"
+    view["links"] = [link("users", f"{sandbox.admin_url}/admin/api/accounts/{provider['id']}/users")]
+    return view
+
+
+def provider_timezone(sandbox: Sandbox) -> str:
+    """The tenant's timezone (analytics default); UTC until set through the Master API."""
+    provider = sandbox.store.first("provider")
+    return (provider or {}).get("_timezone") or "UTC"
+
+
+@router.get("/admin/api/provider.json")
+async def read_provider(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    return JSONResponse({"account": provider_view(sandbox, provider_of(sandbox))})
+
+
+@router.put("/admin/api/provider.json")
+async def update_provider(request: Request) -> Response:
+    """Tenant tokens may change only the e-mails and the portal access code; everything else is ignored."""
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    provider = provider_of(sandbox)
+    attrs = wrapped(params, "account")
+    changes = {k: _text(attrs[k]) for k in TENANT_FIELDS if k in attrs}
+    provider = sandbox.store.update("provider", provider["id"], changes)
+    return JSONResponse({"account": provider_view(sandbox, provider)})
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _master_provider(sandbox: Sandbox, provider_id: str) -> Obj:
+    provider = provider_of(sandbox)
+    if provider["id"] != path_id(provider_id):
+        raise NotFound()
+    return provider
+
+
+@router.get("/master/api/providers/{provider_id}.json")
+async def master_read_provider(request: Request, provider_id: str) -> Response:
+    sandbox = await require_master(request)
+    provider = _master_provider(sandbox, provider_id)
+    return JSONResponse({"signup": {"account": provider_view(sandbox, provider)}})
+
+
+@router.put("/master/api/providers/{provider_id}.json")
+async def master_update_provider(request: Request, provider_id: str) -> Response:
+    sandbox = await require_master(request)
+    params = await read_params(request)
+    provider = _master_provider(sandbox, provider_id)
+    attrs = wrapped(params, "account")
+    changes: Obj = {k: _text(attrs[k]) for k in MASTER_FIELDS if k in attrs}
+    if "org_name" in changes and not changes["org_name"].strip():
+        raise Unprocessable({"org_name": ["can't be blank"]})
+    if attrs.get("timezone") not in (None, ""):
+        changes["_timezone"] = _valid_timezone(str(attrs["timezone"]))
+    event = attrs.get("state_event")
+    if event not in (None, ""):
+        if event not in PROVIDER_EVENTS:
+            raise Unprocessable({"state": [f'cannot transition via "{event}"']})
+        changes["state"] = PROVIDER_EVENTS[str(event)]
+    provider = sandbox.store.update("provider", provider["id"], changes)
+    return JSONResponse({"signup": {"account": provider_view(sandbox, provider)}})
+
+
+def _valid_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Unprocessable({"timezone": ["is not included in the list"]}) from exc
+    return name
