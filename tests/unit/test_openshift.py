@@ -1,0 +1,557 @@
+"""OpenShift platform at the `Kube` boundary: exact objects applied, waits over simulated status sequences."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+import pytest
+
+from maas_helpers import manifests as mf
+from maas_helpers.config import make_settings
+from maas_helpers.errors import MaasError
+from maas_helpers.kube import AccessReview
+from maas_helpers.platform.openshift import OpenShiftPlatform
+from maas_helpers.results import Change
+
+WHO = "system:serviceaccount:workbench:notebook"
+CSV = "3scale-operator.v0.12.3"
+
+
+class FakeKube:
+    """Same methods as maas_helpers.kube.Kube; records every object sent and replays status sequences."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
+        self.applied: list[dict[str, Any]] = []
+        self.patched: list[tuple[str, str, dict[str, Any]]] = []
+        self.deleted: list[tuple[str, str | None, str]] = []
+        self.reviews: list[tuple[str, str, str, str | None]] = []
+        self.denied: set[tuple[str, str, str, str | None]] = set()
+        self.statuses: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self._rv = 0
+
+    def _key(self, api_version: str, kind: str, name: str, namespace: str | None) -> tuple[str, str, str | None, str]:
+        return (api_version, kind, namespace, name)
+
+    def put(self, obj: dict[str, Any]) -> None:
+        self._rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        m = obj["metadata"]
+        self.objects[self._key(obj["apiVersion"], obj["kind"], m["name"], m.get("namespace"))] = obj
+
+    def script(self, kind: str, name: str, namespace: str, *statuses: dict[str, Any]) -> None:
+        """Successive get() calls see these statuses (the last one repeats)."""
+        self.statuses[(kind, namespace, name)] = list(statuses)
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.applied.append(copy.deepcopy(obj))
+        m = obj["metadata"]
+        key = self._key(obj["apiVersion"], obj["kind"], m["name"], m.get("namespace"))
+        current = self.objects.get(key)
+        desired = {k: v for k, v in obj.items() if k != "status"}
+        if current is not None:
+            same = {k: v for k, v in current.items() if k != "status"}
+            same["metadata"] = {k: v for k, v in same["metadata"].items() if k != "resourceVersion"}
+            if same == desired:
+                return copy.deepcopy(current)
+            desired["status"] = current.get("status")
+        self.put(desired)
+        return copy.deepcopy(self.objects[key])
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        obj = self.objects.get(self._key(api_version, kind, name, namespace))
+        seq = self.statuses.get((kind, namespace or "", name))
+        if seq is not None:
+            if obj is None:
+                obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}}
+                self.put(obj)
+                obj = self.objects[self._key(api_version, kind, name, namespace)]
+            obj["status"] = seq.pop(0) if len(seq) > 1 else seq[0]
+        return copy.deepcopy(obj)
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None):
+        return [
+            copy.deepcopy(o)
+            for (av, k, ns, _), o in self.objects.items()
+            if av == api_version and k == kind and (namespace is None or ns == namespace)
+        ]
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        self.deleted.append((kind, namespace, name))
+        return self.objects.pop(self._key(api_version, kind, name, namespace), None) is not None
+
+    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, body: dict[str, Any]):
+        self.patched.append((kind, name, body))
+        obj = self.objects[self._key(api_version, kind, name, namespace)]
+        obj.setdefault("spec", {}).update(body.get("spec", {}))
+        return copy.deepcopy(obj)
+
+    def self_subject_access_review(self, verb: str, group: str, resource: str, namespace: str | None = None):
+        self.reviews.append((verb, group, resource, namespace))
+        return AccessReview((verb, group, resource, namespace) not in self.denied)
+
+    def whoami(self) -> str:
+        return WHO
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+
+
+class RecordingProgress:
+    def __init__(self, title: str) -> None:
+        self.updates: list[tuple[int, int, str]] = []
+        self.closed = False
+        RecordingProgress.last = self
+
+    def update(self, ready: int, total: int, waiting: str = "") -> None:
+        self.updates.append((ready, total, waiting))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def settings():
+    return make_settings(
+        target="openshift",
+        cluster_domain="apps.cluster-abc.example.com",
+        models=[{"name": "granite", "url": "http://granite-predictor.llm:8080", "kind": "chat"}],
+    )
+
+
+@pytest.fixture
+def kube() -> FakeKube:
+    return FakeKube()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def platform(settings, kube, clock, **kw) -> OpenShiftPlatform:
+    return OpenShiftPlatform(
+        settings, kube, clock=clock, sleep=clock.sleep, poll_interval=5, progress=RecordingProgress, **kw
+    )
+
+
+def add_storage_class(
+    kube: FakeKube, name: str = "ocs-storagecluster-cephfs", provisioner: str = "openshift-storage.cephfs.csi.ceph.com"
+):
+    kube.put(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": name},
+            "provisioner": provisioner,
+        }
+    )
+
+
+# --- namespace ---------------------------------------------------------------------------------------
+
+
+def test_namespace_created_then_unchanged(settings, kube, clock) -> None:
+    p = platform(settings, kube, clock)
+    first = p.ensure_namespace()
+    assert kube.applied == [mf.namespace("3scale")]
+    assert [a.change for a in first.actions] == [Change.CREATED]
+    second = p.ensure_namespace()
+    assert len(kube.applied) == 1 and second.writes == 0 and second.in_sync
+
+
+def test_existing_namespace_is_left_alone_and_not_destroyed(settings, kube, clock) -> None:
+    kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "3scale"}})
+    p = platform(settings, kube, clock)
+    assert p.ensure_namespace().writes == 0
+    assert kube.applied == []
+    p.destroy()
+    assert ("Namespace", None, "3scale") not in kube.deleted
+
+
+# --- operator ----------------------------------------------------------------------------------------
+
+
+def test_operator_applies_exact_objects_and_waits_for_csv(settings, kube, clock) -> None:
+    kube.script(
+        "Subscription",
+        "3scale-operator",
+        "3scale",
+        {},
+        {"installPlanRef": {"name": "install-1"}},
+        {"installPlanRef": {"name": "install-1"}, "installedCSV": CSV},
+    )
+    kube.script("InstallPlan", "install-1", "3scale", {"phase": "Installing"})
+    kube.put(
+        {
+            "apiVersion": "operators.coreos.com/v1alpha1",
+            "kind": "InstallPlan",
+            "metadata": {"name": "install-1", "namespace": "3scale"},
+            "spec": {"approval": "Automatic", "approved": True},
+        }
+    )
+    kube.script(
+        "ClusterServiceVersion", CSV, "3scale", {"phase": "Installing"}, {"phase": "Installing"}, {"phase": "Succeeded"}
+    )
+    result = platform(settings, kube, clock).ensure_operator()
+    assert kube.applied == [mf.operator_group("3scale"), mf.subscription("3scale", "threescale-2.16", "Automatic")]
+    assert kube.applied[1]["spec"]["channel"] == "threescale-2.16"
+    waited = [a for a in result.actions if a.change is Change.WAITED]
+    assert waited and waited[0].name == f"3scale/{CSV}" and "Succeeded" in waited[0].detail
+    assert clock.sleeps >= 2 and kube.patched == []
+    # the precheck ran before anything was applied
+    assert ("create", "operators.coreos.com", "subscriptions", "3scale") in kube.reviews
+
+
+def test_operator_timeout_names_pending_manual_install_plan(settings, kube, clock) -> None:
+    kube.script("Subscription", "3scale-operator", "3scale", {"installPlanRef": {"name": "install-abc"}})
+    kube.put(
+        {
+            "apiVersion": "operators.coreos.com/v1alpha1",
+            "kind": "InstallPlan",
+            "metadata": {"name": "install-abc", "namespace": "3scale"},
+            "spec": {"approval": "Manual", "approved": False},
+        }
+    )
+    p = platform(settings, kube, clock, install_plan_approval="Manual")
+    with pytest.raises(MaasError) as info:
+        p.ensure_operator(approve_install_plan=False, timeout=60)
+    msg = str(info.value)
+    assert "not installed after 60 s" in msg and "InstallPlan install-abc is pending manual approval" in msg
+    assert "\n" not in msg and clock.now >= 60 and kube.patched == []
+    assert kube.applied[1]["spec"]["installPlanApproval"] == "Manual"
+
+
+def test_manual_install_plan_is_approved_when_asked(settings, kube, clock) -> None:
+    kube.script(
+        "Subscription",
+        "3scale-operator",
+        "3scale",
+        {"installPlanRef": {"name": "install-abc"}},
+        {"installPlanRef": {"name": "install-abc"}, "installedCSV": CSV},
+    )
+    kube.put(
+        {
+            "apiVersion": "operators.coreos.com/v1alpha1",
+            "kind": "InstallPlan",
+            "metadata": {"name": "install-abc", "namespace": "3scale"},
+            "spec": {"approval": "Manual", "approved": False},
+        }
+    )
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Succeeded"})
+    result = platform(settings, kube, clock, install_plan_approval="Manual").ensure_operator()
+    assert kube.patched == [("InstallPlan", "install-abc", {"spec": {"approved": True}})]
+    assert any(a.kind == "InstallPlan" and a.detail == "approved" for a in result.actions)
+    assert any(a.change is Change.WAITED for a in result.actions)
+
+
+def test_failed_csv_reports_reason_and_message(settings, kube, clock) -> None:
+    kube.script("Subscription", "3scale-operator", "3scale", {"installedCSV": CSV})
+    kube.script(
+        "ClusterServiceVersion",
+        CSV,
+        "3scale",
+        {"phase": "Installing"},
+        {"phase": "Failed", "reason": "InstallCheckFailed", "message": "install timeout"},
+    )
+    with pytest.raises(MaasError, match=r"Failed: InstallCheckFailed: install timeout"):
+        platform(settings, kube, clock).ensure_operator()
+    assert clock.now < 900  # failed fast, did not wait out the timeout
+
+
+def test_timeout_names_image_pull_errors(settings, kube, clock) -> None:
+    kube.script("Subscription", "3scale-operator", "3scale", {"installedCSV": CSV})
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Installing", "reason": "InstallWaiting"})
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "threescale-operator-abc", "namespace": "3scale"},
+            "status": {
+                "containerStatuses": [
+                    {"image": "registry.redhat.io/3scale/op:1", "state": {"waiting": {"reason": "ImagePullBackOff"}}}
+                ]
+            },
+        }
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_operator(timeout=30)
+    assert "CSV 3scale-operator.v0.12.3 is in phase Installing" in str(info.value)
+    assert "threescale-operator-abc ImagePullBackOff registry.redhat.io/3scale/op:1" in str(info.value)
+
+
+def test_missing_olm_permission_says_who_and_what(settings, kube, clock) -> None:
+    kube.denied.add(("create", "operators.coreos.com", "subscriptions", "3scale"))
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_operator()
+    msg = str(info.value)
+    assert msg.startswith(f"{WHO} cannot create subscriptions.operators.coreos.com in namespace 3scale")
+    assert "ask a cluster admin to run notebook 1" in msg and f"add-role-to-user admin {WHO} -n 3scale" in msg
+    assert kube.applied == []
+
+
+def test_existing_foreign_operator_group_is_reused(settings, kube, clock) -> None:
+    kube.put(
+        {
+            "apiVersion": "operators.coreos.com/v1",
+            "kind": "OperatorGroup",
+            "metadata": {"name": "3scale-xyz", "namespace": "3scale"},
+            "spec": {"targetNamespaces": ["3scale"]},
+        }
+    )
+    kube.script("Subscription", "3scale-operator", "3scale", {"installedCSV": CSV})
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Succeeded"})
+    platform(settings, kube, clock).ensure_operator()
+    assert [o["kind"] for o in kube.applied] == ["Subscription"]
+
+
+# --- policy, storage, APIManager -----------------------------------------------------------------------
+
+
+def test_policy_secret_and_idempotence(settings, kube, clock) -> None:
+    p = platform(settings, kube, clock)
+    first = p.ensure_policy_secret()
+    assert kube.applied == [mf.policy_secret("3scale")]
+    assert kube.applied[0]["metadata"]["labels"]["apimanager.apps.3scale.net/watched-by"] == "apimanager"
+    assert first.actions[0].change is Change.CREATED
+    assert p.ensure_policy_secret().actions[0].change is Change.UNCHANGED
+
+
+def test_missing_storage_class_stops_before_the_apimanager(settings, kube, clock) -> None:
+    add_storage_class(kube, "gp3-csi", "ebs.csi.aws.com")
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_apimanager()
+    msg = str(info.value)
+    assert "StorageClass ocs-storagecluster-cephfs not found (cluster has: gp3-csi)" in msg
+    assert "ReadWriteMany" in msg and "OpenShift Data Foundation" in msg
+    assert kube.applied == []
+
+
+def test_apimanager_applies_secret_first_then_exact_apimanager(settings, kube, clock) -> None:
+    add_storage_class(kube)
+    result = platform(settings, kube, clock).ensure_apimanager()
+    assert kube.applied == [
+        mf.policy_secret("3scale"),
+        mf.apimanager("3scale", "apps.cluster-abc.example.com", "maas", "ocs-storagecluster-cephfs"),
+    ]
+    assert not result.notes
+    link = [a.link for a in result.actions if a.kind == "APIManager"][0]
+    assert link == (
+        "https://console-openshift-console.apps.cluster-abc.example.com/k8s/ns/3scale/"
+        "apps.3scale.net~v1alpha1~APIManager/apimanager"
+    )
+
+
+def test_non_rwx_storage_class_is_warned_about(settings, kube, clock) -> None:
+    add_storage_class(kube, provisioner="ebs.csi.aws.com")
+    result = platform(settings, kube, clock).ensure_apimanager()
+    assert any("may not support ReadWriteMany" in n for n in result.notes)
+
+
+def test_wait_for_apimanager_reports_progress(settings, kube, clock) -> None:
+    kube.script(
+        "APIManager",
+        "apimanager",
+        "3scale",
+        {"deployments": {"starting": ["apicast-staging", "system-app"], "ready": ["backend-listener"]}},
+        {"deployments": {"starting": ["system-app"], "ready": ["apicast-staging", "backend-listener"]}},
+        {
+            "deployments": {"ready": ["apicast-staging", "backend-listener", "system-app"]},
+            "conditions": [{"type": "Available", "status": "True"}],
+        },
+    )
+    result = platform(settings, kube, clock).wait_for_apimanager(timeout=600)
+    bar = RecordingProgress.last
+    assert [u[:2] for u in bar.updates] == [(1, 3), (2, 3), (3, 3)]
+    assert bar.updates[0][2] == "apicast-staging, system-app" and bar.closed
+    assert result.actions[0].change is Change.WAITED and "3 deployments ready" in result.actions[0].detail
+
+
+def test_wait_for_apimanager_timeout_names_unready_deployments_and_pending_pvc(settings, kube, clock) -> None:
+    kube.script(
+        "APIManager",
+        "apimanager",
+        "3scale",
+        {"deployments": {"starting": ["system-app", "system-sidekiq"], "ready": ["apicast-production"]}},
+    )
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "system-storage", "namespace": "3scale"},
+            "spec": {"storageClassName": "gp3-csi"},
+            "status": {"phase": "Pending"},
+        }
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).wait_for_apimanager(timeout=120)
+    msg = str(info.value)
+    assert "not Available after 120 s" in msg and "not ready: system-app, system-sidekiq" in msg
+    assert "PVC Pending: system-storage (gp3-csi)" in msg and RecordingProgress.last.closed
+
+
+def test_custom_policy_definition_tolerates_failed_before_tenant(settings, kube, clock) -> None:
+    p = platform(settings, kube, clock)
+    result = p.ensure_custom_policy_definition()
+    assert kube.applied == [mf.custom_policy_definition("3scale")]
+    assert any("re-run this step after wait_for_apimanager" in n for n in result.notes)
+    # once the APIManager is Available the step waits for Ready
+    kube.put(
+        {
+            "apiVersion": "apps.3scale.net/v1alpha1",
+            "kind": "APIManager",
+            "metadata": {"name": "apimanager", "namespace": "3scale"},
+            "status": {"conditions": [{"type": "Available", "status": "True"}]},
+        }
+    )
+    name = mf.custom_policy_definition("3scale")["metadata"]["name"]
+    kube.script(
+        "CustomPolicyDefinition",
+        name,
+        "3scale",
+        {"conditions": [{"type": "Failed", "status": "True", "message": "tenant not found"}]},
+        {"conditions": [{"type": "Ready", "status": "True"}]},
+    )
+    again = p.ensure_custom_policy_definition()
+    assert any(a.change is Change.WAITED for a in again.actions)
+
+
+# --- credentials, SSO, destroy -------------------------------------------------------------------------
+
+
+def _seed(kube: FakeKube) -> None:
+    enc = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "system-seed", "namespace": "3scale"},
+            "data": {
+                "ADMIN_ACCESS_TOKEN": enc("admin-token-0123456789abcdef"),
+                "MASTER_ACCESS_TOKEN": enc("master-tok"),
+            },
+        }
+    )
+
+
+def test_admin_credentials_from_system_seed_and_routes(settings, kube, clock) -> None:
+    _seed(kube)
+    for host in ("maas-admin.apps.cluster-abc.example.com", "master.apps.cluster-abc.example.com"):
+        kube.put(
+            {
+                "apiVersion": "route.openshift.io/v1",
+                "kind": "Route",
+                "metadata": {"name": host.split(".")[0], "namespace": "3scale"},
+                "spec": {"host": host},
+            }
+        )
+    creds = platform(settings, kube, clock).admin_credentials()
+    assert creds.admin_url == "https://maas-admin.apps.cluster-abc.example.com"
+    assert creds.admin_token.get_secret_value() == "admin-token-0123456789abcdef"
+    assert creds.master_token is not None and creds.master_token.get_secret_value() == "master-tok"
+    assert creds.portal_url == "https://maas.apps.cluster-abc.example.com"  # convention: no portal route listed
+    assert "admin-token" not in repr(creds) and creds.verify_tls is True
+
+
+def test_admin_credentials_without_seed_says_what_to_run(settings, kube, clock) -> None:
+    with pytest.raises(MaasError, match="system-seed not found in 3scale.*wait_for_apimanager"):
+        platform(settings, kube, clock).admin_credentials()
+
+
+def test_tls_settings_flow_into_credentials_and_notes(kube, clock, tmp_path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    s = make_settings(
+        target="openshift",
+        cluster_domain="apps.example.com",
+        ca_bundle=str(ca),
+        models=[{"name": "g", "url": "http://g:8080"}],
+    )
+    _seed(kube)
+    assert platform(s, kube, clock).admin_credentials().verify_tls == str(ca)
+    off = make_settings(
+        target="openshift",
+        cluster_domain="apps.example.com",
+        verify_tls=False,
+        models=[{"name": "g", "url": "http://g:8080"}],
+    )
+    assert platform(off, kube, clock).admin_credentials().verify_tls is False
+    assert any("TLS verification is OFF" in n for n in platform(off, kube, clock).ensure_namespace().notes)
+
+
+def test_sso_installs_rhbk_keycloak_and_realm(settings, kube, clock) -> None:
+    realm = {"realm": "maas", "enabled": True, "clients": [{"clientId": "3scale"}]}
+    kube.script("Subscription", "rhbk-operator", "rhbk", {"installedCSV": "rhbk-operator.v26.0.5"})
+    kube.script("ClusterServiceVersion", "rhbk-operator.v26.0.5", "rhbk", {"phase": "Succeeded"})
+    kube.script(
+        "Keycloak",
+        "keycloak",
+        "rhbk",
+        {"conditions": [{"type": "Ready", "status": "False"}]},
+        {"conditions": [{"type": "Ready", "status": "True"}]},
+    )
+    kube.script("KeycloakRealmImport", "keycloak-maas", "rhbk", {"conditions": [{"type": "Done", "status": "True"}]})
+    p = platform(settings, kube, clock)
+    result = p.ensure_sso(realm)
+    assert [o["kind"] for o in kube.applied] == [
+        "Namespace",
+        "OperatorGroup",
+        "Subscription",
+        "Keycloak",
+        "KeycloakRealmImport",
+    ]
+    assert kube.applied[2] == mf.subscription("rhbk", "stable-v26", package="rhbk-operator")
+    assert kube.applied[4]["spec"]["realm"] == realm
+    assert sum(a.change is Change.WAITED for a in result.actions) == 3
+    assert p.sso_realm_url("maas") == "https://keycloak-rhbk.apps.cluster-abc.example.com/realms/maas"
+
+
+def test_realm_import_errors_are_reported(settings, kube, clock) -> None:
+    kube.script("Subscription", "rhbk-operator", "rhbk", {"installedCSV": "rhbk.v26"})
+    kube.script("ClusterServiceVersion", "rhbk.v26", "rhbk", {"phase": "Succeeded"})
+    kube.script("Keycloak", "keycloak", "rhbk", {"conditions": [{"type": "Ready", "status": "True"}]})
+    kube.script(
+        "KeycloakRealmImport",
+        "keycloak-maas",
+        "rhbk",
+        {"conditions": [{"type": "HasErrors", "status": "True", "message": "realm json invalid"}]},
+    )
+    with pytest.raises(MaasError, match="KeycloakRealmImport keycloak-maas in rhbk: realm json invalid"):
+        platform(settings, kube, clock).ensure_sso({"realm": "maas"})
+
+
+def test_destroy_removes_what_was_created(settings, kube, clock) -> None:
+    p = platform(settings, kube, clock)
+    add_storage_class(kube)
+    p.ensure_namespace()
+    kube.script("Subscription", "3scale-operator", "3scale", {"installedCSV": CSV})
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Succeeded"})
+    p.ensure_operator()
+    p.ensure_apimanager()
+    result = p.destroy()
+    deleted = {(a.kind, a.name) for a in result.actions if a.change is Change.DELETED}
+    assert {
+        ("APIManager", "3scale/apimanager"),
+        ("Secret", "3scale/apicast-policy-llm-metrics-1-0-0"),
+        ("Subscription", "3scale/3scale-operator"),
+        ("ClusterServiceVersion", f"3scale/{CSV}"),
+        ("OperatorGroup", "3scale/3scale-operator-group"),
+        ("Namespace", "3scale"),
+    } <= deleted
+    assert kube.deleted[-1] == ("Namespace", None, "3scale")  # namespace last
+    kube.statuses.clear()  # the operator is gone: nothing reports status any more
+    again = p.destroy()
+    assert again.writes == 0 and all(a.detail == "absent" for a in again.actions)
