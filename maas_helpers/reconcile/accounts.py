@@ -1,0 +1,100 @@
+"""Applications the admin creates for existing accounts (the guide's workaround) and explicit service
+subscriptions of every developer account to every product (so the portal offers the products' plans)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maas_helpers.reconcile.context import Context, entity
+from maas_helpers.results import Change, StepResult
+
+
+def _default_service_plan(ctx: Context, service: Any) -> dict[str, Any] | None:
+    def load() -> dict[str, Any] | None:
+        body = ctx.client.get_json(f"/admin/api/services/{service['id']}/service_plans.json")
+        plans = [p.get("service_plan", p) for p in body.get("plans", [])]
+        return next((p for p in plans if p.get("default")), plans[0] if plans else None)
+
+    return ctx.cached(f"service_plan:{service['id']}", load)
+
+
+def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
+    result = StepResult("Applications and service subscriptions")
+    with ctx.client.about("accounts"):
+        accounts = {a["org_name"]: a for a in ctx.ts.accounts.list()}
+    for spec in ctx.catalogue.applications:
+        product = ctx.catalogue.product(spec.product)
+        service = ctx.service(product)
+        label = f"{spec.account}: {spec.name}"
+        account = accounts.get(spec.account)
+        if account is None:
+            result.notes.append(f"application {spec.name!r}: account {spec.account!r} does not exist; skipped")
+            ctx.record(result, "application", label, Change.SKIPPED, "account missing")
+            continue
+        if service is None:
+            ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan}")
+            continue
+        with ctx.client.about(f"application {spec.name} of {spec.account}"):
+            plan = ctx.app_plans(service).get(spec.plan)
+            apps = ctx.cached(f"apps:{account['id']}", lambda account=account: list(account.applications.list()))
+            have = next((a for a in apps if a["name"] == spec.name and a["service_id"] == service["id"]), None)
+            link = ctx.link(f"/buyers/applications/{have['id']}") if have is not None else None
+            if plan is None:
+                ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan} (plan not created yet)")
+            elif have is None:
+                created = ctx.write(account.applications.create,
+                                    {"plan_id": plan["id"], "name": spec.name, "description": spec.description})
+                ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan}",
+                           ctx.link(f"/buyers/applications/{created['id']}") if created is not None else None)
+                ctx.forget(f"apps:{account['id']}", f"subs:{account['id']}")
+            elif have["plan_id"] != plan["id"]:
+                ctx.write(account.applications.change_plan, have["id"], plan["id"])
+                ctx.record(result, "application", label, Change.UPDATED,
+                           f"plan: {have.get('plan_name')} → {plan['name']}", link)
+            else:
+                ctx.record(result, "application", label, Change.UNCHANGED, f"plan {spec.plan}", link)
+    if ctx.catalogue.subscribe_existing_accounts:
+        for account in accounts.values():
+            _ensure_subscriptions(ctx, result, account)
+    return result
+
+
+def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> None:
+    path = f"/admin/api/accounts/{account['id']}/service_subscriptions.json"
+    with ctx.client.about(f"service subscriptions of {account['org_name']}"):
+        subs = ctx.cached(f"subs:{account['id']}", lambda: [
+            s.get("service_subscription", s) for s in ctx.client.get_json(path).get("service_subscriptions", [])])
+        subscribed = {s.get("service_id") for s in subs}
+        link = ctx.link(f"/buyers/accounts/{account['id']}/service_contracts")
+        for product in ctx.catalogue.products:
+            label = f"{account['org_name']} → {product.system_name}"
+            service = ctx.service(product)
+            if service is None:
+                ctx.record(result, "service subscription", label, Change.CREATED)
+                continue
+            if service["id"] in subscribed:
+                ctx.record(result, "service subscription", label, Change.UNCHANGED, link=link)
+                continue
+            plan = _default_service_plan(ctx, service)
+            if plan is None:
+                result.notes.append(f"{product.system_name}: no service plan to subscribe {account['org_name']} to")
+                continue
+            ctx.write(ctx.client.send_json, "POST", path, {"plan_id": plan["id"]})
+            ctx.record(result, "service subscription", label, Change.CREATED, f"service plan {plan.get('name')}",
+                       link)
+
+
+def application_keys(ctx: Context) -> dict[str, str]:
+    """user_key of each catalogue application, by product system name (for verification cells and tests)."""
+    accounts = {a["org_name"]: a for a in ctx.ts.accounts.list()}
+    keys: dict[str, str] = {}
+    for spec in ctx.catalogue.applications:
+        account = accounts.get(spec.account)
+        service = ctx.service(ctx.catalogue.product(spec.product))
+        if account is None or service is None:
+            continue
+        for app in account.applications.list():
+            data = entity(app)
+            if data["name"] == spec.name and data["service_id"] == service["id"]:
+                keys[spec.product] = data.get("user_key", "")
+    return keys

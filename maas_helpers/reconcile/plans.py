@@ -1,0 +1,139 @@
+"""Application plans (published, none default unless the catalogue says so), their limits, and the check
+that each product's default service plan is `Default`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maas_helpers.catalogue import Plan, Product
+from maas_helpers.reconcile.context import Context, describe, diff, entity
+from maas_helpers.results import Change, StepResult
+
+
+def _plan_fields(plan: Plan) -> dict[str, Any]:
+    return {"name": plan.name, "description": plan.description, "approval_required": plan.approval_required}
+
+
+def apply_plans(ctx: Context) -> StepResult:
+    result = StepResult("Application plans and limits")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        if service is None:
+            for plan in product.plans:
+                ctx.record(result, "application plan", f"{product.system_name}: {plan.system_name}", Change.CREATED,
+                           f"{len(plan.limits)} limits")
+            continue
+        with ctx.client.about(f"product {product.system_name}: application plans"):
+            plans = ctx.app_plans(service)
+            for plan in product.plans:
+                _ensure_plan(ctx, result, product, service, plans, plan)
+            _ensure_default_plan(ctx, result, product, service, plans)
+            _verify_service_plan(ctx, result, product, service)
+    return result
+
+
+def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: Any, plans: dict[str, Any],
+                 plan: Plan) -> None:
+    label = f"{product.system_name}: {plan.system_name}"
+    have = plans.get(plan.system_name)
+    link = ctx.link(f"/apiconfig/application_plans/{have['id']}/edit") if have is not None else None
+    state = "published" if plan.published else "hidden"
+    if have is None:
+        params = {"system_name": plan.system_name, **_plan_fields(plan),
+                  "state_event": "publish" if plan.published else "hide"}
+        created = ctx.write(service.app_plans.create, params)
+        ctx.record(result, "application plan", label, Change.CREATED, state,
+                   ctx.link(f"/apiconfig/application_plans/{created['id']}/edit") if created is not None else None)
+        if created is None:
+            for limit in plan.limits:
+                ctx.record(result, "limit", f"{label}: {limit.metric} per {limit.period}", Change.CREATED,
+                           str(limit.value))
+            return
+        if created.get("state") != state:  # some 3scale versions ignore state_event on create
+            ctx.write(service.app_plans.update, created["id"], {"state_event": "publish" if plan.published else "hide"})
+        plans[plan.system_name] = have = created
+        ctx.forget(f"plans:{service['id']}")
+    else:
+        changes = diff(entity(have), _plan_fields(plan))
+        if have.get("state") != state:
+            changes["state_event"] = "publish" if plan.published else "hide"
+        if changes:
+            detail = describe(entity(have), {k: v for k, v in changes.items() if k != "state_event"})
+            if "state_event" in changes:
+                detail = "; ".join(filter(None, [detail, f"state: {have.get('state')} → {state}"]))
+            ctx.write(service.app_plans.update, have["id"], changes)
+            ctx.record(result, "application plan", label, Change.UPDATED, detail, link)
+            ctx.forget(f"plans:{service['id']}")
+        else:
+            ctx.record(result, "application plan", label, Change.UNCHANGED, state, link)
+    _ensure_limits(ctx, result, product, service, have, plan, label, link)
+
+
+def _ensure_limits(ctx: Context, result: StepResult, product: Product, service: Any, plan_res: Any, plan: Plan,
+                   label: str, link: str | None) -> None:
+    metrics = {m["system_name"]: m for m in ctx.metrics(service)}
+    # threescale_api's `list_per_app_plan` builds the service-nested URL, which 3scale does not route: read
+    # the plan's limits from /admin/api/application_plans/{id}/limits.json directly.
+    body = ctx.client.get_json(f"/admin/api/application_plans/{plan_res['id']}/limits.json")
+    observed_raw = [item.get("limit", item) for item in body.get("limits", [])]
+    observed = {(lim["metric_id"], lim["period"]): lim for lim in observed_raw}
+    wanted = set()
+    for limit in plan.limits:
+        name = f"{label}: {limit.metric} per {limit.period}"
+        metric = metrics.get(limit.metric)
+        if metric is None:
+            ctx.record(result, "limit", name, Change.CREATED, f"{limit.value} (metric not created yet)")
+            continue
+        key = (metric["id"], limit.period)
+        wanted.add(key)
+        have = observed.get(key)
+        client = plan_res.limits(metric)
+        if have is None:
+            ctx.write(client.create, {"period": limit.period, "value": limit.value})
+            ctx.record(result, "limit", name, Change.CREATED, str(limit.value), link)
+        elif have["value"] != limit.value:
+            ctx.write(client.update, have["id"], {"value": limit.value})
+            ctx.record(result, "limit", name, Change.UPDATED, f"value: {have['value']} → {limit.value}", link)
+        else:
+            ctx.record(result, "limit", name, Change.UNCHANGED, str(limit.value), link)
+    names = {m["id"]: m["system_name"] for m in metrics.values()}
+    for key, have in observed.items():
+        if key not in wanted:
+            metric = next((m for m in metrics.values() if m["id"] == key[0]), None)
+            if metric is None:
+                continue  # a backend metric's limit: not ours to manage
+            ctx.write(plan_res.limits(metric).delete, have["id"])
+            ctx.record(result, "limit", f"{label}: {names.get(key[0], key[0])} per {key[1]}", Change.DELETED,
+                       "not in the catalogue", link)
+
+
+def _ensure_default_plan(ctx: Context, result: StepResult, product: Product, service: Any,
+                         plans: dict[str, Any]) -> None:
+    if product.default_plan is None:
+        return  # the guide: leave "No plan selected" so users choose
+    have = plans.get(product.default_plan)
+    if have is not None and have.get("default"):
+        ctx.record(result, "default plan", f"{product.system_name}: {product.default_plan}", Change.UNCHANGED)
+        return
+    if have is not None:
+        ctx.write(service.app_plans.set_default, have["id"])
+    ctx.record(result, "default plan", f"{product.system_name}: {product.default_plan}", Change.UPDATED)
+
+
+def _verify_service_plan(ctx: Context, result: StepResult, product: Product, service: Any) -> None:
+    body = ctx.client.get_json(f"/admin/api/services/{service['id']}/service_plans.json")
+    plans = [p.get("service_plan", p) for p in body.get("plans", [])]
+    default = next((p for p in plans if p.get("default")), None)
+    link = ctx.product_link(service["id"], "/service_plans")
+    name = f"{product.system_name}: default service plan"
+    if default is not None:
+        ctx.record(result, "service plan", name, Change.UNCHANGED, f"{default.get('name')} (verified)", link)
+        return
+    target = next((p for p in plans if p.get("name") == "Default"), plans[0] if plans else None)
+    if target is None:
+        result.notes.append(f"{product.system_name}: no service plan found; create one named Default in the admin "
+                            "portal")
+        return
+    ctx.write(ctx.client.request, "PUT", f"/admin/api/services/{service['id']}/service_plans/{target['id']}/"
+              "default.json")
+    ctx.record(result, "service plan", name, Change.UPDATED, f"{target.get('name')} set as default", link)

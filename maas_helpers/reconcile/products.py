@@ -1,0 +1,331 @@
+"""Backends, products (+ backend usage), methods and token metrics, mapping rules, authentication, policy
+chain, and deploy/promote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maas_helpers.catalogue import Product
+from maas_helpers.reconcile.context import Context, describe, diff, entity, with_default_port
+from maas_helpers.results import Change, StepResult
+
+
+def _backend_link(ctx: Context, backend: Any) -> str | None:
+    return ctx.link(f"/p/admin/backend_apis/{backend['id']}") if backend is not None else None
+
+
+def apply_backends(ctx: Context) -> StepResult:
+    result = StepResult("Backends")
+    backends = ctx.backends()
+    for product in ctx.catalogue.products:
+        want = product.backend
+        desired = {"name": want.name, "description": want.description,
+                   "private_endpoint": with_default_port(want.private_endpoint)}
+        have = backends.get(want.system_name)
+        with ctx.client.about(f"backend {want.system_name}"):
+            if have is None:
+                created = ctx.write(lambda want=want: ctx.ts.backends.create(
+                    {"system_name": want.system_name, "name": want.name, "description": want.description,
+                     "private_endpoint": want.private_endpoint}))
+                if created is not None:
+                    backends[want.system_name] = created
+                ctx.record(result, "backend", want.system_name, Change.CREATED, want.private_endpoint,
+                           _backend_link(ctx, created))
+                continue
+            changes = diff(entity(have), desired)
+            if not changes:
+                ctx.record(result, "backend", want.system_name, Change.UNCHANGED, link=_backend_link(ctx, have))
+                continue
+            detail = describe(entity(have), changes)
+            if "private_endpoint" in changes:
+                changes["private_endpoint"] = want.private_endpoint
+            updated = ctx.write(lambda have=have, changes=changes: ctx.ts.backends.update(have["id"], changes))
+            if updated is not None:
+                backends[want.system_name] = updated
+            ctx.record(result, "backend", want.system_name, Change.UPDATED, detail, _backend_link(ctx, have))
+    return result
+
+
+def apply_products(ctx: Context) -> StepResult:
+    result = StepResult("Products")
+    services = ctx.services()
+    for product in ctx.catalogue.products:
+        desired = {"name": product.name, "description": product.description}
+        have = services.get(product.system_name)
+        with ctx.client.about(f"product {product.system_name}"):
+            if have is None:
+                created = ctx.write(lambda p=product: ctx.ts.services.create(
+                    {"system_name": p.system_name, "name": p.name, "description": p.description}))
+                if created is not None:
+                    services[product.system_name] = have = created
+                ctx.record(result, "product", product.system_name, Change.CREATED,
+                           link=ctx.product_link(created["id"]) if created is not None else None)
+            else:
+                changes = diff(entity(have), desired)
+                if changes:
+                    ctx.write(lambda have=have, changes=changes: ctx.ts.services.update(have["id"], changes))
+                    ctx.record(result, "product", product.system_name, Change.UPDATED,
+                               describe(entity(have), changes), ctx.product_link(have["id"]))
+                    ctx.forget("services")
+                else:
+                    ctx.record(result, "product", product.system_name, Change.UNCHANGED,
+                               link=ctx.product_link(have["id"]))
+            _ensure_backend_usage(ctx, result, product, have)
+    return result
+
+
+def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, service: Any | None) -> None:
+    backend = ctx.backends().get(product.backend.system_name)
+    name = f"{product.system_name} → {product.backend.system_name} at {product.path}"
+    link = ctx.product_link(service["id"] if service is not None else None, "/backend_usages")
+    if service is None or backend is None:
+        ctx.record(result, "backend usage", name, Change.CREATED, link=link)
+        return
+    with ctx.client.about(f"product {product.system_name}: backend usage"):
+        usages = [entity(u) for u in service.backend_usages.list()]
+        mine = next((u for u in usages if u.get("backend_id") == backend["id"]), None)
+        if mine is None:
+            ctx.write(lambda: service.backend_usages.create({"backend_api_id": backend["id"], "path": product.path}))
+            ctx.record(result, "backend usage", name, Change.CREATED, link=link)
+        elif mine.get("path") != product.path:
+            ctx.write(lambda: service.backend_usages.update(mine["id"], {"path": product.path}))
+            ctx.record(result, "backend usage", name, Change.UPDATED, f"path: {mine.get('path')!r} → {product.path!r}",
+                       link)
+        else:
+            ctx.record(result, "backend usage", name, Change.UNCHANGED, link=link)
+
+
+def _missing_product(ctx: Context, result: StepResult, product: Product, kind: str, names: list[str]) -> None:
+    for n in names:
+        ctx.record(result, kind, f"{product.system_name}: {n}", Change.CREATED,
+                   "product does not exist yet" if not ctx.plan_only else "")
+
+
+def apply_metrics(ctx: Context) -> StepResult:
+    result = StepResult("Methods and token metrics")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        if service is None:
+            _missing_product(ctx, result, product, "method", [m.system_name for m in product.methods])
+            _missing_product(ctx, result, product, "metric", [m.system_name for m in product.metrics])
+            continue
+        link = ctx.product_link(service["id"], "/metrics")
+        with ctx.client.about(f"product {product.system_name}: metrics"):
+            observed = ctx.metrics(service)
+            by_name = {m["system_name"]: m for m in observed}
+            hits = by_name.get("hits")
+            wrote = False
+            for method in product.methods:
+                desired = {"friendly_name": method.friendly_name, "description": method.description}
+                have = by_name.get(method.system_name)
+                label = f"{product.system_name}: {method.system_name}"
+                if have is None:
+                    ctx.write(hits.methods.create, {"system_name": method.system_name,
+                                                    "friendly_name": method.friendly_name,
+                                                    "description": method.description})
+                    ctx.record(result, "method", label, Change.CREATED, method.friendly_name, link)
+                    wrote = True
+                elif changes := diff(entity(have), desired):
+                    ctx.write(hits.methods.update, have["id"], changes)
+                    ctx.record(result, "method", label, Change.UPDATED, describe(entity(have), changes), link)
+                    wrote = True
+                else:
+                    ctx.record(result, "method", label, Change.UNCHANGED, link=link)
+            for metric in product.metrics:
+                desired = {"friendly_name": metric.friendly_name, "unit": metric.unit,
+                           "description": metric.description}
+                have = by_name.get(metric.system_name)
+                label = f"{product.system_name}: {metric.system_name}"
+                if have is None:
+                    ctx.write(service.metrics.create, {"system_name": metric.system_name, **desired})
+                    ctx.record(result, "metric", label, Change.CREATED, f"unit {metric.unit}", link)
+                    wrote = True
+                elif changes := diff(entity(have), desired):
+                    ctx.write(service.metrics.update, have["id"], changes)
+                    ctx.record(result, "metric", label, Change.UPDATED, describe(entity(have), changes), link)
+                    wrote = True
+                else:
+                    ctx.record(result, "metric", label, Change.UNCHANGED, link=link)
+            if wrote:
+                ctx.forget(f"metrics:{service['id']}")
+    return result
+
+
+def _rule_name(http_method: str, pattern: str) -> str:
+    return f"{http_method} {pattern}"
+
+
+def apply_mapping_rules(ctx: Context) -> StepResult:
+    result = StepResult("Mapping rules")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        if service is None:
+            _missing_product(ctx, result, product, "mapping rule",
+                             [_rule_name(m.http_method, m.pattern) for m in product.methods])
+            continue
+        link = ctx.product_link(service["id"], "/proxy/mapping_rules")
+        with ctx.client.about(f"product {product.system_name}: mapping rules"):
+            metric_ids = {m["system_name"]: m["id"] for m in ctx.metrics(service)}
+            rules_client = ctx.proxy(service).mapping_rules
+            observed = {(r["http_method"], r["pattern"]): r for r in ctx.mapping_rules(service)}
+            wanted: set[tuple[str, str]] = set()
+            wrote = False
+            for method in product.methods:
+                key = (method.http_method, method.pattern)
+                wanted.add(key)
+                label = f"{product.system_name}: {_rule_name(*key)}"
+                metric_id = metric_ids.get(method.system_name)
+                desired = {"metric_id": metric_id, "delta": method.delta, "last": False}
+                have = observed.get(key)
+                if have is None or metric_id is None:
+                    ctx.write(rules_client.create, {"http_method": method.http_method, "pattern": method.pattern,
+                                                     "delta": method.delta, "metric_id": metric_id, "last": False})
+                    ctx.record(result, "mapping rule", label, Change.CREATED, f"→ {method.system_name} +{method.delta}",
+                               link)
+                    wrote = True
+                elif changes := diff(entity(have), desired):
+                    ctx.write(rules_client.update, have["id"], changes)
+                    ctx.record(result, "mapping rule", label, Change.UPDATED, describe(entity(have), changes), link)
+                    wrote = True
+                else:
+                    ctx.record(result, "mapping rule", label, Change.UNCHANGED, link=link)
+            for key, have in observed.items():
+                if key in wanted:
+                    continue
+                why = ("the default rule prefix-matches every GET and double-counts hits"
+                       if key == ("GET", "/") else "not in the catalogue")
+                if key == ("GET", "/") and not product.delete_default_rule:
+                    continue
+                ctx.write(rules_client.delete, have["id"])
+                ctx.record(result, "mapping rule", f"{product.system_name}: {_rule_name(*key)}", Change.DELETED, why,
+                           link)
+                wrote = True
+            if wrote:
+                ctx.forget(f"rules:{service['id']}")
+    return result
+
+
+def apply_authentication(ctx: Context) -> StepResult:
+    result = StepResult("Authentication")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        desired = product.authentication.model_dump()
+        detail = "API key in the Authorization header (HTTP Basic or Bearer)"
+        if service is None:
+            ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED, detail)
+            continue
+        link = ctx.product_link(service["id"], "/integration/edit")
+        with ctx.client.about(f"product {product.system_name}: authentication settings"):
+            proxy = ctx.proxy(service)
+            changes = diff(entity(proxy), desired)
+            if changes:
+                ctx.write(lambda service=service, changes=changes: service.proxy.update(params=changes))
+                ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED,
+                           describe(entity(proxy), changes), link)
+                ctx.forget(f"proxy:{service['id']}")
+            else:
+                ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UNCHANGED, detail, link)
+    return result
+
+
+def _desired_chain(product: Product) -> list[dict[str, Any]]:
+    return [p.model_dump() for p in product.policies]
+
+
+def apply_policies(ctx: Context) -> StepResult:
+    result = StepResult("Policy chain")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        chain = _desired_chain(product)
+        names = " → ".join(p["name"] for p in chain)
+        if service is None:
+            ctx.record(result, "policy chain", product.system_name, Change.UPDATED, names)
+            continue
+        link = ctx.product_link(service["id"], "/policies/edit")
+        with ctx.client.about(f"product {product.system_name}: policy chain"):
+            policies = ctx.proxy(service).policies
+            observed = entity(policies.list()).get("policies_config", [])
+            if observed == chain:
+                ctx.record(result, "policy chain", product.system_name, Change.UNCHANGED, names, link)
+                continue
+            ctx.write(lambda policies=policies, chain=chain, service=service: policies.update(
+                params={"policies_config": chain, "service_id": service["id"]}))
+            ctx.record(result, "policy chain", product.system_name, Change.UPDATED, names, link)
+            ctx.forget(f"proxy:{service['id']}")
+    return result
+
+
+# --- deploy and promote ------------------------------------------------------------------------------------
+
+def _latest(ctx: Context, service: Any, env: str) -> dict[str, Any] | None:
+    body = ctx.client.get_json(f"/admin/api/services/{service['id']}/proxy/configs/{env}/latest.json",
+                               allow_404=True)
+    return body.get("proxy_config") if body else None
+
+
+def staging_differences(ctx: Context, product: Product, service: Any, config: dict[str, Any] | None) -> list[str]:
+    """Why the latest staging config does not match the product's current settings (empty = up to date)."""
+    if config is None:
+        return ["no staging configuration yet"]
+    content = config.get("content") or {}
+    proxy_content = content.get("proxy") or {}
+    proxy = entity(ctx.proxy(service))
+    reasons = []
+    for key in ("credentials_location", "auth_user_key"):
+        if proxy_content.get(key) != proxy.get(key):
+            reasons.append(key)
+    chain = [{k: p.get(k) for k in ("name", "version", "configuration")} for p in _desired_chain(product)
+             if p["enabled"]]
+    deployed_chain = [{k: p.get(k) for k in ("name", "version", "configuration")}
+                      for p in proxy_content.get("policy_chain") or []]
+    if chain != deployed_chain:
+        reasons.append("policy chain")
+    names = {m["id"]: m["system_name"] for m in ctx.metrics(service)}
+    current = sorted((r["http_method"], r["pattern"], names.get(r["metric_id"]), r["delta"])
+                     for r in ctx.mapping_rules(service))
+    deployed = sorted((r.get("http_method"), r.get("pattern"), r.get("metric_system_name"), r.get("delta"))
+                      for r in proxy_content.get("proxy_rules") or [] if r.get("owner_type") != "BackendApi")
+    if current != deployed:
+        reasons.append("mapping rules")
+    endpoints = {(c.get("backend_api") or {}).get("private_endpoint") for c in content.get("backend_api_configs") or []}
+    if with_default_port(product.backend.private_endpoint) not in endpoints:
+        reasons.append("backend")
+    return reasons
+
+
+def apply_promote(ctx: Context) -> StepResult:
+    result = StepResult("Deploy to staging and promote to production")
+    for product in ctx.catalogue.products:
+        service = ctx.service(product)
+        if service is None:
+            ctx.record(result, "staging config", product.system_name, Change.CREATED)
+            ctx.record(result, "production config", product.system_name, Change.CREATED)
+            continue
+        link = ctx.product_link(service["id"], "/proxy_configs")
+        with ctx.client.about(f"product {product.system_name}: deploy/promote"):
+            staging = _latest(ctx, service, "sandbox")
+            reasons = staging_differences(ctx, product, service, staging)
+            if reasons:
+                ctx.write(lambda service=service: service.proxy.deploy())
+                if not ctx.plan_only:
+                    staging = _latest(ctx, service, "sandbox")
+                version = f"v{staging['version']}" if staging and not ctx.plan_only else "new version"
+                ctx.record(result, "staging config", product.system_name, Change.CREATED,
+                           f"{version}: {', '.join(reasons)} changed", link)
+            else:
+                ctx.record(result, "staging config", product.system_name, Change.UNCHANGED,
+                           f"v{staging['version']}" if staging else "", link)
+            production = _latest(ctx, service, "production")
+            if staging is None or ctx.plan_only and reasons:
+                ctx.record(result, "production config", product.system_name, Change.CREATED,
+                           "promote the new staging version", link)
+                continue
+            if production is not None and production["version"] >= staging["version"]:
+                ctx.record(result, "production config", product.system_name, Change.UNCHANGED,
+                           f"v{production['version']} = staging", link)
+                continue
+            version = staging["version"]
+            ctx.write(lambda service=service, version=version: ctx.proxy(service).configs.promote(
+                version=version, from_env="sandbox", to_env="production"))
+            ctx.record(result, "production config", product.system_name, Change.CREATED, f"promoted v{version}", link)
+    return result

@@ -1,0 +1,98 @@
+"""Developer-portal SSO: the Keycloak realm (through the platform) and the 3scale authentication provider.
+
+The client secret is generated once and kept 0600 in the state directory; it is never printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from maas_helpers.catalogue import Sso, resolve_path
+from maas_helpers.reconcile.context import Context
+from maas_helpers.results import Change, StepResult
+
+PROVIDERS = "/admin/api/authentication_providers.json"
+
+
+def client_secret(state_dir: Path, sso: Sso) -> str:
+    """The SSO client secret, created on first use (0600 file, never printed)."""
+    path = Path(state_dir) / f"sso-{sso.realm}-{sso.client_id}.secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def realm_representation(sso: Sso, secret: str, redirect_uris: list[str]) -> dict[str, Any]:
+    """The realm from `manifests/sso/realm.yaml` (when present) with the kit's client values filled in."""
+    source = resolve_path(sso.realm_file)
+    realm: dict[str, Any] = {}
+    if source.exists():
+        loaded = yaml.safe_load(source.read_text()) or {}
+        # The file may be a KeycloakRealmImport CR or a bare realm representation.
+        realm = copy.deepcopy(loaded.get("spec", {}).get("realm", loaded) if isinstance(loaded, dict) else {})
+    realm.setdefault("enabled", True)
+    realm["realm"] = sso.realm
+    clients = realm.setdefault("clients", [])
+    client = next((c for c in clients if c.get("clientId") == sso.client_id), None)
+    if client is None:
+        client = {"clientId": sso.client_id, "protocol": "openid-connect", "publicClient": False,
+                  "standardFlowEnabled": True, "directAccessGrantsEnabled": False}
+        clients.append(client)
+    client["secret"] = secret
+    client["redirectUris"] = redirect_uris
+    return realm
+
+
+def apply_sso(ctx: Context) -> StepResult:
+    result = StepResult("Developer portal SSO")
+    sso = ctx.catalogue.sso
+    if not sso.enabled:
+        result.notes.append("SSO disabled in the catalogue")
+        return result
+    if ctx.platform is None or ctx.state_dir is None:
+        result.notes.append("SSO needs the platform (realm URL) and a state dir for the client secret; run it "
+                            "through Kit.apply('sso')")
+        return result
+    site = ctx.platform.sso_realm_url(sso.realm)
+    secret = client_secret(ctx.state_dir, sso)
+    link = ctx.link("/p/admin/account/authentication_providers")
+    with ctx.client.about("SSO authentication provider"):
+        body = ctx.client.get_json(PROVIDERS)
+        items = [p.get("authentication_provider", p) for p in body.get("authentication_providers", [])]
+        have = next((p for p in items if p.get("kind") == sso.kind), None)
+        desired = {"client_id": sso.client_id, "site": site, "published": sso.published,
+                   "automatically_approve_accounts": sso.automatically_approve_accounts,
+                   "skip_ssl_certificate_verification": sso.skip_ssl_certificate_verification}
+        if have is None:
+            have = ctx.write(ctx.client.send_json, "POST", PROVIDERS,
+                             {"kind": sso.kind, "client_secret": secret, **desired})
+            have = (have or {}).get("authentication_provider", have)
+            ctx.record(result, "SSO provider", sso.kind, Change.CREATED, site, link)
+        else:
+            changes = {k: v for k, v in desired.items() if have.get(k) != v}
+            if "client_secret" in have and have.get("client_secret") != secret:
+                changes["client_secret"] = secret
+            if changes:
+                ctx.write(ctx.client.send_json, "PUT", f"/admin/api/authentication_providers/{have['id']}.json",
+                          changes)
+                ctx.record(result, "SSO provider", sso.kind, Change.UPDATED, ", ".join(changes), link)
+            else:
+                ctx.record(result, "SSO provider", sso.kind, Change.UNCHANGED, site, link)
+    callback = (have or {}).get("callback_url")
+    redirect_uris = [callback] if callback else []
+    if ctx.plan_only:
+        ctx.record(result, "SSO realm", sso.realm, Change.UNCHANGED, "checked at apply")
+        return result
+    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, redirect_uris)))
+    return result
