@@ -1,0 +1,5 @@
+"""The sandbox developer portal: `create_portal_app(sandbox)` (served on `portal_url`)."""
+
+from maas_sandbox.portal.app import create_portal_app
+
+__all__ = ["create_portal_app"]
