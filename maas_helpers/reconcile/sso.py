@@ -20,9 +20,10 @@ from maas_helpers.results import Change, StepResult
 PROVIDERS = "/admin/api/authentication_providers.json"
 
 
-def client_secret(state_dir: Path, sso: Sso) -> str:
-    """The SSO client secret, created on first use (0600 file, never printed)."""
-    path = Path(state_dir) / f"sso-{sso.realm}-{sso.client_id}.secret"
+def client_secret(state_dir: Path, sso: Sso, what: str = "client") -> str:
+    """A generated SSO secret (the client's, or the demo user's password), created on first use in a 0600
+    file and never printed."""
+    path = Path(state_dir) / f"sso-{sso.realm}-{sso.client_id}-{what}.secret"
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,12 +34,15 @@ def client_secret(state_dir: Path, sso: Sso) -> str:
     return value
 
 
-def realm_representation(sso: Sso, secret: str, redirect_uris: list[str]) -> dict[str, Any]:
-    """The realm from `manifests/sso/realm.yaml` (when present) with the kit's client values filled in."""
+def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: str,
+                         redirect_uris: list[str] | None = None) -> dict[str, Any]:
+    """The realm from `manifests/sso/realm.yaml` (placeholders filled) with the kit's client values."""
     source = resolve_path(sso.realm_file)
     realm: dict[str, Any] = {}
     if source.exists():
-        loaded = yaml.safe_load(source.read_text()) or {}
+        text = (source.read_text().replace("${CLIENT_SECRET}", secret).replace("${PORTAL_URL}", portal_url.rstrip("/"))
+                .replace("${DEMO_PASSWORD}", demo_password))
+        loaded = yaml.safe_load(text) or {}
         # The file may be a KeycloakRealmImport CR or a bare realm representation.
         realm = copy.deepcopy(loaded.get("spec", {}).get("realm", loaded) if isinstance(loaded, dict) else {})
     realm.setdefault("enabled", True)
@@ -50,7 +54,8 @@ def realm_representation(sso: Sso, secret: str, redirect_uris: list[str]) -> dic
                   "standardFlowEnabled": True, "directAccessGrantsEnabled": False}
         clients.append(client)
     client["secret"] = secret
-    client["redirectUris"] = redirect_uris
+    if redirect_uris:
+        client["redirectUris"] = redirect_uris
     return realm
 
 
@@ -91,8 +96,10 @@ def apply_sso(ctx: Context) -> StepResult:
                 ctx.record(result, "SSO provider", sso.kind, Change.UNCHANGED, site, link)
     callback = (have or {}).get("callback_url")
     redirect_uris = [callback] if callback else []
+    portal_url = callback.split("/auth/", 1)[0] if callback else ""
     if ctx.plan_only:
         ctx.record(result, "SSO realm", sso.realm, Change.UNCHANGED, "checked at apply")
         return result
-    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, redirect_uris)))
+    demo = client_secret(ctx.state_dir, sso, "demo-user")
+    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, portal_url, demo, redirect_uris)))
     return result

@@ -1,0 +1,126 @@
+"""The notebook facade: load the saved settings, build the catalogue, talk to 3scale through one client.
+
+    kit = Kit.load()                 # settings from maas-config.yaml (notebook 0 saves it)
+    kit.apply("backends")            # one reconcile section → StepResult (renders as a table)
+    kit.plan()                       # what would change, nothing written
+    kit.links()                      # where to look in the admin and developer portals
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from maas_helpers.admin_client import AdminClient
+from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
+from maas_helpers.config import Settings, load_settings, make_settings, save_settings
+from maas_helpers.platform import get_platform
+from maas_helpers.platform.base import AdminCredentials, Platform
+from maas_helpers.reconcile import SECTIONS, Reconciler
+from maas_helpers.results import StepResult
+
+
+class Kit:
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None,
+                 platform: Platform | None = None) -> None:
+        self.settings = settings
+        self._catalogue = catalogue
+        self._platform = platform
+
+    @classmethod
+    def load(cls, config_path: str | Path | None = None, catalogue_path: str | Path | None = None) -> Kit:
+        """The kit for the saved settings; a one-line ConfigError when notebook 0 has not saved them."""
+        settings = load_settings(config_path)
+        catalogue = load_catalogue(catalogue_path) if catalogue_path else None
+        return cls(settings, catalogue)
+
+    @classmethod
+    def configure(cls, **values: Any) -> Kit:
+        """Validate new settings (one-line ConfigError on bad input); call `.save()` to keep them."""
+        return cls(make_settings(**values))
+
+    def save(self, config_path: str | Path | None = None) -> Path:
+        return save_settings(self.settings, config_path)
+
+    # --- parts ------------------------------------------------------------------------------------------
+    @property
+    def platform(self) -> Platform:
+        if self._platform is None:
+            self._platform = get_platform(self.settings)
+        return self._platform
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            models = self.settings.resolved_models(self._sandbox_models_url())
+            self._catalogue = default_catalogue(self.settings, models)
+        return self._catalogue
+
+    @catalogue.setter
+    def catalogue(self, value: Catalogue) -> None:
+        self._catalogue = value
+
+    def _sandbox_models_url(self) -> str | None:
+        if self.settings.target != "sandbox" or self.settings.models:
+            return None
+        return str(getattr(self.platform, "models_url", "")) or None
+
+    @cached_property
+    def credentials(self) -> AdminCredentials:
+        """Admin URL/token: MAAS_ADMIN_URL/MAAS_ADMIN_TOKEN when set, else from the platform."""
+        s = self.settings
+        if s.admin_url and s.admin_token:
+            return AdminCredentials(admin_url=s.admin_url, admin_token=s.admin_token, master_url=None,
+                                    master_token=None, portal_url=None, verify_tls=s.tls_verify)
+        creds = self.platform.admin_credentials()
+        if s.target == "openshift":  # the settings decide TLS on a cluster (CA bundle / explicit off)
+            creds = AdminCredentials(creds.admin_url, creds.admin_token, creds.master_url, creds.master_token,
+                                     creds.portal_url, s.tls_verify)
+        return creds
+
+    @cached_property
+    def admin(self) -> AdminClient:
+        return AdminClient.from_credentials(self.credentials)
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir))
+
+    # --- steps ------------------------------------------------------------------------------------------
+    sections = tuple(SECTIONS)
+
+    def apply(self, section: str | None = None) -> StepResult:
+        return self.reconciler.apply(section)
+
+    def plan(self, section: str | None = None) -> StepResult:
+        return self.reconciler.plan(section)
+
+    def destroy(self) -> StepResult:
+        return self.reconciler.destroy().extend(self.platform.destroy())
+
+    def application_keys(self) -> dict[str, str]:
+        """user_key of the admin-created application per product (for verification cells)."""
+        return self.reconciler.application_keys()
+
+    def links(self) -> dict[str, str]:
+        """Where to see things: admin portal pages, developer portal, and each product's endpoints."""
+        creds = self.credentials
+        out = {"admin portal": f"{creds.admin_url}/p/admin/dashboard"}
+        if creds.portal_url:
+            out["developer portal"] = creds.portal_url
+        services = {s["system_name"]: s for s in self.admin.threescale.services.list()}
+        for product in self.catalogue.products:
+            service = services.get(product.system_name)
+            if service is None:
+                continue
+            out[f"{product.system_name} (admin)"] = f"{creds.admin_url}/apiconfig/services/{service['id']}"
+            proxy = service.proxy.fetch()
+            if proxy.get("endpoint"):
+                out[f"{product.system_name} (production)"] = proxy["endpoint"]
+            if proxy.get("sandbox_endpoint"):
+                out[f"{product.system_name} (staging)"] = proxy["sandbox_endpoint"]
+        return out
+
+    def __repr__(self) -> str:
+        return f"Kit(target={self.settings.target!r}, tenant={self.settings.tenant!r})"

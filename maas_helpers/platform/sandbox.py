@@ -1,0 +1,170 @@
+"""The sandbox platform: the same steps as on OpenShift, against the local sandbox.
+
+Cluster steps render and validate the very manifests the OpenShift path would apply and report them as
+skipped ("sandbox: would apply …"); the custom policy goes into the tenant's policy registry; SSO realms are
+imported through the sandbox SSO's Keycloak-style admin API. `maas_sandbox.control` is the only sandbox
+module the helpers import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import requests
+from pydantic import SecretStr
+
+from maas_helpers.config import Settings
+from maas_helpers.errors import MaasError
+from maas_helpers.platform.base import AdminCredentials
+from maas_helpers.results import Change, StepResult
+
+
+class SandboxPlatform:
+    name = "sandbox"
+
+    def __init__(self, settings: Settings, *, start: bool = True) -> None:
+        self.settings = settings
+        self._start = start
+        self._info: Any = None
+
+    # --- the running sandbox ------------------------------------------------------------------------------
+    @property
+    def info(self) -> Any:
+        """The running sandbox (started in `settings.state_dir` when none runs there)."""
+        if self._info is None:
+            from maas_sandbox import control
+
+            current = control.running(self.settings.state_dir)
+            if current is None:
+                if not self._start:
+                    raise MaasError(f"no sandbox runs from {self.settings.state_dir}; start it with 'maas sandbox up'")
+                try:
+                    current = control.up(self.settings.state_dir, tenant=self.settings.tenant)
+                except (control.SandboxError, ValueError) as exc:
+                    raise MaasError(f"sandbox: {exc}") from None
+            self._info = current
+        return self._info
+
+    @property
+    def models_url(self) -> str:
+        return str(self.info.models_url)
+
+    def _would_apply(self, title: str, objs: list[dict[str, Any]]) -> StepResult:
+        result = StepResult(title)
+        try:
+            from maas_helpers import manifests
+        except ImportError:  # the cluster half of the library is optional for the sandbox
+            result.notes.append("sandbox: manifests renderer not available; nothing to show")
+            return result
+        for obj in objs:
+            manifests.validate_manifest(obj)
+            meta = obj.get("metadata", {})
+            name = f"{meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name')}"
+            result.add(obj["kind"], name, Change.SKIPPED, f"sandbox: would apply {obj['apiVersion']}")
+        result.notes.append("sandbox: the manifests were rendered and validated, not applied (no cluster)")
+        return result
+
+    def _manifests(self, *kinds: str) -> list[dict[str, Any]]:
+        try:
+            from maas_helpers import manifests
+        except ImportError:
+            return []
+        return [o for o in manifests.threescale_manifests(self.settings) if o["kind"] in kinds]
+
+    # --- Platform steps -------------------------------------------------------------------------------------
+    def ensure_namespace(self) -> StepResult:
+        return self._would_apply(f"Namespace {self.settings.namespace}", self._manifests("Namespace"))
+
+    def ensure_operator(self) -> StepResult:
+        return self._would_apply("3scale operator", self._manifests("OperatorGroup", "Subscription"))
+
+    def ensure_policy_secret(self) -> StepResult:
+        return self._would_apply("llm-metrics policy Secret", self._manifests("Secret"))
+
+    def ensure_apimanager(self) -> StepResult:
+        result = self._would_apply("APIManager", self._manifests("APIManager"))
+        info = self.info
+        result.add("sandbox", str(info.state_dir), Change.WAITED, f"admin {info.admin_url}", info.admin_url)
+        return result
+
+    def wait_for_apimanager(self, timeout: float = 1800) -> StepResult:
+        info = self.info
+        result = StepResult("3scale ready")
+        result.add("sandbox", "admin API", Change.WAITED, info.admin_url, info.admin_url)
+        result.add("sandbox", "developer portal", Change.WAITED, info.portal_url, info.portal_url)
+        return result
+
+    def ensure_custom_policy_definition(self) -> StepResult:
+        """Render the CustomPolicyDefinition (skipped) and register the policy through the registry API."""
+        from maas_helpers.admin_client import AdminClient
+        from maas_helpers.catalogue import Catalogue
+        from maas_helpers.reconcile import Reconciler
+
+        result = self._would_apply("llm-metrics custom policy", self._manifests("CustomPolicyDefinition"))
+        client = AdminClient.from_credentials(self.admin_credentials())
+        return result.extend(Reconciler(client, Catalogue(), platform=self).apply("policy_registry"))
+
+    def admin_credentials(self) -> AdminCredentials:
+        info = self.info
+        return AdminCredentials(
+            admin_url=info.admin_url,
+            admin_token=SecretStr(info.admin_token),
+            master_url=info.master_url,
+            master_token=SecretStr(info.master_token),
+            portal_url=info.portal_url,
+            verify_tls=True,  # loopback HTTP
+        )
+
+    def sso_realm_url(self, realm_name: str) -> str:
+        return f"{self.info.sso_url}/realms/{realm_name}"
+
+    def ensure_sso(self, realm: dict) -> StepResult:
+        """Import (or update) the realm through the sandbox SSO's admin API; unchanged when identical."""
+        info = self.info
+        name = str(realm.get("realm"))
+        result = StepResult(f"SSO realm {name}")
+        for obj in self._sso_manifests(realm):
+            result.add(obj["kind"], obj["metadata"]["name"], Change.SKIPPED, "sandbox: would apply")
+        digest = hashlib.sha256(json.dumps(realm, sort_keys=True).encode()).hexdigest()
+        marker = info.state_dir / f"sso-realm-{name}.sha256"
+        headers = {"Authorization": f"Bearer {info.master_token}"}
+        base = f"{info.sso_url}/admin/realms"
+        link = f"{info.sso_url}/realms/{name}/.well-known/openid-configuration"
+        try:
+            exists = requests.get(f"{base}/{name}", headers=headers, timeout=10).status_code == 200
+            if exists and marker.exists() and marker.read_text() == digest:
+                result.add("realm", name, Change.UNCHANGED, link=link)
+                return result
+            if exists:
+                resp = requests.put(f"{base}/{name}", json=realm, headers=headers, timeout=10)
+                change = Change.UPDATED
+            else:
+                resp = requests.post(base, json=realm, headers=headers, timeout=10)
+                change = Change.CREATED
+        except requests.RequestException as exc:
+            why = type(exc).__name__
+            raise MaasError(f"SSO realm {name}: cannot reach the sandbox SSO at {info.sso_url} ({why})") from None
+        if not resp.ok:
+            detail = resp.text[:200].replace(info.master_token, "****")
+            raise MaasError(f"SSO realm {name}: the sandbox SSO refused it ({resp.status_code} {detail})")
+        marker.write_text(digest)
+        result.add("realm", name, change, "clients: " + ", ".join(c.get("clientId", "?") for c in
+                                                              realm.get("clients", [])), link)
+        return result
+
+    def _sso_manifests(self, realm: dict) -> list[dict[str, Any]]:
+        try:
+            from maas_helpers import manifests
+        except ImportError:
+            return []
+        objs = manifests.sso_manifests(self.settings, None)
+        for obj in objs:
+            manifests.validate_manifest(obj)
+        return objs
+
+    def destroy(self) -> StepResult:
+        result = StepResult("Platform")
+        result.notes.append("sandbox: nothing to remove on the platform; 'maas sandbox reset' wipes all sandbox state")
+        return result
