@@ -1,0 +1,178 @@
+"""Notebook 0's configure form (ipywidgets): where the kit runs and which models it publishes.
+
+Every change re-validates through `Settings`, so the message under the form is the same one line a
+`ConfigError` would raise. Save writes `maas-config.yaml` (never tokens). `configure_form` shows the form
+only in an interactive kernel and returns None otherwise, so papermill runs never wait for a click.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from maas_helpers.config import Settings, config_path, make_settings, save_settings
+from maas_helpers.errors import ConfigError
+
+FORM_FIELDS = ("cluster_domain", "namespace", "tenant", "org_name", "timezone")
+KINDS = ("chat", "completion", "embedding")
+
+
+class ModelRow:
+    """One model endpoint: served name, URL, kind, description, and a remove button."""
+
+    def __init__(self, name: str = "", url: str = "", kind: str = "chat", description: str = "") -> None:
+        self.name = w.Text(value=name, placeholder="served model name", layout=w.Layout(width="22%"))
+        self.url = w.Text(value=url, placeholder="http://model-predictor.ns.svc:8080", layout=w.Layout(width="38%"))
+        self.kind = w.Dropdown(options=KINDS, value=kind, layout=w.Layout(width="14%"))
+        self.description = w.Text(value=description, placeholder="description", layout=w.Layout(width="18%"))
+        self.remove = w.Button(description="✕", tooltip="remove this model", layout=w.Layout(width="40px"))
+        self.box = w.HBox([self.name, self.url, self.kind, self.description, self.remove])
+
+    def value(self) -> dict[str, str] | None:
+        if not (self.name.value.strip() or self.url.value.strip()):
+            return None  # an untouched empty row is not a model
+        return {
+            "name": self.name.value.strip(),
+            "url": self.url.value.strip(),
+            "kind": self.kind.value,
+            "description": self.description.value.strip(),
+        }
+
+
+class ConfigureForm:
+    """The form's state and logic; `.widget` is what Jupyter displays."""
+
+    def __init__(self, defaults: Settings | dict[str, Any] | None = None, path: str | Path | None = None) -> None:
+        if isinstance(defaults, Settings):
+            base = defaults.model_dump(mode="json", exclude={"admin_url", "admin_token"}, exclude_none=True)
+        else:
+            base = dict(defaults or {})
+        self.base = base
+        self.path = config_path(path)
+        self.target = w.ToggleButtons(
+            options=("sandbox", "openshift"), value=base.get("target", "sandbox"), description="target"
+        )
+        self.fields = {
+            "cluster_domain": w.Text(
+                value=base.get("cluster_domain", ""),
+                description="apps domain",
+                placeholder="apps.cluster-abc.example.com",
+            ),
+            "namespace": w.Text(value=base.get("namespace", "3scale"), description="namespace"),
+            "tenant": w.Text(value=base.get("tenant", "maas"), description="tenant"),
+            "org_name": w.Text(value=base.get("org_name", "MaaS on RHOAI"), description="organisation"),
+            "timezone": w.Text(value=base.get("timezone", "UTC"), description="timezone", placeholder="Europe/Berlin"),
+        }
+        self.rows: list[ModelRow] = []
+        self.models_box = w.VBox()
+        self.add_button = w.Button(description="add model", icon="plus")
+        self.save_button = w.Button(description="Save", button_style="primary", icon="save")
+        self.message = w.HTML()
+        self.add_button.on_click(lambda _: self.add_model())
+        self.save_button.on_click(lambda _: self.save())
+        self.target.observe(self._changed, names="value")
+        for field in self.fields.values():
+            field.observe(self._changed, names="value")
+        for model in base.get("models") or []:
+            self.add_model(**model)
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>Where the kit runs</b>"),
+                self.target,
+                *self.fields.values(),
+                w.HTML("<b>Models</b> (served name, in-cluster URL, kind)"),
+                self.models_box,
+                self.add_button,
+                self.save_button,
+                self.message,
+            ]
+        )
+        self.validate()
+
+    # --- rows ---------------------------------------------------------------------------------------
+    def add_model(self, name: str = "", url: str = "", kind: str = "chat", description: str = "") -> ModelRow:
+        row = ModelRow(name, url, kind, description)
+        row.remove.on_click(lambda _: self.remove_model(row))
+        for part in (row.name, row.url, row.kind, row.description):
+            part.observe(self._changed, names="value")
+        self.rows.append(row)
+        self.models_box.children = tuple(r.box for r in self.rows)
+        self.validate()
+        return row
+
+    def remove_model(self, row: ModelRow | int) -> None:
+        target = self.rows[row] if isinstance(row, int) else row
+        self.rows.remove(target)
+        self.models_box.children = tuple(r.box for r in self.rows)
+        self.validate()
+
+    # --- values and validation ----------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.base.items() if k != "models"}
+        data["target"] = self.target.value
+        for key, field in self.fields.items():
+            data[key] = field.value.strip()
+        if data["target"] == "sandbox" and data.get("cluster_domain") in ("", None):
+            data.pop("cluster_domain")
+        data["models"] = [v for v in (r.value() for r in self.rows) if v is not None]
+        return data
+
+    def validate(self) -> Settings | None:
+        try:
+            settings = make_settings(**self.values())
+        except ConfigError as exc:
+            self._show(str(exc), ok=False)
+            return None
+        self._show(f"valid — Save writes {self.path}", ok=True)
+        return settings
+
+    def save(self) -> Path | None:
+        settings = self.validate()
+        if settings is None:
+            return None
+        written = save_settings(settings, self.path)
+        self._show(f"saved to {written}", ok=True)
+        return written
+
+    @property
+    def error(self) -> str | None:
+        """The current one-line validation message, or None when the form is valid."""
+        return None if self._ok else self._text
+
+    def _show(self, text: str, *, ok: bool) -> None:
+        self._text, self._ok = text, ok
+        color = "green" if ok else "#b00"
+        self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+    def _changed(self, _change: Any) -> None:
+        self.validate()
+
+
+def in_interactive_kernel() -> bool:
+    """True in a Jupyter kernel that a person is looking at (not papermill / nbconvert / plain Python)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
+        return False
+    import os
+    import sys
+
+    headless = "papermill" in sys.modules or os.environ.get("MAAS_HEADLESS") == "1"
+    return not headless
+
+
+def configure_form(defaults: Settings | dict[str, Any] | None = None, path: str | Path | None = None) -> Any:
+    """Display the form in an interactive kernel and return its widget; return None headless (never blocks)."""
+    if not in_interactive_kernel():
+        return None
+    from IPython.display import display
+
+    form = ConfigureForm(defaults, path)
+    display(form.widget)
+    return form.widget
