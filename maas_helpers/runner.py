@@ -1,0 +1,262 @@
+"""Headless tutorial runs (`maas run`, `make run`): every notebook in order with papermill, rendered to HTML.
+
+The run writes into `out_dir`:
+- `notebooks/NN_name.ipynb` (executed, with outputs) and `notebooks/NN_name.html` (nbconvert),
+- `index.html` linking each executed notebook with its status and duration,
+- `run.json` with the same facts for scripts and tests,
+- `maas-config.yaml`, the settings notebook 0 saved for this run (never the developer's own file).
+
+It stops at the first failing notebook and names the notebook, the cell and the error.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+_NUMBERED = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+CONFIG_FILE = "maas-config.yaml"
+
+
+@dataclass
+class NotebookRun:
+    """What happened to one notebook in a run."""
+
+    name: str
+    status: str = "not run"  # "ok" | "failed" | "not run"
+    seconds: float = 0.0
+    html: str | None = None  # path relative to out_dir
+    ipynb: str | None = None
+    cell: int | None = None  # 1-based index of the failing code cell (as the learner counts them)
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    target: str
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(n.status == "ok" for n in self.notebooks)
+
+    @property
+    def failure(self) -> NotebookRun | None:
+        return next((n for n in self.notebooks if n.status == "failed"), None)
+
+
+HEADLESS_ENV = "MAAS_HEADLESS"
+
+
+def is_headless() -> bool:
+    """True under `maas run`, papermill or nbval (no one to click), or outside a Jupyter kernel."""
+    if os.environ.get(HEADLESS_ENV) == "1" or "PAPERMILL_INPUT_PATH" in os.environ:
+        return True
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return True
+    shell = get_ipython()
+    return shell is None or type(shell).__name__ != "ZMQInteractiveShell"
+
+
+def list_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The tutorial notebooks (`NN_name.ipynb`) in numeric order."""
+    found = [p for p in notebooks_dir.iterdir() if _NUMBERED.match(p.name)]
+    return sorted(found, key=lambda p: (int(p.name[:2]), p.name))
+
+
+def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
+    """`key=value` strings → values typed as YAML reads them (`true`, `3`, `[a, b]`); bare strings stay strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"parameter {pair!r}: expected key=value with a Python identifier as key")
+        out[key] = _typed(raw)
+    return out
+
+
+def _typed(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+    # Dates and other YAML-only types would not survive papermill's parameter cell; keep the text.
+    return value if isinstance(value, str | int | float | bool | list | dict) or value is None else raw
+
+
+def _parameter_names(path: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)).keys())
+
+
+def _failed_cell(nb_path: Path) -> tuple[int | None, str | None]:
+    """1-based index (among code cells, injected parameters excluded) and error of the cell that raised."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    code_cells = [
+        c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    for number, cell in enumerate(code_cells, start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return number, f"{output.get('ename')}: {output.get('evalue')}"
+    return None, None
+
+
+def _render_html(exporter: Any, executed: Path) -> Path:
+    body, _ = exporter.from_filename(str(executed))
+    target = executed.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def write_index(report: RunReport, out_dir: Path) -> Path:
+    """`index.html`: one row per notebook with a link to its rendered HTML, status and duration."""
+    rows = []
+    for nb in report.notebooks:
+        name = html.escape(nb.name)
+        link = f'<a href="{html.escape(nb.html)}">{name}</a>' if nb.html else name
+        detail = ""
+        if nb.status == "failed":
+            detail = html.escape(f"cell {nb.cell}: {nb.error}" if nb.cell else str(nb.error))
+        rows.append(
+            f'<tr class="{nb.status.replace(" ", "-")}"><td>{link}</td><td>{html.escape(nb.status)}</td>'
+            f"<td>{nb.seconds:.1f} s</td><td>{detail}</td></tr>"
+        )
+    verdict = "all notebooks ran" if report.ok else "stopped at the first failing notebook"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MaaS tutorial run ({html.escape(report.target)})</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .8em;text-align:left}}.ok td:nth-child(2){{color:#080}}
+.failed td:nth-child(2){{color:#b00;font-weight:bold}}.not-run{{color:#888}}</style></head>
+<body><h1>Model as a Service tutorial — headless run</h1>
+<p>Target: <strong>{html.escape(report.target)}</strong> · total {report.seconds:.1f} s · {verdict}</p>
+<table><thead><tr><th>notebook</th><th>status</th><th>duration</th><th>error</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table></body></html>
+"""
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    (out_dir / "run.json").write_text(
+        json.dumps({"target": report.target, "seconds": round(report.seconds, 2), "ok": report.ok,
+                    "notebooks": [asdict(n) for n in report.notebooks]}, indent=2),
+        encoding="utf-8",
+    )
+    return path
+
+
+def execute_sequence(
+    notebooks: list[Path],
+    out_dir: Path,
+    first_params: Mapping[str, Any],
+    shared_params: Mapping[str, Any],
+    *,
+    target: str,
+    echo: Callable[[str], None] = print,
+    env: Mapping[str, str] | None = None,
+) -> RunReport:
+    """Run `notebooks` in order; notebook 0 gets `first_params`, each later one the `shared_params` it declares."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    nb_out = out_dir / "notebooks"
+    nb_out.mkdir(parents=True, exist_ok=True)
+    report = RunReport(target=target, notebooks=[NotebookRun(p.stem) for p in notebooks])
+    exporter = HTMLExporter()  # one exporter: its templates load once
+    saved_env = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})  # kernels inherit the runner's environment
+    started = time.perf_counter()
+    try:
+        for index, (path, run) in enumerate(zip(notebooks, report.notebooks, strict=True)):
+            declared = _parameter_names(path)
+            given = dict(first_params) if index == 0 else {}
+            given.update({k: v for k, v in shared_params.items() if k in declared})
+            executed = nb_out / path.name
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(path), str(executed), parameters=given, cwd=str(path.parent),
+                    progress_bar=False, kernel_name="python3",
+                )
+                run.status = "ok"
+            except Exception as exc:  # papermill's execution error, or a kernel that died
+                run.status = "failed"
+                run.cell, run.error = _failed_cell(executed) if executed.exists() else (None, None)
+                run.error = run.error or f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
+            run.seconds = time.perf_counter() - t0
+            if executed.exists():
+                run.ipynb = str(executed.relative_to(out_dir))
+                run.html = str(_render_html(exporter, executed).relative_to(out_dir))
+            if run.status == "failed":
+                echo(f"FAILED {path.name} at code cell {run.cell}: {run.error}")
+                break
+            echo(f"ok     {path.name}  {run.seconds:5.1f} s")
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        report.seconds = time.perf_counter() - started
+        write_index(report, out_dir)
+    return report
+
+
+def run_notebooks(
+    target: str,
+    params: Mapping[str, Any],
+    state_dir: Path,
+    out_dir: Path,
+    *,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Execute the whole tutorial headless into `out_dir`; 0 when every notebook ran, 1 otherwise.
+
+    `params` are `key=value` settings for notebook 0 (cluster_domain, namespace, tenant, models, …) and for any
+    later notebook that declares a parameter of that name (e.g. `confirm_teardown=true` for notebook 99).
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = out_dir / CONFIG_FILE
+    typed = {k: _typed(v) for k, v in params.items()}
+    first = {"target": target, "state_dir": str(Path(state_dir).resolve()), "config_path": str(config), **typed}
+    shared = {"config_path": str(config), **typed}
+    notebooks = list_notebooks(notebooks_dir)
+    if not notebooks:
+        echo(f"no notebooks found in {notebooks_dir}")
+        return 2
+    echo(f"running {len(notebooks)} notebooks against target {target!r} into {out_dir}")
+    report = execute_sequence(notebooks, out_dir, first, shared, target=target, echo=echo,
+                              env={"MAAS_CONFIG": str(config), HEADLESS_ENV: "1"})
+    total = time.perf_counter() - t0
+    echo(f"index: {out_dir / 'index.html'}")
+    failure = report.failure
+    if failure is not None:
+        echo(f"run stopped: {failure.name} failed at code cell {failure.cell}: {failure.error} ({total:.1f} s)")
+        return 1
+    echo(f"all {len(notebooks)} notebooks ran in {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":  # `python -m maas_helpers.runner [key=value ...]` for quick local runs
+    sys.exit(run_notebooks("sandbox", parse_params(sys.argv[1:]), Path(".maas"), Path("build")))
