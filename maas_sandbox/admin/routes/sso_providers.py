@@ -97,7 +97,8 @@ async def create_provider(request: Request) -> Response:
         raise Unprocessable({"kind": ["can't be blank"]})
     if kind not in KIND_NAMES:
         raise Unprocessable({"kind": ["is not included in the list"]})
-    if sandbox.store.first("authentication_provider", kind=kind):
+    # `kind` is also the store's own argument name, so filter here
+    if any(p["kind"] == kind for p in sandbox.store.list("authentication_provider")):
         raise Unprocessable({"kind": ["has already been taken"]})
     site = attrs.get("site") or None
     values: Obj = {
