@@ -1,0 +1,106 @@
+"""Catalogue defaults (the guide's fixes), YAML round trip and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maas_helpers.catalogue import (
+    REPO_ROOT,
+    catalogue_from_dict,
+    default_catalogue,
+    dump_catalogue,
+    load_catalogue,
+    system_name,
+)
+from maas_helpers.config import make_settings, sandbox_models
+from maas_helpers.errors import ConfigError
+from maas_helpers.reconcile.openapi import openapi_document
+
+
+@pytest.fixture
+def catalogue():
+    return default_catalogue(make_settings(org_name="Org"), sandbox_models("http://127.0.0.1:8933"))
+
+
+def test_default_product_has_correct_verbs_rules_metrics_and_chain(catalogue) -> None:
+    chat = catalogue.product("markov-chat-small")
+    rules = {(m.http_method, m.pattern, m.system_name) for m in chat.methods}
+    assert ("POST", "/v1/chat/completions$", "v1-chat-completions") in rules
+    assert ("POST", "/v1/completions$", "v1-completions") in rules
+    assert ("GET", "/v1/models", "v1-models") in rules
+    assert {m.system_name for m in chat.methods} >= {"health", "version", "tokenize", "detokenize"}
+    assert all(m.delta == 1 for m in chat.methods)
+    assert "v1-embeddings" not in {m.system_name for m in chat.methods}
+    embed = catalogue.product("hash-embed-small")
+    assert ("POST", "/v1/embeddings$") in {(m.http_method, m.pattern) for m in embed.methods}
+    assert [(m.system_name, m.unit) for m in chat.metrics] == [
+        ("prompt_tokens", "token"), ("completion_tokens", "token"), ("total_tokens", "token")]
+    assert (chat.authentication.credentials_location, chat.authentication.auth_user_key) == (
+        "authorization", "Authorization")
+    assert [(p.name, p.version) for p in chat.policies] == [("cors", "builtin"), ("llm-metrics", "1.0.0"),
+                                                            ("apicast", "builtin")]
+    cors = chat.policies[0].configuration
+    assert cors["allow_origin"] == "*" and cors["allow_credentials"] is False
+    llm = chat.policies[1].configuration
+    assert llm["enable_sse_support"] and llm["quota"] == {"enabled": True, "metrics": ["total_tokens"]}
+    assert [r["metric"] for r in llm["rules"]] == ["prompt_tokens", "completion_tokens", "total_tokens"]
+    assert [p.system_name for p in chat.plans] == ["free", "standard", "premium"]
+    assert chat.default_plan is None and all(p.published for p in chat.plans)
+    assert {(lim.metric, lim.period) for lim in chat.plans[0].limits} == {
+        ("hits", "minute"), ("hits", "day"), ("total_tokens", "minute"), ("total_tokens", "day")}
+    assert [(a.account, a.plan, a.product) for a in catalogue.applications][0] == (
+        "Developer", "standard", "markov-chat-small")
+    assert catalogue.organisation.org_name == "Org"
+
+
+def test_llm_metrics_configuration_is_valid_for_the_policy_manifest(catalogue) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads(catalogue.policy.manifest_file.read_text())["configuration"]
+    for product in catalogue.products:
+        jsonschema.validate(product.policies[1].configuration, schema)
+
+
+def test_yaml_round_trip_and_compact_models_form(tmp_path: Path, catalogue) -> None:
+    path = tmp_path / "maas.yaml"
+    dump_catalogue(catalogue, path)
+    assert load_catalogue(path) == catalogue
+    compact = catalogue_from_dict({"models": [{"name": "Granite-7B_Instruct", "url": "http://g:8080",
+                                               "kind": "completion"}]})
+    product = compact.products[0]
+    assert product.system_name == system_name("Granite-7B_Instruct") == "granite-7b-instruct"
+    assert product.backend.private_endpoint == "http://g:8080"
+    assert compact.applications[0].product == "granite-7b-instruct"
+
+
+def test_example_file_loads() -> None:
+    example = REPO_ROOT / "maas.example.yaml"
+    loaded = load_catalogue(example)
+    assert loaded.products and all(p.plans for p in loaded.products)
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    ({"models": [{"name": "m", "url": "http://m"}], "plans": [{"system_name": "x", "name": "X", "limits": [
+        {"metric": "nope", "period": "day", "value": 1}]}]}, "unknown metric"),
+    ({"organisation": {"org": "x"}}, "organisation.org"),
+    ({"models": [{"name": "m", "url": "http://m"}], "applications": [
+        {"product": "m", "plan": "gold", "name": "a"}]}, "no plan 'gold'"),
+])
+def test_bad_catalogue_is_one_line(data: dict, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        catalogue_from_dict(data, "maas.yaml")
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_openapi_uses_real_endpoint_and_plain_bearer(catalogue) -> None:
+    doc = openapi_document(catalogue.product("markov-chat-small"), "https://chat-maas-apicast-production.apps.x")
+    assert doc["servers"] == [{"url": "https://chat-maas-apicast-production.apps.x"}]
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert set(doc["paths"]) >= {"/v1/chat/completions", "/v1/completions", "/v1/models", "/tokenize"}
+    assert "post" in doc["paths"]["/v1/chat/completions"] and "/v1/embeddings" not in doc["paths"]
+    assert yaml.safe_dump(doc)  # serialisable
