@@ -61,6 +61,7 @@ class Kube:
         verify_tls: bool = True,
         ca_bundle: str | Path | None = None,
         context: str | None = None,
+        cache_file: str | Path | None = None,
     ) -> Kube:
         """In-cluster config (a workbench pod) unless a kubeconfig is given or found; TLS on by default.
 
@@ -94,15 +95,16 @@ class Kube:
             configuration.ssl_ca_cert = bundle
         api = client.ApiClient(configuration)
         try:
-            dynamic = DynamicClient(api)
+            dynamic = DynamicClient(api, cache_file=str(cache_file) if cache_file else None)
         except Exception as exc:  # discovery is the first call: TLS and reachability fail here
             raise _transport_error(exc, "the Kubernetes API", configuration.host) from None
         return cls(dynamic, TlsSettings(verify=verify_tls, ca_bundle=bundle))
 
     # --- the boundary -----------------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply (``application/apply-patch+yaml``, force conflicts): create or converge."""
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply (``application/apply-patch+yaml``, force conflicts): create or converge.
+        ``dry_run`` lets the API server validate and default the object without persisting it."""
         meta = obj.get("metadata", {})
         resource = self._resource(obj["apiVersion"], obj["kind"])
         with self._errors(obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace"), "apply"):
@@ -113,6 +115,7 @@ class Kube:
                 namespace=meta.get("namespace"),
                 field_manager=FIELD_MANAGER,
                 force_conflicts=True,
+                dry_run="All" if dry_run else None,
             )
         return _as_dict(result)
 
