@@ -1,0 +1,320 @@
+"""Analytics API (reference §18): usage series of products, applications and backend APIs, and top apps.
+
+Usage comes from `sandbox.backend` (flushed minute buckets plus pending ones), binned into
+hour/day/month buckets of the requested timezone (IANA or Rails names; default the provider's).
+Methods roll up into `hits` because the backend records every ancestor.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from maas_sandbox.admin.conventions import (
+    BadRequest,
+    NotFound,
+    Obj,
+    as_bool,
+    path_id,
+    read_params,
+    require_admin,
+    required_missing,
+)
+from maas_sandbox.context import Sandbox
+
+router = APIRouter(tags=["analytics"])
+
+PERIODS = ("eternity", "year", "month", "week", "day")
+GRANULARITIES = ("eternity", "month", "day", "hour")
+DEFAULT_GRANULARITY = {"year": "month", "month": "day", "week": "day", "day": "hour", "eternity": "eternity"}
+MAX_BUCKETS = {"hour": 90 * 24, "day": 366}
+# Rails (ActiveSupport) zone names the kit may meet, mapped to IANA; IANA names pass through.
+RAILS_ZONES = {
+    "UTC": "Etc/UTC",
+    "London": "Europe/London",
+    "Edinburgh": "Europe/London",
+    "Lisbon": "Europe/Lisbon",
+    "Dublin": "Europe/Dublin",
+    "Madrid": "Europe/Madrid",
+    "Paris": "Europe/Paris",
+    "Berlin": "Europe/Berlin",
+    "Amsterdam": "Europe/Amsterdam",
+    "Brussels": "Europe/Brussels",
+    "Rome": "Europe/Rome",
+    "Prague": "Europe/Prague",
+    "Warsaw": "Europe/Warsaw",
+    "Athens": "Europe/Athens",
+    "Moscow": "Europe/Moscow",
+    "Eastern Time (US & Canada)": "America/New_York",
+    "Central Time (US & Canada)": "America/Chicago",
+    "Mountain Time (US & Canada)": "America/Denver",
+    "Pacific Time (US & Canada)": "America/Los_Angeles",
+    "Tokyo": "Asia/Tokyo",
+    "Beijing": "Asia/Shanghai",
+    "New Delhi": "Asia/Kolkata",
+    "Sydney": "Australia/Sydney",
+}
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(RAILS_ZONES.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadRequest(f"Invalid timezone: {name}") from exc
+
+
+def _default_timezone(sandbox: Sandbox) -> str:
+    provider = sandbox.store.first("provider") or {}
+    name = provider.get("_timezone") or "Etc/UTC"
+    return "Etc/UTC" if name == "UTC" else str(name)
+
+
+def _parse_time(value: str, zone: ZoneInfo, name: str) -> datetime:
+    text = value.strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text[:19], fmt).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    raise BadRequest(f"Invalid {name}: {value}")
+
+
+def _floor(dt: datetime, granularity: str) -> datetime:
+    if granularity == "hour":
+        return dt.replace(minute=0, second=0, microsecond=0)
+    if granularity == "day":
+        return dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if granularity == "month":
+        return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return dt
+
+
+def _step(dt: datetime, granularity: str) -> datetime:
+    if granularity == "hour":  # wall-clock arithmetic through UTC keeps DST days at 23/25 hours
+        return (dt.astimezone(UTC) + timedelta(hours=1)).astimezone(dt.tzinfo)
+    if granularity == "day":
+        return dt + timedelta(days=1)
+    if granularity == "month":
+        return dt.replace(year=dt.year + 1, month=1) if dt.month == 12 else dt.replace(month=dt.month + 1)
+    raise ValueError(granularity)
+
+
+def _period_end(since: datetime, period: str) -> datetime:
+    if period == "day":
+        return since + timedelta(days=1)
+    if period == "week":
+        return since + timedelta(days=7)
+    if period == "month":
+        return _step(since, "month")
+    if period == "year":
+        return since.replace(year=since.year + 1)
+    raise ValueError(period)
+
+
+def _stamp(dt: datetime) -> str:
+    text = dt.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class Window:
+    """The resolved period: bucket boundaries (aware datetimes) and how to render them."""
+
+    def __init__(self, params: Obj, sandbox: Sandbox) -> None:
+        tz_name = str(params.get("timezone") or _default_timezone(sandbox))
+        self.tz_name = tz_name
+        zone = _zone(tz_name)
+        period = params.get("period") or None
+        granularity = params.get("granularity") or None
+        if period is not None and period not in PERIODS:
+            raise BadRequest(f"Invalid period: {period}")
+        if granularity is not None and granularity not in GRANULARITIES:
+            raise BadRequest(f"Invalid granularity: {granularity}")
+        now = sandbox.clock.now().astimezone(zone)
+        since_raw = params.get("since")
+        if period is None:
+            if granularity is None:
+                raise required_missing("granularity")
+            if not since_raw:
+                raise required_missing("since")
+        granularity = granularity or DEFAULT_GRANULARITY[str(period)]
+        self.period, self.granularity = period, granularity
+        if period == "eternity":
+            since = _parse_time(str(since_raw), zone, "since") if since_raw else datetime(1970, 1, 1, tzinfo=zone)
+            end = now + timedelta(seconds=1)
+            self.edges = [since, end]
+        else:
+            if since_raw:
+                since = _parse_time(str(since_raw), zone, "since")
+            else:
+                since = now - (_period_end(now, str(period)) - now) if period else now
+            if granularity != "eternity":
+                since = _floor(since, granularity)
+            if period is not None:
+                end = _period_end(since, str(period))
+            else:
+                until_raw = params.get("until")
+                end = _parse_time(str(until_raw), zone, "until") + timedelta(seconds=1) if until_raw else now
+            if end <= since:
+                raise BadRequest("until must be after since")
+            if granularity == "eternity":
+                self.edges = [since, end]
+            else:
+                self.edges = [since]
+                while self.edges[-1] < end:
+                    if len(self.edges) > MAX_BUCKETS.get(granularity, 10_000):
+                        raise BadRequest(f"Range too long for granularity {granularity}")
+                    self.edges.append(_step(self.edges[-1], granularity))
+                self.edges[-1] = min(self.edges[-1], end) if granularity != "month" else self.edges[-1]
+        self.since, self.end = self.edges[0], self.edges[-1]
+        self.stamps = [int(e.timestamp()) for e in self.edges]
+
+    def bins(self, rows: list[tuple[int, int, int]]) -> list[int]:
+        values = [0] * (len(self.stamps) - 1)
+        for bucket, _app, value in rows:
+            i = bisect.bisect_right(self.stamps, bucket) - 1
+            if 0 <= i < len(values):
+                values[i] += value
+        return values
+
+    def view(self) -> Obj:
+        return {
+            "name": self.period,
+            "since": _stamp(self.since),
+            "until": _stamp(self.end - timedelta(seconds=1)),
+            "timezone": self.tz_name,
+            "granularity": self.granularity,
+        }
+
+
+def _metric(sandbox: Sandbox, owner_type: str, owner_id: int, name: Any) -> Obj:
+    if not name:
+        raise required_missing("metric_name")
+    metrics = sandbox.store.list("metric", owner_type=owner_type, owner_id=owner_id)
+    for metric in metrics:
+        system = str(metric.get("system_name"))
+        if system == name or (owner_type == "backend_api" and system == f"{name}.{owner_id}"):
+            return metric
+    raise BadRequest(f"metric {name} not found")
+
+
+def _metric_view(metric: Obj) -> Obj:
+    return {
+        "id": metric["id"],
+        "name": metric.get("friendly_name") or metric.get("name") or metric.get("system_name"),
+        "system_name": metric.get("system_name"),
+        "unit": metric.get("unit") or "hit",
+    }
+
+
+def _series(sandbox: Sandbox, params: Obj, metric: Obj, **where: int) -> Obj:
+    window = Window(params, sandbox)
+    rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], **where)
+    values = window.bins(rows)
+    body: Obj = {"metric": _metric_view(metric), "period": window.view(), "total": sum(values), "values": values}
+    if not as_bool(params.get("skip_change"), True):
+        span = window.stamps[-1] - window.stamps[0]
+        previous = sandbox.backend.usage_rows(metric["id"], window.stamps[0] - span, window.stamps[0], **where)
+        previous_total = sum(v for _, _, v in previous)
+        body["previous_total"] = previous_total
+        body["change"] = round((body["total"] - previous_total) * 100.0 / previous_total, 2) if previous_total else 0.0
+    return body
+
+
+def _backend_required(sandbox: Sandbox) -> None:
+    if sandbox.backend is None:
+        raise BadRequest("usage data is not available (the sandbox backend is not running)")
+
+
+@router.get("/stats/services/{service_id}/usage.json")
+async def service_usage(request: Request, service_id: str) -> JSONResponse:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    service = sandbox.store.get("service", path_id(service_id))
+    if service is None:
+        raise NotFound()
+    _backend_required(sandbox)
+    metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
+    return JSONResponse(_series(sandbox, params, metric, service_id=service["id"]))
+
+
+@router.get("/stats/backend_apis/{backend_id}/usage.json")
+async def backend_usage(request: Request, backend_id: str) -> JSONResponse:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    backend = sandbox.store.get("backend_api", path_id(backend_id))
+    if backend is None:
+        raise NotFound()
+    _backend_required(sandbox)
+    metric = _metric(sandbox, "backend_api", backend["id"], params.get("metric_name"))
+    return JSONResponse(_series(sandbox, params, metric))
+
+
+@router.get("/stats/applications/{application_id}/usage.json")
+async def application_usage(request: Request, application_id: str) -> JSONResponse:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    app = sandbox.store.get("application", path_id(application_id))
+    if app is None:
+        raise NotFound()
+    _backend_required(sandbox)
+    metric = _metric(sandbox, "service", int(app["service_id"]), params.get("metric_name"))
+    body = _series(sandbox, params, metric, application_id=app["id"])
+    plan = sandbox.store.get("plan", app.get("plan_id")) or {}
+    account = sandbox.store.get("account", app.get("account_id")) or {}
+    base = str(request.base_url).rstrip("/")
+    body["application"] = {
+        "id": app["id"],
+        "name": app.get("name"),
+        "state": app.get("state"),
+        "description": app.get("description"),
+        "link": f"{base}/apiconfig/services/{app['service_id']}/applications/{app['id']}",
+        "plan": {"id": plan.get("id"), "name": plan.get("name")},
+        "account": {
+            "id": account.get("id"),
+            "name": account.get("org_name"),
+            "link": f"{base}/buyers/accounts/{account.get('id')}",
+        },
+        "service": {"id": app["service_id"]},
+    }
+    return JSONResponse(body)
+
+
+@router.get("/stats/services/{service_id}/top_applications.json")
+async def top_applications(request: Request, service_id: str) -> JSONResponse:
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    service = sandbox.store.get("service", path_id(service_id))
+    if service is None:
+        raise NotFound()
+    _backend_required(sandbox)
+    metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
+    if not params.get("since"):
+        raise required_missing("since")
+    if not params.get("period"):
+        params = {**params, "period": "month"}
+    window = Window({**params, "granularity": "eternity"}, sandbox)
+    rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], service_id=service["id"])
+    totals: dict[int, int] = {}
+    for _bucket, app_id, value in rows:
+        totals[app_id] = totals.get(app_id, 0) + value
+    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    applications = []
+    for app_id, value in top:
+        app = sandbox.store.get("application", app_id) or {"id": app_id}
+        account = sandbox.store.get("account", app.get("account_id")) or {}
+        applications.append(
+            {
+                "id": app_id,
+                "name": app.get("name"),
+                "value": value,
+                "account": {"id": account.get("id"), "name": account.get("org_name")},
+            }
+        )
+    period = window.view()
+    period["granularity"] = DEFAULT_GRANULARITY.get(str(window.period), "day")
+    return JSONResponse({"period": period, "metric": _metric_view(metric), "applications": applications})
