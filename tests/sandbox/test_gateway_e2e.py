@@ -675,3 +675,31 @@ def test_usage_survives_restart(tmp_path: Path) -> None:
         assert usage_total(admin, p, "models") == 2
     finally:
         control.down(state)
+
+
+# -- the OpenAI Python SDK against a production endpoint ----------------------------------------------------
+def test_openai_sdk_chat_streaming_and_models(admin: Admin, product: Product, chat_model: str) -> None:
+    from openai import OpenAI, PermissionDeniedError
+
+    key = product.new_app()
+    client = OpenAI(base_url=product.production + "/v1", api_key=key, max_retries=0, timeout=30)
+    assert chat_model in [m.id for m in client.models.list()]
+    reply = client.chat.completions.create(
+        model=chat_model, messages=[{"role": "user", "content": "Hello"}], max_tokens=8
+    )
+    assert reply.usage is not None and reply.usage.total_tokens > 0
+    pieces, usage = [], None
+    stream = client.chat.completions.create(
+        model=chat_model, messages=[{"role": "user", "content": "Hello"}], max_tokens=8, stream=True
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        if chunk.usage is not None:
+            usage = chunk.usage
+    assert pieces and usage is not None  # the gateway forced include_usage on the SDK's stream
+    app_index = product.keys.index(key)
+    assert usage_total(admin, product, "total_tokens", app_index) == reply.usage.total_tokens + usage.total_tokens
+    bad = OpenAI(base_url=product.production + "/v1", api_key="wrong", max_retries=0, timeout=30)
+    with pytest.raises(PermissionDeniedError):
+        bad.models.list()
