@@ -9,6 +9,7 @@ as meta tags, as Rails does); a missing or wrong token is refused with 422, like
 from __future__ import annotations
 
 import hmac
+import mimetypes
 import secrets
 from datetime import UTC
 from typing import Any
@@ -414,7 +415,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
             return Response(
                 base64.b64decode(item.get("_content") or ""),
                 headers=headers,
-                media_type=item.get("content_type") or "application/octet-stream",
+                media_type=_media_type(item, full),
             )
         return portal.not_found(session)
 
@@ -427,3 +428,11 @@ def _errors(exc: ApiError) -> str:
     if isinstance(errors, dict):
         return "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in errors.items())
     return str(exc)
+
+
+def _media_type(item: Obj, path: str) -> str:
+    """The uploaded type, or one guessed from the path when the upload did not say (browsers need text/css)."""
+    stored = item.get("content_type")
+    if stored and stored != "application/octet-stream":
+        return stored
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
