@@ -16,8 +16,10 @@ import html
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import requests
@@ -237,7 +239,7 @@ class Journey:
         return f"Journey(username={self.username!r}, account_id={self.account_id}, apps={len(self.apps)})"
 
     def _repr_html_(self) -> str:
-        portal = self.kit.links().get("developer_portal", "")
+        portal = self.kit.links().get("developer portal", "")
         link = f'<p>Developer portal: <a href="{html.escape(portal)}" target="_blank">{html.escape(portal)}</a></p>'
         return f"<p>Developer <strong>{html.escape(self.username)}</strong></p>{self.table().to_html()}{link}"
 
@@ -383,21 +385,26 @@ def _totals(frame: pd.DataFrame) -> dict[str, int]:
     return {m: int(sums.get(m, 0)) for m in _METRICS}
 
 
-def usage_summary(kit: Kit, period: str = "day") -> UsageSummary:
-    """Hits and tokens over the last `period` for our products and their applications (Analytics API)."""
+def usage_summary(kit: Kit, day: str | None = None) -> UsageSummary:
+    """Hits and tokens of one calendar day (default today, in the configured timezone) for our products and
+    their applications, from the Analytics API. An explicit `since` + `timezone` keeps the window the same on
+    3scale and the sandbox, whatever the provider's own timezone is."""
     from maas_helpers import stats
+
+    zone = kit.settings.timezone
+    since = day or datetime.now(ZoneInfo(zone)).date().isoformat()
+    window: dict[str, Any] = {"period": "day", "since": since, "timezone": zone}
 
     products, apps, product_frames, app_frames = [], [], [], []
     for product, service in _our_products(kit):
         sid = service["id"]
-        frame = stats.get_product_usage(kit.admin, sid, period=period, name=product.system_name)  # type: ignore[arg-type]
+        frame = stats.get_product_usage(kit.admin, sid, name=product.system_name, **window)
         product_frames.append(frame)
         products.append({"product": product.system_name, **_totals(frame)})
         listed = _unwrap(kit.admin.get_json("/admin/api/applications.json", params={"service_id": sid})
                          ["applications"], "application")
         for app in listed:
-            app_frame = stats.get_application_usage(kit.admin, [{"id": app["id"], "name": app["name"]}],
-                                                    period=period)  # type: ignore[arg-type]
+            app_frame = stats.get_application_usage(kit.admin, [{"id": app["id"], "name": app["name"]}], **window)
             app_frames.append(app_frame)
             apps.append({"application": app["name"], "account": app.get("org_name", ""),
                          "plan": app.get("plan_name", ""), "product": product.system_name, **_totals(app_frame)})
@@ -437,8 +444,7 @@ def teardown_button(kit: Kit) -> Any:
     def _confirm(_: Any) -> None:
         button.disabled = True
         with out:
-            for step in (kit.destroy(), kit.platform.destroy()):
-                display(step)
+            display(kit.destroy())
 
     button.on_click(_confirm)
     return widgets.VBox([button, out])

@@ -60,18 +60,6 @@ class RunReport:
 HEADLESS_ENV = "MAAS_HEADLESS"
 
 
-def is_headless() -> bool:
-    """True under `maas run`, papermill or nbval (no one to click), or outside a Jupyter kernel."""
-    if os.environ.get(HEADLESS_ENV) == "1" or "PAPERMILL_INPUT_PATH" in os.environ:
-        return True
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return True
-    shell = get_ipython()
-    return shell is None or type(shell).__name__ != "ZMQInteractiveShell"
-
-
 def list_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """The tutorial notebooks (`NN_name.ipynb`) in numeric order."""
     found = [p for p in notebooks_dir.iterdir() if _NUMBERED.match(p.name)]
@@ -118,7 +106,8 @@ def _failed_cell(nb_path: Path) -> tuple[int | None, str | None]:
     for number, cell in enumerate(code_cells, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return number, f"{output.get('ename')}: {output.get('evalue')}"
+                first = (str(output.get("evalue") or "").strip().splitlines() or [""])[0]
+                return number, f"{output.get('ename')}: {first[:300]}"
     return None, None
 
 
@@ -220,6 +209,18 @@ def execute_sequence(
     return report
 
 
+def _start_sandbox(state_dir: Path, params: Mapping[str, Any]) -> str:
+    """Start (or reuse) the sandbox through the platform before the first kernel, so its start-up is timed apart."""
+    from maas_helpers.config import make_settings
+    from maas_helpers.platform import get_platform
+
+    t0 = time.perf_counter()
+    tenant = str(params.get("tenant", "maas"))
+    settings = make_settings(target="sandbox", state_dir=state_dir.resolve(), tenant=tenant)
+    creds = get_platform(settings).admin_credentials()
+    return f"sandbox ready in {time.perf_counter() - t0:.1f} s: admin {creds.admin_url}  portal {creds.portal_url}"
+
+
 def run_notebooks(
     target: str,
     params: Mapping[str, Any],
@@ -241,6 +242,8 @@ def run_notebooks(
     typed = {k: _typed(v) for k, v in params.items()}
     first = {"target": target, "state_dir": str(Path(state_dir).resolve()), "config_path": str(config), **typed}
     shared = {"config_path": str(config), **typed}
+    if target == "sandbox":
+        echo(_start_sandbox(Path(state_dir), typed))
     notebooks = list_notebooks(notebooks_dir)
     if not notebooks:
         echo(f"no notebooks found in {notebooks_dir}")

@@ -109,12 +109,9 @@ In JupyterLab the form below edits the same values: add or remove model endpoint
 messages inline, press **Save**. Headless runs skip it — nothing here waits for a click.
 """),
     code("""
-from maas_helpers.runner import is_headless
+from maas_helpers.widgets import configure_form
 
-if not is_headless():
-    from maas_helpers.widgets import configure_form
-
-    display(configure_form(settings, path=saved_to))
+configure_form(settings, path=saved_to)  # displays the form in JupyterLab; returns None headless
 """),
     md("### Verify\nThe saved file loads back to the same settings, and holds no token."),
     code("""
@@ -480,7 +477,7 @@ result
     code("""
 import requests
 
-home = requests.get(kit.links()["developer_portal"], timeout=10, verify=kit.settings.tls_verify)
+home = requests.get(kit.links()["developer portal"], timeout=10, verify=kit.settings.tls_verify)
 assert home.status_code == 200, home.status_code
 assert kit.plan("portal").in_sync
 print("portal home page served:", home.status_code == 200)  # NBVAL_CHECK_OUTPUT
@@ -507,9 +504,8 @@ imports a realm with the portal's exact callback URL, generates the client secre
     parameters(),
     LOAD,
     code("""
-steps = [kit.ensure_sso(), kit.apply("sso")]
-for step in steps:
-    display(step)
+result = kit.apply("sso")  # realm (through the platform) + 3scale's authentication provider
+result
 """),
     md("### Verify\nThe realm publishes its OpenID configuration and 3scale knows the published provider."),
     code("""
@@ -533,9 +529,13 @@ NOTEBOOKS["10_developer_journey"] = [
 model, first as plain HTTP (what `curl` sends), then with the OpenAI SDK, streaming included. Then make the
 gateway say no on purpose: 401, 403, 404 and 429.
 
-**Concept.** The gateway checks every call against 3scale: is the key known (else **403**), is a key present at
-all (else **401**), does a mapping rule match (else **404**), is the plan's limit left (else **429**). Only then is
-the call forwarded to the model, and the hits and tokens are reported back for statistics and limits.
+**Concept.** The gateway checks every call against 3scale: is a key present at all (else *Authentication
+parameters missing*), is the key known (else *Authentication failed*, **403**), does a mapping rule match (else
+**404** *No Mapping Rule matched*), is the plan's limit left (else **429** *Usage limit exceeded*). Only then is the
+call forwarded to the model, and the hits and tokens are reported back for statistics and limits. Each status is
+a product setting: 3scale answers a missing key with **403** unless the product sets
+`error_status_auth_missing` to **401** (what OpenAI clients expect). The refusals table reads the configured
+status from the product and shows what the gateway really answered.
 
 In a browser, a developer signs up (or logs in through SSO) on the developer portal and creates the application
 there. This notebook uses 3scale's signup and application APIs for the same steps, so it runs headless too; the
@@ -573,9 +573,9 @@ refusals
 assert (calls.status == 200).all(), calls
 assert (calls[calls.kind != "embedding"].total_tokens > 0).all()
 assert (sdk.status == "ok").all() and (sdk.chunks > 1).any()
-expected = {401, 403, 404} | ({429} if rate_limit_demo else set())
-assert expected <= set(refusals.status), refusals
-print("refusal statuses:", sorted(set(refusals.status)))  # NBVAL_CHECK_OUTPUT
+cases = ["no key", "unknown key", "unmapped path"] + (["rate limit"] if rate_limit_demo else [])
+assert list(refusals.case) == cases and (refusals.status == refusals.expected).all(), refusals.to_string()
+print(dict(zip(refusals.case, refusals.status, strict=True)))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **11** reads the traffic you just generated from the **Analytics API**."),
 ]
@@ -650,13 +650,12 @@ teardown_plan(kit)
 """),
     md("## Remove"),
     code("""
-from maas_helpers.runner import is_headless
+from maas_helpers.widgets import in_interactive_kernel
 
 if confirm_teardown:
-    removed = [kit.destroy(), kit.platform.destroy()]
-    for step in removed:
-        display(step)
-elif not is_headless():
+    removed = kit.destroy()  # catalogue objects, then the platform's (cluster) objects
+    display(removed)
+elif in_interactive_kernel():
     from maas_helpers.developer import teardown_button
 
     display(teardown_button(kit))

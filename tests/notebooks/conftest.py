@@ -1,0 +1,60 @@
+"""One sandbox and one headless tutorial run shared by the notebook tests (temporary state dir, free ports)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from maas_sandbox import control
+from maas_sandbox.control import SandboxInfo
+
+
+def _free_base_port() -> int:
+    # The shared tests/conftest.py owns the port search; load it by path (pytest runs in importlib mode).
+    spec = importlib.util.spec_from_file_location("maas_tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(module.free_base_port())
+
+
+@dataclass
+class TutorialRun:
+    sandbox: SandboxInfo
+    state_dir: Path
+    out_dir: Path
+    exit_code: int
+    lines: list[str]
+
+
+@pytest.fixture(scope="session")
+def tutorial_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
+    state = tmp_path_factory.mktemp("tutorial") / "state"
+    info = control.up(state, _free_base_port(), timeout=60)
+    try:
+        yield info
+    finally:
+        control.down(info.state_dir)
+
+
+def run_tutorial(sandbox: SandboxInfo, out_dir: Path, **params: str) -> TutorialRun:
+    from maas_helpers.runner import run_notebooks
+
+    lines: list[str] = []
+    code = run_notebooks("sandbox", params, sandbox.state_dir, out_dir, echo=lines.append)
+    return TutorialRun(sandbox, sandbox.state_dir, out_dir, code, lines)
+
+
+@pytest.fixture(scope="session")
+def first_run(tutorial_sandbox: SandboxInfo, tmp_path_factory: pytest.TempPathFactory) -> TutorialRun:
+    return run_tutorial(tutorial_sandbox, tmp_path_factory.mktemp("build-1"))
+
+
+@pytest.fixture(scope="session")
+def second_run(first_run: TutorialRun, tmp_path_factory: pytest.TempPathFactory) -> TutorialRun:
+    assert first_run.exit_code == 0, first_run.lines
+    return run_tutorial(first_run.sandbox, tmp_path_factory.mktemp("build-2"))
