@@ -1,13 +1,165 @@
-"""The `maas` command for trainers and CI."""
+"""The `maas` command for trainers and CI: apply/plan/destroy a catalogue, stats, run the notebooks, sandbox."""
 
 from __future__ import annotations
 
-import typer
+import os
+from pathlib import Path
+from typing import Annotated
 
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from maas_helpers.catalogue import load_catalogue
 from maas_helpers.cli_sandbox import sandbox_app
+from maas_helpers.config import config_path, load_settings, make_settings
+from maas_helpers.errors import MaasError
+from maas_helpers.kit import Kit
+from maas_helpers.reconcile import SECTIONS
+from maas_helpers.results import StepResult
 
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+err = Console(stderr=True)
+
+CatalogueArg = Annotated[Path | None, typer.Argument(help="Catalogue YAML (default: the kit's default catalogue).")]
+SectionOpt = Annotated[str | None, typer.Option("--section", "-s", help=f"One of: {', '.join(SECTIONS)}.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG", help="Saved settings YAML.")]
+StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="Sandbox state dir.")]
+
+
+def _fail(exc: Exception, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None) -> Kit:
+    """Saved settings when present; otherwise the sandbox defaults (so `maas apply` works on a fresh checkout)."""
+    if config_path(config).exists():
+        settings = load_settings(config)
+    else:
+        env = {"admin_url": os.environ.get("MAAS_ADMIN_URL"), "admin_token": os.environ.get("MAAS_ADMIN_TOKEN")}
+        settings = make_settings(target="sandbox", state_dir=state_dir or Path(".maas"),
+                                 **{k: v for k, v in env.items() if v})
+    if state_dir is not None:
+        settings.state_dir = state_dir
+    return Kit(settings, load_catalogue(catalogue) if catalogue else None)
+
+
+def _run_sections(kit: Kit, section: str | None, plan_only: bool) -> StepResult:
+    names = [section] if section else list(SECTIONS)
+    total = StepResult("Plan" if plan_only else "Apply")
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("planning" if plan_only else "applying", total=len(names))
+        for name in names:
+            progress.update(task, description=name)
+            step = kit.plan(name) if plan_only else kit.apply(name)
+            total.actions.extend(step.actions)
+            total.notes.extend(n for n in step.notes if "API reads" not in n and "API calls" not in n)
+            progress.advance(task)
+    calls, writes = kit.admin.total_calls, kit.admin.writes
+    if plan_only:
+        total.notes.append(f"plan only: {calls} API reads, nothing written")
+    else:
+        total.notes.append(f"{calls} API calls, {writes} writes" + (" — already in sync" if not writes else ""))
+    return total
+
+
+def _print(result: StepResult, verbose: bool) -> None:
+    if verbose:
+        console.print(str(result), highlight=False)
+        return
+    for action in result.actions:
+        if action.change.value != "unchanged":
+            console.print(f"  {action}", highlight=False)
+    console.print(result.summary(), highlight=False)
+    for note in result.notes:
+        console.print(f"  note: {note}", highlight=False)
+
+
+@app.command()
+def apply(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
+          state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Converge 3scale to the catalogue (all sections in order, or one)."""
+    try:
+        kit = _kit(catalogue, config, state_dir)
+        _print(_run_sections(kit, section, plan_only=False), verbose)
+    except MaasError as exc:
+        _fail(exc)
+
+
+@app.command()
+def plan(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
+         state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Show what apply would change; writes nothing."""
+    try:
+        kit = _kit(catalogue, config, state_dir)
+        _print(_run_sections(kit, section, plan_only=True), verbose)
+    except MaasError as exc:
+        _fail(exc)
+
+
+@app.command()
+def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
+            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+    """Remove what the catalogue owns (products, backends, apps, ActiveDocs); seed objects stay."""
+    try:
+        kit = _kit(catalogue, config, state_dir)
+        if not yes:
+            names = ", ".join(p.system_name for p in kit.catalogue.products)
+            typer.confirm(f"Delete products {names} from {kit.credentials.admin_url}?", abort=True)
+        _print(kit.destroy(), True)
+    except MaasError as exc:
+        _fail(exc)
+
+
+@app.command()
+def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
+          period: Annotated[str, typer.Option(help="eternity, year, month, week or day")] = "day") -> None:
+    """Usage totals per product and metric over the last period (Analytics API)."""
+    try:
+        from maas_helpers import stats as stats_mod
+    except ImportError:
+        _fail(MaasError("maas_helpers.stats is not available in this installation"), 2)
+        return
+    try:
+        kit = _kit(catalogue, config, state_dir)
+        services = {s["system_name"]: s for s in kit.admin.threescale.services.list()}
+        for product in kit.catalogue.products:
+            service = services.get(product.system_name)
+            if service is None:
+                console.print(f"{product.system_name}: not created yet (run maas apply)")
+                continue
+            frame = stats_mod.get_product_usage(kit.admin, service["id"], period=period,  # type: ignore[arg-type]
+                                                name=product.system_name)
+            console.print(f"[bold]{product.system_name}[/bold]")
+            console.print(stats_mod.totals(frame).to_string() if not frame.empty else "  no traffic yet")
+    except MaasError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    target: Annotated[str, typer.Option(help="sandbox or openshift")] = "sandbox",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value for notebook 0")] = None,
+    state_dir: Annotated[Path, typer.Option("--state-dir", envvar="MAAS_STATE_DIR")] = Path(".maas"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where executed notebooks go")] = Path("build"),
+) -> None:
+    """Run every notebook headless (papermill) into build/."""
+    params: dict[str, str] = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(MaasError(f"--param {item!r}: expected key=value"), 2)
+        params[key.strip()] = value
+    try:
+        from maas_helpers.runner import run_notebooks
+    except ImportError:
+        _fail(MaasError("the notebook runner (maas_helpers.runner) is not available yet"), 2)
+        return
+    raise typer.Exit(run_notebooks(target, params, state_dir, out_dir))
+
 
 if __name__ == "__main__":
     app()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class Kit:
     def _sandbox_models_url(self) -> str | None:
         if self.settings.target != "sandbox" or self.settings.models:
             return None
+        if self.settings.admin_url and os.environ.get("MAAS_MODELS_URL"):  # `eval "$(maas sandbox env)"`
+            return os.environ["MAAS_MODELS_URL"]
         return str(getattr(self.platform, "models_url", "")) or None
 
     @cached_property
@@ -85,6 +88,7 @@ class Kit:
 
     @property
     def reconciler(self) -> Reconciler:
+        self.admin  # noqa: B018 - resolve credentials first: a bad URL/token fails before the catalogue is built
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir))
 
     # --- steps ------------------------------------------------------------------------------------------
