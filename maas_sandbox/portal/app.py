@@ -9,6 +9,7 @@ as meta tags, as Rails does); a missing or wrong token is refused with 422, like
 from __future__ import annotations
 
 import hmac
+import logging
 import mimetypes
 import secrets
 from datetime import UTC
@@ -35,6 +36,7 @@ from maas_sandbox.portal.session import Sessions, safe_return_to
 from maas_sandbox.portal.sso_login import SsoError, finish_sso, start_sso
 
 Obj = dict[str, Any]
+log = logging.getLogger("maas_sandbox.portal")
 
 
 class Portal:
@@ -147,6 +149,11 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
 
     def csrf_rejected() -> Response:
         return PlainTextResponse("Invalid authenticity token", status_code=422)
+
+    @app.exception_handler(Exception)
+    async def log_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("portal: %s %s failed", request.method, request.url.path)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     @app.middleware("http")
     async def site_access_code(request: Request, call_next: Any) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
@@ -39,7 +40,7 @@ def _provider(sandbox: Sandbox, system_name: str) -> Obj:
 
 async def _discovery(provider: Obj) -> Obj:
     url = provider["site"].rstrip("/") + "/.well-known/openid-configuration"
-    async with AsyncOAuth2Client(timeout=10, verify=not provider.get("skip_ssl_certificate_verification")) as client:
+    async with httpx.AsyncClient(timeout=10, verify=not provider.get("skip_ssl_certificate_verification")) as client:
         resp = await client.get(url)
     if resp.status_code != 200:
         raise SsoError(f"The identity provider is not reachable ({resp.status_code}).", 502)
@@ -92,7 +93,9 @@ async def finish_sso(sandbox: Sandbox, system_name: str, session: Obj, query: Ob
             )
         except Exception as exc:  # authlib raises OAuthError and friends; all mean "no token"
             raise SsoError(f"The identity provider did not issue a token: {exc}") from exc
-        jwks = (await client.get(meta["jwks_uri"])).json()
+
+    async with httpx.AsyncClient(timeout=10, verify=not provider.get("skip_ssl_certificate_verification")) as plain:
+        jwks = (await plain.get(meta["jwks_uri"])).json()
     claims = _verify_id_token(
         sandbox, token.get("id_token"), jwks, meta["issuer"], provider["client_id"], pending["nonce"]
     )
