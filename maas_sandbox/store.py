@@ -97,7 +97,7 @@ class Store:
             row = self.conn.execute("SELECT data FROM objects WHERE id=? AND kind=?", (oid, kind)).fetchone()
         return {"id": oid, **json.loads(row[0])} if row else None
 
-    def list(self, kind: str, **where: Any) -> list[Obj]:
+    def list(self, kind: str, /, **where: Any) -> list[Obj]:
         """All objects of a kind whose top-level fields equal `where`, oldest first."""
         sql = "SELECT id, data FROM objects WHERE kind=?"
         params: list[Any] = [kind]
@@ -106,13 +106,17 @@ class Store:
                 sql += f" AND json_extract(data, '$.{key}') IS NULL"
             else:
                 sql += f" AND json_extract(data, '$.{key}') = ?"
-                params.append(json.dumps(value) if isinstance(value, bool | dict | list) else value)
+                # json_extract yields 1/0 for JSON booleans and JSON text for objects/arrays.
+                if isinstance(value, bool):
+                    params.append(int(value))
+                else:
+                    params.append(json.dumps(value) if isinstance(value, dict | list) else value)
         sql += " ORDER BY id"
         with self._lock:
             rows = self.conn.execute(sql, params).fetchall()
         return [{"id": r[0], **json.loads(r[1])} for r in rows]
 
-    def first(self, kind: str, **where: Any) -> Obj | None:
+    def first(self, kind: str, /, **where: Any) -> Obj | None:
         found = self.list(kind, **where)
         return found[0] if found else None
 
@@ -132,7 +136,7 @@ class Store:
         cur = self._write("DELETE FROM objects WHERE id=? AND kind=?", (int(obj_id), kind))
         return cur.rowcount > 0
 
-    def delete_where(self, kind: str, **where: Any) -> int:
+    def delete_where(self, kind: str, /, **where: Any) -> int:
         with self.transaction():
             ids = [o["id"] for o in self.list(kind, **where)]
             for oid in ids:
