@@ -172,6 +172,7 @@ class Exchange:
         self.request_model = ""
         self.app_id: int | None = None
         self.product: CompiledProduct | None = None
+        self.out: list[bytes] = []  # response bytes of the current upstream read, written in one call
 
     # -- responses made by the gateway ------------------------------------------------------------
     def _connection_header(self) -> bytes:
@@ -337,7 +338,7 @@ class Exchange:
         if not self.request.keep_alive:
             out.append(b"Connection: close\r\n")
         out.append(b"\r\n")
-        self.conn.write(b"".join(out))
+        self.out.append(b"".join(out))
         llm = self.product.llm if self.product is not None else None
         if llm is not None and not no_body:
             self.reader = lm.reader_for(llm, status, content_type, content_encoding)
@@ -345,16 +346,21 @@ class Exchange:
     def on_body(self, data: bytes) -> None:
         if not data:
             return
-        if self.chunked:
-            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
-        else:
-            self.conn.write(data)
+        self.out.append(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)
         if self.reader is not None:
             self.reader.feed(data)
 
+    def flush(self) -> None:
+        """Write what the last upstream read produced (headers and body together: one syscall, not two)."""
+        if self.out:
+            data = self.out[0] if len(self.out) == 1 else b"".join(self.out)
+            self.out = []
+            self.conn.write(data)
+
     def on_end(self) -> None:
         if self.chunked:
-            self.conn.write(b"0\r\n\r\n")
+            self.out.append(b"0\r\n\r\n")
+        self.flush()
         self.upstream = None
         reader, product = self.reader, self.product
         if reader is None or product is None or product.llm is None or self.app_id is None:

@@ -17,6 +17,7 @@ class ResponseSink(Protocol):
     def on_headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
     def on_body(self, data: bytes) -> None: ...
     def on_end(self) -> None: ...
+    def flush(self) -> None: ...
 
     upstream: UpstreamConnection | None
 
@@ -50,10 +51,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        sink = self.sink
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError(f"invalid upstream response: {exc}"))
+        if sink is not None:
+            sink.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
