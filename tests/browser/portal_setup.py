@@ -66,8 +66,11 @@ def upload_portal(admin: Any) -> None:
         fields = {"draft": (PORTAL / entry["file"]).read_text(), **extra}
         found = find(kind, entry["system_name"])
         if found is None:
-            found = _check(admin.post("/admin/api/cms/templates.json",
-                                      data={"type": kind, "system_name": entry["system_name"], **fields}))
+            found = _check(
+                admin.post(
+                    "/admin/api/cms/templates.json", data={"type": kind, "system_name": entry["system_name"], **fields}
+                )
+            )
             _check(admin.put(f"/admin/api/cms/templates/{found['id']}/publish.json"))
         else:
             put_and_publish(found["id"], fields)
@@ -77,9 +80,14 @@ def upload_portal(admin: Any) -> None:
     for partial in manifest.get("partials") or []:
         ensure("partial", partial, {})
     for page in manifest.get("pages") or []:
-        extra = {"title": page["title"], "path": page["path"], "layout_name": page["layout"],
-                 "content_type": page["content_type"], "liquid_enabled": str(page["liquid_enabled"]).lower(),
-                 "section_name": page["section"]}
+        extra = {
+            "title": page["title"],
+            "path": page["path"],
+            "layout_name": page["layout"],
+            "content_type": page["content_type"],
+            "liquid_enabled": str(page["liquid_enabled"]).lower(),
+            "section_name": page["section"],
+        }
         ensure("page", page, extra)
     for kind, key in (("builtin_page", "builtin_pages"), ("builtin_partial", "builtin_partials")):
         for entry in manifest.get(key) or []:
@@ -91,35 +99,75 @@ def upload_portal(admin: Any) -> None:
         if entry["path"] in files:
             continue
         with (PORTAL / entry["file"]).open("rb") as fh:
-            _check(admin.post("/admin/api/cms/files.json",
-                              data={"path": entry["path"], "section_id": sections[entry["section"]]["id"],
-                                    "downloadable": str(entry["downloadable"]).lower()},
-                              files={"attachment": (Path(entry["file"]).name, fh)}))
+            _check(
+                admin.post(
+                    "/admin/api/cms/files.json",
+                    data={
+                        "path": entry["path"],
+                        "section_id": sections[entry["section"]]["id"],
+                        "downloadable": str(entry["downloadable"]).lower(),
+                    },
+                    files={"attachment": (Path(entry["file"]).name, fh)},
+                )
+            )
 
 
 def create_model_product(admin: Any, models_url: str, model: str = "markov-chat-small") -> tuple[dict, dict, dict]:
     service = _check(admin.post("/admin/api/services.json", data={"name": f"Model {model}", "system_name": model}))[
-        "service"]
+        "service"
+    ]
     sid = service["id"]
-    backend = _check(admin.post("/admin/api/backend_apis.json",
-                                data={"name": f"{model} server", "system_name": f"{model}-backend",
-                                      "private_endpoint": models_url}))["backend_api"]
-    _check(admin.post(f"/admin/api/services/{sid}/backend_usages.json", data={"backend_api_id": backend["id"], "path": "/"}))
-    hits = next(m["metric"] for m in _check(admin.get(f"/admin/api/services/{sid}/metrics.json"))["metrics"]
-                if m["metric"]["system_name"] == "hits")
-    _check(admin.post(f"/admin/api/services/{sid}/proxy/mapping_rules.json",
-                      data={"http_method": "POST", "pattern": "/v1/", "metric_id": hits["id"], "delta": 1}))
+    backend = _check(
+        admin.post(
+            "/admin/api/backend_apis.json",
+            data={"name": f"{model} server", "system_name": f"{model}-backend", "private_endpoint": models_url},
+        )
+    )["backend_api"]
+    _check(
+        admin.post(
+            f"/admin/api/services/{sid}/backend_usages.json", data={"backend_api_id": backend["id"], "path": "/"}
+        )
+    )
+    hits = next(
+        m["metric"]
+        for m in _check(admin.get(f"/admin/api/services/{sid}/metrics.json"))["metrics"]
+        if m["metric"]["system_name"] == "hits"
+    )
+    _check(
+        admin.post(
+            f"/admin/api/services/{sid}/proxy/mapping_rules.json",
+            data={"http_method": "POST", "pattern": "/v1/", "metric_id": hits["id"], "delta": 1},
+        )
+    )
     _check(admin.put(f"/admin/api/services/{sid}/proxy.json", data={"credentials_location": "authorization"}))
-    plan = _check(admin.post(f"/admin/api/services/{sid}/application_plans.json",
-                             data={"name": "Standard", "system_name": "standard", "state_event": "publish"}))[
-        "application_plan"]
-    hidden = _check(admin.post(f"/admin/api/services/{sid}/application_plans.json",
-                               data={"name": "Internal", "system_name": "internal"}))["application_plan"]
-    spec = {"openapi": "3.0.3", "info": {"title": f"{model} API", "version": "1"},
-            "paths": {"/v1/chat/completions": {"post": {"responses": {"200": {"description": "ok"}}}}}}
-    _check(admin.post("/admin/api/active_docs.json",
-                      data={"name": f"{model} API", "system_name": model, "service_id": sid, "published": "true",
-                            "body": json.dumps(spec)}))
+    plan = _check(
+        admin.post(
+            f"/admin/api/services/{sid}/application_plans.json",
+            data={"name": "Standard", "system_name": "standard", "state_event": "publish"},
+        )
+    )["application_plan"]
+    hidden = _check(
+        admin.post(
+            f"/admin/api/services/{sid}/application_plans.json", data={"name": "Internal", "system_name": "internal"}
+        )
+    )["application_plan"]
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": f"{model} API", "version": "1"},
+        "paths": {"/v1/chat/completions": {"post": {"responses": {"200": {"description": "ok"}}}}},
+    }
+    _check(
+        admin.post(
+            "/admin/api/active_docs.json",
+            data={
+                "name": f"{model} API",
+                "system_name": model,
+                "service_id": sid,
+                "published": "true",
+                "body": json.dumps(spec),
+            },
+        )
+    )
     deployed = admin.post(f"/admin/api/services/{sid}/proxy/deploy.json")
     latest = admin.get(f"/admin/api/services/{sid}/proxy/configs/sandbox/latest.json")
     if deployed.status_code < 300 and latest.status_code == 200:
@@ -142,14 +190,26 @@ def setup_portal(info: Any, admin: Any) -> PortalSetup:
     service, plan, hidden = create_model_product(admin, info.models_url)
     client_secret, demo_password = secrets.token_urlsafe(16), secrets.token_urlsafe(12)
     realm = render_realm(info.portal_url, client_secret, demo_password)
-    resp = requests.post(f"{info.sso_url}/admin/realms", json=realm, timeout=30,
-                         headers={"Authorization": f"Bearer {info.master_token}"})
+    resp = requests.post(
+        f"{info.sso_url}/admin/realms", json=realm, timeout=30, headers={"Authorization": f"Bearer {info.master_token}"}
+    )
     assert resp.status_code in (201, 409), resp.text
-    _check(admin.post("/admin/api/authentication_providers.json",
-                      data={"kind": "keycloak", "name": "Red Hat build of Keycloak", "system_name": "keycloak",
-                            "client_id": "3scale-portal", "client_secret": client_secret,
-                            "site": f"{info.sso_url}/realms/maas", "published": "true",
-                            "automatically_approve_accounts": "true"}))
+    _check(
+        admin.post(
+            "/admin/api/authentication_providers.json",
+            data={
+                "kind": "keycloak",
+                "name": "Red Hat build of Keycloak",
+                "system_name": "keycloak",
+                "client_id": "3scale-portal",
+                "client_secret": client_secret,
+                "site": f"{info.sso_url}/realms/maas",
+                "published": "true",
+                "automatically_approve_accounts": "true",
+            },
+        )
+    )
     proxy = _check(admin.get(f"/admin/api/services/{service['id']}/proxy.json"))["proxy"]
-    return PortalSetup(info.portal_url, info.sso_url, service, plan, hidden, client_secret, demo_password,
-                       proxy.get("endpoint"))
+    return PortalSetup(
+        info.portal_url, info.sso_url, service, plan, hidden, client_secret, demo_password, proxy.get("endpoint")
+    )
