@@ -241,7 +241,7 @@ def run_notebooks(
     config = out_dir / CONFIG_FILE
     typed = {k: _typed(v) for k, v in params.items()}
     first = {"target": target, "state_dir": str(Path(state_dir).resolve()), "config_path": str(config), **typed}
-    shared = {"config_path": str(config), **typed}
+    shared = {"config_path": str(config), "report_dir": str(out_dir), **typed}
     if target == "sandbox":
         echo(_start_sandbox(Path(state_dir), typed))
     notebooks = list_notebooks(notebooks_dir)

@@ -29,6 +29,7 @@ class TutorialRun:
     out_dir: Path
     exit_code: int
     lines: list[str]
+    previous: TutorialRun | None = None
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +42,12 @@ def tutorial_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandb
         control.down(info.state_dir)
 
 
-def run_tutorial(sandbox: SandboxInfo, out_dir: Path, **params: str) -> TutorialRun:
+def run_tutorial(sandbox: SandboxInfo, out_dir: Path, previous: TutorialRun | None = None) -> TutorialRun:
     from maas_helpers.runner import run_notebooks
 
     lines: list[str] = []
-    code = run_notebooks("sandbox", params, sandbox.state_dir, out_dir, echo=lines.append)
-    return TutorialRun(sandbox, sandbox.state_dir, out_dir, code, lines)
+    code = run_notebooks("sandbox", {}, sandbox.state_dir, out_dir, echo=lines.append)
+    return TutorialRun(sandbox, sandbox.state_dir, out_dir, code, lines, previous)
 
 
 @pytest.fixture(scope="session")
@@ -57,4 +58,4 @@ def first_run(tutorial_sandbox: SandboxInfo, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="session")
 def second_run(first_run: TutorialRun, tmp_path_factory: pytest.TempPathFactory) -> TutorialRun:
     assert first_run.exit_code == 0, first_run.lines
-    return run_tutorial(first_run.sandbox, tmp_path_factory.mktemp("build-2"))
+    return run_tutorial(first_run.sandbox, tmp_path_factory.mktemp("build-2"), previous=first_run)
