@@ -1,0 +1,58 @@
+"""Time the whole tutorial headless (`maas run`) against a fresh sandbox: cold run, then a re-run.
+
+    .venv/bin/python benchmarks/tutorial_run.py
+
+Uses a temporary state dir and a free port range on 127.0.0.1; prints seconds per notebook and in total.
+Target (issue 5): the whole run ≤ 60 s after installation on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from maas_helpers.runner import run_notebooks
+from maas_sandbox import control
+
+
+def _free_base_port(span: int = 80) -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 50000, 10)
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range on 127.0.0.1")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="maas-tutorial-") as tmp:
+        state = Path(tmp) / "state"
+        t0 = time.perf_counter()
+        control.up(state, _free_base_port(), timeout=60)
+        print(f"sandbox start: {time.perf_counter() - t0:.1f} s")
+        try:
+            for label in ("cold run", "re-run"):
+                out = Path(tmp) / label.replace(" ", "-")
+                code = run_notebooks("sandbox", {}, state, out, echo=lambda _line: None)
+                report = json.loads((out / "run.json").read_text())
+                print(f"{label}: {'ok' if code == 0 else 'FAILED'} in {report['seconds']:.1f} s")
+                for nb in report["notebooks"]:
+                    print(f"  {nb['name']:<30} {nb['status']:<8} {nb['seconds']:5.1f} s")
+                if code != 0:
+                    return code
+        finally:
+            control.down(state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
