@@ -52,7 +52,9 @@
     var summary = section.querySelector(".maas-usage-summary");
     var metrics = ["hits", "prompt_tokens", "completion_tokens", "total_tokens"];
     var url = function (metric) {
-      return "/stats/api/applications/" + encodeURIComponent(appId) + "/usage.json?metric_name=" + metric + "&period=day";
+      var today = new Date().toISOString().slice(0, 10); // the UTC day, as the page says
+      return "/stats/api/applications/" + encodeURIComponent(appId) + "/usage.json?metric_name=" + metric +
+        "&period=day&granularity=hour&timezone=UTC&since=" + today;
     };
     Promise.all(metrics.map(function (metric) {
       return fetch(url(metric), { credentials: "same-origin" })
