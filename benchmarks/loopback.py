@@ -1,0 +1,328 @@
+"""Shared harness for the proving scripts and tests: a sandbox on free loopback ports, an Admin API client
+that builds products the way a tenant would, and a raw HTTP/1.1 client for odd requests.
+
+The raw client writes request bytes exactly as given (odd methods, undecoded paths, duplicate headers),
+so the gateway sees what a hostile client would send; `requests`/`httpx` would normalise them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from maas_sandbox import control
+from maas_sandbox.control import SandboxInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+LLM_MANIFEST = ROOT / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
+T0 = "2025-06-04T10:30:30Z"  # a Wednesday, mid-minute: no period rolls over while the clock is frozen here
+
+CORS = {
+    "name": "cors",
+    "version": "builtin",
+    "enabled": True,
+    "configuration": {"allow_headers": ["Authorization", "Content-type", "Accept"], "allow_origin": "*"},
+}
+APICAST = {"name": "apicast", "version": "builtin", "configuration": {}, "enabled": True}
+
+
+def llm_metrics(quota_metrics: list[str] | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if quota_metrics:
+        config["quota"] = {"enabled": True, "metrics": quota_metrics}
+    return {"name": "llm-metrics", "version": "1.0.0", "configuration": config, "enabled": True}
+
+
+# -- sandbox ---------------------------------------------------------------------------------------------
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port(span: int = 80) -> int:
+    rng = random.Random()
+    for _ in range(200):
+        # Below the kernel's ephemeral range (32768+), so outgoing connections never hold our ports.
+        base = rng.randrange(20000, 32768 - span, 10)
+        if all(_port_free(base + i) for i in range(span)):
+            return base
+    raise RuntimeError("no free port range found on 127.0.0.1")
+
+
+def start_sandbox(state_dir: Path, port: int | None = None) -> SandboxInfo:
+    return control.up(state_dir, port if port is not None else free_base_port(), test_clock=True, timeout=60)
+
+
+# -- Admin API -------------------------------------------------------------------------------------------
+class Admin:
+    """The tenant Admin API over plain HTTP, token in the query as the 3scale clients send it."""
+
+    def __init__(self, info: SandboxInfo) -> None:
+        self.info = info
+        self.session = requests.Session()
+
+    def call(self, method: str, path: str, *, token: str | None = None, **kw: Any) -> Any:
+        params = dict(kw.pop("params", {}) or {})
+        params["access_token"] = token or self.info.admin_token
+        resp = self.session.request(method, self.info.admin_url + path, params=params, timeout=30, **kw)
+        if resp.status_code not in (200, 201):
+            raise AssertionError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    def freeze_clock(self, now: str = T0) -> None:
+        self.call("PUT", "/sandbox/api/clock.json", token=self.info.master_token, json={"now": now, "freeze": True})
+
+    def register_llm_metrics(self) -> None:
+        registry = self.call("GET", "/admin/api/registry/policies.json")
+        names = {p["policy"]["name"] for p in registry.get("policies", [])}
+        if "llm-metrics" not in names:
+            schema = json.loads(LLM_MANIFEST.read_text())
+            self.call(
+                "POST", "/admin/api/registry/policies.json",
+                json={"name": "llm-metrics", "version": "1.0.0", "schema": schema},
+            )
+
+    def usage(self, app_id: int, metric: str, day: str = T0[:10]) -> int:
+        body = self.call(
+            "GET", f"/stats/applications/{app_id}/usage.json",
+            params={"metric_name": metric, "period": "day", "since": day},
+        )
+        return int(body["total"])
+
+
+@dataclass
+class App:
+    id: int
+    key: str
+    plan_id: int
+
+
+@dataclass
+class Product:
+    admin: Admin
+    id: int
+    name: str
+    staging: str
+    production: str
+    account_id: int = 0
+    metrics: dict[str, int] = field(default_factory=dict)
+    plans: dict[str, int] = field(default_factory=dict)
+    apps: list[App] = field(default_factory=list)
+
+    def plan(self, name: str) -> int:
+        if name not in self.plans:
+            plan = self.admin.call(
+                "POST", f"/admin/api/services/{self.id}/application_plans.json",
+                data={"name": name, "system_name": f"{name}-{self.id}", "state_event": "publish"},
+            )["application_plan"]
+            self.plans[name] = plan["id"]
+        return self.plans[name]
+
+    def limit(self, plan: str, metric: str, period: str, value: int) -> None:
+        self.admin.call(
+            "POST", f"/admin/api/application_plans/{self.plan(plan)}/metrics/{self.metrics[metric]}/limits.json",
+            data={"period": period, "value": value},
+        )
+
+    def new_app(self, plan: str = "basic") -> App:
+        body = self.admin.call(
+            "POST", f"/admin/api/accounts/{self.account_id}/applications.json",
+            data={"plan_id": self.plan(plan), "name": f"app-{random.randrange(1 << 30)}"},
+        )["application"]
+        app = App(body["id"], body["user_key"], self.plan(plan))
+        self.apps.append(app)
+        return app
+
+    def suspend(self, app: App) -> None:
+        self.admin.call("PUT", f"/admin/api/accounts/{self.account_id}/applications/{app.id}/suspend.json")
+
+    def delete(self, app: App) -> None:
+        self.admin.call("DELETE", f"/admin/api/accounts/{self.account_id}/applications/{app.id}.json")
+
+    def promote(self) -> None:
+        latest = self.admin.call("GET", f"/admin/api/services/{self.id}/proxy/configs/sandbox/latest.json")
+        version = latest["proxy_config"]["version"]
+        self.admin.call(
+            "POST", f"/admin/api/services/{self.id}/proxy/configs/sandbox/{version}/promote.json",
+            data={"to": "production"},
+        )
+
+
+def build_product(
+    admin: Admin,
+    *,
+    credentials: str = "authorization",
+    auth_user_key: str = "user_key",
+    chain: list[dict[str, Any]] | None = None,
+    promote: bool = True,
+    keep_default_rule: bool = False,
+) -> Product:
+    """An OpenAI-shaped product: GET /v1/models → models, POST /v1/chat/completions → chat (both under hits),
+    token metrics, one published plan `basic`, one developer account, deployed (and promoted)."""
+    name = f"p{random.randrange(1 << 30)}"
+    svc = admin.call("POST", "/admin/api/services.json", data={"name": name, "system_name": name})["service"]
+    sid = svc["id"]
+    proxy = admin.call("GET", f"/admin/api/services/{sid}/proxy.json")["proxy"]
+    product = Product(admin, sid, name, proxy["sandbox_endpoint"], proxy["endpoint"])
+    backend = admin.call(
+        "POST", "/admin/api/backend_apis.json",
+        data={"name": name + "-b", "private_endpoint": admin.info.models_url},
+    )["backend_api"]
+    admin.call(
+        "POST", f"/admin/api/services/{sid}/backend_usages.json", data={"backend_api_id": backend["id"], "path": "/"}
+    )
+    for metric in admin.call("GET", f"/admin/api/services/{sid}/metrics.json")["metrics"]:
+        product.metrics[metric["metric"]["system_name"]] = metric["metric"]["id"]
+    for token in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        created = admin.call(
+            "POST", f"/admin/api/services/{sid}/metrics.json",
+            data={"friendly_name": token, "system_name": token, "unit": "token"},
+        )["metric"]
+        product.metrics[token] = created["id"]
+    for friendly, system in (("Chat", "chat"), ("Models", "models")):
+        created = admin.call(
+            "POST", f"/admin/api/services/{sid}/metrics/{product.metrics['hits']}/methods.json",
+            data={"friendly_name": friendly, "system_name": system},
+        )["method"]
+        product.metrics[system] = created["id"]
+    if not keep_default_rule:  # 3scale gives a new product `GET /` → hits, which matches every GET
+        for rule in admin.call("GET", f"/admin/api/services/{sid}/proxy/mapping_rules.json")["mapping_rules"]:
+            admin.call("DELETE", f"/admin/api/services/{sid}/proxy/mapping_rules/{rule['mapping_rule']['id']}.json")
+    for verb, pattern, metric in (("POST", "/v1/chat/completions", "chat"), ("GET", "/v1/models", "models")):
+        admin.call(
+            "POST", f"/admin/api/services/{sid}/proxy/mapping_rules.json",
+            data={"http_method": verb, "pattern": pattern, "metric_id": product.metrics[metric], "delta": 1},
+        )
+    admin.call(
+        "PUT", f"/admin/api/services/{sid}/proxy.json",
+        data={"credentials_location": credentials, "auth_user_key": auth_user_key},
+    )
+    admin.call(
+        "PUT", f"/admin/api/services/{sid}/proxy/policies.json",
+        data={"policies_config": json.dumps(chain if chain is not None else [CORS, APICAST])},
+    )
+    admin.call("POST", f"/admin/api/services/{sid}/proxy/deploy.json")
+    product.plan("basic")
+    account = admin.call(
+        "POST", "/admin/api/signup.json",
+        data={"org_name": name, "username": name, "email": f"{name}@example.com", "password": "pw-Loopback-1"},
+    )["account"]
+    product.account_id = account["id"]
+    if promote:
+        product.promote()
+    return product
+
+
+def model_requests(info: SandboxInfo) -> int:
+    """How many requests the model server has received (its own counter, excluding /sandbox/*)."""
+    return int(requests.get(info.models_url + "/sandbox/requests", timeout=10).json()["total"])
+
+
+def chat_model(info: SandboxInfo) -> str:
+    models = requests.get(info.models_url + "/v1/models", timeout=10).json()["data"]
+    return next(m["id"] for m in models if "embed" not in m["id"])
+
+
+# -- raw HTTP/1.1 ------------------------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]  # lower-cased names, first occurrence
+    body: bytes
+    extra: bytes = b""  # bytes after a response that must not have a body (HEAD): a protocol error
+
+
+class RawConnection:
+    """One keep-alive client connection that sends bytes as given and reads one response per request."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def exchange(self, raw: bytes, *, head: bool = False) -> Reply:
+        """Send one request; HEAD requests and `Connection: close` replies end the connection."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(raw)
+        await self.writer.drain()
+        try:
+            head_block = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            return Reply(0, {}, b"")  # closed without an answer
+        status_line, _, header_block = head_block.partition(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in header_block.split(b"\r\n"):
+            if b":" in line:
+                name, _, value = line.partition(b":")
+                headers.setdefault(name.decode("latin-1").strip().lower(), value.decode("latin-1").strip())
+        body = b""
+        extra = b""
+        if head or status in (204, 304):
+            if head:
+                extra = await self.reader.read()  # we sent Connection: close; anything left is a stray body
+                await self.close()
+                return Reply(status, headers, b"", extra)
+        elif "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                parts.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(p[:-2] for p in parts)
+        else:
+            body = await self.reader.read()
+            await self.close()
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return Reply(status, headers, body, extra)
+
+
+def request_bytes(method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    if method == "HEAD":
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def bench_line(name: str, value: float | int | str, unit: str = "", *, target: str = "", ok: bool | None = None) -> str:
+    """One machine-readable figure for benchmarks/run_all.py's summary table (a `BENCH {json}` line)."""
+    return "BENCH " + json.dumps({"name": name, "value": value, "unit": unit, "target": target, "ok": ok})
