@@ -125,3 +125,17 @@ def test_nbval_marked_outputs_are_stable_on_re_execution(second_run) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_confirmed_teardown_removes_our_products_and_keeps_the_seed(second_run, tmp_path: Path) -> None:
+    """Last: notebook 99 with confirm_teardown=true deletes what the catalogue owns (runs after nbval)."""
+    from maas_helpers.runner import NOTEBOOKS_DIR, execute_sequence
+
+    config = str(second_run.out_dir / "maas-config.yaml")
+    report = execute_sequence([NOTEBOOKS_DIR / "99_teardown.ipynb"], tmp_path, {},
+                              {"config_path": config, "confirm_teardown": True}, target="sandbox",
+                              echo=lambda _line: None, env={"MAAS_HEADLESS": "1"})
+    assert report.ok, report.notebooks
+    left = {s["service"]["system_name"] for s in _admin(second_run, "/admin/api/services.json")["services"]}
+    assert not set(MODELS) & left
+    assert left, "the seed product must stay"
