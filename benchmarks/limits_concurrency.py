@@ -1,0 +1,166 @@
+"""Limits under concurrency: hits limits at several periods and token quotas, each hit by 200 concurrent
+clients (one keep-alive connection each) through the production gateway.
+
+Reported per limit: requests sent, passed, limit, and what the backend recorded. Goals (issue 8): exactly
+the limit passes for hits; for token quotas the recorded tokens exceed the quota by at most one request's
+tokens. The sandbox clock is frozen mid-minute, so no period rolls over during a run.
+
+`python benchmarks/limits_concurrency.py [--clients 200]`; tests/reliability runs the same at 200 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loopback as lb  # noqa: E402
+
+from maas_sandbox import control  # noqa: E402
+
+HITS_LIMITS = [("minute", 50), ("hour", 80), ("day", 120), ("week", 130), ("month", 150), ("eternity", 170)]
+TOKEN_LIMITS = [("hour", 150), ("day", 400)]
+
+
+@dataclass
+class LimitRow:
+    metric: str
+    period: str
+    limit: int
+    sent: int
+    passed: int
+    rejected: int  # 429 Usage limit exceeded
+    other: int  # any other status: must be 0
+    recorded: int  # what the backend counted for the metric
+    max_request: int = 1  # largest single request's increment (tokens per request for token quotas)
+
+    @property
+    def overshoot(self) -> int:
+        return self.recorded - self.limit
+
+    @property
+    def overshoot_requests(self) -> float:
+        return self.overshoot / self.max_request if self.max_request else 0.0
+
+    @property
+    def ok(self) -> bool:
+        if self.other:
+            return False
+        if self.metric == "hits":
+            return self.passed == self.limit == self.recorded
+        return 0 <= self.overshoot <= self.max_request
+
+    def line(self) -> str:
+        extra = f" overshoot {self.overshoot} ({self.overshoot_requests:.1f} requests)" if self.metric != "hits" else ""
+        return (
+            f"  {self.metric:<13} {self.period:<9} limit {self.limit:>4}  sent {self.sent:>4}  passed {self.passed:>4}"
+            f"  429 {self.rejected:>4}  other {self.other}  recorded {self.recorded:>5}{extra}  "
+            + ("ok" if self.ok else "MISSED GOAL")
+        )
+
+
+async def _burst(port: int, raw: bytes, clients: int, per_client: int) -> list[lb.Reply]:
+    replies: list[lb.Reply] = []
+    start = asyncio.Event()
+
+    async def client() -> None:
+        conn = lb.RawConnection("127.0.0.1", port)
+        try:
+            conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port)
+            await start.wait()  # every connection is open before the first request goes out
+            for _ in range(per_client):
+                replies.append(await asyncio.wait_for(conn.exchange(raw), 60))
+        finally:
+            await conn.close()
+
+    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    await asyncio.sleep(0.2)
+    start.set()
+    await asyncio.gather(*tasks)
+    return replies
+
+
+def hits_limits(admin: lb.Admin, clients: int, per_client: int = 2) -> list[LimitRow]:
+    product = lb.build_product(admin)
+    port = int(product.production.rsplit(":", 1)[1])
+    rows = []
+    for period, value in HITS_LIMITS:
+        plan = f"hits-{period}"
+        product.limit(plan, "hits", period, value)
+        app = product.new_app(plan)
+        raw = lb.request_bytes("GET", "/v1/models", [("Authorization", f"Bearer {app.key}")])
+        replies = asyncio.run(_burst(port, raw, clients, per_client))
+        statuses = [r.status for r in replies]
+        rows.append(LimitRow(
+            "hits", period, value, len(replies), statuses.count(200), statuses.count(429),
+            len(replies) - statuses.count(200) - statuses.count(429), admin.usage(app.id, "hits"),
+        ))
+    return rows
+
+
+def token_limits(admin: lb.Admin, clients: int) -> list[LimitRow]:
+    admin.register_llm_metrics()
+    chain = [lb.CORS, lb.llm_metrics(["total_tokens"]), lb.APICAST]
+    product = lb.build_product(admin, chain=chain)
+    port = int(product.production.rsplit(":", 1)[1])
+    body = json.dumps({
+        "model": lb.chat_model(admin.info), "max_tokens": 8,
+        "messages": [{"role": "user", "content": "Say hello"}],
+    }).encode()
+    rows = []
+    for period, value in TOKEN_LIMITS:
+        plan = f"tokens-{period}"
+        product.limit(plan, "total_tokens", period, value)
+        app = product.new_app(plan)
+        raw = lb.request_bytes(
+            "POST", "/v1/chat/completions",
+            [("Authorization", f"Bearer {app.key}"), ("Content-Type", "application/json")], body,
+        )
+        replies = asyncio.run(_burst(port, raw, clients, 1))
+        statuses = [r.status for r in replies]
+        per_request = [json.loads(r.body)["usage"]["total_tokens"] for r in replies if r.status == 200]
+        rows.append(LimitRow(
+            "total_tokens", period, value, len(replies), statuses.count(200), statuses.count(429),
+            len(replies) - statuses.count(200) - statuses.count(429), admin.usage(app.id, "total_tokens"),
+            max(per_request, default=1),
+        ))
+    return rows
+
+
+def run(info: control.SandboxInfo, clients: int) -> list[LimitRow]:
+    admin = lb.Admin(info)
+    admin.freeze_clock()
+    return hits_limits(admin, clients) + token_limits(admin, clients)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="maas-limits-") as tmp:
+        info = lb.start_sandbox(Path(tmp) / "state")
+        try:
+            rows = run(info, args.clients)
+        finally:
+            control.down(info.state_dir)
+    print(f"limits under {args.clients} concurrent clients:")
+    for row in rows:
+        print(row.line())
+    hits = [r for r in rows if r.metric == "hits"]
+    tokens = [r for r in rows if r.metric != "hits"]
+    print(lb.bench_line("hits limits exact (passed == limit)", f"{sum(r.ok for r in hits)}/{len(hits)}",
+                        target=f"{len(hits)}/{len(hits)}", ok=all(r.ok for r in hits)))
+    worst = max(r.overshoot_requests for r in tokens)
+    print(lb.bench_line("token quota overshoot (worst)", round(worst, 1), "requests", target="<= 1",
+                        ok=all(r.ok for r in tokens)))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Limits under 200 concurrent clients (issue 8): hits limits at six periods pass exactly the limit; token
+quotas overshoot by at most one request's tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import limits_concurrency as lc
+import loopback as lb
+import pytest
+
+from maas_sandbox import control
+from maas_sandbox.control import SandboxInfo
+
+CLIENTS = 200
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
+    info = lb.start_sandbox(tmp_path_factory.mktemp("limits") / "state")
+    try:
+        lb.Admin(info).freeze_clock()
+        yield info
+    finally:
+        control.down(info.state_dir)
+
+
+def test_hits_limits_pass_exactly_the_limit_at_every_period(limited: SandboxInfo) -> None:
+    rows = lc.hits_limits(lb.Admin(limited), CLIENTS, per_client=2)
+    print("\n".join(row.line() for row in rows))
+    assert [row.period for row in rows] == [period for period, _ in lc.HITS_LIMITS]
+    for row in rows:
+        assert row.sent == 2 * CLIENTS and row.other == 0
+        assert row.passed == row.limit, row.line()
+        assert row.recorded == row.limit, row.line()
+        assert row.rejected == row.sent - row.limit
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="data-plane defect: the llm-metrics quota admits while recorded tokens are below the limit and counts "
+    "tokens only after each response, so every request in flight is admitted; 200 concurrent chat requests "
+    "overshoot a 150-token hour quota by ~70 requests' tokens and a 400-token day quota by ~180 "
+    "(maas_sandbox/gateway/server.py Exchange.run: backend.authorize(...) reserves nothing). Goal: ≤ 1 request",
+)
+def test_token_quota_overshoot_is_at_most_one_request_under_concurrency(limited: SandboxInfo) -> None:
+    rows = lc.token_limits(lb.Admin(limited), CLIENTS)
+    print("\n".join(row.line() for row in rows))
+    for row in rows:
+        assert row.other == 0 and row.passed >= 1
+        assert row.recorded >= row.limit, "the quota was never reached: the burst proved nothing"
+        assert row.overshoot <= row.max_request, row.line()
