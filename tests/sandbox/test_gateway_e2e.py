@@ -607,6 +607,12 @@ def test_analytics_numbers_equal_traffic_sent(admin: Admin, sb: SandboxInfo) -> 
             params={"metric_name": "hits", "period": "day", "since": "2025-06-04"},
         )
         assert [(a["id"], a["value"]) for a in top["applications"]] == [(p.app_ids[0], 6), (p.app_ids[1], 4)]
+        # no `since`: the last day up to and including the current hour, so fresh traffic shows at once
+        recent = admin.call(
+            "GET", f"/stats/services/{p.id}/usage.json", params={"metric_name": "hits", "period": "day"}
+        )
+        assert recent["values"][-1] == 4 and recent["total"] == 10 and len(recent["values"]) == 24
+        assert recent["period"]["until"] == "2025-06-04T12:59:59Z"
         change = admin.call(
             "GET",
             f"/stats/services/{p.id}/usage.json",

@@ -150,8 +150,13 @@ class Window:
         else:
             if since_raw:
                 since = _parse_time(str(since_raw), zone, "since")
+            elif period:
+                # "The last <period>" up to and including the current bucket, so traffic sent a moment ago
+                # shows up (reference: since = now - period; we align the end to the current bucket's end).
+                current_end = _step(_floor(now, granularity), granularity) if granularity != "eternity" else now
+                since = current_end - (_period_end(now, str(period)) - now)
             else:
-                since = now - (_period_end(now, str(period)) - now) if period else now
+                since = now
             if granularity != "eternity":
                 since = _floor(since, granularity)
             if period is not None:
