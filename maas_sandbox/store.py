@@ -19,6 +19,15 @@ from typing import Any
 from maas_sandbox.clock import Clock, iso
 
 Obj = dict[str, Any]
+MAX_ID = 2**63 - 1  # SQLite INTEGER range; larger ids cannot exist
+
+
+def _as_id(obj_id: Any) -> int | None:
+    try:
+        oid = int(obj_id)
+    except (TypeError, ValueError):
+        return None
+    return oid if 0 < oid <= MAX_ID else None
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -89,9 +98,8 @@ class Store:
         return obj
 
     def get(self, kind: str, obj_id: int | str | None) -> Obj | None:
-        try:
-            oid = int(obj_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        oid = _as_id(obj_id)
+        if oid is None:
             return None
         with self._lock:
             row = self.conn.execute("SELECT data FROM objects WHERE id=? AND kind=?", (oid, kind)).fetchone()
@@ -133,6 +141,8 @@ class Store:
         return current
 
     def delete(self, kind: str, obj_id: int) -> bool:
+        if _as_id(obj_id) is None:
+            return False
         cur = self._write("DELETE FROM objects WHERE id=? AND kind=?", (int(obj_id), kind))
         return cur.rowcount > 0
 

@@ -164,11 +164,14 @@ def as_int(value: Any, field: str) -> int:
 
 
 def path_id(value: str) -> int:
-    """Ids in paths: anything non-numeric is simply not found (as in Rails)."""
+    """Ids in paths: anything non-numeric or beyond the 64-bit id range is simply not found (as in Rails)."""
     try:
-        return int(value)
+        oid = int(value)
     except (TypeError, ValueError) as exc:
         raise NotFound() from exc
+    if not 0 < oid < 2**63:
+        raise NotFound()
+    return oid
 
 
 # -- auth -----------------------------------------------------------------------------------------

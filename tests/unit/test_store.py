@@ -44,3 +44,10 @@ def test_persists_across_reopen_and_counters_never_reuse(tmp_path: Path) -> None
     again = Store(tmp_path / "db.sqlite")
     assert again.get("backend_api", obj["id"])["name"] == "b"
     assert again.next_counter("slot") == 3
+
+
+def test_ids_outside_the_sqlite_range_are_simply_absent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    assert store.get("service", 99999999999999999999) is None
+    assert store.get("service", "-1") is None
+    assert store.delete("service", 2**64) is False
