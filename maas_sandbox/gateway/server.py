@@ -180,9 +180,8 @@ class Exchange:
 
     def send_error(self, error: ErrorResponse, extra: list[tuple[str, str]] | None = None) -> None:
         lines = [f"{k}: {v}\r\n" for k, v in (*error.extra, *(extra or ()), *self.cors_headers)]
-        self.conn.write(
-            error.head + "".join(lines).encode("latin-1") + self._connection_header() + b"\r\n" + error.body
-        )
+        body = b"" if self.request.method == "HEAD" else error.body  # HEAD: Content-Length kept, no body
+        self.conn.write(error.head + "".join(lines).encode("latin-1") + self._connection_header() + b"\r\n" + body)
 
     def send_empty(self, status: int) -> None:
         lines = "".join(f"{k}: {v}\r\n" for k, v in self.cors_headers)
