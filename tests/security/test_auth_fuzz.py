@@ -27,6 +27,7 @@ def test_no_request_reaches_the_model_without_a_valid_live_key(world: af.World) 
     assert result.valid_sent > 0, "the fuzz must include valid traffic, or a dead model counter would pass"
     assert result.model_received == result.valid_sent, "requests reached the model without a valid live key"
     assert result.mismatches == []
+    assert result.stray_head_bodies == 0, "answers to HEAD carried a body"
     seen = {kind.split("/")[0] for kind in result.kinds} | {"/".join(k.split("/")[:2]) for k in result.kinds}
     for required in (
         "missing", "no-match", "dark", "preflight", "malformed", "valid", "failed/unknown",
@@ -57,12 +58,6 @@ def test_a_key_stops_working_the_moment_its_application_is_suspended(world: af.W
     assert asyncio.run(one()).status == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway defect: error answers to HEAD carry the error body (maas_sandbox/gateway/server.py "
-    "Exchange.send_error writes error.body for every method); HTTP forbids a body on HEAD and a keep-alive "
-    "client then reads the stray bytes as the next response",
-)
 def test_head_requests_get_no_body(world: af.World) -> None:
     port = world.ports["authorization"]
     raw = lb.request_bytes("HEAD", "/v1/models", [])
