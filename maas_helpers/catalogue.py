@@ -113,6 +113,8 @@ class Authentication(_Model):
 
     credentials_location: Literal["headers", "query", "authorization"] = "authorization"
     auth_user_key: str = "Authorization"
+    # 3scale answers a missing key with 403 by default; OpenAI clients (and HTTP) expect 401 for "no credentials".
+    error_status_auth_missing: int = Field(default=401, ge=400, le=599)
 
 
 class ActiveDoc(_Model):

@@ -533,9 +533,9 @@ gateway say no on purpose: 401, 403, 404 and 429.
 parameters missing*), is the key known (else *Authentication failed*, **403**), does a mapping rule match (else
 **404** *No Mapping Rule matched*), is the plan's limit left (else **429** *Usage limit exceeded*). Only then is the
 call forwarded to the model, and the hits and tokens are reported back for statistics and limits. Each status is
-a product setting: 3scale answers a missing key with **403** unless the product sets
-`error_status_auth_missing` to **401** (what OpenAI clients expect). The refusals table reads the configured
-status from the product and shows what the gateway really answered.
+a product setting: 3scale answers a missing key with **403** by default; the kit's catalogue sets
+`error_status_auth_missing` to **401**, what HTTP and OpenAI clients expect for "no credentials". The refusals
+table reads the configured status from the product and shows what the gateway really answered.
 
 In a browser, a developer signs up (or logs in through SSO) on the developer portal and creates the application
 there. This notebook uses 3scale's signup and application APIs for the same steps, so it runs headless too; the
@@ -575,6 +575,7 @@ assert (calls[calls.kind != "embedding"].total_tokens > 0).all()
 assert (sdk.status == "ok").all() and (sdk.chunks > 1).any()
 cases = ["no key", "unknown key", "unmapped path"] + (["rate limit"] if rate_limit_demo else [])
 assert list(refusals.case) == cases and (refusals.status == refusals.expected).all(), refusals.to_string()
+assert list(refusals.status)[:3] == [401, 403, 404] and (not rate_limit_demo or refusals.status.iloc[3] == 429)
 print(dict(zip(refusals.case, refusals.status, strict=True)))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **11** reads the traffic you just generated from the **Analytics API**."),

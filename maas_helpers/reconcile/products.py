@@ -85,8 +85,17 @@ def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, se
         usages = [entity(u) for u in service.backend_usages.list()]
         mine = next((u for u in usages if u.get("backend_id") == backend["id"]), None)
         if mine is None:
+            # The product is ours: another backend mounted at our path (an older catalogue, a manual edit) is
+            # replaced, since 3scale allows one backend per path and never re-points a usage.
+            taken = next((u for u in usages if u.get("path") == product.path), None)
+            if taken is not None:
+                ctx.write(lambda: service.backend_usages.delete(taken["id"]))
             ctx.write(lambda: service.backend_usages.create({"backend_api_id": backend["id"], "path": product.path}))
-            ctx.record(result, "backend usage", name, Change.CREATED, link=link)
+            if taken is None:
+                ctx.record(result, "backend usage", name, Change.CREATED, link=link)
+            else:
+                ctx.record(result, "backend usage", name, Change.UPDATED,
+                           f"backend at {product.path}: {taken.get('backend_id')} → {backend['id']}", link)
         elif mine.get("path") != product.path:
             ctx.write(lambda: service.backend_usages.update(mine["id"], {"path": product.path}))
             ctx.record(result, "backend usage", name, Change.UPDATED, f"path: {mine.get('path')!r} → {product.path!r}",
@@ -210,7 +219,8 @@ def apply_authentication(ctx: Context) -> StepResult:
     for product in ctx.catalogue.products:
         service = ctx.service(product)
         desired = product.authentication.model_dump()
-        detail = "API key in the Authorization header (HTTP Basic or Bearer)"
+        detail = (f"API key in the Authorization header (HTTP Basic or Bearer); "
+                  f"missing key → {product.authentication.error_status_auth_missing}")
         if service is None:
             ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED, detail)
             continue
@@ -271,7 +281,7 @@ def staging_differences(ctx: Context, product: Product, service: Any, config: di
     proxy_content = content.get("proxy") or {}
     proxy = entity(ctx.proxy(service))
     reasons = []
-    for key in ("credentials_location", "auth_user_key"):
+    for key in product.authentication.model_dump():
         if proxy_content.get(key) != proxy.get(key):
             reasons.append(key)
     chain = [{k: p.get(k) for k in ("name", "version", "configuration")} for p in _desired_chain(product)

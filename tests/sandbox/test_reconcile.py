@@ -122,7 +122,10 @@ def test_request_path_key_gateway_model(sandbox: SandboxInfo) -> None:
     assert ok.status_code == 200, ok.text
     assert ok.json()["usage"]["total_tokens"] > 0
     missing = requests.post(f"{chat_url}/v1/chat/completions", json=body, timeout=30)
-    assert missing.status_code == 403
+    assert (missing.status_code, missing.text) == (401, "Authentication parameters missing")
+    wrong = requests.post(f"{chat_url}/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": "Bearer not-a-key"})
+    assert (wrong.status_code, wrong.text) == (403, "Authentication failed")
     unmapped = requests.get(f"{chat_url}/not-an-api", timeout=30,
                             headers={"Authorization": f"Bearer {keys['markov-chat-small']}"})
     assert unmapped.status_code == 404
@@ -171,3 +174,21 @@ def test_unreachable_admin_is_one_line() -> None:
     with pytest.raises(MaasError) as err:
         client.get_json("/admin/api/services.json")
     assert "cannot reach" in str(err.value) and "tok-abcdefghijklmnop" not in str(err.value)
+
+
+def test_foreign_backend_at_our_path_is_replaced(kit: Kit) -> None:
+    """A product of ours whose `/` is taken by another backend (older catalogue, manual edit) converges."""
+    ts = kit.admin.threescale
+    product = ts.services.create({"system_name": "markov-chat-small", "name": "markov-chat-small"})
+    stray = ts.backends.create({"name": "stray", "system_name": "stray-backend",
+                                "private_endpoint": "http://127.0.0.1:9"})
+    product.backend_usages.create({"backend_api_id": stray["id"], "path": "/"})
+    kit.apply("backends")
+    result = kit.apply("products")
+    replaced = [a for a in result.actions if a.kind == "backend usage" and a.change is Change.UPDATED]
+    assert [a.name for a in replaced] == ["markov-chat-small → markov-chat-small at /"], str(result)
+    listed = kit.admin.get_json(f"/admin/api/services/{product['id']}/backend_usages.json")
+    usages = [u["backend_usage"] for u in listed]
+    backends = {b["system_name"]: b["id"] for b in ts.backends.list()}
+    assert [(u["backend_id"], u["path"]) for u in usages] == [(backends["markov-chat-small"], "/")]
+    assert kit.plan("products").in_sync
