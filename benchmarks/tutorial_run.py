@@ -22,7 +22,7 @@ from maas_sandbox import control
 
 def _free_base_port(span: int = 80) -> int:
     for _ in range(200):
-        base = random.randrange(20000, 50000, 10)
+        base = random.randrange(20000, 31000, 10)  # below the ephemeral port range
         try:
             for port in range(base, base + span):
                 with socket.socket() as s:

@@ -145,8 +145,7 @@ def up(
                 f"state dir {state.path} was created with --port {saved['port']}; use that port "
                 "or run 'maas sandbox reset' first"
             )
-    with contextlib.suppress(FileNotFoundError):
-        state.runtime.unlink()
+    _stop_leftovers(state)
     cmd = [sys.executable, "-m", "maas_sandbox", "serve", "--state-dir", str(state.path)]
     if port is not None:
         cmd += ["--port", str(port)]
@@ -179,6 +178,28 @@ def up(
         time.sleep(0.1)
     proc.terminate()
     raise SandboxError(f"sandbox did not answer health checks within {timeout:.0f}s; see {state.logs}")
+
+
+def _is_ours(pid: int, module: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return module.encode() in fh.read()
+    except OSError:
+        return False
+
+
+def _stop_leftovers(state: StateDir) -> None:
+    """After a crash (`kill -9`), stop a model server the dead sandbox left behind: it holds the models port."""
+    runtime = state.read_runtime() or {}
+    models_pid = runtime.get("models_pid")
+    if models_pid and _alive(models_pid) and _is_ours(models_pid, "maas_sandbox.models"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(models_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(models_pid):
+            time.sleep(0.05)
+    with contextlib.suppress(FileNotFoundError):
+        state.runtime.unlink()
 
 
 def down(state_dir: str | Path | None = None, timeout: float = 15.0) -> bool:

@@ -85,7 +85,16 @@ def _start_models(sandbox: Sandbox) -> subprocess.Popen[bytes] | None:
         stdout=logfile,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - no threads yet
     )
+
+
+def _die_with_parent() -> None:
+    """In the model server child: get SIGTERM when the sandbox process dies, even by `kill -9`."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _uvicorn(app: Any, port: int) -> _QuietServer:

@@ -35,7 +35,8 @@ def free_base_port(span: int = 80) -> int:
     """A base port whose whole first `span` ports are free (admin, portal, sso, models, gateways)."""
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20000, 50000, 10)
+        # Below the kernel's ephemeral range (32768+), so outgoing connections never take a gateway port.
+        base = rng.randrange(20000, 31000, 10)
         if all(_port_free(base + i) for i in range(span)):
             return base
     raise RuntimeError("no free port range found on 127.0.0.1")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import crash_safety as cs
 import loopback as lb
-import pytest
 
 from maas_sandbox import control
 
@@ -26,13 +25,6 @@ def test_kill_9_under_load_keeps_config_and_loses_under_a_second_of_usage(tmp_pa
     assert result.lost_seconds <= 1.0, result.line()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: after `kill -9` of the sandbox process alone, its model server child lives on "
-    "(no parent-death handling in maas_sandbox/server.py _start_models) holding the models port; the restart's "
-    "own model server then fails to bind ('address already in use' in logs/models.log), control.up still "
-    "reports success, runtime.json names a dead models_pid and `down` never stops the orphan",
-)
 def test_restart_after_kill_9_of_the_sandbox_process_leaves_no_orphan(tmp_path: Path) -> None:
     state = tmp_path / "state"
     info = lb.start_sandbox(state)
