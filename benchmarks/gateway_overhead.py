@@ -35,7 +35,7 @@ MANIFEST = Path(__file__).resolve().parents[1] / "policies" / "llm-metrics" / "1
 
 def free_base() -> int:
     for _ in range(200):
-        base = random.randrange(20000, 50000, 10)
+        base = random.randrange(20000, 31000, 10)  # below the ephemeral port range
         try:
             for port in range(base, base + 20):
                 with socket.socket() as s:
