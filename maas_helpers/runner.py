@@ -29,6 +29,18 @@ _NUMBERED = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
 CONFIG_FILE = "maas-config.yaml"
 
 
+def _ipc_kernel_manager() -> type:
+    """Kernels talk over local IPC sockets: no TCP ports opened, no plain-text-TCP warning from ipykernel."""
+    from jupyter_client.manager import KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 @dataclass
 class NotebookRun:
     """What happened to one notebook in a run."""
@@ -183,7 +195,7 @@ def execute_sequence(
             try:
                 papermill.execute_notebook(
                     str(path), str(executed), parameters=given, cwd=str(path.parent),
-                    progress_bar=False, kernel_name="python3",
+                    progress_bar=False, kernel_name="python3", kernel_manager_class=_ipc_kernel_manager(),
                 )
                 run.status = "ok"
             except Exception as exc:  # papermill's execution error, or a kernel that died
