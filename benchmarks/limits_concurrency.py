@@ -5,6 +5,10 @@ Reported per limit: requests sent, passed, limit, and what the backend recorded.
 the limit passes for hits; for token quotas the recorded tokens exceed the quota by at most one request's
 tokens. The sandbox clock is frozen mid-minute, so no period rolls over during a run.
 
+Token quotas reserve an upper-bound estimate per request in flight, so one wave of 200 requests admits only
+the few whose estimates fit; the token clients therefore keep sending (at most `TOKEN_ATTEMPTS` each) until
+the tokens of the 200 answers they received reach the quota, and only then is the overshoot read.
+
 `python benchmarks/limits_concurrency.py [--clients 200]`; tests/reliability runs the same at 200 clients.
 """
 
@@ -26,6 +30,7 @@ from maas_sandbox import control  # noqa: E402
 
 HITS_LIMITS = [("minute", 50), ("hour", 80), ("day", 120), ("week", 130), ("month", 150), ("eternity", 170)]
 TOKEN_LIMITS = [("hour", 150), ("day", 400)]
+TOKEN_ATTEMPTS = 50  # per client: bounds a token run at 200 × 50 requests
 
 
 @dataclass
@@ -39,6 +44,7 @@ class LimitRow:
     other: int  # any other status: must be 0
     recorded: int  # what the backend counted for the metric
     max_request: int = 1  # largest single request's increment (tokens per request for token quotas)
+    in_flight_429: int = 0  # 429s with Retry-After 1: refused only for tokens reserved by requests in flight
 
     @property
     def overshoot(self) -> int:
@@ -57,7 +63,11 @@ class LimitRow:
         return 0 <= self.overshoot <= self.max_request
 
     def line(self) -> str:
-        extra = f" overshoot {self.overshoot} ({self.overshoot_requests:.1f} requests)" if self.metric != "hits" else ""
+        extra = (
+            f" overshoot {self.overshoot} ({self.overshoot_requests:.1f} requests; {self.in_flight_429} 429s in flight)"
+            if self.metric != "hits"
+            else ""
+        )
         return (
             f"  {self.metric:<13} {self.period:<9} limit {self.limit:>4}  sent {self.sent:>4}  passed {self.passed:>4}"
             f"  429 {self.rejected:>4}  other {self.other}  recorded {self.recorded:>5}{extra}  "
@@ -86,6 +96,35 @@ async def _burst(port: int, raw: bytes, clients: int, per_client: int) -> list[l
     return replies
 
 
+async def _until_quota(port: int, raw: bytes, clients: int, quota: int, attempts: int) -> list[lb.Reply]:
+    """All clients start at once and keep sending until the answered tokens reach `quota` (bounded)."""
+    replies: list[lb.Reply] = []
+    start = asyncio.Event()
+    spent = 0
+
+    async def client() -> None:
+        nonlocal spent
+        conn = lb.RawConnection("127.0.0.1", port)
+        try:
+            conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port)
+            await start.wait()
+            for _ in range(attempts):
+                if spent >= quota:
+                    break
+                reply = await asyncio.wait_for(conn.exchange(raw), 60)
+                replies.append(reply)
+                if reply.status == 200:
+                    spent += json.loads(reply.body)["usage"]["total_tokens"]
+        finally:
+            await conn.close()
+
+    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    await asyncio.sleep(0.2)
+    start.set()
+    await asyncio.gather(*tasks)
+    return replies
+
+
 def hits_limits(admin: lb.Admin, clients: int, per_client: int = 2) -> list[LimitRow]:
     product = lb.build_product(admin)
     port = int(product.production.rsplit(":", 1)[1])
@@ -104,7 +143,7 @@ def hits_limits(admin: lb.Admin, clients: int, per_client: int = 2) -> list[Limi
     return rows
 
 
-def token_limits(admin: lb.Admin, clients: int) -> list[LimitRow]:
+def token_limits(admin: lb.Admin, clients: int, attempts: int = TOKEN_ATTEMPTS) -> list[LimitRow]:
     admin.register_llm_metrics()
     chain = [lb.CORS, lb.llm_metrics(["total_tokens"]), lb.APICAST]
     product = lb.build_product(admin, chain=chain)
@@ -122,13 +161,14 @@ def token_limits(admin: lb.Admin, clients: int) -> list[LimitRow]:
             "POST", "/v1/chat/completions",
             [("Authorization", f"Bearer {app.key}"), ("Content-Type", "application/json")], body,
         )
-        replies = asyncio.run(_burst(port, raw, clients, 1))
+        replies = asyncio.run(_until_quota(port, raw, clients, value, attempts))
         statuses = [r.status for r in replies]
         per_request = [json.loads(r.body)["usage"]["total_tokens"] for r in replies if r.status == 200]
         rows.append(LimitRow(
             "total_tokens", period, value, len(replies), statuses.count(200), statuses.count(429),
             len(replies) - statuses.count(200) - statuses.count(429), admin.usage(app.id, "total_tokens"),
             max(per_request, default=1),
+            sum(1 for r in replies if r.status == 429 and r.headers.get("retry-after") == "1"),
         ))
     return rows
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maas_sandbox.backend.engine import AUTH_FAILED, LIMITS_EXCEEDED, OK, Backend, Decision
+from maas_sandbox.backend.engine import AUTH_FAILED, LIMITS_EXCEEDED, OK, Backend, Decision, Reservation
 from maas_sandbox.context import Sandbox
 
 
@@ -10,4 +10,4 @@ def create_backend(sandbox: Sandbox) -> Backend:
     return Backend(sandbox)
 
 
-__all__ = ["AUTH_FAILED", "LIMITS_EXCEEDED", "OK", "Backend", "Decision", "create_backend"]
+__all__ = ["AUTH_FAILED", "LIMITS_EXCEEDED", "OK", "Backend", "Decision", "Reservation", "create_backend"]

@@ -1,5 +1,5 @@
 """apisonator-like usage engine: authrep (check and count, atomically), report (count, unchecked),
-authorize-style quota checks, write-behind persistence of minute buckets to SQLite.
+authorize-style quota checks with in-flight reservations, write-behind persistence of minute buckets to SQLite.
 
 Everything runs on the sandbox's single event loop and never awaits between check and increment,
 so counts are exact under any concurrency (real 3scale can overshoot; this must not).
@@ -39,6 +39,7 @@ _UPSERT = (
 OK = "ok"
 AUTH_FAILED = "auth_failed"  # unknown key, app not live, unknown metric, disabled metric (limit 0)
 LIMITS_EXCEEDED = "limits_exceeded"
+IN_FLIGHT_RETRY_AFTER = 1  # seconds, when only in-flight reservations stand in the way
 
 
 @dataclass(slots=True)
@@ -47,6 +48,15 @@ class Decision:
     reason: str = ""
     retry_after: int = -1  # seconds to the end of the most constrained exceeded limit's period
     app: App | None = None
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Tokens held for one admitted request in flight, counted by quota checks until released."""
+
+    app_id: int
+    amounts: dict[int, int]  # metric id (ancestors included) → reserved amount
+    released: bool = False
 
 
 class Backend:
@@ -59,6 +69,8 @@ class Backend:
         self.counters: dict[tuple[int, int], list[list[int]]] = {}
         # (app id, service id, metric id, minute bucket) → not yet written delta
         self.pending: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
+        # (app id, metric id) → amount reserved by quota-admitted requests still in flight
+        self.reserved: dict[tuple[int, int], int] = {}
         self._starts_minute = -1
         self._starts: tuple[int, ...] = ()
         self._task: asyncio.Task[None] | None = None
@@ -166,22 +178,30 @@ class Backend:
             self._add(app.id, metric_id, delta, starts)
             pending[(app.id, app.service_id, metric_id, bucket)] += delta
 
-    def _check(self, app: App, expanded: dict[int, int], now: float, starts: tuple[int, ...]) -> Decision | None:
+    def _check(
+        self, app: App, expanded: dict[int, int], now: float, starts: tuple[int, ...], *, with_reserved: bool = False
+    ) -> Decision | None:
         plan_limits = self.index.limits.get(app.plan_id) if app.plan_id is not None else None
         if not plan_limits:
             return None
         worst: int | None = None  # longest exceeded period (ties among zero remaining → longer period)
+        in_flight_only = True  # every exceeded limit would pass without the reservations
         for metric_id, delta in expanded.items():
+            reserved = self.reserved.get((app.id, metric_id), 0) if with_reserved else 0
             for period_index, value in plan_limits.get(metric_id, ()):
                 if value == 0:
                     return Decision(AUTH_FAILED, "metric_disabled", app=app)
-                if self.current(app.id, metric_id, period_index, starts) + delta > value and (
-                    worst is None or period_index < worst
-                ):
-                    worst = period_index
+                current = self.current(app.id, metric_id, period_index, starts)
+                if current + reserved + delta > value:
+                    if current + delta > value:
+                        in_flight_only = False
+                    if worst is None or period_index < worst:
+                        worst = period_index
         if worst is None:
             return None
-        return Decision(LIMITS_EXCEEDED, "limits_exceeded", seconds_to_reset(PERIODS[worst], now), app)
+        # Rejected only for tokens held by requests in flight: those finish soon, not at the period's end.
+        retry_after = IN_FLIGHT_RETRY_AFTER if in_flight_only else seconds_to_reset(PERIODS[worst], now)
+        return Decision(LIMITS_EXCEEDED, "limits_exceeded", retry_after, app)
 
     # -- the backend API ------------------------------------------------------------------------
     def lookup(self, service_id: int, user_key: str) -> App | None:
@@ -224,6 +244,51 @@ class Backend:
             # apisonator reports a disabled metric as limits_exceeded with max value 0
             return Decision(LIMITS_EXCEEDED, "limits_exceeded", -1, app)
         return rejected or Decision(OK, app=app)
+
+    def admit(
+        self, service_id: int, user_key: str, quota: dict[str, int], estimate: dict[str, int]
+    ) -> tuple[Decision, Reservation | None]:
+        """Quota admission with reservations: like `authorize`, but tokens reserved by requests in flight
+        count as used, and an admitted request reserves `estimate` (an upper bound of what it will report)
+        until `release`. Sequentially (nothing in flight) this is exactly `authorize`."""
+        index = self.refresh()
+        app = index.apps_by_key.get((service_id, user_key))
+        if app is None:
+            return Decision(AUTH_FAILED, "user_key_invalid"), None
+        if app.state != "live":
+            return Decision(AUTH_FAILED, "application_not_active", app=app), None
+        expanded = self._expand(service_id, quota)
+        if expanded is None:
+            return Decision(AUTH_FAILED, "metric_invalid", app=app), None
+        now = self.clock.time()
+        rejected = self._check(app, expanded, now, self._period_starts(now), with_reserved=True)
+        if rejected is not None:
+            if rejected.reason == "metric_disabled":
+                return Decision(LIMITS_EXCEEDED, "limits_exceeded", -1, app), None
+            return rejected, None
+        amounts: dict[int, int] = {}
+        for name, amount in estimate.items():  # metrics the product lacks cannot be reported: nothing to hold
+            for metric_id, delta in (self._expand(service_id, {name: amount}) or {}).items():
+                amounts[metric_id] = amounts.get(metric_id, 0) + delta
+        reserved = self.reserved
+        for metric_id, amount in amounts.items():
+            key = (app.id, metric_id)
+            reserved[key] = reserved.get(key, 0) + amount
+        return Decision(OK, app=app), Reservation(app.id, amounts)
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Give back a reservation (idempotent): the request ended, its real usage is reported or lost."""
+        if reservation is None or reservation.released:
+            return
+        reservation.released = True
+        reserved = self.reserved
+        for metric_id, amount in reservation.amounts.items():
+            key = (reservation.app_id, metric_id)
+            left = reserved.get(key, 0) - amount
+            if left > 0:
+                reserved[key] = left
+            else:
+                reserved.pop(key, None)
 
     def report(self, service_id: int, app_id: int, usage: dict[str, int]) -> bool:
         """Count `usage` unchecked (what a 3scale report does); unknown metrics make it fail whole."""

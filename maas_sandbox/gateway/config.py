@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,7 +21,7 @@ import jsonschema
 
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
-from maas_sandbox.gateway.llm_metrics import LlmMetricsConfig
+from maas_sandbox.gateway.llm_metrics import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TOKENS_ENV, LlmMetricsConfig
 from maas_sandbox.gateway.mapping import MappingRule, compile_rule
 
 log = logging.getLogger("maas_sandbox.gateway")
@@ -105,6 +106,18 @@ def _llm_metrics_validator() -> jsonschema.protocols.Validator | None:
     return cls(schema)
 
 
+def default_max_tokens() -> int:
+    """Completion tokens a quota reserves for a generation request without max_tokens (sandbox setting)."""
+    raw = os.environ.get(DEFAULT_MAX_TOKENS_ENV, "")
+    try:
+        value = int(raw)
+    except ValueError:
+        if raw:
+            log.warning("%s=%r is not an integer; using %d", DEFAULT_MAX_TOKENS_ENV, raw, DEFAULT_MAX_TOKENS)
+        return DEFAULT_MAX_TOKENS
+    return value if value >= 0 else DEFAULT_MAX_TOKENS
+
+
 def _upstream(endpoint: str | None, usage_path: str) -> Upstream | None:
     if not endpoint:
         return None
@@ -164,6 +177,7 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
                 log.error("service %s: llm-metrics configuration rejected: %s", product.service_id, errors[0].message)
                 continue
             product.llm = LlmMetricsConfig.from_config(config)
+            product.llm.default_max_tokens = default_max_tokens()
         names.append(name)
     product.apicast = "apicast" in names or not names
     return product

@@ -2,7 +2,8 @@
 
 Request rewrite (force `stream_options.include_usage` on streaming requests), response readers that
 observe the body without holding it (SSE: only the unfinished line is kept; JSON: a capped buffer),
-and the usage → metric increments of the configured rules. The same shared cases.json drives the Lua
+the usage → metric increments of the configured rules, and (sandbox only) the upper-bound token
+estimate a quota-admitted request reserves while in flight. The same shared cases.json drives the Lua
 specs and this module's tests.
 """
 
@@ -16,6 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+# Completion tokens assumed for a generation request that names no max_tokens (override per sandbox
+# with this environment variable; a model's context length is a safe choice when it is known).
+DEFAULT_MAX_TOKENS = 4096
+DEFAULT_MAX_TOKENS_ENV = "MAAS_SANDBOX_QUOTA_DEFAULT_MAX_TOKENS"
+_MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 JSON_BUFFER_CAP = 8 * 1024 * 1024
 _INSERT = b',"stream_options":{"include_usage":true}'
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -37,6 +43,7 @@ class LlmMetricsConfig:
     quota_metrics: tuple[str, ...] = ()
     model_label: bool = True
     statuses: frozenset[int] = field(default_factory=frozenset)
+    default_max_tokens: int = DEFAULT_MAX_TOKENS  # sandbox setting, not part of the policy's schema
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> LlmMetricsConfig:
@@ -59,15 +66,25 @@ class LlmMetricsConfig:
         )
 
 
-def rewrite_request(config: LlmMetricsConfig, content_type: str | None, body: bytes) -> tuple[bytes | None, str]:
-    """(new body or None when unchanged, request model) for a request with this content type and body."""
+def request_json(content_type: str | None, body: bytes) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None (not JSON by its content type, not decodable, not an object)."""
     if not body or not content_type or "json" not in content_type.lower():
-        return None, ""
+        return None
     try:
         data = json.loads(body)
     except ValueError:
-        return None, ""
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rewrite_request(config: LlmMetricsConfig, content_type: str | None, body: bytes) -> tuple[bytes | None, str]:
+    """(new body or None when unchanged, request model) for a request with this content type and body."""
+    return rewrite_parsed(config, body, request_json(content_type, body))
+
+
+def rewrite_parsed(config: LlmMetricsConfig, body: bytes, data: dict[str, Any] | None) -> tuple[bytes | None, str]:
+    """`rewrite_request` for a body already decoded by `request_json`."""
+    if data is None:
         return None, ""
     model = data.get("model")
     model = model if isinstance(model, str) else ""
@@ -83,6 +100,36 @@ def rewrite_request(config: LlmMetricsConfig, content_type: str | None, body: by
     options["include_usage"] = True
     data["stream_options"] = options
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), model
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def estimate_usage(config: LlmMetricsConfig, path: str, body: bytes, data: dict[str, Any] | None) -> dict[str, int]:
+    """An upper bound of what the rules will report for this request, by metric (the quota reservation).
+
+    Prompt: the body length in bytes (every token of text is at least one byte). Completion: the largest
+    `max_tokens`-like field times the number of choices (`n`, `best_of`); without one, the configured
+    default, except for embeddings (no completion) and bodies that are not a JSON object (nothing to
+    generate from: the body length bounds everything)."""
+    prompt = len(body)
+    if data is None:
+        completion = 0
+    else:
+        limits = [c for c in (_count(data.get(f)) for f in _MAX_TOKEN_FIELDS) if c is not None]
+        if limits:
+            choices = max([1, *(c for c in (_count(data.get("n")), _count(data.get("best_of"))) if c is not None)])
+            completion = max(limits) * choices
+        elif path.rstrip("/").endswith("/embeddings"):
+            completion = 0
+        else:
+            completion = config.default_max_tokens
+    by_field = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    estimate: dict[str, int] = {}
+    for rule in config.rules:
+        estimate[rule.metric] = estimate.get(rule.metric, 0) + by_field.get(rule.usage, prompt + completion)
+    return estimate
 
 
 class UsageReader:

@@ -3,6 +3,10 @@
 Per request (APIcast's phases in chain order): route → CORS preflight → llm-metrics rewrite → credentials
 → mapping rules → llm-metrics token quota → authrep → proxy upstream, streaming the response back piece
 by piece → llm-metrics reads the usage on the way and reports it after the response.
+
+The token quota reserves an upper bound of the request's tokens while it is in flight, so concurrent
+requests cannot all pass the check before any of them reports; the reservation is released when the
+exchange ends, whichever way it ends.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from maas_sandbox.backend import LIMITS_EXCEEDED, OK
+from maas_sandbox.backend import LIMITS_EXCEEDED, OK, Backend, Reservation
 from maas_sandbox.gateway import credentials as creds
 from maas_sandbox.gateway import llm_metrics as lm
 from maas_sandbox.gateway.config import CompiledProduct, ErrorResponse, reason
@@ -30,6 +34,7 @@ HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
 )
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+MAX_PIPELINED = 8  # parsed requests waiting behind the one being served before reading pauses
 
 
 class Request:
@@ -65,6 +70,8 @@ class GatewayProtocol(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self.busy = False
         self.closed = False
+        self.broken = False  # unparseable bytes arrived while a request was served: 400 after it
+        self.reading = True
         self.exchange: Exchange | None = None
 
     # -- asyncio ------------------------------------------------------------------------------
@@ -74,16 +81,30 @@ class GatewayProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.write_and_close(_BAD_REQUEST)
-        except httptools.HttpParserError:
-            self.write_and_close(_BAD_REQUEST)
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError):
+            if self.busy:  # answer in order: after the responses already owed
+                self.broken = True
+                self._pause_reading()
+            else:
+                self.write_and_close(_BAD_REQUEST)
+
+    # Reading stays on while a request is served, so a client that goes away is noticed at once
+    # (connection_lost closes the upstream, which ends the exchange and frees its quota reservation).
+    def _pause_reading(self) -> None:
+        if self.reading and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+            self.reading = False
+
+    def _resume_reading(self) -> None:
+        if not self.reading and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+            self.reading = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         exchange = self.exchange
         if exchange is not None and exchange.upstream is not None:
-            exchange.upstream.close()  # stop an upstream generation nobody will read
+            exchange.upstream.abort()  # stop an upstream generation nobody will read
 
     def pause_writing(self) -> None:
         if self.exchange is not None and self.exchange.upstream is not None:
@@ -119,18 +140,22 @@ class GatewayProtocol(asyncio.Protocol):
         self.queue.append(request)
         if not self.busy:
             self._next()
+        elif len(self.queue) >= MAX_PIPELINED:
+            self._pause_reading()
 
     # -- serving ------------------------------------------------------------------------------
     def _next(self) -> None:
         if self.closed or not self.queue:
             self.busy = False
-            if self.transport is not None and not self.closed:
-                self.transport.resume_reading()
+            if self.broken:
+                self.write_and_close(_BAD_REQUEST)
+            else:
+                self._resume_reading()
             return
-        self.busy = True
-        if self.transport is not None:
-            self.transport.pause_reading()  # one request at a time; pipelined ones wait in the queue
+        self.busy = True  # one request at a time; pipelined ones wait in the queue
         request = self.queue.popleft()
+        if len(self.queue) < MAX_PIPELINED and not self.broken:
+            self._resume_reading()
         asyncio.get_running_loop().create_task(self._serve(request))
 
     async def _serve(self, request: Request) -> None:
@@ -172,7 +197,12 @@ class Exchange:
         self.request_model = ""
         self.app_id: int | None = None
         self.product: CompiledProduct | None = None
+        self.reservation: Reservation | None = None  # quota tokens held while this request is in flight
         self.out: list[bytes] = []  # response bytes of the current upstream read, written in one call
+
+    @property
+    def abandoned(self) -> bool:
+        return self.conn.closed
 
     # -- responses made by the gateway ------------------------------------------------------------
     def _connection_header(self) -> bytes:
@@ -193,6 +223,12 @@ class Exchange:
 
     # -- the chain ------------------------------------------------------------------------------
     async def run(self) -> None:
+        try:
+            await self._chain()
+        finally:  # every way out (error answer, upstream failure, client gone, exception) gives it back
+            self.conn.gateway.backend.release(self.reservation)
+
+    async def _chain(self) -> None:
         conn, request = self.conn, self.request
         gateway = conn.gateway
         product = gateway.route(conn.service_id, conn.environment)
@@ -210,8 +246,10 @@ class Exchange:
 
         body = request.body
         llm = product.llm
+        data = None
         if llm is not None:
-            rewritten, self.request_model = lm.rewrite_request(llm, request.headers.get("content-type"), body)
+            data = lm.request_json(request.headers.get("content-type"), body)
+            rewritten, self.request_model = lm.rewrite_parsed(llm, body, data)
             if rewritten is not None:
                 body = rewritten
 
@@ -227,7 +265,10 @@ class Exchange:
             usage, _matched = match_usage(product.rules, request.method, path, args)
             backend = gateway.backend
             if llm is not None and llm.quota_enabled:
-                decision = backend.authorize(product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1))
+                estimate = lm.estimate_usage(llm, path, body, data)
+                decision, self.reservation = backend.admit(
+                    product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1), estimate
+                )
                 if decision.status == LIMITS_EXCEEDED:
                     self._limits_exceeded(product, decision.retry_after)
                     return
@@ -361,10 +402,17 @@ class Exchange:
             self.out.append(b"0\r\n\r\n")
         self.flush()
         self.upstream = None
+        backend = self.conn.gateway.backend
+        try:
+            self._report_usage(backend)
+        finally:  # in the same step as the report: the tokens are never both unreserved and unreported
+            backend.release(self.reservation)
+
+    def _report_usage(self, backend: Backend) -> None:
         reader, product = self.reader, self.product
         if reader is None or product is None or product.llm is None or self.app_id is None:
             return
         usage, _model = reader.finish()
         increments = lm.usage_increments(product.llm, self.status, usage)
         if increments:
-            self.conn.gateway.backend.report(product.service_id, self.app_id, increments)
+            backend.report(product.service_id, self.app_id, increments)

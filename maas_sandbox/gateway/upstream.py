@@ -21,6 +21,9 @@ class ResponseSink(Protocol):
 
     upstream: UpstreamConnection | None
 
+    @property
+    def abandoned(self) -> bool: ...  # the client went away: do not (re)send the request
+
 
 class UpstreamError(Exception):
     pass
@@ -44,6 +47,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.framed = True
         self.reused = False
         self.closed = False
+        self.aborted = False  # closed by us because the client went away: never retried
 
     # -- asyncio ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,7 +68,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool.discard(self)
         if self.done is None or self.done.done():
             return
-        if not self.received and self.reused:
+        if self.aborted:
+            self.done.set_exception(UpstreamError("client went away"))
+        elif not self.received and self.reused:
             self.done.set_exception(_Stale())
         elif self.sink is not None and self.headers_sent and not self.framed:
             self._complete(reusable=False)  # body delimited by connection close
@@ -146,6 +152,11 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def abort(self) -> None:
+        """The client is gone: drop this exchange's upstream connection (the generation stops)."""
+        self.aborted = True
+        self.close()
+
 
 class UpstreamPool:
     def __init__(self, max_idle_per_host: int = 256) -> None:
@@ -175,8 +186,13 @@ class UpstreamPool:
                 await conn.start(data, sink, head_only)
                 return conn
             except _Stale:
+                if sink.abandoned:
+                    raise UpstreamError("client went away") from None
                 continue
         conn = await self._connect(key)
+        if sink.abandoned:  # gone while we connected
+            conn.close()
+            raise UpstreamError("client went away")
         await conn.start(data, sink, head_only)
         return conn
 
