@@ -71,8 +71,12 @@ PATHS: list[tuple[str, bool, bool]] = [
     ("/admin/api/services.json?access_token=x", False, False),
     ("/" + "c" * 7000, False, False),
 ]
-# Paths a valid request may use: they reach the model and the model answers 200.
-VALID_PATHS = ["/v1/models", "/v1/%6Dodels", "/v1/models?q=1"]
+# Paths a valid request may use: they reach the model and the model answers 200. The gateway forwards the
+# normalised path it matched, so encoded, doubled and dot-segment spellings are served as `/v1/models`.
+VALID_PATHS = [
+    "/v1/models", "/v1/%6Dodels", "/v1/models?q=1", "/x/../v1/models", "/v1//models", "/v1/./models",
+    "/v1/chat/completions/../../models",
+]
 # TRACE is left out: nginx answers it 405 itself, before any 3scale logic.
 METHODS = ["GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"]
 MALFORMED_REQUESTS = [

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 _VAR = re.compile(r"\{[^}/]*\}")
 _SEGMENT = r"[\w\-.~%!$&'()*+,;=@:]+"
@@ -75,21 +75,39 @@ def compile_rule(rule: Mapping[str, Any]) -> MappingRule:
 _UNSAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in " %?#")
 
 
+def _already_normal(raw: str) -> bool:
+    """True when normalising cannot change the path (the common case: no escapes, no dot or empty segments)."""
+    return (
+        raw.startswith("/")
+        and raw.isascii()
+        and raw.isprintable()
+        and not any(c in raw for c in " %#?")
+        and "//" not in raw
+        and "/." not in raw
+    )
+
+
 def normalize_path(raw: str) -> str:
-    """nginx's $uri: percent-decoded, `//` merged, dot segments resolved; then re-escaped."""
-    path = unquote(raw)
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
+    """nginx's $uri: percent-decoded, `//` merged, dot segments resolved; then re-escaped.
+
+    The gateway matches mapping rules on this path and forwards it upstream, so what is counted is what
+    is served. Decoded bytes are re-escaped as bytes: an escape that is not UTF-8 (`%FF`) survives as is.
+    """
+    if _already_normal(raw):
+        return raw
+    path = unquote_to_bytes(raw)
+    segments: list[bytes] = []
+    for segment in path.split(b"/"):
+        if segment in (b"", b"."):
             continue
-        if segment == "..":
+        if segment == b"..":
             if segments:
                 segments.pop()
             continue
         segments.append(segment)
-    normalized = "/" + "/".join(segments)
-    if path.endswith("/") and segments:
-        normalized += "/"
+    normalized = b"/" + b"/".join(segments)
+    if path.endswith(b"/") and segments:
+        normalized += b"/"
     return quote(normalized, safe=_UNSAFE)
 
 

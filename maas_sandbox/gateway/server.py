@@ -254,13 +254,13 @@ class Exchange:
                 body = rewritten
 
         raw_path, _, query = request.target.partition("?")
+        path = normalize_path(raw_path)  # matched, counted and forwarded: one path for all three
         user_key: str | None = None
         if product.apicast:
             user_key = self._credentials(product, query, body)
             if user_key is None:
                 self.send_error(product.errors["auth_missing"])
                 return
-            path = normalize_path(raw_path)
             args = query_args(query)
             usage, _matched = match_usage(product.rules, request.method, path, args)
             backend = gateway.backend
@@ -286,13 +286,12 @@ class Exchange:
             if product.credentials_location == "query":
                 query = creds.strip_query(query, product.user_key)
 
-        upstream = product.upstream_for(raw_path)
+        upstream = product.upstream_for(path)
         if upstream is None:
             self.send_empty(404)  # no api_backend
             return
-        path = raw_path
         if upstream.usage_path != "/":
-            path = raw_path[len(upstream.usage_path) :] or "/"
+            path = path[len(upstream.usage_path) :] or "/"
             if not path.startswith("/"):
                 path = "/" + path
         target = upstream.base_path + path + ("?" + query if query else "")

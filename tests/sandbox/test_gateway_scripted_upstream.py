@@ -311,3 +311,28 @@ def test_pipelined_requests_are_answered_in_order_and_garbage_after_them_last(ga
             received += chunk
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", received)
     assert statuses == [b"200", b"404", b"400"]
+
+
+# -- the path forwarded is the path matched ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("sent", "forwarded"),
+    [
+        ("/x/../v1/chat/completions?a=1", "/v1/chat/completions?a=1"),
+        ("/v1//chat/./completions", "/v1/chat/completions"),
+        ("/v1/chat/%63ompletions", "/v1/chat/completions"),
+        ("/%2e%2e/v1/chat/completions", "/v1/chat/completions"),
+        # normal paths travel byte for byte, query untouched
+        ("/v1/chat/completions", "/v1/chat/completions"),
+        ("/v1/chat/completions;v=2/x-y_z~?q=%2F&q=a+b&empty", "/v1/chat/completions;v=2/x-y_z~?q=%2F&q=a+b&empty"),
+        ("/v1/chat/completions/caf%C3%A9/%FF%20x", "/v1/chat/completions/caf%C3%A9/%FF%20x"),
+    ],
+)
+def test_the_upstream_receives_the_normalised_path_it_was_counted_for(
+    gateway: Gateway, upstream: Upstream, sent: str, forwarded: str
+) -> None:
+    sock = gateway.raw("ok", target=sent)
+    try:
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        sock.close()
+    assert upstream.targets[-1] == forwarded

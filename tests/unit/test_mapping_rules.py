@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from maas_sandbox.gateway.mapping import compile_rule, match_usage, normalize_path, query_args
 
 
@@ -78,3 +80,25 @@ def test_path_normalisation() -> None:
     assert normalize_path("/a%20b") == "/a%20b"
     rules = [rule("/v1/models$")]
     assert usage(rules, "//v1//models") == {"hits": 1}
+
+
+def test_path_normalisation_keeps_bytes_and_normal_paths() -> None:
+    assert normalize_path("/a%FFb/%e2%82%ac") == "/a%FFb/%E2%82%AC"  # not UTF-8: kept; UTF-8: canonical escapes
+    assert normalize_path("/x/../v1/models") == "/v1/models"
+    assert normalize_path("/%2e%2e/%2E%2E/etc") == "/etc"
+    assert normalize_path("") == "/"
+
+
+def test_normal_paths_are_returned_unchanged_by_both_code_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    import maas_sandbox.gateway.mapping as mapping
+
+    normal = ["/", "/v1/models", "/v1/models/", "/v1/chat/completions;v=2", "/a-b_c~d/e!$&'()*+,;=:@"]
+    odd = ["/a//b", "/a/./b", "/a/../b", "/.x", "/a%41", "/a b", "/é", "v1"]
+    for path in normal:
+        assert mapping._already_normal(path)
+        assert normalize_path(path) == path
+    for path in odd:
+        assert not mapping._already_normal(path)
+    # the slow path agrees with the fast one wherever the fast one applies
+    monkeypatch.setattr(mapping, "_already_normal", lambda raw: False)
+    assert [normalize_path(p) for p in normal] == normal
