@@ -207,17 +207,25 @@ class Backend:
     def lookup(self, service_id: int, user_key: str) -> App | None:
         return self.refresh().apps_by_key.get((service_id, user_key))
 
-    def authrep(self, service_id: int, user_key: str, usage: dict[str, int]) -> Decision:
-        """Authorize and, when authorized, count `usage` (and ancestors) in every period."""
-        index = self.refresh()
-        app = index.apps_by_key.get((service_id, user_key))
+    def _validate(
+        self, service_id: int, user_key: str, usage: dict[str, int]
+    ) -> tuple[App, dict[int, int], None] | tuple[App | None, None, Decision]:
+        """apisonator's validators before limits: known key, live application, known metrics."""
+        app = self.refresh().apps_by_key.get((service_id, user_key))
         if app is None:
-            return Decision(AUTH_FAILED, "user_key_invalid")
+            return None, None, Decision(AUTH_FAILED, "user_key_invalid")
         if app.state != "live":
-            return Decision(AUTH_FAILED, "application_not_active", app=app)
+            return app, None, Decision(AUTH_FAILED, "application_not_active", app=app)
         expanded = self._expand(service_id, usage)
         if expanded is None:
-            return Decision(AUTH_FAILED, "metric_invalid", app=app)
+            return app, None, Decision(AUTH_FAILED, "metric_invalid", app=app)
+        return app, expanded, None
+
+    def authrep(self, service_id: int, user_key: str, usage: dict[str, int]) -> Decision:
+        """Authorize and, when authorized, count `usage` (and ancestors) in every period."""
+        app, expanded, refused = self._validate(service_id, user_key, usage)
+        if refused is not None:
+            return refused
         now = self.clock.time()
         starts = self._period_starts(now)
         rejected = self._check(app, expanded, now, starts)
@@ -228,15 +236,9 @@ class Backend:
 
     def authorize(self, service_id: int, user_key: str, usage: dict[str, int]) -> Decision:
         """Check `usage` against the limits without counting anything (quota admission)."""
-        index = self.refresh()
-        app = index.apps_by_key.get((service_id, user_key))
-        if app is None:
-            return Decision(AUTH_FAILED, "user_key_invalid")
-        if app.state != "live":
-            return Decision(AUTH_FAILED, "application_not_active", app=app)
-        expanded = self._expand(service_id, usage)
-        if expanded is None:
-            return Decision(AUTH_FAILED, "metric_invalid", app=app)
+        app, expanded, refused = self._validate(service_id, user_key, usage)
+        if refused is not None:
+            return refused
         now = self.clock.time()
         starts = self._period_starts(now)
         rejected = self._check(app, expanded, now, starts)
@@ -251,15 +253,9 @@ class Backend:
         """Quota admission with reservations: like `authorize`, but tokens reserved by requests in flight
         count as used, and an admitted request reserves `estimate` (an upper bound of what it will report)
         until `release`. Sequentially (nothing in flight) this is exactly `authorize`."""
-        index = self.refresh()
-        app = index.apps_by_key.get((service_id, user_key))
-        if app is None:
-            return Decision(AUTH_FAILED, "user_key_invalid"), None
-        if app.state != "live":
-            return Decision(AUTH_FAILED, "application_not_active", app=app), None
-        expanded = self._expand(service_id, quota)
-        if expanded is None:
-            return Decision(AUTH_FAILED, "metric_invalid", app=app), None
+        app, expanded, refused = self._validate(service_id, user_key, quota)
+        if refused is not None:
+            return refused, None
         now = self.clock.time()
         rejected = self._check(app, expanded, now, self._period_starts(now), with_reserved=True)
         if rejected is not None:
