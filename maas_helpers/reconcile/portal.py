@@ -3,13 +3,16 @@ pages, builtin pages/partials (updated in place) and files. Templates are saved 
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import yaml
 
 from maas_helpers.catalogue import resolve_path
+from maas_helpers.errors import MaasError
 from maas_helpers.reconcile.context import Context
 from maas_helpers.results import Change, StepResult
 
@@ -137,25 +140,100 @@ def _ensure_template(ctx: Context, result: StepResult, by_key: dict[tuple[Any, A
     if not changes and not stale:
         ctx.record(result, f"CMS {label}", name, Change.UNCHANGED, "published", link)
         return
-    if stale:
+    if stale and have.get("draft") != content:
         changes["draft"] = content
-    ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{have['id']}.json", changes)
+    if changes:  # a draft already equal to the file (saved, never published) only needs the publish
+        ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{have['id']}.json", changes)
     ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{have['id']}/publish.json")
-    ctx.record(result, f"CMS {label}", name, Change.UPDATED,
-               ", ".join("content" if k == "draft" else k for k in changes) + "; published", link)
+    what = [k for k in changes if k != "draft"] + (["content"] if stale else [])
+    ctx.record(result, f"CMS {label}", name, Change.UPDATED, ", ".join(what) + "; published", link)
+
+
+# Explicit types for the assets a portal ships: `mimetypes` reads the host's tables, which differ between
+# machines, and a stylesheet stored without `text/css` is refused by browsers.
+WEB_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".json": "application/json",
+             ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+             ".ico": "image/x-icon", ".woff": "font/woff", ".woff2": "font/woff2", ".html": "text/html",
+             ".txt": "text/plain", ".pdf": "application/pdf", ".yaml": "application/yaml"}
+
+
+def mime_type(source: Path) -> str:
+    return WEB_TYPES.get(source.suffix.lower()) or mimetypes.guess_type(source.name)[0] or "application/octet-stream"
+
+
+def _file_fields(spec: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"downloadable": bool(spec.get("downloadable", False))}
+    if spec.get("section") in sections:
+        fields["section_id"] = sections[spec["section"]]["id"]
+    return fields
+
+
+def _form(fields: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
 
 
 def _ensure_file(ctx: Context, result: StepResult, files: dict[str, Any], spec: dict[str, Any], root: Path,
                  sections: dict[str, Any], link: str) -> None:
     path = spec["path"]
-    if path in files:
+    source = root / spec["file"]
+    content = source.read_bytes()
+    mime = mime_type(source)
+    fields = _file_fields(spec, sections)
+    attachment = {"attachment": (source.name, content, mime)}
+    have = files.get(path)
+    if have is None:
+        ctx.write(ctx.client.request, "POST", "/admin/api/cms/files.json", data=_form({"path": path, **fields}),
+                  files=attachment)
+        ctx.record(result, "CMS file", path, Change.CREATED, f"{len(content)} bytes, {mime}", link)
+        return
+    # porta's file JSON has no `downloadable`; compare each field only where the API shows it.
+    changes = {k: v for k, v in fields.items() if k in have and have[k] != v}
+    why = _content_difference(ctx, result, have, content, mime)
+    if not changes and why is None:
         ctx.record(result, "CMS file", path, Change.UNCHANGED, link=link)
         return
-    source = root / spec["file"]
-    data: dict[str, Any] = {"path": path, "downloadable": str(bool(spec.get("downloadable", False))).lower()}
-    if spec.get("section") in sections:
-        data["section_id"] = sections[spec["section"]]["id"]
-    mime = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-    ctx.write(ctx.client.request, "POST", "/admin/api/cms/files.json", data=data,
-              files={"attachment": (source.name, source.read_bytes(), mime)})
-    ctx.record(result, "CMS file", path, Change.CREATED, f"{source.stat().st_size} bytes", link)
+    # porta's `PUT /admin/api/cms/files/{id}.json` takes a new `attachment` (multipart) and replaces the
+    # stored one in place, so the id, path and links stay; no delete + recreate needed.
+    ctx.write(ctx.client.request, "PUT", f"/admin/api/cms/files/{have['id']}.json", data=_form(changes),
+              files=attachment if why else None)
+    details = [why] if why else []
+    details += [f"{k}: {have.get(k)!r} → {v!r}" for k, v in changes.items()]
+    ctx.record(result, "CMS file", path, Change.UPDATED, "; ".join(details), link)
+
+
+def _content_difference(ctx: Context, result: StepResult, have: dict[str, Any], content: bytes,
+                        mime: str) -> str | None:
+    """Why the stored attachment differs from `content`, or None when it is the same.
+
+    Cheap checks first: the sandbox's file JSON also shows `content_type` and `size`; porta's shows only
+    `url`. Otherwise the stored bytes are read from `url` (S3 or the portal) with the local MD5 as
+    `If-None-Match`: S3's ETag of a single-part upload is that MD5, so an unchanged file answers 304 with no
+    body; a server without ETags sends the bytes and they are compared.
+    """
+    stored_type = have.get("content_type")
+    if stored_type and stored_type != mime:
+        return f"type {stored_type} → {mime}"
+    if isinstance(have.get("size"), int) and have["size"] != len(content):
+        return f"content: {have['size']} → {len(content)} bytes"
+    url = have.get("url")
+    if not url:
+        result.notes.append(f"CMS file {have.get('path')}: the API shows no URL; content not compared")
+        return None
+    # An absolute URL (S3, CDN, portal) is fetched as is; a relative one is served by the 3scale host.
+    # No access token is sent: the URL may point outside 3scale.
+    etag = f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
+    try:
+        resp = ctx.client._send("GET", urljoin(ctx.client.admin_url + "/", url),  # counted like every call
+                                headers={"If-None-Match": etag})
+    except MaasError as exc:
+        result.notes.append(f"CMS file {have.get('path')}: content not compared ({exc})")
+        return None
+    if resp.status_code == 304:
+        return None
+    if not resp.ok:
+        result.notes.append(f"CMS file {have.get('path')}: content not compared (HTTP {resp.status_code} "
+                            f"from {url.split('?')[0]})")
+        return None
+    if resp.content != content:
+        return f"content: {len(resp.content)} → {len(content)} bytes"
+    return None
