@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,21 +27,9 @@ from urllib.parse import urlsplit
 import requests
 
 from maas_sandbox import control
+from maas_sandbox.layout import find_free_base_port
 
 MANIFEST = Path(__file__).resolve().parents[1] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
-
-
-def free_base() -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 31000, 10)  # below the ephemeral port range
-        try:
-            for port in range(base, base + 20):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port range")
 
 
 def admin_call(info: Any, method: str, path: str, **kw: Any) -> Any:
@@ -243,7 +229,7 @@ def main() -> int:
     parser.add_argument("--ttfb-samples", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        info = control.up(Path(tmp) / "state", free_base(), timeout=60)
+        info = control.up(Path(tmp) / "state", find_free_base_port(20), timeout=60)
         try:
             production, key = build_product(info)
             auth = {"Authorization": f"Bearer {key}"}

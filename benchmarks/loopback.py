@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import requests
 
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+from maas_sandbox.layout import find_free_base_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LLM_MANIFEST = ROOT / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
@@ -43,27 +43,8 @@ def llm_metrics(quota_metrics: list[str] | None = None) -> dict[str, Any]:
 
 
 # -- sandbox ---------------------------------------------------------------------------------------------
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_base_port(span: int = 80) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        # Below the kernel's ephemeral range (32768+), so outgoing connections never hold our ports.
-        base = rng.randrange(20000, 32768 - span, 10)
-        if all(_port_free(base + i) for i in range(span)):
-            return base
-    raise RuntimeError("no free port range found on 127.0.0.1")
-
-
 def start_sandbox(state_dir: Path, port: int | None = None) -> SandboxInfo:
-    return control.up(state_dir, port if port is not None else free_base_port(), test_clock=True, timeout=60)
+    return control.up(state_dir, port if port is not None else find_free_base_port(), test_clock=True, timeout=60)
 
 
 # -- Admin API -------------------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ Target (issue 5): the whole run ≤ 60 s after installation on a 2-core machine.
 from __future__ import annotations
 
 import json
-import random
-import socket
 import sys
 import tempfile
 import time
@@ -18,26 +16,14 @@ from pathlib import Path
 
 from maas_helpers.runner import run_notebooks
 from maas_sandbox import control
-
-
-def _free_base_port(span: int = 80) -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 31000, 10)  # below the ephemeral port range
-        try:
-            for port in range(base, base + span):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range on 127.0.0.1")
+from maas_sandbox.layout import find_free_base_port
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="maas-tutorial-") as tmp:
         state = Path(tmp) / "state"
         t0 = time.perf_counter()
-        control.up(state, _free_base_port(), timeout=60)
+        control.up(state, find_free_base_port(), timeout=60)
         print(f"sandbox start: {time.perf_counter() - t0:.1f} s")
         try:
             for label in ("cold run", "re-run"):

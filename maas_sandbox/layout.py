@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,28 @@ class Ports:
 
     def url(self, port: int) -> str:
         return f"http://{HOST}:{port}"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def find_free_base_port(span: int = 80, low: int = 20000) -> int:
+    """A `--port` whose first `span` ports are free on 127.0.0.1 (tests, benchmarks, parallel sandboxes).
+
+    Searched below the kernel's ephemeral range (32768+), so outgoing connections never take a gateway port.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(low, 32768 - span, 10)
+        if all(_port_free(base + i) for i in range(span)):
+            return base
+    raise RuntimeError(f"no {span} free consecutive ports found on {HOST}")
 
 
 class StateDir:

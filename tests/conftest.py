@@ -7,7 +7,6 @@ Tests never touch the developer's `.maas/`. Tests needing a pristine tenant or a
 from __future__ import annotations
 
 import random
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,29 +16,10 @@ import requests
 
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+from maas_sandbox.layout import find_free_base_port
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REFERENCE_DATA = SHARED / "reference" / "data"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_base_port(span: int = 80) -> int:
-    """A base port whose whole first `span` ports are free (admin, portal, sso, models, gateways)."""
-    rng = random.Random()
-    for _ in range(200):
-        # Below the kernel's ephemeral range (32768+), so outgoing connections never take a gateway port.
-        base = rng.randrange(20000, 31000, 10)
-        if all(_port_free(base + i) for i in range(span)):
-            return base
-    raise RuntimeError("no free port range found on 127.0.0.1")
 
 
 class AdminHTTP:
@@ -87,7 +67,7 @@ class AdminHTTP:
 
 
 def _start(tmp: Path) -> SandboxInfo:
-    return control.up(tmp / "state", free_base_port(), test_clock=True, timeout=60)
+    return control.up(tmp / "state", find_free_base_port(), test_clock=True, timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +95,7 @@ def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxInfo]]:
 
     def start(state_dir: Path | None = None, port: int | None = None) -> SandboxInfo:
         target = state_dir or tmp_path / "state"
-        info = control.up(target, port if port is not None else free_base_port(), test_clock=True, timeout=60)
+        info = control.up(target, port if port is not None else find_free_base_port(), test_clock=True, timeout=60)
         started.append(info.state_dir)
         return info
 

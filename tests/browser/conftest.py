@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from maas_sandbox import control
+from maas_sandbox.layout import find_free_base_port
 
 _spec = importlib.util.spec_from_file_location("portal_setup", Path(__file__).with_name("portal_setup.py"))
 portal_setup = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
@@ -25,9 +26,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 @pytest.fixture(scope="module")
 def portal_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.conftest import free_base_port  # noqa: PLC0415 - the shared helper of tests/conftest.py
-
-    info = control.up(tmp_path_factory.mktemp("portal") / "state", free_base_port(), test_clock=True, timeout=60)
+    info = control.up(tmp_path_factory.mktemp("portal") / "state", find_free_base_port(), test_clock=True, timeout=60)
     try:
         yield info
     finally:

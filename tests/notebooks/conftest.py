@@ -11,15 +11,7 @@ import pytest
 
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-
-
-def _free_base_port() -> int:
-    # The shared tests/conftest.py owns the port search; load it by path (pytest runs in importlib mode).
-    spec = importlib.util.spec_from_file_location("maas_tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return int(module.free_base_port())
+from maas_sandbox.layout import find_free_base_port
 
 
 @dataclass
@@ -35,7 +27,7 @@ class TutorialRun:
 @pytest.fixture(scope="session")
 def tutorial_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     state = tmp_path_factory.mktemp("tutorial") / "state"
-    info = control.up(state, _free_base_port(), timeout=60)
+    info = control.up(state, find_free_base_port(), timeout=60)
     try:
         yield info
     finally:
