@@ -15,6 +15,7 @@ Figures are built with ``matplotlib.figure.Figure`` (no pyplot global state); Ju
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -173,10 +174,11 @@ def get_top_applications(
     period: Period = "day",
     since: str | None = None,
 ) -> pd.DataFrame:
+    # 3scale requires `since` here (unlike usage.json): default to the start of the current period, in UTC.
     payload = fetch(
         client,
         f"/stats/services/{service_id}/top_applications.json",
-        {"metric_name": metric, "period": period, "since": since},
+        {"metric_name": metric, "period": period, "since": since or _period_start(period)},
     )
     rows = [
         {
@@ -190,6 +192,19 @@ def get_top_applications(
     ]
     frame = pd.DataFrame(rows, columns=["id", "name", "account", "metric", "value"])
     return frame.sort_values("value", ascending=False, ignore_index=True)
+
+
+def _period_start(period: str) -> str:
+    today = datetime.now(UTC).date()
+    if period == "week":
+        today -= timedelta(days=today.weekday())
+    elif period == "month":
+        today = today.replace(day=1)
+    elif period == "year":
+        today = today.replace(month=1, day=1)
+    elif period == "eternity":
+        return "1970-01-01"
+    return today.isoformat()
 
 
 def totals(frame: pd.DataFrame, by: str | list[str] = "metric") -> pd.DataFrame:
