@@ -6,16 +6,21 @@ never modified."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
-from maas_helpers.catalogue import resolve_path
+from maas_helpers.admin_client import AdminClient
+from maas_helpers.catalogue import Catalogue, resolve_path
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile.portal import mime_type
+from maas_helpers.reconcile.context import Context
+from maas_helpers.reconcile.portal import _content_difference, mime_type
 from maas_helpers.results import Change, StepResult
 from maas_sandbox.control import SandboxInfo
 
@@ -156,3 +161,64 @@ def test_wrong_type_and_unpublished_draft_are_repaired_with_one_write_each(
     assert "h13-draft-only" in requests.get(fresh_sandbox.portal_url + "/", timeout=10).text
     admin.reset_counts()
     assert kit.apply("portal").in_sync and admin.writes == 0
+
+
+class _EtagServer(ThreadingHTTPServer):
+    """Serves one body with an MD5 ETag and answers a matching If-None-Match with 304 (as S3 does)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.sent_bodies, self.seen_tokens = body, 0, []
+        super().__init__(("127.0.0.1", 0), _EtagHandler)
+
+
+class _EtagHandler(BaseHTTPRequestHandler):
+    server: _EtagServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.seen_tokens.append("access_token" in self.path)
+        if self.path.startswith("/missing"):
+            self.send_response(403)
+            self.end_headers()
+            return
+        etag = f'"{hashlib.md5(self.server.body, usedforsecurity=False).hexdigest()}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.server.sent_bodies += 1  # before writing: the client may check as soon as it has the body
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_porta_shaped_file_is_compared_through_its_url_with_etag() -> None:
+    """porta's file JSON has only `url` (no size, no type): same bytes → 304 and no body; other bytes → changed."""
+    stored = b"body { color: red; }\n"
+    server = _EtagServer(stored)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        client = AdminClient(base, "secret-token")
+        ctx = Context(client=client, catalogue=Catalogue())
+        result = StepResult("files")
+        # an S3-style absolute URL with a signature query, and porta's relative form on the 3scale host
+        have = {"id": 1, "path": CSS, "url": f"{base}/bucket/maas.css?X-Amz-Signature=abc"}
+        assert _content_difference(ctx, result, have, stored, "text/css") is None
+        assert server.sent_bodies == 0  # answered 304: nothing downloaded
+        assert _content_difference(ctx, result, have, stored + b"/* v2 */", "text/css") == "content: 21 → 29 bytes"
+        assert server.sent_bodies == 1
+        relative = {**have, "url": "/system/provider/maas.css?1700000000"}
+        assert _content_difference(ctx, result, relative, stored, "text/css") is None
+        assert _content_difference(ctx, result, {**have, "url": f"{base}/missing"}, stored, "text/css") is None
+        assert any("content not compared (HTTP 403" in n for n in result.notes)
+        assert server.seen_tokens == [False] * 4  # the admin token is never sent with a file URL
+        assert client.calls["GET"] == 4 and client.writes == 0
+    finally:
+        server.shutdown()
+        server.server_close()
