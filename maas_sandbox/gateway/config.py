@@ -29,6 +29,11 @@ log = logging.getLogger("maas_sandbox.gateway")
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 PORTA_CONTENT_TYPE = "text/plain; charset=us-ascii"
 
+# nginx's proxy_connect_timeout / proxy_read_timeout, which APIcast leaves at their 60 s defaults
+CONNECT_TIMEOUT_ENV = "MAAS_SANDBOX_UPSTREAM_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "MAAS_SANDBOX_UPSTREAM_READ_TIMEOUT"
+DEFAULT_UPSTREAM_TIMEOUT = 60.0
+
 # (config field stem, porta default status, porta default body)
 _ERRORS = {
     "auth_missing": (403, "Authentication parameters missing"),
@@ -61,6 +66,20 @@ class ErrorResponse:
         return cls(status, head, data, extra)
 
 
+def _nginx_error_page(status: int, title: str) -> ErrorResponse:
+    """nginx's built-in error page, as APIcast sends it (no `error_page` set, `server_tokens off`, OpenResty)."""
+    body = (
+        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {title}</h1></center>\r\n<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+    head = f"HTTP/1.1 {status} {title}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n".encode()
+    return ErrorResponse(status, head, body)
+
+
+UPSTREAM_FAILED = _nginx_error_page(502, "Bad Gateway")  # cannot connect, connect timeout, broken response
+UPSTREAM_TIMED_OUT = _nginx_error_page(504, "Gateway Time-out")  # read timeout before the response headers
+
+
 @dataclass(frozen=True, slots=True)
 class Upstream:
     usage_path: str  # "/" or "/prefix" (stripped from the request path when not "/")
@@ -85,6 +104,8 @@ class CompiledProduct:
     llm: LlmMetricsConfig | None = None
     apicast: bool = True
     secret_token: str | None = None
+    connect_timeout: float = DEFAULT_UPSTREAM_TIMEOUT  # seconds to open an upstream connection (then 502)
+    read_timeout: float = DEFAULT_UPSTREAM_TIMEOUT  # seconds of upstream silence between reads (then 504 / cut)
 
     def upstream_for(self, path: str) -> Upstream | None:
         for upstream in self.upstreams:
@@ -118,6 +139,21 @@ def default_max_tokens() -> int:
     return value if value >= 0 else DEFAULT_MAX_TOKENS
 
 
+def upstream_timeout(name: str) -> float:
+    """An upstream timeout in seconds from the environment (sandbox setting); positive, else the default."""
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        if raw:
+            log.warning("%s=%r is not a number; using %g s", name, raw, DEFAULT_UPSTREAM_TIMEOUT)
+        return DEFAULT_UPSTREAM_TIMEOUT
+    if not value > 0 or value == float("inf"):
+        log.warning("%s=%r must be a positive number of seconds; using %g s", name, raw, DEFAULT_UPSTREAM_TIMEOUT)
+        return DEFAULT_UPSTREAM_TIMEOUT
+    return value
+
+
 def _upstream(endpoint: str | None, usage_path: str) -> Upstream | None:
     if not endpoint:
         return None
@@ -140,6 +176,8 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
     product.user_key = str(proxy.get("auth_user_key") or "user_key").lower()
     product.user_key_header = header_name(product.user_key)
     product.secret_token = proxy.get("secret_token") or None
+    product.connect_timeout = upstream_timeout(CONNECT_TIMEOUT_ENV)
+    product.read_timeout = upstream_timeout(READ_TIMEOUT_ENV)
     product.rules = [compile_rule(r) for r in proxy.get("proxy_rules") or []]
 
     for stem, (status, body) in _ERRORS.items():

@@ -7,6 +7,10 @@ by piece → llm-metrics reads the usage on the way and reports it after the res
 The token quota reserves an upper bound of the request's tokens while it is in flight, so concurrent
 requests cannot all pass the check before any of them reports; the reservation is released when the
 exchange ends, whichever way it ends.
+
+Upstream failures are answered as nginx does under APIcast: 502 when the upstream cannot be reached (or
+connecting exceeds the connect timeout), 504 when it stays silent past the read timeout before the response
+headers, and the client connection is closed when either happens after the headers went out.
 """
 
 from __future__ import annotations
@@ -21,9 +25,15 @@ import httptools
 from maas_sandbox.backend import LIMITS_EXCEEDED, OK, Backend, Reservation
 from maas_sandbox.gateway import credentials as creds
 from maas_sandbox.gateway import llm_metrics as lm
-from maas_sandbox.gateway.config import CompiledProduct, ErrorResponse, reason
+from maas_sandbox.gateway.config import (
+    UPSTREAM_FAILED,
+    UPSTREAM_TIMED_OUT,
+    CompiledProduct,
+    ErrorResponse,
+    reason,
+)
 from maas_sandbox.gateway.mapping import match_usage, normalize_path, query_args
-from maas_sandbox.gateway.upstream import UpstreamConnection, UpstreamError
+from maas_sandbox.gateway.upstream import UpstreamConnection, UpstreamError, UpstreamReadTimeout
 
 if TYPE_CHECKING:
     from maas_sandbox.gateway.listeners import Gateway
@@ -298,13 +308,19 @@ class Exchange:
         head = self._upstream_head(product, target, upstream.host_header, body)
         try:
             await gateway.pool.request(
-                upstream.host, upstream.port, head + body, self, head_only=request.method == "HEAD"
+                upstream.host,
+                upstream.port,
+                head + body,
+                self,
+                head_only=request.method == "HEAD",
+                connect_timeout=product.connect_timeout,
+                read_timeout=product.read_timeout,
             )
         except UpstreamError as exc:
             log.warning("service %s upstream %s:%s failed: %s", product.service_id, upstream.host, upstream.port, exc)
             if self.status == 0:
-                self.send_empty(502)
-            else:
+                self.send_error(UPSTREAM_TIMED_OUT if isinstance(exc, UpstreamReadTimeout) else UPSTREAM_FAILED)
+            else:  # the headers went out: all that is left is to cut the response short
                 self.conn.write_and_close(b"")
 
     def _credentials(self, product: CompiledProduct, query: str, body: bytes) -> str | None:

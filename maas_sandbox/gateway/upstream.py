@@ -2,6 +2,14 @@
 
 A response is pushed to a `ResponseSink` as it arrives (headers, then each body piece), so streams are
 never buffered. A pooled connection that the upstream closed while idle is retried once on a new one.
+
+Timeouts follow nginx's `proxy_connect_timeout` and `proxy_read_timeout`: connecting may take at most the
+connect timeout (`UpstreamConnectTimeout`, answered 502), and the upstream may stay silent for at most the
+read timeout between two reads, counted from the moment the request is written (`UpstreamReadTimeout`: 504
+before the response headers, a cut connection after). The read timer is one `call_later` handle per
+connection, not per exchange or read: a request or a read only stamps the loop time, and the handle, when
+it fires, re-arms itself for what is left of the silence allowed (or lapses when no exchange is in
+progress). So keep-alive traffic and steady streams cost no timer work per request or chunk.
 """
 
 from __future__ import annotations
@@ -29,6 +37,14 @@ class UpstreamError(Exception):
     pass
 
 
+class UpstreamConnectTimeout(UpstreamError):
+    pass
+
+
+class UpstreamReadTimeout(UpstreamError):
+    pass
+
+
 class _Stale(Exception):
     """The pooled connection was closed before any response byte: safe to retry."""
 
@@ -48,6 +64,12 @@ class UpstreamConnection(asyncio.Protocol):
         self.reused = False
         self.closed = False
         self.aborted = False  # closed by us because the client went away: never retried
+        self.loop = asyncio.get_running_loop()
+        self.read_timeout = 0.0  # seconds of upstream silence allowed between two reads (0: none)
+        self.last_read = 0.0  # loop time of the last read (or of the request write)
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0  # loop time the armed timer fires at
+        self.paused = False  # reading paused for a slow client: silence then is not the upstream's
 
     # -- asyncio ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -55,6 +77,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        self.last_read = self.loop.time()
         sink = self.sink
         try:
             self.parser.feed_data(data)
@@ -65,6 +88,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_timer()
         self.pool.discard(self)
         if self.done is None or self.done.done():
             return
@@ -110,7 +134,7 @@ class UpstreamConnection(asyncio.Protocol):
     # -- request ------------------------------------------------------------------------------
     def _complete(self, *, reusable: bool) -> None:
         done, sink = self.done, self.sink
-        self.sink, self.done = None, None
+        self.sink, self.done = None, None  # an armed read timer stays: it lapses, or serves the next request
         if reusable and not self.closed:
             self.parser = httptools.HttpResponseParser(self)
             self.pool.release(self)
@@ -127,27 +151,60 @@ class UpstreamConnection(asyncio.Protocol):
         if done is not None and not done.done():
             done.set_exception(exc)
 
-    def start(self, data: bytes, sink: ResponseSink, head_only: bool) -> asyncio.Future[None]:
+    def start(self, data: bytes, sink: ResponseSink, head_only: bool, read_timeout: float) -> asyncio.Future[None]:
         assert self.transport is not None
         self.sink = sink
         sink.upstream = self  # lets the client side pause this connection when it cannot keep up
         self.head_only = head_only
         self.received = False
         self.headers_sent = False
-        self.done = asyncio.get_running_loop().create_future()
+        self.done = self.loop.create_future()
         self.transport.write(data)
+        self.read_timeout = read_timeout
+        if read_timeout > 0:
+            now = self.last_read = self.loop.time()
+            if self.timer is None or self.timer_due > now + read_timeout:  # else the armed one will do
+                self._arm(now, read_timeout)
         return self.done
+
+    # -- read timeout ---------------------------------------------------------------------------
+    def _arm(self, now: float, delay: float) -> None:
+        self._stop_timer()
+        self.timer_due = now + delay
+        self.timer = self.loop.call_at(self.timer_due, self._check_read_timeout)
+
+    def _check_read_timeout(self) -> None:
+        self.timer = None
+        if self.done is None or self.done.done() or self.closed or self.read_timeout <= 0:
+            return  # idle in the pool, or the exchange ended: the timer lapses
+        now = self.loop.time()
+        silent = now - self.last_read
+        if self.paused:  # a slow client, not the upstream: the clock restarts on resume
+            self._arm(now, self.read_timeout)
+        elif silent < self.read_timeout:  # something was read (or a request sent) since: wait the rest
+            self._arm(now, self.read_timeout - silent)
+        else:
+            self._fail(UpstreamReadTimeout(f"upstream sent nothing for {self.read_timeout:g} s"))
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def pause(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = False
+            self.last_read = self.loop.time()  # the silence clock restarts when we listen again
             self.transport.resume_reading()
 
     def close(self) -> None:
         self.closed = True
+        self._stop_timer()
         self.pool.discard(self)
         if self.transport is not None:
             self.transport.close()
@@ -163,18 +220,32 @@ class UpstreamPool:
         self.idle: defaultdict[tuple[str, int], list[UpstreamConnection]] = defaultdict(list)
         self.max_idle = max_idle_per_host
 
-    async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
+    async def _connect(self, key: tuple[str, int], timeout: float) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
-        try:
-            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+        try:  # only new connections pay for this timer; pooled ones skip it
+            async with asyncio.timeout(timeout if timeout > 0 else None):
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+        except TimeoutError as exc:
+            raise UpstreamConnectTimeout(f"connecting to {key[0]}:{key[1]} took over {timeout:g} s") from exc
         except OSError as exc:
             raise UpstreamError(f"cannot connect to {key[0]}:{key[1]}: {exc}") from exc
         return conn
 
     async def request(
-        self, host: str, port: int, data: bytes, sink: ResponseSink, *, head_only: bool = False
+        self,
+        host: str,
+        port: int,
+        data: bytes,
+        sink: ResponseSink,
+        *,
+        head_only: bool = False,
+        connect_timeout: float = 0.0,
+        read_timeout: float = 0.0,
     ) -> UpstreamConnection:
-        """Send one request; returns the connection (for flow control) once the response has ended."""
+        """Send one request; returns the connection (for flow control) once the response has ended.
+
+        Timeouts are in seconds, 0 for none; they raise `UpstreamConnectTimeout` / `UpstreamReadTimeout`.
+        """
         key = (host, port)
         idle = self.idle[key]
         while idle:
@@ -183,17 +254,17 @@ class UpstreamPool:
                 continue
             conn.reused = True
             try:
-                await conn.start(data, sink, head_only)
+                await conn.start(data, sink, head_only, read_timeout)
                 return conn
             except _Stale:
                 if sink.abandoned:
                     raise UpstreamError("client went away") from None
                 continue
-        conn = await self._connect(key)
+        conn = await self._connect(key, connect_timeout)
         if sink.abandoned:  # gone while we connected
             conn.close()
             raise UpstreamError("client went away")
-        await conn.start(data, sink, head_only)
+        await conn.start(data, sink, head_only, read_timeout)
         return conn
 
     def release(self, conn: UpstreamConnection) -> None:

@@ -1,10 +1,15 @@
 """The gateway against a scripted upstream on loopback that can misbehave on request: token-quota
-reservations are released on every way an exchange ends (issues 3 and 8).
+reservations are released on every way an exchange ends, and upstream timeouts behave as nginx's under
+APIcast (issues 3 and 8).
 
 The upstream is a plain-socket HTTP/1.1 server; the header `X-Script` picks its behaviour: `ok` (JSON with
 usage), `error404`, `drop` (close without answering), `cut` (a stream cut mid-way), `hang` (answer nothing
-until the gateway goes away). A chat request with `max_tokens` 1000 reserves more than the app's whole
-1000-token quota, so while one is in flight — or if one leaked — every other request gets 429.
+until the gateway goes away), `hang-mid` (a stream that stops mid-way and stays open), `slow` (a stream with
+one event every 0.2 s). A chat request with `max_tokens` 1000 reserves more than the app's whole 1000-token
+quota, so while one is in flight — or if one leaked — every other request gets 429.
+
+The timeout tests run their own sandbox with a 0.5 s read timeout and a 0.3 s connect timeout, set in the
+environment the sandbox process inherits.
 """
 
 from __future__ import annotations
@@ -24,11 +29,22 @@ from typing import Any
 import pytest
 import requests
 
+from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+from maas_sandbox.gateway.config import (
+    CONNECT_TIMEOUT_ENV,
+    DEFAULT_UPSTREAM_TIMEOUT,
+    READ_TIMEOUT_ENV,
+    compile_content,
+)
+from maas_sandbox.layout import find_free_base_port
 
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 USAGE = {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
 CHAT = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000}).encode()
+READ_TIMEOUT = 0.5
+CONNECT_TIMEOUT = 0.3
+SLOW_EVENTS, SLOW_EVERY = 6, 0.2  # 1.2 s of stream, never silent for READ_TIMEOUT
 
 
 # -- the scripted upstream ------------------------------------------------------------------------------
@@ -43,6 +59,27 @@ class Upstream:
 def _answer(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return _chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+
+def _wait_for_close(upstream: Upstream, sock: socket.socket) -> None:
+    """Hold the request open, answering nothing more, until the gateway closes its side."""
+    try:
+        while sock.recv(1):
+            pass
+    except OSError:
+        pass
+    upstream.released.set()
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -82,13 +119,22 @@ class _Handler(socketserver.BaseRequestHandler):
                 return  # closed mid-stream: no usage event, no last chunk
             elif script == "hang":
                 self.upstream.hanging.set()
-                try:
-                    while sock.recv(1):  # until the gateway closes its side
-                        pass
-                except OSError:
-                    pass
-                self.upstream.released.set()
+                _wait_for_close(self.upstream, sock)
                 return
+            elif script == "hang-mid":
+                sock.sendall(STREAM_HEAD + _event({"choices": [{"delta": {"content": "he"}}]}))
+                self.upstream.hanging.set()
+                _wait_for_close(self.upstream, sock)
+                return
+            elif script == "slow":
+                sock.sendall(STREAM_HEAD)
+                for i in range(SLOW_EVENTS):
+                    time.sleep(SLOW_EVERY)  # the pace under test: each gap well inside the read timeout
+                    last = i == SLOW_EVENTS - 1
+                    sock.sendall(
+                        _event({"choices": [{"delta": {"content": str(i)}}], "usage": USAGE if last else None})
+                    )
+                sock.sendall(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
             else:  # drop
                 return
 
@@ -168,6 +214,16 @@ class Product:
         return Gateway(self.staging, app["user_key"], app["id"], self.admin)
 
 
+def _register_llm_metrics(admin: Admin) -> None:
+    registry = admin.call("GET", "/admin/api/registry/policies.json")
+    if "llm-metrics" not in {p["policy"]["name"] for p in registry.get("policies", [])}:
+        admin.call(
+            "POST",
+            "/admin/api/registry/policies.json",
+            json={"name": "llm-metrics", "version": "1.0.0", "schema": json.loads(MANIFEST.read_text())},
+        )
+
+
 def _build(admin: Admin, upstream_url: str) -> Product:
     name = f"scripted{random.randrange(1 << 30)}"
     sid = admin.call("POST", "/admin/api/services.json", data={"name": name, "system_name": name})["service"]["id"]
@@ -226,13 +282,7 @@ def _build(admin: Admin, upstream_url: str) -> Product:
 @pytest.fixture(scope="module")
 def product(sandbox: SandboxInfo, upstream: Upstream) -> Product:
     admin = Admin(sandbox)
-    registry = admin.call("GET", "/admin/api/registry/policies.json")
-    if "llm-metrics" not in {p["policy"]["name"] for p in registry.get("policies", [])}:
-        admin.call(
-            "POST",
-            "/admin/api/registry/policies.json",
-            json={"name": "llm-metrics", "version": "1.0.0", "schema": json.loads(MANIFEST.read_text())},
-        )
+    _register_llm_metrics(admin)
     return _build(admin, upstream.url)
 
 
@@ -336,3 +386,152 @@ def test_the_upstream_receives_the_normalised_path_it_was_counted_for(
     finally:
         sock.close()
     assert upstream.targets[-1] == forwarded
+
+
+# -- upstream timeouts (nginx's proxy_connect_timeout / proxy_read_timeout) ------------------------------------
+@pytest.fixture(scope="module")
+def timeout_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+    """A sandbox of its own whose gateway compiles configs with small upstream timeouts."""
+    with pytest.MonkeyPatch.context() as env:  # control.up hands its environment to the sandbox process
+        env.setenv(READ_TIMEOUT_ENV, str(READ_TIMEOUT))
+        env.setenv(CONNECT_TIMEOUT_ENV, str(CONNECT_TIMEOUT))
+        info = control.up(
+            tmp_path_factory.mktemp("timeouts") / "state", find_free_base_port(), test_clock=True, timeout=60
+        )
+    try:
+        admin = Admin(info)
+        _register_llm_metrics(admin)
+        yield admin
+    finally:
+        control.down(info.state_dir)
+
+
+@pytest.fixture(scope="module")
+def timeout_product(timeout_admin: Admin, upstream: Upstream) -> Product:
+    return _build(timeout_admin, upstream.url)
+
+
+@pytest.fixture
+def timed(timeout_product: Product) -> Gateway:
+    return timeout_product.new_app()
+
+
+@pytest.fixture
+def unanswering_upstream() -> Iterator[str]:
+    """A loopback listener whose accept queue is full: the kernel drops further SYNs, so connecting hangs."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(4):  # more than the queue holds; the ones beyond it stay in SYN-SENT
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(address)
+            fillers.append(filler)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(CONNECT_TIMEOUT)
+            try:
+                probe.connect(address)
+            except TimeoutError:
+                pass
+            else:
+                pytest.skip("this kernel completes connections beyond a full accept queue")
+        yield f"http://{address[0]}:{address[1]}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    received = b""
+    while marker not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before {marker!r}: {received!r}"
+        received += chunk
+    return received
+
+
+def test_an_upstream_silent_before_its_headers_gets_504_after_the_read_timeout_and_the_reservation_back(
+    timed: Gateway, upstream: Upstream
+) -> None:
+    before = timed.tokens_recorded()
+    upstream.released.clear()
+    started = time.monotonic()
+    resp = timed.send("hang")
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 504
+    assert resp.headers["Content-Type"] == "text/html"  # nginx's own error page, as APIcast sends it
+    assert "<title>504 Gateway Time-out</title>" in resp.text and "openresty" in resp.text
+    assert READ_TIMEOUT <= elapsed < READ_TIMEOUT + 2, elapsed
+    assert upstream.released.wait(5), "the gateway kept the timed-out upstream connection open"
+    assert timed.send("ok").status_code == 200  # at once: a leaked 1000-token reservation would make it 429
+    assert timed.tokens_recorded() == before + USAGE["total_tokens"]
+
+
+def test_an_upstream_silent_mid_stream_has_the_client_connection_closed(timed: Gateway, upstream: Upstream) -> None:
+    upstream.released.clear()
+    sock = timed.raw("hang-mid")
+    try:
+        received = _read_until(sock, b'"he"')
+        first_event = time.monotonic()
+        assert received.startswith(b"HTTP/1.1 200 OK")
+        while chunk := sock.recv(65536):
+            received += chunk
+        silent = time.monotonic() - first_event
+    finally:
+        sock.close()
+    assert not received.endswith(b"0\r\n\r\n")  # cut, not a clean end the client could mistake for complete
+    assert READ_TIMEOUT * 0.8 <= silent < READ_TIMEOUT + 2, silent
+    assert upstream.released.wait(5)
+    assert timed.send("ok").status_code == 200
+
+
+def test_a_slow_but_steady_stream_is_not_cut(timed: Gateway) -> None:
+    before = timed.tokens_recorded()
+    started = time.monotonic()
+    resp = timed.send("slow")
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 200
+    assert elapsed >= SLOW_EVENTS * SLOW_EVERY > 2 * READ_TIMEOUT  # the whole stream outlasts the timeout twice
+    contents = [json.loads(line[6:])["choices"][0]["delta"]["content"] for line in resp.text.split("\n\n")[:-2]]
+    assert contents == [str(i) for i in range(SLOW_EVENTS)]
+    assert resp.text.endswith("data: [DONE]\n\n")
+    assert timed.tokens_recorded() == before + USAGE["total_tokens"]  # the usage on the last event counted
+
+
+def test_an_upstream_that_cannot_be_connected_to_in_time_gets_502_and_the_reservation_back(
+    timeout_admin: Admin, unanswering_upstream: str
+) -> None:
+    gateway = _build(timeout_admin, unanswering_upstream).new_app()
+    for _ in range(2):  # the second one proves the first gave its 1000-token reservation back (else 429)
+        started = time.monotonic()
+        resp = gateway.send("ok")
+        elapsed = time.monotonic() - started
+        assert resp.status_code == 502
+        assert resp.headers["Content-Type"] == "text/html"
+        assert "<title>502 Bad Gateway</title>" in resp.text
+        assert CONNECT_TIMEOUT <= elapsed < CONNECT_TIMEOUT + 2, elapsed
+
+
+@pytest.mark.parametrize(
+    ("read", "connect", "expected"),
+    [
+        (None, None, (DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT)),
+        ("0.25", "3", (0.25, 3.0)),
+        ("soon", "-1", (DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT)),  # unusable values: the default
+        ("0", "nan", (DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT)),
+    ],
+)
+def test_upstream_timeouts_are_read_from_the_environment_when_a_config_is_compiled(
+    monkeypatch: pytest.MonkeyPatch, read: str | None, connect: str | None, expected: tuple[float, float]
+) -> None:
+    for name, value in ((READ_TIMEOUT_ENV, read), (CONNECT_TIMEOUT_ENV, connect)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    product = compile_content({"id": 7, "proxy": {"api_backend": "http://127.0.0.1:9"}}, "sandbox", 1)
+    assert (product.read_timeout, product.connect_timeout) == expected
