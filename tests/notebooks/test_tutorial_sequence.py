@@ -93,12 +93,29 @@ def test_traffic_statistics_notebook_recorded_hits_and_tokens(first_run) -> None
     assert journey and any(a["total_tokens"] > 0 for a in journey)
 
 
+def _check_secrets():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_secrets", HERE.parents[1] / "tools" / "check_secrets.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_no_secret_in_executed_notebooks_or_html(first_run) -> None:
     secrets = [first_run.sandbox.admin_token, first_run.sandbox.master_token]
     for path in (first_run.out_dir / "notebooks").iterdir():
         text = path.read_text(errors="replace")
         assert not any(s in text for s in secrets), f"{path.name} shows a token"
     assert "token" not in (first_run.out_dir / "maas-config.yaml").read_text().lower()
+    # Every secret the sandbox knows (tokens, application keys, SSO client secrets) and secret-shaped strings.
+    cs = _check_secrets()
+    known = cs.known_secrets(first_run.state_dir)
+    assert len(known) > 2, "the run created application keys: they must be among the checked secrets"
+    findings = cs.scan(cs.tree_files(first_run.out_dir), known, shapes=True)
+    assert [str(f) for f in findings] == []
 
 
 def test_second_run_succeeds_and_writes_nothing(second_run) -> None:
