@@ -91,7 +91,10 @@ class _Handler(socketserver.BaseRequestHandler):
         buffer = b""
         while True:
             while b"\r\n\r\n" not in buffer:
-                data = sock.recv(65536)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:  # a pooled keep-alive connection the gateway left idle: end it quietly
+                    return
                 if not data:
                     return
                 buffer += data
