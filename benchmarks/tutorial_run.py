@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loopback import bench_line  # benchmarks/ is on sys.path when a script runs
+
 from maas_helpers.runner import run_notebooks
 from maas_sandbox import control
 from maas_sandbox.layout import find_free_base_port
@@ -31,6 +33,8 @@ def main() -> int:
                 code = run_notebooks("sandbox", {}, state, out, echo=lambda _line: None)
                 report = json.loads((out / "run.json").read_text())
                 print(f"{label}: {'ok' if code == 0 else 'FAILED'} in {report['seconds']:.1f} s")
+                print(bench_line(f"tutorial {label}", round(report["seconds"], 1), "s", target="<= 60",
+                                 ok=code == 0 and report["seconds"] <= 60))
                 for nb in report["notebooks"]:
                     print(f"  {nb['name']:<30} {nb['status']:<8} {nb['seconds']:5.1f} s")
                 if code != 0:
