@@ -317,7 +317,11 @@ def policy_chain(plans: list[Plan], policy: CustomPolicy | None = None) -> list[
 
 def _product_description(model: ModelEndpoint) -> str:
     what = {"chat": "chat and text completions", "completion": "text completions", "embedding": "embeddings"}
-    return model.description or f"Model as a Service: {model.name} ({what[model.kind]}), OpenAI-compatible API."
+    text = model.description or f"Model as a Service: {model.name} ({what[model.kind]}), OpenAI-compatible API."
+    # The portal's Examples page tells embedding products by this word (Liquid cannot read the spec's paths).
+    if model.kind == "embedding" and "embedding" not in text.lower():
+        text += " (OpenAI embeddings)"
+    return text
 
 
 def product_for_model(model: ModelEndpoint, plans: list[Plan] | None = None) -> Product:

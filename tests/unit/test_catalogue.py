@@ -104,3 +104,14 @@ def test_openapi_uses_real_endpoint_and_plain_bearer(catalogue) -> None:
     assert set(doc["paths"]) >= {"/v1/chat/completions", "/v1/completions", "/v1/models", "/tokenize"}
     assert "post" in doc["paths"]["/v1/chat/completions"] and "/v1/embeddings" not in doc["paths"]
     assert yaml.safe_dump(doc)  # serialisable
+
+
+def test_embedding_products_say_so_in_their_description() -> None:
+    """The portal's Examples page picks embeddings snippets by the product description (Liquid sees no paths)."""
+    from maas_helpers.catalogue import product_for_model
+    from maas_helpers.config import ModelEndpoint
+
+    custom = ModelEndpoint(name="nomic", url="http://nomic.llm.svc:8080", kind="embedding", description="Nomic v1.5")
+    assert "embeddings" in product_for_model(custom).description.lower()
+    chat = ModelEndpoint(name="granite", url="http://granite.llm.svc:8080", kind="chat", description="Granite")
+    assert product_for_model(chat).description == "Granite"
