@@ -94,6 +94,7 @@ class CompiledProduct:
     service_id: int
     environment: str
     version: int
+    system_name: str = ""  # the service's, for the Prometheus labels
     credentials_location: str = "query"
     user_key: str = "user_key"
     user_key_header: str = "user-key"
@@ -172,6 +173,7 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
     product = CompiledProduct(
         service_id=int(content.get("id") or proxy.get("service_id") or 0), environment=environment, version=version
     )
+    product.system_name = str(content.get("system_name") or "")
     product.credentials_location = str(proxy.get("credentials_location") or "query")
     product.user_key = str(proxy.get("auth_user_key") or "user_key").lower()
     product.user_key_header = header_name(product.user_key)

@@ -240,6 +240,17 @@ def reader_for(
     return None
 
 
+def _positive(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value > 0 and not math.isinf(value)
+
+
+def usage_counts(usage: Mapping[str, Any] | None) -> dict[str, int]:
+    """The usage fields that count for the Prometheus counters: numbers > 0, floored (whatever the rules say)."""
+    if not usage:
+        return {}
+    return {name: int(usage[name] // 1) for name in USAGE_FIELDS if _positive(usage.get(name))}
+
+
 def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, Any] | None) -> dict[str, int]:
     increments: dict[str, int] = {}
     if not usage:
@@ -248,7 +259,7 @@ def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, 
         if status not in rule.statuses:
             continue
         value = usage.get(rule.usage)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value):
+        if not _positive(value):
             continue
         increments[rule.metric] = increments.get(rule.metric, 0) + int(value // 1)
     return increments

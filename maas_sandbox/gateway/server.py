@@ -367,6 +367,9 @@ class Exchange:
     # -- ResponseSink: the upstream response, streamed through ---------------------------------------
     def on_headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
+        product = self.product
+        if product is not None:
+            self.conn.gateway.metrics.count_upstream_status(status, product.service_id, product.system_name)
         content_type = content_encoding = None
         length = None
         out = [b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())]
@@ -424,10 +427,19 @@ class Exchange:
             backend.release(self.reservation)
 
     def _report_usage(self, backend: Backend) -> None:
+        """llm-metrics' post_action: Prometheus counters for every response read, then the 3scale report."""
         reader, product = self.reader, self.product
-        if reader is None or product is None or product.llm is None or self.app_id is None:
+        if reader is None or product is None or product.llm is None:
             return
-        usage, _model = reader.finish()
+        usage, response_model = reader.finish()
+        counts = lm.usage_counts(usage)
+        if counts:
+            # application_id stays empty: with user_key credentials APIcast never learns the application id
+            model = lm.model_label(product.llm, response_model, self.request_model)
+            labels = (str(product.service_id), product.system_name, "", model)
+            self.conn.gateway.metrics.count_tokens(labels, counts)
+        if self.app_id is None:
+            return
         increments = lm.usage_increments(product.llm, self.status, usage)
         if increments:
             backend.report(product.service_id, self.app_id, increments)
