@@ -230,43 +230,35 @@ def _series(sandbox: Sandbox, params: Obj, metric: Obj, **where: int) -> Obj:
     return body
 
 
-def _backend_required(sandbox: Sandbox) -> None:
+async def _subject(request: Request, kind: str, obj_id: str) -> tuple[Sandbox, Obj, Obj]:
+    """The checks every stats route makes first: token, params, the object (else 404), a running backend."""
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    obj = sandbox.store.get(kind, path_id(obj_id))
+    if obj is None:
+        raise NotFound()
     if sandbox.backend is None:
         raise BadRequest("usage data is not available (the sandbox backend is not running)")
+    return sandbox, params, obj
 
 
 @router.get("/stats/services/{service_id}/usage.json")
 async def service_usage(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
-    params = await read_params(request)
-    service = sandbox.store.get("service", path_id(service_id))
-    if service is None:
-        raise NotFound()
-    _backend_required(sandbox)
+    sandbox, params, service = await _subject(request, "service", service_id)
     metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
     return JSONResponse(_series(sandbox, params, metric, service_id=service["id"]))
 
 
 @router.get("/stats/backend_apis/{backend_id}/usage.json")
 async def backend_usage(request: Request, backend_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
-    params = await read_params(request)
-    backend = sandbox.store.get("backend_api", path_id(backend_id))
-    if backend is None:
-        raise NotFound()
-    _backend_required(sandbox)
+    sandbox, params, backend = await _subject(request, "backend_api", backend_id)
     metric = _metric(sandbox, "backend_api", backend["id"], params.get("metric_name"))
     return JSONResponse(_series(sandbox, params, metric))
 
 
 @router.get("/stats/applications/{application_id}/usage.json")
 async def application_usage(request: Request, application_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
-    params = await read_params(request)
-    app = sandbox.store.get("application", path_id(application_id))
-    if app is None:
-        raise NotFound()
-    _backend_required(sandbox)
+    sandbox, params, app = await _subject(request, "application", application_id)
     metric = _metric(sandbox, "service", int(app["service_id"]), params.get("metric_name"))
     body = _series(sandbox, params, metric, application_id=app["id"])
     plan = sandbox.store.get("plan", app.get("plan_id")) or {}
@@ -291,12 +283,7 @@ async def application_usage(request: Request, application_id: str) -> JSONRespon
 
 @router.get("/stats/services/{service_id}/top_applications.json")
 async def top_applications(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
-    params = await read_params(request)
-    service = sandbox.store.get("service", path_id(service_id))
-    if service is None:
-        raise NotFound()
-    _backend_required(sandbox)
+    sandbox, params, service = await _subject(request, "service", service_id)
     metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
     if not params.get("since"):
         raise required_missing("since")
