@@ -134,6 +134,10 @@ class Portal:
         return self.render(page, session, status=status)
 
 
+class CsrfRejected(Exception):
+    """A form post without the session's CSRF token."""
+
+
 def create_portal_app(sandbox: Sandbox) -> FastAPI:
     portal = Portal(sandbox)
     app = FastAPI(title="Developer portal (maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
@@ -142,12 +146,15 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     async def session_of(request: Request) -> Obj:
         return portal.sessions.load(request)
 
-    async def csrf_ok(request: Request, session: Obj) -> bool:
+    async def require_csrf(request: Request, session: Obj) -> None:
+        """Every form post carries the session's token (form field or header), else 422 before anything runs."""
         form = await request.form()
         token = str(form.get("authenticity_token") or request.headers.get("x-csrf-token") or "")
-        return bool(token) and hmac.compare_digest(token, session["csrf"])
+        if not (token and hmac.compare_digest(token, session["csrf"])):
+            raise CsrfRejected()
 
-    def csrf_rejected() -> Response:
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(_request: Request, _exc: CsrfRejected) -> Response:
         return PlainTextResponse("Invalid authenticity token", status_code=422)
 
     @app.exception_handler(Exception)
@@ -178,8 +185,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/access_code")
     async def enter_access_code(request: Request) -> Response:
         session = await session_of(request)
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         form = await request.form()
         code = (sandbox.store.first("provider") or {}).get("site_access_code") or ""
         if code and hmac.compare_digest(str(form.get("access_code", "")), code):
@@ -222,8 +228,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/login")
     async def login(request: Request) -> Response:
         session = await session_of(request)
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         form = await request.form()
         name = str(form.get("username", "")).strip()
         user = sandbox.store.first("user", username=name) or sandbox.store.first("user", email=name)
@@ -246,8 +251,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         session = await session_of(request)
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         fresh = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}
         return portal.redirect(fresh, "/", ("info", "Signed out"))
 
@@ -260,8 +264,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/signup")
     async def do_signup(request: Request) -> Response:
         session = await session_of(request)
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         form = await request.form()
         try:
             _account, user = signup(
@@ -339,8 +342,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         user = require_user(request, session)
         if isinstance(user, Response):
             return user
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         form = await request.form()
         plan = sandbox.store.get("plan", str(form.get("cinstance[plan_id]", "")))
         # Only published application plans are offered to developers (3scale hides the others).
@@ -376,8 +378,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         user = require_user(request, session)
         if isinstance(user, Response):
             return user
-        if not await csrf_ok(request, session):
-            return csrf_rejected()
+        await require_csrf(request, session)
         found = own_application(user, app_id)
         if found is None:
             return portal.not_found(session)
