@@ -24,6 +24,12 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _SYSTEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
+# 3scale operator channels the kit knows. Since 2.16 the operator refuses internal databases
+# (controllers/apps/apimanager_controller.go, externalDatabasesPreflightsChecks, tag 3scale-2.16.3-GA).
+THREESCALE_CHANNELS: dict[str, bool] = {"threescale-2.15": True, "threescale-2.16": False}  # internal DBs allowed
+# RHBK channels pinned to one minor: the 26.0 CRDs (v2alpha1) are the ones the kit renders and validates.
+RHBK_CHANNELS: tuple[str, ...] = ("stable-v26.0",)
+
 # The sandbox model server's models (maas_sandbox/models); their URL is the running sandbox's.
 SANDBOX_MODELS: tuple[tuple[str, str, str], ...] = (
     ("markov-chat-small", "chat", "Small n-gram chat model served by the sandbox (OpenAI chat completions)."),
@@ -76,7 +82,18 @@ class Settings(BaseModel):
     models: list[ModelEndpoint] = Field(default_factory=list)
     operator_channel: str = "threescale-2.16"
     storage_class: str = "ocs-storagecluster-cephfs"
+    # 3scale's databases: "deploy" (the kit runs Redis and PostgreSQL in the namespace, for a workshop),
+    # "external" (copy URLs from the Secret `database_secret`), "internal" (threescale-2.15 only).
+    databases: Literal["deploy", "external", "internal"] = "deploy"
+    database_secret: str | None = None
+    database_storage_class: str | None = None  # RWO class for the database PVCs; None = the cluster default
     sso_namespace: str = "rhbk"
+    sso_channel: str = "stable-v26.0"
+    sso_csv: str | None = None  # the exact RHBK CSV to approve; None = any rhbk-operator.v<channel minor>.*
+    # Keycloak's database: "deploy" (a PostgreSQL in the SSO namespace) or "external" (`sso_database_secret`
+    # in the SSO namespace with keys host, database, username, password; optional port).
+    sso_database: Literal["deploy", "external"] = "deploy"
+    sso_database_secret: str | None = None
     verify_tls: bool = True
     ca_bundle: Path | None = None
     state_dir: Path = Path(".maas")
@@ -102,6 +119,27 @@ class Settings(BaseModel):
     def _label(cls, value: str) -> str:
         if not _LABEL.fullmatch(value):
             raise ValueError("must be an RFC 1123 label: lower-case letters, digits and '-', at most 63 characters")
+        return value
+
+    @field_validator("operator_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if value not in THREESCALE_CHANNELS:
+            raise ValueError(f"unknown 3scale channel {value!r}; the kit knows {', '.join(THREESCALE_CHANNELS)}")
+        return value
+
+    @field_validator("sso_channel")
+    @classmethod
+    def _sso_channel(cls, value: str) -> str:
+        if value not in RHBK_CHANNELS:
+            raise ValueError(f"unknown RHBK channel {value!r}; the kit knows {', '.join(RHBK_CHANNELS)}")
+        return value
+
+    @field_validator("database_secret", "sso_database_secret", "database_storage_class")
+    @classmethod
+    def _optional_name(cls, value: str | None) -> str | None:
+        if value is not None and not _LABEL.fullmatch(value):
+            raise ValueError("must be a Kubernetes object name (lower-case letters, digits and '-')")
         return value
 
     @field_validator("timezone")
@@ -139,6 +177,15 @@ class Settings(BaseModel):
                 raise ValueError("cluster_domain: required for target openshift (the cluster's apps domain)")
             if not self.models:
                 raise ValueError("models: list at least one model endpoint (name, url, kind) for target openshift")
+        if self.databases == "internal" and not THREESCALE_CHANNELS[self.operator_channel]:
+            raise ValueError(
+                f"databases: 'internal' is refused by the operator on {self.operator_channel}; "
+                "use 'deploy' (the kit runs them) or 'external' (with database_secret)"
+            )
+        if self.databases == "external" and not self.database_secret:
+            raise ValueError("databases: 'external' needs database_secret (a Secret with the database URLs)")
+        if self.sso_database == "external" and not self.sso_database_secret:
+            raise ValueError("sso_database: 'external' needs sso_database_secret (host, database, username, password)")
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError("models: model names must be unique")
@@ -178,7 +225,8 @@ def _one_line(exc: ValidationError) -> str:
         msg = "unknown setting; remove it or check its spelling"
     elif err["type"] == "literal_error":
         msg = f"{msg} (got {err.get('input')!r})"
-    if msg.split(":", 1)[0] in {"cluster_domain", "models"}:  # model validator already names the field
+    # the model validator already names the field
+    if msg.split(":", 1)[0] in {"cluster_domain", "models", "databases", "sso_database"}:
         return msg
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{where}: {msg}{more}"

@@ -181,6 +181,22 @@ class Kube:
             )
         return _as_dict(result)
 
+    def pod_log(self, name: str, namespace: str, container: str | None = None, tail_lines: int = 1) -> str:
+        """The last lines of a pod's (previous, when it restarted) log; "" when it cannot be read."""
+        from kubernetes import client
+
+        core = client.CoreV1Api(self._dyn.client)
+        for previous in (True, False):
+            try:
+                text = core.read_namespaced_pod_log(
+                    name, namespace, container=container, tail_lines=tail_lines, previous=previous
+                )
+            except Exception:  # no previous container, or no permission: the log only improves a message
+                continue
+            if text:
+                return str(text).strip()
+        return ""
+
     def self_subject_access_review(
         self, verb: str, group: str, resource: str, namespace: str | None = None
     ) -> AccessReview:

@@ -11,6 +11,7 @@ this module's output for ``EXAMPLE`` settings (``python -m maas_helpers.manifest
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import re
 import sys
@@ -35,7 +36,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": FIELD_MANAGER, "app.kubernetes.io/
 
 THREESCALE_PACKAGE = "3scale-operator"
 RHBK_PACKAGE = "rhbk-operator"
-RHBK_CHANNEL = "stable-v26"
+RHBK_CHANNEL = "stable-v26.0"  # pinned: later 26.x minors move the CRDs on (Settings.sso_channel)
 CATALOG_SOURCE = "redhat-operators"
 CATALOG_NAMESPACE = "openshift-marketplace"
 APIMANAGER_NAME = "apimanager"
@@ -128,10 +129,18 @@ def policy_manifest(policy_dir: Path = POLICY_DIR) -> dict[str, Any]:
     return manifest
 
 
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+
 def policy_secret(ns: str, policy_dir: Path = POLICY_DIR) -> dict[str, Any]:
-    """Secret with the policy files, labelled watched-by so the operator re-rolls APIcast when it changes."""
+    """Secret with the policy files, labelled watched-by so the operator re-rolls APIcast when it changes.
+
+    Sent as ``data`` (base64), not ``stringData``: under server-side apply the API server merges
+    ``stringData`` into ``data``, so a file dropped from the policy would stay; owning ``data`` replaces it."""
     secret: dict[str, Any] = _policy_renderer().render_policy_secret(policy_dir, ns)
     secret["metadata"]["labels"] = _labels(secret["metadata"].get("labels"))
+    secret["data"] = {k: _b64(v) for k, v in secret.pop("stringData").items()}
     return secret
 
 
@@ -139,6 +148,234 @@ def custom_policy_definition(ns: str, policy_dir: Path = POLICY_DIR) -> dict[str
     cpd: dict[str, Any] = _policy_renderer().render_custom_policy_definition(policy_manifest(policy_dir), ns)
     cpd["metadata"]["labels"] = _labels(cpd["metadata"].get("labels"))
     return cpd
+
+
+# --- databases (3scale 2.16 has no internal ones; Keycloak needs one to keep its realm) ----------------------
+# Red Hat supported images at the versions the operator's preflights accept (Redis >= 7, PostgreSQL >= 13;
+# doc/operator-user-guide.md "External Databases Installation", tag 3scale-2.16.3-GA).
+REDIS_IMAGE = "registry.redhat.io/rhel9/redis-7"
+POSTGRESQL_IMAGE = "registry.redhat.io/rhel9/postgresql-15"
+DB_SIZE = "1Gi"
+
+# The Secrets the operator reads (doc/apimanager-reference.md, "APIManager Secrets"), and their keys.
+SYSTEM_DATABASE_SECRET = "system-database"
+SYSTEM_REDIS_SECRET = "system-redis"
+BACKEND_REDIS_SECRET = "backend-redis"
+OPERATOR_SECRET_KEYS: dict[str, tuple[str, ...]] = {
+    SYSTEM_DATABASE_SECRET: ("URL", "DB_USER", "DB_PASSWORD"),
+    SYSTEM_REDIS_SECRET: ("URL", "REDIS_PASSWORD"),
+    BACKEND_REDIS_SECRET: ("REDIS_STORAGE_URL", "REDIS_STORAGE_PASSWORD", "REDIS_QUEUES_URL", "REDIS_QUEUES_PASSWORD"),
+}
+# Keys of the user's Secret (Settings.database_secret) in "external" mode; passwords are optional.
+EXTERNAL_KEYS = ("SYSTEM_DATABASE_URL", "SYSTEM_REDIS_URL", "BACKEND_REDIS_STORAGE_URL", "BACKEND_REDIS_QUEUES_URL")
+EXTERNAL_PASSWORD_KEYS = ("SYSTEM_REDIS_PASSWORD", "BACKEND_REDIS_STORAGE_PASSWORD", "BACKEND_REDIS_QUEUES_PASSWORD")
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database the kit deploys: a Deployment (one replica, Recreate), a PVC, a Service, and a
+    credentials Secret ``<name>-credentials`` whose generated values never leave the cluster."""
+
+    name: str
+    engine: Literal["redis", "postgresql"]
+    database: str = ""  # PostgreSQL database (and user) name
+
+    @property
+    def port(self) -> int:
+        return 6379 if self.engine == "redis" else 5432
+
+    @property
+    def secret(self) -> str:
+        return f"{self.name}-credentials"
+
+    def credential_keys(self) -> tuple[str, ...]:
+        return ("password",) if self.engine == "redis" else ("username", "password", "database")
+
+
+# The guide's instances: system Redis, backend Redis for storage and for queues, the system RDBMS.
+THREESCALE_DATABASES = (
+    Database("maas-system-redis", "redis"),
+    Database("maas-backend-redis-storage", "redis"),
+    Database("maas-backend-redis-queues", "redis"),
+    Database("maas-system-postgresql", "postgresql", "system"),
+)
+KEYCLOAK_DATABASE = Database("keycloak-postgresql", "postgresql", "keycloak")
+
+
+def _secret(name: str, ns: str, values: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _meta(name, ns, labels),
+        "data": {k: _b64(v) for k, v in values.items()},
+    }
+
+
+def database_credentials(ns: str, db: Database, values: dict[str, str]) -> dict[str, Any]:
+    missing = [k for k in db.credential_keys() if not values.get(k)]
+    if missing:
+        raise ManifestError(f"Secret {db.secret}: missing {', '.join(missing)}; generate them with the platform")
+    return _secret(db.secret, ns, {k: values[k] for k in db.credential_keys()}, {"app.kubernetes.io/name": db.name})
+
+
+def database_pvc(ns: str, db: Database, storage_class: str | None = None, size: str = DB_SIZE) -> dict[str, Any]:
+    """ReadWriteOnce claim (one pod); ``storage_class`` None lets the cluster default class provision it."""
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    labels = {"app.kubernetes.io/name": db.name}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(db.name, ns, labels), "spec": spec}
+
+
+def database_service(ns: str, db: Database) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(db.name, ns, {"app.kubernetes.io/name": db.name}),
+        "spec": {
+            "selector": {"app.kubernetes.io/name": db.name},
+            "ports": [{"name": db.engine, "port": db.port, "targetPort": db.port, "protocol": "TCP"}],
+        },
+    }
+
+
+def _env_from_secret(var: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def database_deployment(ns: str, db: Database) -> dict[str, Any]:
+    """The sclorg image conventions: REDIS_PASSWORD / POSTGRESQL_USER, _PASSWORD, _DATABASE, data volume."""
+    if db.engine == "redis":
+        image, mount = REDIS_IMAGE, "/var/lib/redis/data"
+        env = [_env_from_secret("REDIS_PASSWORD", db.secret, "password")]
+        probe = ["/bin/sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG']
+    else:
+        image, mount = POSTGRESQL_IMAGE, "/var/lib/pgsql/data"
+        env = [
+            _env_from_secret("POSTGRESQL_USER", db.secret, "username"),
+            _env_from_secret("POSTGRESQL_PASSWORD", db.secret, "password"),
+            _env_from_secret("POSTGRESQL_DATABASE", db.secret, "database"),
+        ]
+        probe = ["/bin/sh", "-c", 'pg_isready -h 127.0.0.1 -U "$POSTGRESQL_USER" -d "$POSTGRESQL_DATABASE"']
+    selector = {"app.kubernetes.io/name": db.name}
+    container = {
+        "name": db.engine,
+        "image": image,
+        "ports": [{"name": db.engine, "containerPort": db.port}],
+        "env": env,
+        "readinessProbe": {"exec": {"command": probe}, "initialDelaySeconds": 5, "periodSeconds": 10},
+        "livenessProbe": {"tcpSocket": {"port": db.port}, "initialDelaySeconds": 30, "periodSeconds": 20},
+        "volumeMounts": [{"name": "data", "mountPath": mount}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(db.name, ns, selector),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},  # RWO volume: the old pod must go before the new one mounts it
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": _labels(selector)},
+                "spec": {
+                    "containers": [container],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": db.name}}],
+                },
+            },
+        },
+    }
+
+
+def database_objects(ns: str, db: Database, credentials: dict[str, str], storage_class: str | None = None) -> list[
+    dict[str, Any]
+]:
+    """Apply order: credentials, claim, service, deployment."""
+    return [
+        database_credentials(ns, db, credentials),
+        database_pvc(ns, db, storage_class),
+        database_service(ns, db),
+        database_deployment(ns, db),
+    ]
+
+
+def operator_database_secrets(ns: str, values: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """``system-database``, ``system-redis`` and ``backend-redis`` with exactly the operator's keys."""
+    out = []
+    for name, keys in OPERATOR_SECRET_KEYS.items():
+        given = values.get(name) or {}
+        unknown = sorted(set(given) - set(keys))
+        if unknown or not all(given.get(k) for k in keys if k.endswith("URL")):
+            raise ManifestError(f"Secret {name}: needs {', '.join(k for k in keys if k.endswith('URL'))}"
+                                + (f" and no {', '.join(unknown)}" if unknown else ""))
+        out.append(_secret(name, ns, {k: given[k] for k in keys if given.get(k)}))
+    return out
+
+
+def kit_database_urls(ns: str, creds: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Operator Secret values for the databases the kit deployed (``creds``: Database.name -> credentials)."""
+    sys_redis, storage, queues, pg = THREESCALE_DATABASES
+    p = creds[pg.name]
+    host = f"{pg.name}.{ns}.svc:{pg.port}"
+    return {
+        SYSTEM_DATABASE_SECRET: {
+            "URL": f"postgresql://{p['username']}:{p['password']}@{host}/{p['database']}",
+            "DB_USER": p["username"],
+            "DB_PASSWORD": p["password"],
+        },
+        # URLs without credentials: the passwords travel in the operator's *_PASSWORD keys.
+        SYSTEM_REDIS_SECRET: {"URL": f"redis://{sys_redis.name}.{ns}.svc:6379/1",
+                              "REDIS_PASSWORD": creds[sys_redis.name]["password"]},
+        BACKEND_REDIS_SECRET: {
+            "REDIS_STORAGE_URL": f"redis://{storage.name}.{ns}.svc:6379/0",
+            "REDIS_STORAGE_PASSWORD": creds[storage.name]["password"],
+            "REDIS_QUEUES_URL": f"redis://{queues.name}.{ns}.svc:6379/1",
+            "REDIS_QUEUES_PASSWORD": creds[queues.name]["password"],
+        },
+    }
+
+
+_DB_SCHEMES = ("postgresql://", "postgres://", "mysql2://")
+_REDIS_SCHEMES = ("redis://", "rediss://")
+
+
+def external_database_urls(given: dict[str, str], source: str) -> dict[str, dict[str, str]]:
+    """Operator Secret values from the user's Secret (keys EXTERNAL_KEYS, optional EXTERNAL_PASSWORD_KEYS)."""
+    missing = [k for k in EXTERNAL_KEYS if not given.get(k)]
+    if missing:
+        raise ManifestError(f"Secret {source} lacks {', '.join(missing)}; add them (see docs/openshift.md)")
+    if not given["SYSTEM_DATABASE_URL"].startswith(_DB_SCHEMES):
+        raise ManifestError(f"Secret {source}: SYSTEM_DATABASE_URL must start with postgresql:// or mysql2://")
+    for key in EXTERNAL_KEYS[1:]:
+        if not given[key].startswith(_REDIS_SCHEMES):
+            raise ManifestError(f"Secret {source}: {key} must start with redis:// or rediss://")
+    pw = {k: given[k] for k in EXTERNAL_PASSWORD_KEYS if given.get(k)}
+    return {
+        SYSTEM_DATABASE_SECRET: {"URL": given["SYSTEM_DATABASE_URL"]},
+        SYSTEM_REDIS_SECRET: {
+            "URL": given["SYSTEM_REDIS_URL"],
+            **({"REDIS_PASSWORD": pw["SYSTEM_REDIS_PASSWORD"]} if "SYSTEM_REDIS_PASSWORD" in pw else {}),
+        },
+        BACKEND_REDIS_SECRET: {
+            "REDIS_STORAGE_URL": given["BACKEND_REDIS_STORAGE_URL"],
+            "REDIS_QUEUES_URL": given["BACKEND_REDIS_QUEUES_URL"],
+            **{k.removeprefix("BACKEND_"): v for k, v in pw.items() if k.startswith("BACKEND_")},
+        },
+    }
+
+
+def keycloak_db(db: Database = KEYCLOAK_DATABASE, host: str | None = None, database: str | None = None,
+                port: int | None = None, secret: str | None = None) -> dict[str, Any]:
+    """Keycloak ``spec.db``: PostgreSQL, user and password read by the operator from a Secret."""
+    ref = secret or db.secret
+    return {
+        "vendor": "postgres",
+        "host": host or db.name,
+        "port": port or db.port,
+        "database": database or db.database,
+        "usernameSecret": {"name": ref, "key": "username"},
+        "passwordSecret": {"name": ref, "key": "password"},
+    }
 
 
 # --- APIManager ---------------------------------------------------------------------------------------
@@ -151,21 +388,22 @@ def apimanager(
     storage_class: str,
     policy_dir: Path = POLICY_DIR,
     name: str = APIMANAGER_NAME,
+    external_databases: bool = True,
 ) -> dict[str, Any]:
-    """APIManager mounting the llm-metrics Secret in staging and production APIcast."""
+    """APIManager mounting the llm-metrics Secret in staging and production APIcast; with
+    ``external_databases`` (required since 2.16) system database, system Redis and backend Redis come from
+    the Secrets system-database, system-redis and backend-redis."""
     custom = _policy_renderer().render_apimanager_custom_policies(policy_manifest(policy_dir))
-    return {
-        "apiVersion": "apps.3scale.net/v1alpha1",
-        "kind": "APIManager",
-        "metadata": _meta(name, ns),
-        "spec": {
-            "wildcardDomain": wildcard_domain,
-            "tenantName": tenant,
-            "resourceRequirementsEnabled": False,
-            "system": {"fileStorage": {"persistentVolumeClaim": {"storageClassName": storage_class}}},
-            "apicast": custom["spec"]["apicast"],
-        },
+    spec: dict[str, Any] = {
+        "wildcardDomain": wildcard_domain,
+        "tenantName": tenant,
+        "resourceRequirementsEnabled": False,
+        "system": {"fileStorage": {"persistentVolumeClaim": {"storageClassName": storage_class}}},
+        "apicast": custom["spec"]["apicast"],
     }
+    if external_databases:
+        spec["externalComponents"] = {"system": {"database": True, "redis": True}, "backend": {"redis": True}}
+    return {"apiVersion": "apps.3scale.net/v1alpha1", "kind": "APIManager", "metadata": _meta(name, ns), "spec": spec}
 
 
 # --- Red Hat build of Keycloak ------------------------------------------------------------------------
@@ -206,18 +444,61 @@ def keycloak(
     }
 
 
+REALM_SECRET_SUFFIX = "realm-secrets"
+_PLACEHOLDER_CHARS = re.compile(r"[^A-Z0-9]+")
+
+
+def _placeholder(*parts: str) -> str:
+    return "_".join(_PLACEHOLDER_CHARS.sub("_", p.upper()).strip("_") for p in parts)
+
+
+def split_realm_secrets(realm: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(realm with ``${NAME}`` placeholders, NAME -> value) for client secrets and user passwords, so the
+    values live in a Secret the operator reads through ``spec.placeholders``, never in the CR."""
+    import copy
+
+    out = copy.deepcopy(realm)
+    values: dict[str, str] = {}
+    for client in out.get("clients") or []:
+        secret = client.get("secret")
+        if isinstance(secret, str) and secret and not secret.startswith("${"):
+            name = _placeholder("client", str(client.get("clientId", "")), "secret")
+            values[name], client["secret"] = secret, "${" + name + "}"
+    for user in out.get("users") or []:
+        for index, cred in enumerate(user.get("credentials") or []):
+            value = cred.get("value")
+            if isinstance(value, str) and value and not value.startswith("${"):
+                name = _placeholder("user", str(user.get("username", "")), cred.get("type", "password"), str(index))
+                values[name], cred["value"] = value, "${" + name + "}"
+    return out, values
+
+
+def realm_secret(sso_namespace: str, realm_name: str, values: dict[str, str],
+                 keycloak_name: str = KEYCLOAK_NAME) -> dict[str, Any]:
+    return _secret(f"{keycloak_name}-{realm_name}-{REALM_SECRET_SUFFIX}".lower(), sso_namespace, values)
+
+
 def keycloak_realm_import(
-    sso_namespace: str, realm: dict[str, Any], keycloak_name: str = KEYCLOAK_NAME
+    sso_namespace: str,
+    realm: dict[str, Any],
+    keycloak_name: str = KEYCLOAK_NAME,
+    placeholders: dict[str, str] | None = None,
+    secret_name: str | None = None,
 ) -> dict[str, Any]:
-    """KeycloakRealmImport wrapping a realm representation (the operator imports it once, when absent)."""
+    """KeycloakRealmImport wrapping a realm representation (the operator imports it once, when absent).
+    ``placeholders`` names the ``${NAME}``s the operator fills from the Secret ``secret_name``."""
     realm_name = realm.get("realm")
     if not isinstance(realm_name, str) or not realm_name:
         raise ManifestError("realm representation has no 'realm' name; set realm['realm'] (e.g. 'maas')")
+    spec: dict[str, Any] = {"keycloakCRName": keycloak_name, "realm": realm}
+    if placeholders:
+        ref = secret_name or f"{keycloak_name}-{realm_name}-{REALM_SECRET_SUFFIX}".lower()
+        spec["placeholders"] = {name: {"secret": {"name": ref, "key": name}} for name in sorted(placeholders)}
     return {
         "apiVersion": "k8s.keycloak.org/v2alpha1",
         "kind": "KeycloakRealmImport",
         "metadata": _meta(f"{keycloak_name}-{realm_name}".lower(), sso_namespace),
-        "spec": {"keycloakCRName": keycloak_name, "realm": realm},
+        "spec": spec,
     }
 
 
@@ -236,6 +517,9 @@ class _KindRule:
 _RULES: dict[tuple[str, str], _KindRule] = {
     ("v1", "Namespace"): _KindRule(False),
     ("v1", "Secret"): _KindRule(True),
+    ("v1", "Service"): _KindRule(True, ("spec.ports", "spec.selector")),
+    ("v1", "PersistentVolumeClaim"): _KindRule(True, ("spec.accessModes", "spec.resources.requests.storage")),
+    ("apps/v1", "Deployment"): _KindRule(True, ("spec.selector.matchLabels", "spec.template.spec.containers")),
     ("operators.coreos.com/v1", "OperatorGroup"): _KindRule(True, ("spec.targetNamespaces",)),
     ("operators.coreos.com/v1alpha1", "Subscription"): _KindRule(
         True, ("spec.name", "spec.source", "spec.sourceNamespace", "spec.channel")
@@ -294,7 +578,26 @@ def validate_manifest(obj: dict[str, Any]) -> dict[str, Any]:
         raise ManifestError(f"Secret {name} has no data; render it from the policy directory")
     if kind == "APIManager":
         _validate_apimanager(obj, name)
+    if kind == "KeycloakRealmImport":
+        _validate_realm(obj["spec"]["realm"], name)
     return obj
+
+
+def _validate_realm(realm: dict[str, Any], name: str) -> None:
+    """Redirect URIs must be absolute http(s) callback URLs and web origins strings (a relative URI or
+    a null origin is rejected by Keycloak or the CRD)."""
+    for client in realm.get("clients") or []:
+        cid = client.get("clientId", "?")
+        for uri in client.get("redirectUris") or []:
+            if not isinstance(uri, str) or not re.match(r"^https?://[^/\s]+/", uri):
+                raise ManifestError(
+                    f"KeycloakRealmImport {name}: client {cid} redirect URI {uri!r} is not an absolute "
+                    "http(s) URL; use the 3scale provider's callback_url"
+                )
+        for origin in client.get("webOrigins") or []:
+            if not isinstance(origin, str) or not origin:
+                raise ManifestError(f"KeycloakRealmImport {name}: client {cid} has a web origin {origin!r}; "
+                                    "use the portal origin (e.g. https://maas.apps.example.com)")
 
 
 def _validate_apimanager(obj: dict[str, Any], name: str) -> None:
@@ -316,14 +619,16 @@ def _validate_apimanager(obj: dict[str, Any], name: str) -> None:
 
 
 def threescale_manifests(settings: Settings, approval: Approval = "Automatic") -> list[dict[str, Any]]:
-    """Namespace, operator, policy Secret, APIManager and CustomPolicyDefinition, in apply order."""
+    """Namespace, operator, policy Secret, APIManager and CustomPolicyDefinition, in apply order (the
+    database objects carry generated credentials: the platform renders them with ``database_objects``)."""
     ns = settings.namespace
+    external = getattr(settings, "databases", "deploy") != "internal"
     return [
         namespace(ns),
         operator_group(ns),
         subscription(ns, settings.operator_channel, approval),
         policy_secret(ns),
-        apimanager(ns, settings.cluster_domain, settings.tenant, settings.storage_class),
+        apimanager(ns, settings.cluster_domain, settings.tenant, settings.storage_class, external_databases=external),
         custom_policy_definition(ns),
     ]
 
@@ -333,11 +638,12 @@ def sso_manifests(settings: Settings, realm: dict[str, Any] | None = None) -> li
     objs = [
         namespace(ns),
         operator_group(ns),
-        subscription(ns, RHBK_CHANNEL, package=RHBK_PACKAGE),
-        keycloak(ns, settings.cluster_domain),
+        subscription(ns, getattr(settings, "sso_channel", RHBK_CHANNEL), "Manual", package=RHBK_PACKAGE),
+        keycloak(ns, settings.cluster_domain, db=keycloak_db()),
     ]
     if realm is not None:
-        objs.append(keycloak_realm_import(ns, realm))
+        plain, values = split_realm_secrets(realm)
+        objs.append(keycloak_realm_import(ns, plain, placeholders=values))
     return objs
 
 
@@ -351,6 +657,7 @@ class ExampleSettings:
     operator_channel: str = "threescale-2.16"
     storage_class: str = "ocs-storagecluster-cephfs"
     sso_namespace: str = "rhbk"
+    sso_channel: str = RHBK_CHANNEL
 
 
 EXAMPLE = ExampleSettings()
@@ -372,35 +679,54 @@ def _documents(objs: list[dict[str, Any]]) -> str:
     return "---\n".join(to_yaml(validate_manifest(o)) for o in objs)
 
 
+def _without_credentials(ns: str, db: Database) -> list[dict[str, Any]]:
+    return [database_pvc(ns, db), database_service(ns, db), database_deployment(ns, db)]
+
+
+def committed_objects(settings: Any = EXAMPLE) -> dict[str, list[dict[str, Any]]]:
+    """Relative path under ``manifests/`` → the objects of every committed example manifest."""
+    s = settings
+    ns, sso = s.namespace, s.sso_namespace
+    return {
+        "operator/3scale-operator.yaml": [namespace(ns), operator_group(ns), subscription(ns, s.operator_channel)],
+        "databases/3scale-databases.yaml": [o for db in THREESCALE_DATABASES for o in _without_credentials(ns, db)],
+        "apimanager/apimanager.yaml": [apimanager(ns, s.cluster_domain, s.tenant, s.storage_class)],
+        "sso/keycloak-operator.yaml": [
+            namespace(sso),
+            operator_group(sso),
+            subscription(sso, s.sso_channel, "Manual", package=RHBK_PACKAGE),
+        ],
+        "sso/keycloak-database.yaml": _without_credentials(sso, KEYCLOAK_DATABASE),
+        "sso/keycloak.yaml": [keycloak(sso, s.cluster_domain, db=keycloak_db())],
+    }
+
+
+_TITLES = {
+    "operator/3scale-operator.yaml": "3scale operator: namespace, OperatorGroup (this namespace only), Subscription",
+    "databases/3scale-databases.yaml": (
+        "The databases 3scale 2.16 needs (system Redis, backend Redis storage and queues, system PostgreSQL).\n"
+        "# Their <name>-credentials Secrets and the operator's system-database, system-redis and backend-redis\n"
+        "# Secrets hold generated passwords: the kit creates them on the cluster, they are never committed"
+    ),
+    "apimanager/apimanager.yaml": (
+        "APIManager with external databases and the llm-metrics custom policy in both gateways (needs RWX storage)"
+    ),
+    "sso/keycloak-operator.yaml": (
+        "Red Hat build of Keycloak operator: namespace, OperatorGroup, Subscription (pinned channel, Manual)"
+    ),
+    "sso/keycloak-database.yaml": (
+        "PostgreSQL for Keycloak (credentials Secret keycloak-postgresql-credentials is created by the kit)"
+    ),
+    "sso/keycloak.yaml": (
+        "Keycloak server on PostgreSQL behind an edge route; the realm is imported by a "
+        "KeycloakRealmImport wrapping manifests/sso/realm.yaml"
+    ),
+}
+
+
 def rendered_files(settings: Any = EXAMPLE) -> dict[str, str]:
     """Relative path under ``manifests/`` → YAML text of every committed example manifest."""
-    s = settings
-    ns = s.namespace
-    return {
-        "operator/3scale-operator.yaml": _header(
-            "3scale operator: namespace, OperatorGroup (this namespace only), Subscription"
-        )
-        + _documents([namespace(ns), operator_group(ns), subscription(ns, s.operator_channel)]),
-        "apimanager/apimanager.yaml": _header(
-            "APIManager with the llm-metrics custom policy in both gateways (needs RWX storage, e.g. ODF CephFS)"
-        )
-        + _documents([apimanager(ns, s.cluster_domain, s.tenant, s.storage_class)]),
-        "sso/keycloak-operator.yaml": _header(
-            "Red Hat build of Keycloak operator: namespace, OperatorGroup, Subscription"
-        )
-        + _documents(
-            [
-                namespace(s.sso_namespace),
-                operator_group(s.sso_namespace),
-                subscription(s.sso_namespace, RHBK_CHANNEL, package=RHBK_PACKAGE),
-            ]
-        ),
-        "sso/keycloak.yaml": _header(
-            "Keycloak server behind an edge route; the realm is imported by a "
-            "KeycloakRealmImport wrapping manifests/sso/realm.yaml"
-        )
-        + _documents([keycloak(s.sso_namespace, s.cluster_domain)]),
-    }
+    return {rel: _header(_TITLES[rel]) + _documents(objs) for rel, objs in committed_objects(settings).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

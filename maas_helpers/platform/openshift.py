@@ -8,7 +8,9 @@ stuck: a pending InstallPlan, a failed CSV, image pull errors, unready deploymen
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -26,6 +28,8 @@ SUB_API = "operators.coreos.com/v1alpha1"
 OG_API = "operators.coreos.com/v1"
 RWX_PROVISIONER_HINTS = ("cephfs", "nfs", "efs", "azurefile", "filestore", "gluster", "manila")
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+CRASH_REASONS = {"CrashLoopBackOff", "CreateContainerConfigError", "RunContainerError"}
+SETTLE_POLLS = 3  # polls an unchanged APIManager must stay Available after a change that rolled nothing
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -97,6 +101,34 @@ def _rv(obj: dict[str, Any] | None) -> str | None:
     return ((obj or {}).get("metadata") or {}).get("resourceVersion")
 
 
+def _false_conditions(obj: dict[str, Any] | None, types: tuple[str, ...] | None = None) -> list[str]:
+    """``Type=False (Reason): message`` for every False condition (HasErrors: when True)."""
+    out = []
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        ctype, status = c.get("type"), str(c.get("status"))
+        if types is not None and ctype not in types:
+            continue
+        if (status == "False" and ctype != "HasErrors") or (ctype == "HasErrors" and status == "True"):
+            reason = f" ({c['reason']})" if c.get("reason") else ""
+            out.append(f"{ctype}={status}{reason}: {c.get('message') or 'no message'}")
+    return out
+
+
+def _rolled_out(d: dict[str, Any]) -> bool:
+    """A Deployment whose controller saw its latest spec and has every replica updated and ready."""
+    meta, spec, status = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
+    want = spec.get("replicas", 1)
+    return (
+        (status.get("observedGeneration") or 0) >= (meta.get("generation") or 0)
+        and (status.get("updatedReplicas") or 0) >= want
+        and (status.get("readyReplicas") or 0) >= want
+    )
+
+
+def _decode(secret: dict[str, Any] | None) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
+
+
 class OpenShiftPlatform:
     """`Platform` for a real cluster. Pass ``kube`` to reuse a connection (tests pass a recording fake)."""
 
@@ -112,6 +144,7 @@ class OpenShiftPlatform:
         sleep: Sleep | None = None,
         poll_interval: float = 5.0,
         progress: Callable[[str], DeploymentProgress] | None = None,
+        policy_dir: Path = mf.POLICY_DIR,
     ) -> None:
         import time
 
@@ -122,6 +155,10 @@ class OpenShiftPlatform:
         self.sleep: Sleep = sleep or time.sleep
         self.poll_interval = poll_interval
         self.progress = progress or default_progress
+        self.policy_dir = policy_dir
+        # Owned Deployment generations when the APIManager was last changed: its stale Available must not
+        # count until they move (or stay put for SETTLE_POLLS polls). None = no change pending.
+        self._apimanager_change: dict[str, int] | None = None
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -212,7 +249,14 @@ class OpenShiftPlatform:
         return self._ensure_olm_operator(self.ns, sub, "3scale operator", approve_install_plan, timeout)
 
     def _ensure_olm_operator(
-        self, ns: str, sub: dict[str, Any], title: str, approve: bool | None, timeout: float
+        self,
+        ns: str,
+        sub: dict[str, Any],
+        title: str,
+        approve: bool | None,
+        timeout: float,
+        expected_csv: Callable[[str], bool] | None = None,
+        expected_text: str = "",
     ) -> StepResult:
         result = StepResult(f"{title} in {ns}")
         self._tls_notes(result)
@@ -239,10 +283,19 @@ class OpenShiftPlatform:
         self._apply(result, sub)
         if approve is None:
             approve = sub["spec"]["installPlanApproval"] == "Manual"
-        self._wait_for_csv(result, ns, sub["metadata"]["name"], approve, timeout)
+        self._wait_for_csv(result, ns, sub["metadata"]["name"], approve, timeout, expected_csv, expected_text)
         return result
 
-    def _wait_for_csv(self, result: StepResult, ns: str, sub_name: str, approve: bool, timeout: float) -> str:
+    def _wait_for_csv(
+        self,
+        result: StepResult,
+        ns: str,
+        sub_name: str,
+        approve: bool,
+        timeout: float,
+        expected_csv: Callable[[str], bool] | None = None,
+        expected_text: str = "",
+    ) -> str:
         start = self.clock()
         deadline = start + timeout
         stuck = "Subscription has no status yet (is the catalog source healthy?)"
@@ -253,7 +306,7 @@ class OpenShiftPlatform:
                 "name"
             )
             if plan_name:
-                stuck = self._check_install_plan(result, ns, plan_name, approve) or stuck
+                stuck = self._check_install_plan(result, ns, plan_name, approve, expected_csv, expected_text) or stuck
             csv_name = status.get("installedCSV")
             if csv_name:
                 csv = self.kube.get(SUB_API, "ClusterServiceVersion", csv_name, ns) or {}
@@ -286,12 +339,27 @@ class OpenShiftPlatform:
                 )
             self.sleep(self.poll_interval)
 
-    def _check_install_plan(self, result: StepResult, ns: str, plan_name: str, approve: bool) -> str | None:
+    def _check_install_plan(
+        self,
+        result: StepResult,
+        ns: str,
+        plan_name: str,
+        approve: bool,
+        expected_csv: Callable[[str], bool] | None = None,
+        expected_text: str = "",
+    ) -> str | None:
         plan = self.kube.get(SUB_API, "InstallPlan", plan_name, ns)
         if not plan:
             return None
         spec = plan.get("spec") or {}
         if spec.get("approval") == "Manual" and not spec.get("approved"):
+            csvs = [str(c) for c in spec.get("clusterServiceVersionNames") or []]
+            if approve and expected_csv is not None and not (csvs and all(expected_csv(c) for c in csvs)):
+                # Approving installs everything the plan lists: only the CSV the kit expects, nothing else.
+                raise MaasError(
+                    f"InstallPlan {plan_name} in {ns} would install {', '.join(csvs) or 'nothing'}, not "
+                    f"{expected_text}; the kit did not approve it — check the channel or approve it by hand"
+                )
             if approve:
                 self.kube.patch(SUB_API, "InstallPlan", plan_name, ns, {"spec": {"approved": True}})
                 result.add("InstallPlan", f"{ns}/{plan_name}", Change.UPDATED, "approved")
@@ -323,7 +391,7 @@ class OpenShiftPlatform:
         result = StepResult(f"llm-metrics policy Secret in {self.ns}")
         self._tls_notes(result)
         self.require([("create", "", "secrets", self.ns), ("patch", "", "secrets", self.ns)], "the policy Secret")
-        self._apply(result, mf.policy_secret(self.ns))
+        self._apply(result, mf.policy_secret(self.ns, self.policy_dir))
         return result
 
     def ensure_custom_policy_definition(self, *, timeout: float = 120) -> StepResult:
@@ -384,10 +452,148 @@ class OpenShiftPlatform:
                 "needs RWX (e.g. ODF CephFS) or its PVC stays Pending"
             )
 
-    def ensure_apimanager(self) -> StepResult:
+    # --- databases ----------------------------------------------------------------------------------
+
+    def _credentials(self, ns: str, db: mf.Database) -> dict[str, str]:
+        """The database's credentials: kept from its Secret when it exists, else generated (never shown)."""
+        current = _decode(self.kube.get("v1", "Secret", db.secret, ns))
+        out = {}
+        for key in db.credential_keys():
+            if current.get(key):
+                out[key] = current[key]
+            elif key == "password":
+                out[key] = secrets.token_urlsafe(24)
+            else:
+                out[key] = db.database
+        return out
+
+    def _apply_secret(self, result: StepResult, obj: dict[str, Any]) -> None:
+        """Apply a Secret and report it by name and keys; its values are never part of a result."""
+        self._apply(result, obj)
+        result.actions[-1].detail = "keys " + ", ".join(sorted(obj.get("data") or {})) + " (values masked)"
+
+    def _deploy_database(self, result: StepResult, ns: str, db: mf.Database, storage: str | None) -> dict[str, str]:
+        creds = self._credentials(ns, db)
+        objs = mf.database_objects(ns, db, creds, storage)
+        self._apply_secret(result, objs[0])
+        for obj in objs[1:]:
+            self._apply(result, obj)
+        return creds
+
+    def ensure_databases(self, *, timeout: float = 600) -> StepResult:
+        """The three databases 3scale 2.16 requires, and the operator's Secrets pointing at them.
+
+        ``databases: deploy`` runs them here (one replica each, RWO volume; a demo/workshop choice);
+        ``external`` copies the URLs from the user's Secret ``database_secret``; ``internal`` (2.15 only)
+        leaves them to the operator."""
         s = self.settings
-        result = StepResult(f"APIManager in {self.ns}")
+        result = StepResult(f"3scale databases in {self.ns} ({s.databases})")
         self._tls_notes(result)
+        if s.databases == "internal":
+            result.notes.append(f"databases: internal — the operator runs them ({s.operator_channel} allows it)")
+            return result
+        self.require(
+            [("create", "", "secrets", self.ns), ("patch", "", "secrets", self.ns), ("get", "", "secrets", self.ns)],
+            "the database Secrets",
+        )
+        if s.databases == "deploy":
+            self.require(
+                [
+                    ("create", "apps", "deployments", self.ns),
+                    ("create", "", "services", self.ns),
+                    ("create", "", "persistentvolumeclaims", self.ns),
+                ],
+                "the databases",
+            )
+            creds = {db.name: self._deploy_database(result, self.ns, db, s.database_storage_class)
+                     for db in mf.THREESCALE_DATABASES}
+            values = mf.kit_database_urls(self.ns, creds)
+        else:
+            source = str(s.database_secret)
+            given = self.kube.get("v1", "Secret", source, self.ns)
+            if given is None:
+                raise MaasError(
+                    f"Secret {source} not found in {self.ns}; create it with keys "
+                    f"{', '.join(mf.EXTERNAL_KEYS)} (see docs/openshift.md) or set databases: deploy"
+                )
+            values = mf.external_database_urls(_decode(given), source)
+        for secret in mf.operator_database_secrets(self.ns, values):
+            self._apply_secret(result, secret)
+        if s.databases == "deploy":
+            self._wait_deployments(result, self.ns, [db.name for db in mf.THREESCALE_DATABASES], timeout)
+        return result
+
+    def _wait_deployments(self, result: StepResult, ns: str, names: list[str], timeout: float) -> None:
+        """Wait until every named Deployment is rolled out (generation observed, replicas updated and ready)."""
+        start = self.clock()
+        while True:
+            waiting = []
+            for name in names:
+                d = self.kube.get("apps/v1", "Deployment", name, ns)
+                if d is None or not _rolled_out(d):
+                    waiting.append(name)
+            if not waiting:
+                seconds = int(self.clock() - start)
+                result.add("Deployment", f"{ns}/{', '.join(names)}", Change.WAITED, f"ready ({seconds} s)")
+                return
+            if self.clock() - start >= timeout:
+                problems = self._pod_problems(ns, waiting)
+                raise MaasError(
+                    f"not ready after {int(timeout)} s in {ns}: {', '.join(waiting)}"
+                    + (f"; {problems}" if problems else "; no pod problem reported (check the events)")
+                )
+            self.sleep(self.poll_interval)
+
+    def _pod_problems(self, ns: str, deployments: list[str] | None = None) -> str:
+        """Why pods are stuck: image pulls, crash loops (with the last log line), unschedulable or waiting
+        for a volume claim. ``deployments`` limits it to pods whose name starts with one of them."""
+        found = []
+        pending_claims = {
+            p["metadata"]["name"] for p in self.kube.list("v1", "PersistentVolumeClaim", ns)
+            if (p.get("status") or {}).get("phase") == "Pending"
+        }
+        for pod in self.kube.list("v1", "Pod", ns):
+            name = pod["metadata"]["name"]
+            if deployments is not None and not any(name.startswith(f"{d}-") for d in deployments):
+                continue
+            status = pod.get("status") or {}
+            for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                reason = waiting.get("reason")
+                if reason in IMAGE_PULL_REASONS:
+                    found.append(f"pod {name} {reason} {cs.get('image', '')}".strip())
+                elif reason in CRASH_REASONS:
+                    log = getattr(self.kube, "pod_log", lambda *a, **k: "")(name, ns, cs.get("name"))
+                    found.append(f"pod {name} {reason}" + (f", last log line: {log.splitlines()[-1]}" if log else ""))
+            if status.get("phase") == "Pending":
+                claims = [
+                    v["persistentVolumeClaim"]["claimName"]
+                    for v in (pod.get("spec") or {}).get("volumes") or []
+                    if v.get("persistentVolumeClaim")
+                ]
+                stuck = [c for c in claims if c in pending_claims]
+                sched = next(
+                    (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"
+                     and str(c.get("status")) == "False"), None
+                )
+                if stuck:
+                    found.append(f"pod {name} Pending on PVC {', '.join(stuck)} (no StorageClass can bind it)")
+                elif sched:
+                    found.append(f"pod {name} Pending: {sched.get('message') or sched.get('reason', '')}")
+        return "; ".join(found)
+
+    # --- APIManager -------------------------------------------------------------------------------------
+
+    def _owned_deployments(self) -> list[dict[str, Any]]:
+        return [
+            d for d in self.kube.list("apps/v1", "Deployment", self.ns)
+            if any(o.get("kind") == "APIManager" for o in (d.get("metadata") or {}).get("ownerReferences") or [])
+        ]
+
+    def ensure_apimanager(self) -> StepResult:
+        """Databases first (the operator's preflights read their Secrets), then the policy Secret, then the
+        APIManager with the three externalComponents flags."""
+        s = self.settings
         self.require(
             [
                 ("create", "apps.3scale.net", "apimanagers", self.ns),
@@ -395,27 +601,51 @@ class OpenShiftPlatform:
             ],
             "the APIManager",
         )
+        result = StepResult(f"APIManager in {self.ns}")
         self.check_rwx_storage(result)
-        secret = mf.policy_secret(self.ns)
+        result.extend(self.ensure_databases())
+        result.title = f"APIManager in {self.ns}"
+        secret = mf.policy_secret(self.ns, self.policy_dir)
         if self.kube.get("v1", "Secret", secret["metadata"]["name"], self.ns) is None:
             self._apply(result, secret)  # the APIManager mounts it: it must exist first
-        self._apply(result, mf.apimanager(self.ns, s.cluster_domain, s.tenant, s.storage_class))
+        before = {d["metadata"]["name"]: int(d["metadata"].get("generation") or 0) for d in self._owned_deployments()}
+        external = s.databases != "internal"
+        self._apply(
+            result, mf.apimanager(self.ns, s.cluster_domain, s.tenant, s.storage_class, external_databases=external)
+        )
+        if result.actions[-1].change in (Change.UPDATED, Change.CREATED):
+            self._apimanager_change = before
         return result
 
     def wait_for_apimanager(self, timeout: float = 1800) -> StepResult:
-        """Wait for condition Available, showing deployments ready / total; at timeout name what is not ready."""
+        """Wait for Available on a settled APIManager; stop at once when its preflights failed.
+
+        The APIManager carries no observedGeneration, so after a change its Available may still be the old
+        one: it counts only once an owned Deployment's generation moved and all are rolled out again (or,
+        for a change that rolls nothing, after SETTLE_POLLS polls with everything rolled out)."""
         result = StepResult(f"APIManager {mf.APIMANAGER_NAME} ready")
         start = self.clock()
         deadline = start + timeout
+        settled = 0
         bar = self.progress(f"APIManager {mf.APIMANAGER_NAME}: deployments ready")
         try:
             while True:
                 am = self.kube.get("apps.3scale.net/v1alpha1", "APIManager", mf.APIMANAGER_NAME, self.ns)
                 if am is None:
                     raise MaasError(f"APIManager {mf.APIMANAGER_NAME} not found in {self.ns}; run ensure_apimanager()")
-                ready, waiting = self._deployment_state(am)
+                preflights = _cond(am, "Preflights")
+                message = str((preflights or {}).get("message") or "")
+                if preflights and str(preflights.get("status")) == "False" and message.startswith("Preflights failed"):
+                    # The operator retries in 10 minutes only; nothing changes until its input does.
+                    raise MaasError(
+                        f"APIManager {mf.APIMANAGER_NAME} in {self.ns}: {message}; fix the database Secrets "
+                        "(ensure_databases) and re-run ensure_apimanager()"
+                    )
+                owned = self._owned_deployments()
+                ready, waiting = self._deployment_state(am, owned)
                 bar.update(len(ready), len(ready) + len(waiting), ", ".join(waiting[:3]))
-                if _is_true(am, "Available"):
+                if _is_true(am, "Available") and not waiting and self._change_settled(owned, settled):
+                    self._apimanager_change = None
                     seconds = int(self.clock() - start)
                     result.add(
                         "APIManager",
@@ -424,31 +654,50 @@ class OpenShiftPlatform:
                         f"Available, {len(ready)} deployments ready ({seconds} s)",
                     )
                     return result
+                settled = settled + 1 if _is_true(am, "Available") and not waiting else 0
                 if self.clock() >= deadline:
                     raise MaasError(self._apimanager_stuck(am, waiting, timeout))
                 self.sleep(self.poll_interval)
         finally:
             bar.close()
 
-    def _deployment_state(self, am: dict[str, Any]) -> tuple[list[str], list[str]]:
-        """(ready, not ready) deployment names: from the APIManager status, else its owned Deployments."""
-        deployments = (am.get("status") or {}).get("deployments") or {}
-        if deployments:
-            ready = sorted(deployments.get("ready") or [])
-            waiting = sorted((deployments.get("starting") or []) + (deployments.get("stopped") or []))
+    def _change_settled(self, owned: list[dict[str, Any]], settled_polls: int) -> bool:
+        before = self._apimanager_change
+        if before is None:
+            return True
+        now = {d["metadata"]["name"]: int(d["metadata"].get("generation") or 0) for d in owned}
+        moved = any(now.get(name, 0) > gen for name, gen in before.items()) or set(now) - set(before)
+        return bool(moved) or settled_polls >= SETTLE_POLLS
+
+    def apimanager_status(self) -> dict[str, Any]:
+        """What notebook 2 verifies: the Available condition and each owned Deployment's readiness."""
+        am = self.kube.get("apps.3scale.net/v1alpha1", "APIManager", mf.APIMANAGER_NAME, self.ns)
+        owned = self._owned_deployments()
+        ready, waiting = self._deployment_state(am or {}, owned)
+        return {
+            "available": _is_true(am, "Available"),
+            "conditions": _false_conditions(am),
+            "ready": ready,
+            "not_ready": waiting,
+        }
+
+    def _deployment_state(
+        self, am: dict[str, Any], owned: list[dict[str, Any]] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """(ready, not ready) deployment names: the owned Deployments (rolled out or not), else the status."""
+        owned = self._owned_deployments() if owned is None else owned
+        if owned:
+            ready = sorted(d["metadata"]["name"] for d in owned if _rolled_out(d))
+            waiting = sorted(d["metadata"]["name"] for d in owned if not _rolled_out(d))
             return ready, waiting
-        ready, waiting = [], []
-        for d in self.kube.list("apps/v1", "Deployment", self.ns):
-            owners = (d.get("metadata") or {}).get("ownerReferences") or []
-            if not any(o.get("kind") == "APIManager" for o in owners):
-                continue
-            want = (d.get("spec") or {}).get("replicas", 1)
-            have = (d.get("status") or {}).get("readyReplicas", 0) or 0
-            (ready if have >= want else waiting).append(d["metadata"]["name"])
-        return sorted(ready), sorted(waiting)
+        deployments = (am.get("status") or {}).get("deployments") or {}
+        ready = sorted(deployments.get("ready") or [])
+        waiting = sorted((deployments.get("starting") or []) + (deployments.get("stopped") or []))
+        return ready, waiting
 
     def _apimanager_stuck(self, am: dict[str, Any], waiting: list[str], timeout: float) -> str:
         parts = [f"APIManager {mf.APIMANAGER_NAME} in {self.ns} not Available after {int(timeout)} s"]
+        parts += _false_conditions(am)
         if waiting:
             parts.append("not ready: " + ", ".join(waiting))
         pending = [
@@ -458,9 +707,9 @@ class OpenShiftPlatform:
         ]
         if pending:
             parts.append("PVC Pending: " + ", ".join(pending) + " — needs an RWX StorageClass such as ODF CephFS")
-        pulls = self._image_pull_errors(self.ns)
-        if pulls:
-            parts.append("image pull errors: " + pulls)
+        problems = self._pod_problems(self.ns)
+        if problems:
+            parts.append(problems)
         for c in (am.get("status") or {}).get("conditions") or []:
             if c.get("type") != "Available" and str(c.get("status")) == "True" and c.get("message"):
                 parts.append(f"{c['type']}: {c['message']}")
@@ -512,20 +761,65 @@ class OpenShiftPlatform:
 
     # --- SSO (Red Hat build of Keycloak) ----------------------------------------------------------------
 
+    def _expected_rhbk_csv(self) -> tuple[Callable[[str], bool], str]:
+        """Which CSV the kit approves: ``sso_csv`` exactly, else one of the pinned channel's minor."""
+        s = self.settings
+        if s.sso_csv:
+            return (lambda name: name == s.sso_csv), s.sso_csv
+        minor = s.sso_channel.removeprefix("stable-v")  # "26.0"
+        prefix = f"{mf.RHBK_PACKAGE}.v{minor}."
+        return (lambda name: name.startswith(prefix)), f"{prefix}* (channel {s.sso_channel})"
+
+    def _keycloak_db(self, result: StepResult, ns: str, timeout: float) -> dict[str, Any]:
+        """Keycloak's ``spec.db``: a PostgreSQL the kit deploys here, or the user's (``sso_database_secret``)."""
+        s = self.settings
+        if s.sso_database == "deploy":
+            self.require(
+                [("create", "apps", "deployments", ns), ("create", "", "persistentvolumeclaims", ns),
+                 ("create", "", "secrets", ns)],
+                "Keycloak's database",
+            )
+            db = mf.KEYCLOAK_DATABASE
+            self._deploy_database(result, ns, db, s.database_storage_class)
+            self._wait_deployments(result, ns, [db.name], timeout)
+            return mf.keycloak_db(db)
+        source = str(s.sso_database_secret)
+        given = _decode(self.kube.get("v1", "Secret", source, ns))
+        missing = [k for k in ("host", "database", "username", "password") if not given.get(k)]
+        if missing:
+            raise MaasError(
+                f"Secret {source} in {ns} lacks {', '.join(missing)}; Keycloak's external database needs keys "
+                "host, database, username, password (optional port)"
+            )
+        port = int(given.get("port") or 5432)
+        return mf.keycloak_db(host=given["host"], database=given["database"], port=port, secret=source)
+
     def ensure_sso(self, realm: dict[str, Any], *, timeout: float = 900) -> StepResult:
+        """RHBK operator (pinned channel, Manual approval of the expected CSV only), its PostgreSQL, Keycloak
+        on it, and the realm import whose secrets come from a Secret through ``spec.placeholders``."""
         s = self.settings
         ns = s.sso_namespace
         result = self._ensure_namespace(ns, "SSO")
-        sub = mf.subscription(ns, mf.RHBK_CHANNEL, self.install_plan_approval, package=mf.RHBK_PACKAGE)
-        result.extend(self._ensure_olm_operator(ns, sub, "Red Hat build of Keycloak operator", None, timeout))
+        sub = mf.subscription(ns, s.sso_channel, "Manual", package=mf.RHBK_PACKAGE)
+        expected, text = self._expected_rhbk_csv()
+        result.extend(
+            self._ensure_olm_operator(ns, sub, "Red Hat build of Keycloak operator", True, timeout, expected, text)
+        )
         result.title = f"Keycloak and realm {realm.get('realm')} in {ns}"
         group = "k8s.keycloak.org"
         self.require(
             [("create", group, "keycloaks", ns), ("create", group, "keycloakrealmimports", ns)], "the Keycloak server"
         )
-        self._apply(result, mf.keycloak(ns, s.cluster_domain))
-        self._wait_condition(result, "k8s.keycloak.org/v2alpha1", "Keycloak", mf.KEYCLOAK_NAME, ns, "Ready", timeout)
-        imp = mf.keycloak_realm_import(ns, realm)
+        kc = mf.keycloak(ns, s.cluster_domain, db=self._keycloak_db(result, ns, timeout))
+        applied = self._apply(result, kc)
+        generation = int((applied.get("metadata") or {}).get("generation") or 0)
+        self._wait_condition(
+            result, kc["apiVersion"], "Keycloak", mf.KEYCLOAK_NAME, ns, "Ready", timeout, "HasErrors", generation
+        )
+        plain, values = mf.split_realm_secrets(realm)
+        imp = mf.keycloak_realm_import(ns, plain, placeholders=values)
+        if values:
+            self._apply_secret(result, mf.realm_secret(ns, str(realm.get("realm")), values))
         self._apply(result, imp)
         self._wait_condition(
             result, imp["apiVersion"], "KeycloakRealmImport", imp["metadata"]["name"], ns, "Done", timeout, "HasErrors"
@@ -542,21 +836,29 @@ class OpenShiftPlatform:
         ctype: str,
         timeout: float,
         error_type: str | None = None,
+        generation: int = 0,
     ) -> None:
+        """Wait for ``ctype`` True, observed at ``generation`` or later when the conditions report one
+        (Keycloak's do), so a Ready left from before a change does not count."""
         start = self.clock()
         while True:
             obj = self.kube.get(api_version, kind, name, ns)
-            if error_type and _is_true(obj, error_type):
+            cond = _cond(obj, ctype) or {}
+            observed = cond.get("observedGeneration")
+            current = observed is None or int(observed) >= generation
+            if error_type and _is_true(obj, error_type) and kind == "KeycloakRealmImport":
                 raise MaasError(f"{kind} {name} in {ns}: {(_cond(obj, error_type) or {}).get('message', error_type)}")
-            if _is_true(obj, ctype):
+            if _is_true(obj, ctype) and current and not _is_true(obj, error_type or "-"):
                 result.add(kind, f"{ns}/{name}", Change.WAITED, f"{ctype} ({int(self.clock() - start)} s)")
                 return
             if self.clock() - start >= timeout:
-                cond = _cond(obj, ctype) or {}
-                pulls = self._image_pull_errors(ns)
+                why = _false_conditions(obj) or [cond.get("message") or "no status"]
+                if _is_true(obj, ctype) and not current:
+                    why.insert(0, f"{ctype} is from generation {observed}, not {generation}")
+                problems = self._pod_problems(ns)
                 raise MaasError(
-                    f"{kind} {name} in {ns} not {ctype} after {int(timeout)} s ({cond.get('message') or 'no status'})"
-                    + (f"; image pull errors: {pulls}" if pulls else "")
+                    f"{kind} {name} in {ns} not {ctype} after {int(timeout)} s ({'; '.join(why)})"
+                    + (f"; {problems}" if problems else "")
                 )
             self.sleep(self.poll_interval)
 
@@ -582,11 +884,14 @@ class OpenShiftPlatform:
             if (imp["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == mf.FIELD_MANAGER:
                 targets.append(("k8s.keycloak.org/v2alpha1", "KeycloakRealmImport", imp["metadata"]["name"], sso))
         targets.append(("k8s.keycloak.org/v2alpha1", "Keycloak", mf.KEYCLOAK_NAME, sso))
+        targets += self._database_targets(sso, [mf.KEYCLOAK_DATABASE])
         targets += self._operator_targets(sso, mf.RHBK_PACKAGE)
         cpd = mf.custom_policy_definition(ns)
         targets.append((cpd["apiVersion"], cpd["kind"], cpd["metadata"]["name"], ns))
         targets.append(("apps.3scale.net/v1alpha1", "APIManager", mf.APIMANAGER_NAME, ns))
         targets.append(("v1", "Secret", mf.policy_secret(ns)["metadata"]["name"], ns))
+        targets += [("v1", "Secret", name, ns) for name in mf.OPERATOR_SECRET_KEYS if self._managed("Secret", name, ns)]
+        targets += self._database_targets(ns, list(mf.THREESCALE_DATABASES))
         targets += self._operator_targets(ns, mf.THREESCALE_PACKAGE)
         for name in (sso, ns):
             current = self.kube.get("v1", "Namespace", name)
@@ -598,6 +903,20 @@ class OpenShiftPlatform:
             label = f"{namespace}/{name}" if namespace else name
             result.add(kind, label, Change.DELETED if gone else Change.UNCHANGED, "" if gone else "absent")
         return result
+
+    def _managed(self, kind: str, name: str, ns: str) -> bool:
+        obj = self.kube.get("apps/v1" if kind == "Deployment" else "v1", kind, name, ns)
+        labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+        return labels.get("app.kubernetes.io/managed-by") == mf.FIELD_MANAGER
+
+    def _database_targets(self, ns: str, dbs: list[mf.Database]) -> list[tuple[str, str, str, str | None]]:
+        """Only the databases the kit deployed (its label), with their data: destroy means gone."""
+        out: list[tuple[str, str, str, str | None]] = []
+        for db in dbs:
+            if self._managed("Deployment", db.name, ns):
+                out += [("apps/v1", "Deployment", db.name, ns), ("v1", "Service", db.name, ns),
+                        ("v1", "PersistentVolumeClaim", db.name, ns), ("v1", "Secret", db.secret, ns)]
+        return out
 
     def _operator_targets(self, ns: str, package: str) -> list[tuple[str, str, str, str | None]]:
         sub = self.kube.get(SUB_API, "Subscription", package, ns)

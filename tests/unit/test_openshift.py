@@ -1,4 +1,8 @@
-"""OpenShift platform at the `Kube` boundary: exact objects applied, waits over simulated status sequences."""
+"""OpenShift platform at the `Kube` boundary: exact objects applied, waits over simulated status sequences.
+
+Operator behaviour replayed here follows the 3scale operator at tag 3scale-2.16.3-GA
+(controllers/apps/apimanager_controller.go preflights; apimanager_status_reconciler.go conditions) and the
+RHBK 26.0 CRDs (Keycloak spec.db, KeycloakRealmImport spec.placeholders)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ class FakeKube:
         self.reviews: list[tuple[str, str, str, str | None]] = []
         self.denied: set[tuple[str, str, str, str | None]] = set()
         self.statuses: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.logs: dict[str, str] = {}
+        self.deployments_roll_out = True  # the Deployment controller: applied Deployments become ready
         self._rv = 0
 
     def _key(self, api_version: str, kind: str, name: str, namespace: str | None) -> tuple[str, str, str | None, str]:
@@ -51,13 +57,27 @@ class FakeKube:
         m = obj["metadata"]
         key = self._key(obj["apiVersion"], obj["kind"], m["name"], m.get("namespace"))
         current = self.objects.get(key)
-        desired = {k: v for k, v in obj.items() if k != "status"}
+        desired = copy.deepcopy({k: v for k, v in obj.items() if k != "status"})
+        if "stringData" in desired:
+            # What the API server does: stringData is merged into the existing data, key by key.
+            merged = dict((current or {}).get("data") or {})
+            merged.update({k: base64.b64encode(v.encode()).decode() for k, v in desired.pop("stringData").items()})
+            desired["data"] = merged
+        generation = int(((current or {}).get("metadata") or {}).get("generation") or 0)
         if current is not None:
             same = {k: v for k, v in current.items() if k != "status"}
-            same["metadata"] = {k: v for k, v in same["metadata"].items() if k != "resourceVersion"}
+            same["metadata"] = {k: v for k, v in same["metadata"].items() if k not in ("resourceVersion", "generation")}
             if same == desired:
                 return copy.deepcopy(current)
             desired["status"] = current.get("status")
+            if same.get("spec") != desired.get("spec"):
+                generation += 1
+        else:
+            generation = 1
+        desired["metadata"]["generation"] = generation
+        if obj["kind"] == "Deployment" and self.deployments_roll_out:
+            n = desired["spec"].get("replicas", 1)
+            desired["status"] = {"observedGeneration": generation, "updatedReplicas": n, "readyReplicas": n}
         self.put(desired)
         return copy.deepcopy(self.objects[key])
 
@@ -88,6 +108,9 @@ class FakeKube:
         obj = self.objects[self._key(api_version, kind, name, namespace)]
         obj.setdefault("spec", {}).update(body.get("spec", {}))
         return copy.deepcopy(obj)
+
+    def pod_log(self, name: str, namespace: str, container: str | None = None, tail_lines: int = 1) -> str:
+        return self.logs.get(name, "")
 
     def self_subject_access_review(self, verb: str, group: str, resource: str, namespace: str | None = None):
         self.reviews.append((verb, group, resource, namespace))
@@ -340,19 +363,147 @@ def test_missing_storage_class_stops_before_the_apimanager(settings, kube, clock
     assert kube.applied == []
 
 
-def test_apimanager_applies_secret_first_then_exact_apimanager(settings, kube, clock) -> None:
+def _b64d(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def test_databases_deployed_by_the_kit_then_secret_then_exact_apimanager(settings, kube, clock) -> None:
     add_storage_class(kube)
     result = platform(settings, kube, clock).ensure_apimanager()
-    assert kube.applied == [
-        mf.policy_secret("3scale"),
-        mf.apimanager("3scale", "apps.cluster-abc.example.com", "maas", "ocs-storagecluster-cephfs"),
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in kube.applied]
+    per_db = [
+        [("Secret", db.secret), ("PersistentVolumeClaim", db.name), ("Service", db.name), ("Deployment", db.name)]
+        for db in mf.THREESCALE_DATABASES
     ]
-    assert not result.notes
+    assert kinds == [k for group in per_db for k in group] + [
+        ("Secret", "system-database"),
+        ("Secret", "system-redis"),
+        ("Secret", "backend-redis"),
+        ("Secret", "apicast-policy-llm-metrics-1-0-0"),
+        ("APIManager", "apimanager"),
+    ]
+    sent = {o["metadata"]["name"]: o for o in kube.applied}
+    creds = {db.name: _b64d(sent[db.secret]) for db in mf.THREESCALE_DATABASES}
+    assert len({c["password"] for c in creds.values()}) == 4  # one generated password per database
+    for db in mf.THREESCALE_DATABASES:
+        assert sent[db.name] in (
+            mf.database_deployment("3scale", db),
+            mf.database_service("3scale", db),
+            mf.database_pvc("3scale", db),
+        )
+    expected = mf.operator_database_secrets("3scale", mf.kit_database_urls("3scale", creds))
+    assert [sent[o["metadata"]["name"]] for o in expected] == expected
+    assert kube.applied[-1] == mf.apimanager(
+        "3scale", "apps.cluster-abc.example.com", "maas", "ocs-storagecluster-cephfs"
+    )
+    assert kube.applied[-1]["spec"]["externalComponents"]["backend"] == {"redis": True}
+    # What the kit created is reported by Secret name and keys; no generated value shows anywhere.
+    rows = {a.name: a.detail for a in result.actions if a.kind == "Secret"}
+    assert rows["3scale/system-redis"] == "keys REDIS_PASSWORD, URL (values masked)"
+    shown = repr(result) + " ".join(f"{a.detail} {a.name}" for a in result.actions) + " ".join(result.notes)
+    assert not any(c["password"] in shown for c in creds.values())
+    assert any(a.kind == "Deployment" and a.change is Change.WAITED for a in result.actions)
     link = [a.link for a in result.actions if a.kind == "APIManager"][0]
     assert link == (
         "https://console-openshift-console.apps.cluster-abc.example.com/k8s/ns/3scale/"
         "apps.3scale.net~v1alpha1~APIManager/apimanager"
     )
+
+
+def test_database_passwords_are_kept_on_reapply(settings, kube, clock) -> None:
+    add_storage_class(kube)
+    p = platform(settings, kube, clock)
+    p.ensure_apimanager()
+    first = {o["metadata"]["name"]: o for o in kube.applied}
+    kube.applied.clear()
+    again = p.ensure_databases()
+    assert {o["metadata"]["name"]: o for o in kube.applied if o["kind"] == "Secret"} == {
+        k: v for k, v in first.items() if v["kind"] == "Secret" and k != "apicast-policy-llm-metrics-1-0-0"
+    }
+    assert again.writes == 0
+
+
+def test_databases_given_by_the_user_are_copied_into_the_operator_secrets(kube, clock) -> None:
+    s = make_settings(
+        target="openshift",
+        cluster_domain="apps.cluster-abc.example.com",
+        databases="external",
+        database_secret="my-databases",
+        models=[{"name": "g", "url": "http://g:8080"}],
+    )
+    add_storage_class(kube)
+    with pytest.raises(MaasError) as info:
+        platform(s, kube, clock).ensure_apimanager()
+    assert str(info.value).startswith(
+        "Secret my-databases not found in 3scale; create it with keys SYSTEM_DATABASE_URL"
+    )
+    assert kube.applied == []  # nothing changed before the error
+    urls = {
+        "SYSTEM_DATABASE_URL": "postgresql://sys:pw@pg.db.svc:5432/system",
+        "SYSTEM_REDIS_URL": "redis://redis-a.db.svc:6379/1",
+        "BACKEND_REDIS_STORAGE_URL": "redis://redis-b.db.svc:6379/0",
+        "BACKEND_REDIS_QUEUES_URL": "redis://redis-c.db.svc:6379/1",
+        "SYSTEM_REDIS_PASSWORD": "rp",
+    }
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "my-databases", "namespace": "3scale"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in urls.items()},
+        }
+    )
+    platform(s, kube, clock).ensure_apimanager()
+    assert not [o for o in kube.applied if o["kind"] in ("Deployment", "PersistentVolumeClaim", "Service")]
+    sent = {o["metadata"]["name"]: _b64d(o) for o in kube.applied if o["kind"] == "Secret"}
+    assert sent["system-database"] == {"URL": "postgresql://sys:pw@pg.db.svc:5432/system"}
+    assert sent["system-redis"] == {"URL": "redis://redis-a.db.svc:6379/1", "REDIS_PASSWORD": "rp"}
+    assert sent["backend-redis"] == {
+        "REDIS_STORAGE_URL": "redis://redis-b.db.svc:6379/0",
+        "REDIS_QUEUES_URL": "redis://redis-c.db.svc:6379/1",
+    }
+    assert "externalComponents" in kube.applied[-1]["spec"]
+
+
+def test_database_that_crashes_is_named_with_its_last_log_line(settings, kube, clock) -> None:
+    add_storage_class(kube)
+    kube.deployments_roll_out = False
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "maas-system-postgresql-7d9-x2", "namespace": "3scale"},
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [{"name": "postgresql", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+            },
+        }
+    )
+    kube.logs["maas-system-postgresql-7d9-x2"] = "starting\nFATAL: data directory has wrong ownership"
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "maas-system-redis-5f-abc", "namespace": "3scale"},
+            "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "maas-system-redis"}}]},
+            "status": {"phase": "Pending"},
+        }
+    )
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "maas-system-redis", "namespace": "3scale"},
+            "status": {"phase": "Pending"},
+        }
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_databases(timeout=60)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("not ready after 60 s in 3scale: maas-system-redis")
+    assert "pod maas-system-postgresql-7d9-x2 CrashLoopBackOff, last log line: FATAL: data directory" in msg
+    assert "pod maas-system-redis-5f-abc Pending on PVC maas-system-redis" in msg
+    assert not any(o["kind"] == "APIManager" for o in kube.applied)
 
 
 def test_non_rwx_storage_class_is_warned_about(settings, kube, clock) -> None:
@@ -401,6 +552,162 @@ def test_wait_for_apimanager_timeout_names_unready_deployments_and_pending_pvc(s
     msg = str(info.value)
     assert "not Available after 120 s" in msg and "not ready: system-app, system-sidekiq" in msg
     assert "PVC Pending: system-storage (gp3-csi)" in msg and RecordingProgress.last.closed
+
+
+PREFLIGHTS_FAILED = (
+    "Preflights failed - cannot continue with the installation. External databases are required to be set in the "
+    "APIManager for system Redis, backend Redis and system database - re-running preflights in 10 minutes"
+)
+
+
+def test_preflights_failure_is_one_line_within_one_poll(settings, kube, clock) -> None:
+    # apimanager_status_reconciler.go: status False, reason still PreflightsPass, the cause in the message.
+    kube.script(
+        "APIManager",
+        "apimanager",
+        "3scale",
+        {
+            "conditions": [
+                {"type": "Available", "status": "False"},
+                {"type": "Preflights", "status": "False", "reason": "PreflightsPass", "message": PREFLIGHTS_FAILED},
+            ]
+        },
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).wait_for_apimanager(timeout=1800)
+    msg = str(info.value)
+    assert clock.sleeps == 0 and "\n" not in msg
+    assert msg.startswith("APIManager apimanager in 3scale: Preflights failed - cannot continue")
+    assert "External databases are required" in msg and "ensure_databases" in msg
+
+
+def test_requirements_config_map_not_found_is_waited_out(settings, kube, clock) -> None:
+    kube.script(
+        "APIManager",
+        "apimanager",
+        "3scale",
+        {
+            "conditions": [
+                {
+                    "type": "Preflights",
+                    "status": "False",
+                    "reason": "PreflightsPass",
+                    "message": "Requirement config map is not found yet, it should be generated shortly",
+                }
+            ]
+        },
+        {"conditions": [{"type": "Available", "status": "True"}, {"type": "Preflights", "status": "True"}]},
+    )
+    result = platform(settings, kube, clock).wait_for_apimanager(timeout=600)
+    assert clock.sleeps == 1 and result.actions[0].change is Change.WAITED
+
+
+def test_timeout_prints_false_conditions_with_reason_and_message(settings, kube, clock) -> None:
+    kube.script(
+        "APIManager",
+        "apimanager",
+        "3scale",
+        {
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "False",
+                    "reason": "MissingWatchedSecrets",
+                    "message": "Missing watched secrets: apicast-policy-llm-metrics-1-0-0",
+                }
+            ]
+        },
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).wait_for_apimanager(timeout=60)
+    assert "Available=False (MissingWatchedSecrets): Missing watched secrets: apicast-policy-llm-metrics-1-0-0" in str(
+        info.value
+    )
+
+
+def _owned(name: str, generation: int, observed: int, ready: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": "3scale",
+            "generation": generation,
+            "ownerReferences": [{"kind": "APIManager", "name": "apimanager"}],
+        },
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": observed,
+            "updatedReplicas": 1 if ready else 0,
+            "readyReplicas": 1 if ready else 0,
+        },
+    }
+
+
+def test_stale_available_after_a_change_is_not_taken_as_ready(settings, kube, clock) -> None:
+    add_storage_class(kube)
+    p = platform(settings, kube, clock)
+    p.ensure_apimanager()
+    kube.objects[("apps.3scale.net/v1alpha1", "APIManager", "3scale", "apimanager")]["status"] = {
+        "conditions": [{"type": "Available", "status": "True"}]
+    }
+    kube.put(_owned("apicast-production", 3, 3))
+    changed = settings.model_copy(update={"tenant": "acme"})
+    p.settings = changed
+    assert p.ensure_apimanager().actions[-1].change is Change.UPDATED
+    steps = iter(
+        [
+            lambda: kube.put(_owned("apicast-production", 4, 3)),  # operator patched it; controller not yet
+            lambda: kube.put(_owned("apicast-production", 4, 4, ready=False)),  # rolling
+            lambda: kube.put(_owned("apicast-production", 4, 4)),  # rolled out
+        ]
+    )
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        next(steps)()
+
+    p.sleep = sleep
+    result = p.wait_for_apimanager(timeout=600)
+    # Available=True stood all along; only the rolled-out new generation counts as ready.
+    assert clock.sleeps == 3 and result.actions[0].change is Change.WAITED
+    assert [u[:2] for u in RecordingProgress.last.updates] == [(1, 1), (0, 1), (0, 1), (1, 1)]
+
+
+def test_change_that_rolls_nothing_settles_after_a_few_polls(settings, kube, clock) -> None:
+    add_storage_class(kube)
+    p = platform(settings, kube, clock)
+    kube.put(_owned("system-app", 2, 2))
+    p.ensure_apimanager()
+    kube.objects[("apps.3scale.net/v1alpha1", "APIManager", "3scale", "apimanager")]["status"] = {
+        "conditions": [{"type": "Available", "status": "True"}]
+    }
+    p.wait_for_apimanager(timeout=600)
+    assert clock.sleeps == 3  # SETTLE_POLLS
+    p.wait_for_apimanager(timeout=600)  # nothing changed since: ready at once
+    assert clock.sleeps == 3
+    status = p.apimanager_status()
+    assert status == {"available": True, "conditions": [], "ready": ["system-app"], "not_ready": []}
+
+
+def test_reapply_with_a_removed_policy_file_drops_it(settings, kube, clock, tmp_path) -> None:
+    policy = tmp_path / "llm-metrics" / "1.0.0"
+    policy.mkdir(parents=True)
+    for f in mf.POLICY_DIR.iterdir():
+        if f.is_file():
+            (policy / f.name).write_text(f.read_text())
+    (policy / "old_helper.lua").write_text("return {}\n")
+    p = platform(settings, kube, clock, policy_dir=policy)
+    p.ensure_policy_secret()
+    key = ("v1", "Secret", "3scale", "apicast-policy-llm-metrics-1-0-0")
+    assert "old_helper.lua" in kube.objects[key]["data"]
+    (policy / "old_helper.lua").unlink()
+    again = p.ensure_policy_secret()
+    assert again.actions[0].change is Change.UPDATED
+    data = kube.objects[key]["data"]
+    assert "old_helper.lua" not in data
+    assert set(data) == {f.name for f in policy.iterdir()}
+    assert base64.b64decode(data["init.lua"]).decode() == (policy / "init.lua").read_text()
 
 
 def test_custom_policy_definition_tolerates_failed_before_tenant(settings, kube, clock) -> None:
@@ -492,31 +799,162 @@ def test_tls_settings_flow_into_credentials_and_notes(kube, clock, tmp_path) -> 
     assert any("TLS verification is OFF" in n for n in platform(off, kube, clock).ensure_namespace().notes)
 
 
-def test_sso_installs_rhbk_keycloak_and_realm(settings, kube, clock) -> None:
-    realm = {"realm": "maas", "enabled": True, "clients": [{"clientId": "3scale"}]}
-    kube.script("Subscription", "rhbk-operator", "rhbk", {"installedCSV": "rhbk-operator.v26.0.5"})
-    kube.script("ClusterServiceVersion", "rhbk-operator.v26.0.5", "rhbk", {"phase": "Succeeded"})
+def _rhbk_installed(kube: FakeKube, csvs: list[str]) -> None:
+    kube.script(
+        "Subscription",
+        "rhbk-operator",
+        "rhbk",
+        {"installPlanRef": {"name": "install-k"}},
+        {"installPlanRef": {"name": "install-k"}, "installedCSV": csvs[0]},
+    )
+    kube.put(
+        {
+            "apiVersion": "operators.coreos.com/v1alpha1",
+            "kind": "InstallPlan",
+            "metadata": {"name": "install-k", "namespace": "rhbk"},
+            "spec": {"approval": "Manual", "approved": False, "clusterServiceVersionNames": csvs},
+        }
+    )
+    kube.script("ClusterServiceVersion", csvs[0], "rhbk", {"phase": "Succeeded"})
+
+
+def test_sso_installs_rhbk_keycloak_with_db_and_realm_placeholders(settings, kube, clock) -> None:
+    realm = {
+        "realm": "maas",
+        "enabled": True,
+        "clients": [
+            {
+                "clientId": "3scale-portal",
+                "secret": "client-s3cret",
+                "redirectUris": ["https://maas.apps.cluster-abc.example.com/auth/keycloak/callback"],
+            }
+        ],
+        "users": [{"username": "demo", "credentials": [{"type": "password", "value": "demo-pa55"}]}],
+    }
+    _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
     kube.script(
         "Keycloak",
         "keycloak",
         "rhbk",
-        {"conditions": [{"type": "Ready", "status": "False"}]},
-        {"conditions": [{"type": "Ready", "status": "True"}]},
+        {"conditions": [{"type": "Ready", "status": "False", "observedGeneration": 1}]},
+        {"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]},
     )
     kube.script("KeycloakRealmImport", "keycloak-maas", "rhbk", {"conditions": [{"type": "Done", "status": "True"}]})
     p = platform(settings, kube, clock)
     result = p.ensure_sso(realm)
-    assert [o["kind"] for o in kube.applied] == [
-        "Namespace",
-        "OperatorGroup",
-        "Subscription",
-        "Keycloak",
-        "KeycloakRealmImport",
+    assert [(o["kind"], o["metadata"]["name"]) for o in kube.applied] == [
+        ("Namespace", "rhbk"),
+        ("OperatorGroup", "rhbk-operator-group"),
+        ("Subscription", "rhbk-operator"),
+        ("Secret", "keycloak-postgresql-credentials"),
+        ("PersistentVolumeClaim", "keycloak-postgresql"),
+        ("Service", "keycloak-postgresql"),
+        ("Deployment", "keycloak-postgresql"),
+        ("Keycloak", "keycloak"),
+        ("Secret", "keycloak-maas-realm-secrets"),
+        ("KeycloakRealmImport", "keycloak-maas"),
     ]
-    assert kube.applied[2] == mf.subscription("rhbk", "stable-v26", package="rhbk-operator")
-    assert kube.applied[4]["spec"]["realm"] == realm
-    assert sum(a.change is Change.WAITED for a in result.actions) == 3
+    assert kube.applied[2] == mf.subscription("rhbk", "stable-v26.0", "Manual", package="rhbk-operator")
+    assert kube.patched == [("InstallPlan", "install-k", {"spec": {"approved": True}})]
+    kc = kube.applied[7]
+    assert kc == mf.keycloak("rhbk", "apps.cluster-abc.example.com", db=mf.keycloak_db())
+    db_secret = _b64d(kube.applied[3])
+    assert set(db_secret) == {"username", "password", "database"} and db_secret["database"] == "keycloak"
+    imp = kube.applied[9]
+    text = repr(imp)
+    assert "client-s3cret" not in text and "demo-pa55" not in text  # secrets only in the Secret
+    assert imp["spec"]["realm"]["clients"][0]["secret"] == "${CLIENT_3SCALE_PORTAL_SECRET}"
+    assert imp["spec"]["placeholders"]["USER_DEMO_PASSWORD_0"] == {
+        "secret": {"name": "keycloak-maas-realm-secrets", "key": "USER_DEMO_PASSWORD_0"}
+    }
+    assert _b64d(kube.applied[8]) == {
+        "CLIENT_3SCALE_PORTAL_SECRET": "client-s3cret",
+        "USER_DEMO_PASSWORD_0": "demo-pa55",
+    }
+    assert sum(a.change is Change.WAITED for a in result.actions) == 4  # CSV, database, Keycloak, import
     assert p.sso_realm_url("maas") == "https://keycloak-rhbk.apps.cluster-abc.example.com/realms/maas"
+
+
+def test_rhbk_install_plan_for_another_csv_is_not_approved(settings, kube, clock) -> None:
+    _rhbk_installed(kube, ["rhbk-operator.v26.2.1"])
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_sso({"realm": "maas"})
+    assert "would install rhbk-operator.v26.2.1, not rhbk-operator.v26.0.* (channel stable-v26.0)" in str(info.value)
+    assert kube.patched == []
+
+
+def test_rhbk_exact_csv_from_settings(kube, clock) -> None:
+    s = make_settings(
+        target="openshift",
+        cluster_domain="apps.x.example.com",
+        sso_csv="rhbk-operator.v26.0.6",
+        models=[{"name": "g", "url": "http://g:8080"}],
+    )
+    _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
+    with pytest.raises(MaasError, match="not rhbk-operator.v26.0.6"):
+        platform(s, kube, clock).ensure_sso({"realm": "maas"})
+
+
+def test_keycloak_ready_from_an_older_generation_does_not_count(settings, kube, clock) -> None:
+    _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
+    kube.put(
+        {
+            "apiVersion": "k8s.keycloak.org/v2alpha1",
+            "kind": "Keycloak",
+            "metadata": {"name": "keycloak", "namespace": "rhbk", "generation": 1},
+            "spec": {"instances": 1},
+        }
+    )
+    kube.script(
+        "Keycloak",
+        "keycloak",
+        "rhbk",
+        {
+            "conditions": [
+                {"type": "Ready", "status": "True", "observedGeneration": 1},
+                {
+                    "type": "HasErrors",
+                    "status": "True",
+                    "observedGeneration": 1,
+                    "message": "Waiting for more replicas",
+                },
+            ]
+        },
+    )
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_sso({"realm": "maas"}, timeout=30)
+    msg = str(info.value)
+    assert "Keycloak keycloak in rhbk not Ready after 30 s" in msg
+    assert "Ready is from generation 1, not 2" in msg and "HasErrors=True: Waiting for more replicas" in msg
+
+
+def test_keycloak_external_database_secret(kube, clock) -> None:
+    s = make_settings(
+        target="openshift",
+        cluster_domain="apps.x.example.com",
+        sso_database="external",
+        sso_database_secret="kc-db",
+        models=[{"name": "g", "url": "http://g:8080"}],
+    )
+    _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
+    enc = lambda v: base64.b64encode(v.encode()).decode()  # noqa: E731
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "kc-db", "namespace": "rhbk"},
+            "data": {"host": enc("pg.example"), "database": enc("kc"), "username": enc("u")},
+        }
+    )
+    with pytest.raises(MaasError, match="Secret kc-db in rhbk lacks password"):
+        platform(s, kube, clock).ensure_sso({"realm": "maas"})
+    kube.objects[("v1", "Secret", "rhbk", "kc-db")]["data"]["password"] = enc("p")
+    kube.script("Keycloak", "keycloak", "rhbk", {"conditions": [{"type": "Ready", "status": "True"}]})
+    kube.script("KeycloakRealmImport", "keycloak-maas", "rhbk", {"conditions": [{"type": "Done", "status": "True"}]})
+    platform(s, kube, clock).ensure_sso({"realm": "maas"})
+    kc = next(o for o in kube.applied if o["kind"] == "Keycloak")
+    assert kc["spec"]["db"] == mf.keycloak_db(host="pg.example", database="kc", port=5432, secret="kc-db")
+    assert not any(o["kind"] == "Deployment" for o in kube.applied)
 
 
 def test_realm_import_errors_are_reported(settings, kube, clock) -> None:
@@ -550,6 +988,10 @@ def test_destroy_removes_what_was_created(settings, kube, clock) -> None:
         ("ClusterServiceVersion", f"3scale/{CSV}"),
         ("OperatorGroup", "3scale/3scale-operator-group"),
         ("Namespace", "3scale"),
+        ("Secret", "3scale/system-database"),
+        ("Deployment", "3scale/maas-system-postgresql"),
+        ("PersistentVolumeClaim", "3scale/maas-backend-redis-queues"),
+        ("Secret", "3scale/maas-system-redis-credentials"),
     } <= deleted
     assert kube.deleted[-1] == ("Namespace", None, "3scale")  # namespace last
     kube.statuses.clear()  # the operator is gone: nothing reports status any more
