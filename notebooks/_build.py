@@ -189,22 +189,46 @@ policies mounted into both gateways (staging and production). A `CustomPolicyDef
 schema with the tenant, so the admin portal's policy editor knows its fields. The **tenant** is the 3scale
 account you administer; its *organisation name* appears in the admin portal's top-left corner.
 
+**Why 3scale 2.16 needs databases from you.** Since 2.16 the operator no longer runs Redis or the system
+database itself: its preflight checks refuse an APIManager unless `spec.externalComponents` marks the system
+database, system Redis and backend Redis as external and the Secrets `system-database` (key `URL`),
+`system-redis` (`URL`) and `backend-redis` (`REDIS_STORAGE_URL`, `REDIS_QUEUES_URL`) exist — otherwise the
+`Preflights` condition says "External databases are required" and the APIManager never becomes `Available`.
+With `databases: deploy` (the default, for a workshop cluster) the kit runs three Redis 7 instances (system,
+backend storage, backend queues) and a PostgreSQL 15 from Red Hat's images, each with a volume, a Service and a
+readiness probe, generates their passwords into Secrets (shown below by name and keys only, values masked), and
+waits for them before the APIManager. With `databases: external` it copies the URLs from your Secret
+(`database_secret`) instead. On `threescale-2.15`, `databases: internal` still lets the operator run them.
+
 **What the kit does differently from the guide.** The guide creates the CustomPolicyDefinition first and tells
 you to ignore its *Failed* status (no tenant exists yet), copies the operator's placeholder schema into it, and
 waits by "refreshing the page". The kit creates it from the policy's real `apicast-policy.json`, tolerates
 *Failed* until the APIManager is `Available`, and then re-checks it; it waits on the APIManager's `Available`
-condition and names the deployments that are not ready. Admin credentials come from the `system-seed` Secret
+condition — after a change only once the deployments it owns have rolled out again — stops at once with the
+operator's own message when the preflights fail, and names the deployments or pods that are stuck and why. Admin credentials come from the `system-seed` Secret
 (the sandbox: from its own credentials file) — they are never printed. The organisation name is set through the
 Master API; the **timezone** cannot be set through any 3scale API, so on a cluster it is reported as a manual
 step with a link (the sandbox accepts it directly).
 """),
     parameters("wait_timeout = 1800  # seconds to wait for the APIManager to become Available"),
     LOAD,
-    md("## Deploy 3scale"),
+    md("## Deploy 3scale\nDatabases and their Secrets first (on OpenShift), then the APIManager, then the wait."),
     code("""
-for step in (kit.platform.ensure_apimanager(), kit.platform.wait_for_apimanager(timeout=wait_timeout),
-             kit.platform.ensure_custom_policy_definition()):
+deploy_steps = [kit.platform.ensure_apimanager(), kit.platform.wait_for_apimanager(timeout=wait_timeout),
+                kit.platform.ensure_custom_policy_definition()]
+for step in deploy_steps:
     display(step)
+"""),
+    md("""
+### What the kit created for the databases
+
+The Secrets the operator reads, with their keys; the generated values stay in the cluster (the sandbox has no
+cluster, so this list is empty there).
+"""),
+    code("""
+for action in deploy_steps[0].actions:
+    if action.kind == "Secret":
+        print(f"{action.name}: {action.detail}")
 """),
     md("## The tenant: credentials, policy registry and organisation"),
     code("""
@@ -214,9 +238,14 @@ for step in tenant_steps:
     display(step)
 credentials
 """),
-    md("### Verify\nThe Admin API answers with these credentials, and re-planning finds nothing left to do."),
+    md("### Verify\n3scale is `Available` with every deployment ready, the Admin API answers with these "
+       "credentials, and re-planning finds nothing left to do."),
     code("""
 from maas_helpers.developer import admin_get
+
+status = kit.platform.apimanager_status()
+assert status["available"], status["conditions"]
+assert status["ready"] and not status["not_ready"], status["not_ready"]
 
 provider = admin_get(kit, "/admin/api/provider.json")["account"]
 assert provider["org_name"] == kit.settings.org_name, provider["org_name"]
@@ -498,8 +527,19 @@ developer account, named from the `org_name` claim, and — with *always approve
 
 **Differences from the guide.** The guide's realm manifest is broken (`asdapiVersion:`), names the realm `mass`,
 allows every redirect URI (`*`), and brokers the realm's own client through an identity provider. The kit
-imports a realm with the portal's exact callback URL, generates the client secret once and stores it privately
-(never printed), and configures the provider through the Admin API, published and auto-approving.
+imports a realm whose only redirect URI is the absolute `callback_url` 3scale reports for the provider (it stops
+with an error if 3scale reports none), generates the client secret once and stores it privately (never printed),
+and configures the provider through the Admin API, published and auto-approving.
+
+**On OpenShift** the Red Hat build of Keycloak operator is subscribed on the pinned `stable-v26.0` channel with
+*Manual* approval, and the kit approves only the InstallPlan of the CSV it expects, so a new minor cannot move
+the CRDs under you. Keycloak runs on a PostgreSQL (deployed by the kit, or yours) so a pod restart keeps the
+imported realm; the realm import holds `${...}` placeholders, and the client secret and demo password come from a
+Secret through the import's `spec.placeholders`, never written into the custom resource.
+
+**Why `org_name` comes from the e-mail.** The realm maps the `org_name` claim from the user's e-mail address,
+as the guide does: every user — self-registered or created for a workshop — has one, so no extra user attribute
+has to be maintained, and each developer gets an account of their own in 3scale.
 """),
     parameters(),
     LOAD,

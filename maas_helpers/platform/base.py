@@ -48,6 +48,8 @@ class Platform(Protocol):
 
     def wait_for_apimanager(self, timeout: float = 1800) -> StepResult: ...
 
+    def apimanager_status(self) -> dict: ...  # available, False conditions, ready / not_ready deployments
+
     def ensure_custom_policy_definition(self) -> StepResult: ...  # cluster: CPD CR; sandbox: registry API
 
     def admin_credentials(self) -> AdminCredentials: ...  # cluster: system-seed + routes; sandbox: running sandbox

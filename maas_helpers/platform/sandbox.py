@@ -96,6 +96,18 @@ class SandboxPlatform:
         result.add("sandbox", "developer portal", Change.WAITED, info.portal_url, info.portal_url)
         return result
 
+    def apimanager_status(self) -> dict[str, Any]:
+        """The sandbox has no APIManager: "available" means its admin API answers; its one "deployment" is
+        the sandbox itself (same shape as the OpenShift platform's answer, for notebook 2's check)."""
+        info = self.info
+        try:
+            up = requests.get(f"{info.admin_url}/admin/api/provider.json", timeout=10,
+                              params={"access_token": info.admin_token}).ok
+        except requests.RequestException:
+            up = False
+        return {"available": up, "conditions": [], "ready": ["sandbox"] if up else [],
+                "not_ready": [] if up else ["sandbox"]}
+
     def ensure_custom_policy_definition(self) -> StepResult:
         """Render the CustomPolicyDefinition (skipped) and register the policy through the registry API."""
         from maas_helpers.admin_client import AdminClient

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from maas_helpers.catalogue import Sso, resolve_path
+from maas_helpers.errors import MaasError
 from maas_helpers.reconcile.context import Context
 from maas_helpers.results import Change, StepResult
 
@@ -56,6 +58,8 @@ def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: 
     client["secret"] = secret
     if redirect_uris:
         client["redirectUris"] = redirect_uris
+        origin = re.match(r"^https?://[^/]+", redirect_uris[0])
+        client["webOrigins"] = [origin.group(0)] if origin else []
     return realm
 
 
@@ -94,9 +98,16 @@ def apply_sso(ctx: Context) -> StepResult:
                 ctx.record(result, "SSO provider", sso.kind, Change.UPDATED, ", ".join(changes), link)
             else:
                 ctx.record(result, "SSO provider", sso.kind, Change.UNCHANGED, site, link)
-    callback = (have or {}).get("callback_url")
-    redirect_uris = [callback] if callback else []
-    portal_url = callback.split("/auth/", 1)[0] if callback else ""
+    callback = str((have or {}).get("callback_url") or "")
+    if not re.match(r"^https?://[^/\s]+/", callback):
+        # The realm's only redirect URI is 3scale's own callback: a relative or guessed one would either
+        # not match at login or (with a wildcard) let any URI through.
+        raise MaasError(
+            f"SSO provider {sso.kind}: 3scale returned no absolute callback_url ({callback or 'none'}); check the "
+            "provider in the admin portal (Audience → Developer Portal → SSO Integrations) and re-run apply('sso')"
+        )
+    redirect_uris = [callback]
+    portal_url = callback.split("/auth/", 1)[0]
     if ctx.plan_only:
         ctx.record(result, "SSO realm", sso.realm, Change.UNCHANGED, "checked at apply")
         return result

@@ -56,9 +56,20 @@ def test_identity_and_access_review(kube) -> None:
     assert isinstance(review.allowed, bool)
 
 
+def _database_objects(settings) -> list[dict]:
+    """The database step's objects with throwaway credentials (dry-run only: nothing is stored)."""
+    fake = {"username": "dryrun", "password": "dry-run-only", "database": "dryrun"}
+    objs = [o for db in mf.THREESCALE_DATABASES for o in mf.database_objects(settings.namespace, db, fake)]
+    creds = {db.name: fake for db in mf.THREESCALE_DATABASES}
+    objs += mf.operator_database_secrets(settings.namespace, mf.kit_database_urls(settings.namespace, creds))
+    objs += mf.database_objects(settings.sso_namespace, mf.KEYCLOAK_DATABASE, fake)
+    return objs
+
+
 def test_rendered_manifests_pass_server_side_dry_run(kube, settings) -> None:
     served = 0
-    for obj in mf.threescale_manifests(settings) + mf.sso_manifests(settings, {"realm": "maas", "enabled": True}):
+    rendered = mf.threescale_manifests(settings) + mf.sso_manifests(settings, {"realm": "maas", "enabled": True})
+    for obj in _database_objects(settings) + rendered:
         api_version, kind = obj["apiVersion"], obj["kind"]
         ns = obj["metadata"].get("namespace")
         if kind != "Namespace" and ns and kube.get("v1", "Namespace", ns) is None:
@@ -80,8 +91,14 @@ def test_install_steps_for_real(settings) -> None:
     p.ensure_namespace()
     p.ensure_operator()
     p.ensure_policy_secret()
+    databases = p.ensure_databases()
+    assert {a.name for a in databases.actions if a.kind == "Secret"} >= {
+        f"{settings.namespace}/{n}" for n in mf.OPERATOR_SECRET_KEYS
+    }
     p.ensure_apimanager()
     p.wait_for_apimanager()
+    status = p.apimanager_status()
+    assert status["available"] and status["ready"] and not status["not_ready"], status
     assert p.ensure_custom_policy_definition().actions
     creds = p.admin_credentials()
     assert creds.admin_url.startswith("https://")
