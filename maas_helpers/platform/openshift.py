@@ -883,6 +883,9 @@ class OpenShiftPlatform:
         for imp in self.kube.list("k8s.keycloak.org/v2alpha1", "KeycloakRealmImport", sso):
             if (imp["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == mf.FIELD_MANAGER:
                 targets.append(("k8s.keycloak.org/v2alpha1", "KeycloakRealmImport", imp["metadata"]["name"], sso))
+                secret = f"{imp['metadata']['name']}-{mf.REALM_SECRET_SUFFIX}"
+                if self._managed("Secret", secret, sso):
+                    targets.append(("v1", "Secret", secret, sso))
         targets.append(("k8s.keycloak.org/v2alpha1", "Keycloak", mf.KEYCLOAK_NAME, sso))
         targets += self._database_targets(sso, [mf.KEYCLOAK_DATABASE])
         targets += self._operator_targets(sso, mf.RHBK_PACKAGE)

@@ -873,6 +873,14 @@ def test_sso_installs_rhbk_keycloak_with_db_and_realm_placeholders(settings, kub
     }
     assert sum(a.change is Change.WAITED for a in result.actions) == 4  # CSV, database, Keycloak, import
     assert p.sso_realm_url("maas") == "https://keycloak-rhbk.apps.cluster-abc.example.com/realms/maas"
+    deleted = {(a.kind, a.name) for a in p.destroy().actions if a.change is Change.DELETED}
+    assert {
+        ("KeycloakRealmImport", "rhbk/keycloak-maas"),
+        ("Secret", "rhbk/keycloak-maas-realm-secrets"),
+        ("Deployment", "rhbk/keycloak-postgresql"),
+        ("PersistentVolumeClaim", "rhbk/keycloak-postgresql"),
+        ("Secret", "rhbk/keycloak-postgresql-credentials"),
+    } <= deleted
 
 
 def test_rhbk_install_plan_for_another_csv_is_not_approved(settings, kube, clock) -> None:
