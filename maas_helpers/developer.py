@@ -12,6 +12,7 @@ Keys are masked in every repr; the journey keeps them only in memory.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import time
@@ -163,9 +164,11 @@ def show_manifests(kit: Kit, kinds: list[str]) -> ManifestView:
             continue
         if doc.get("kind") == "Secret":
             doc = {**doc}
-            files = {**doc.get("data", {}), **doc.get("stringData", {})}
-            doc.pop("data", None)
-            doc["stringData"] = {name: f"<{len(value)} characters from policies/>" for name, value in files.items()}
+            # The kit sends files as base64 `data`; show each file's decoded size, never its content.
+            sizes = {name: len(base64.b64decode(value)) for name, value in doc.get("data", {}).items()}
+            sizes.update({name: len(value.encode()) for name, value in doc.get("stringData", {}).items()})
+            doc.pop("stringData", None)
+            doc["data"] = {name: f"<{size} bytes from policies/>" for name, size in sizes.items()}
         docs.append(doc)
     return ManifestView(docs)
 

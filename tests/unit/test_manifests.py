@@ -297,3 +297,15 @@ def test_committed_files_parse_as_valid_manifests() -> None:
     for rel in m.rendered_files():
         for doc in yaml.safe_load_all((REPO / "manifests" / rel).read_text()):
             validate_manifest(doc)
+
+
+def test_show_manifests_summarises_the_policy_secret_without_its_content() -> None:
+    from maas_helpers.developer import show_manifests
+
+    class _Kit:
+        settings = _settings()
+
+    text = str(show_manifests(_Kit(), ["Secret"]))  # type: ignore[arg-type]
+    init = (POLICY_JSON.parent / "init.lua").read_bytes()
+    assert f"init.lua: <{len(init)} bytes from policies/>" in text
+    assert init.decode().strip() not in text and "stringData" not in text
