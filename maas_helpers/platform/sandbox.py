@@ -83,8 +83,20 @@ class SandboxPlatform:
     def ensure_policy_secret(self) -> StepResult:
         return self._would_apply("llm-metrics policy Secret", self._manifests("Secret"))
 
+    def _database_manifests(self) -> list[dict[str, Any]]:
+        """The databases OpenShift would get (``databases: deploy``), without their credentials Secrets: those
+        hold passwords generated on the cluster only."""
+        if self.settings.databases != "deploy":
+            return []
+        from maas_helpers import manifests
+
+        ns = self.settings.namespace
+        return [o for db in manifests.THREESCALE_DATABASES
+                for o in (manifests.database_pvc(ns, db), manifests.database_service(ns, db),
+                          manifests.database_deployment(ns, db))]
+
     def ensure_apimanager(self) -> StepResult:
-        result = self._would_apply("APIManager", self._manifests("APIManager"))
+        result = self._would_apply("APIManager", self._database_manifests() + self._manifests("APIManager"))
         info = self.info
         result.add("sandbox", str(info.state_dir), Change.WAITED, f"admin {info.admin_url}", info.admin_url)
         return result
