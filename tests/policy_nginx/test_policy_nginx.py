@@ -176,6 +176,7 @@ def test_long_streaming_prompt_is_rewritten_and_counted(
     _exchange(nginx.port, _request_bytes(case_id, case, nginx_harness))
     _settle(nginx.port, before)
 
+    assert "buffered to a temporary file" in nginx.error_log  # nginx's own warning: the body was on disk
     sent = json.loads(recorder.upstream_bodies[case_id])
     assert sent["stream_options"] == {"include_usage": True}
     assert len(sent["messages"][0]["content"]) == size

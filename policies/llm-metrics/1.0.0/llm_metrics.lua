@@ -235,7 +235,8 @@ function _M:header_filter(context)
       if data == '[DONE]' then return end
       state.sse_events = state.sse_events + 1
       -- Only an event whose usage is an object is decoded; text deltas (`"usage":null`) are not.
-      if not find(data, '"usage"', 1, true) or not find(data, '"usage"%s*:%s*{') then return end
+      local at = find(data, '"usage"', 1, true)
+      if not at or not find(data, '^%s*:%s*{', at + 7) then return end
       local object, err = Usage.decode_object(data)
       if not object then
         ngx.log(ngx.INFO, 'llm-metrics: SSE event skipped: ', err)
@@ -259,6 +260,11 @@ end
 local function finish_json(state)
   local body = concat(state.parts)
   state.parts = nil
+  -- No usage key, nothing to decode (the estimate, if any, needs only the byte count).
+  if not find(body, '"usage"', 1, true) then
+    ngx.log(ngx.INFO, 'llm-metrics: response body skipped: no usage in it')
+    return
+  end
   local object, err = Usage.decode_object(body)
   if not object then
     ngx.log(ngx.INFO, 'llm-metrics: response body skipped: ', err)

@@ -134,6 +134,9 @@ describe('llm-metrics policy', function()
     it('log why a body was skipped, never at error level', function()
       local result = runner.run(llm_metrics.new({}), request('{}'),
         { status = 200, headers = JSON, body = '<html>oops</html>' })
+      assert.is_true(result.ngx.logged('response body skipped: no usage in it', result.ngx.INFO))
+      result = runner.run(llm_metrics.new({}), request('{}'),
+        { status = 200, headers = JSON, body = '["usage"]' })
       assert.is_true(result.ngx.logged('response body skipped: JSON is not an object', result.ngx.INFO))
       assert.is_false(result.ngx.logged('', result.ngx.ERR))
     end)

@@ -19,10 +19,17 @@ setmetatable(_M, {
     if kind ~= 'counter' then return nil end
     label_names = label_names or {}
     _M.registered[name] = help
+    local keys = {} -- label values joined -> sample key, as nginx-lua-prometheus caches its keys
     return {
       inc = function(_, value, label_values)
-        local dict = ngx.shared.harness_metrics
-        dict:incr(key_of(name, label_names, label_values or {}), value, 0)
+        label_values = label_values or {}
+        local joined = concat(label_values, '\0')
+        local key = keys[joined]
+        if not key then
+          key = key_of(name, label_names, label_values)
+          keys[joined] = key
+        end
+        ngx.shared.harness_metrics:incr(key, value, 0)
       end,
     }
   end,
