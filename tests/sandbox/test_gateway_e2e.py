@@ -553,6 +553,8 @@ def test_client_hanging_up_mid_stream_is_counted(admin: Admin, sb: SandboxInfo, 
     assert usage_total(admin, p, "prompt_tokens") == -(-len(raw) // 4)
     completion = usage_total(admin, p, "completion_tokens")
     assert 3 <= completion < 40  # the events that passed the gateway before it noticed, not the whole answer
+    exposition = requests.get(sb.admin_url + "/metrics", timeout=10).text
+    assert f'llm_estimated_reports_total{{service_id="{p.id}"' in exposition
 
 
 def test_token_quota_admits_below_limit_and_overshoot_is_one_request(
