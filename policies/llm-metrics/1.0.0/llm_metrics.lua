@@ -203,6 +203,22 @@ function _M:access(context)
   end
 end
 
+-- Whether bytes first..last of buffer (one SSE event's data) hold `"usage"` followed by an object:
+-- looked up in place, so the text deltas of a stream never become strings of their own.
+-- The next `"usage"` found in the current buffer is remembered, so a chunk of events without any
+-- is scanned once, not once per event.
+local memo_buffer, memo_at
+local function usage_object_in(buffer, first, last)
+  local at
+  if buffer == memo_buffer and (memo_at == false or memo_at >= first) then
+    at = memo_at
+  else
+    at = find(buffer, '"usage"', first, true) or false
+    memo_buffer, memo_at = buffer, at
+  end
+  return at ~= false and at < last and find(buffer, '^%s*:%s*{', at + 7) ~= nil
+end
+
 function _M:header_filter(context)
   local state = state_of(context)
   if state.rejected then return end
@@ -230,10 +246,7 @@ function _M:header_filter(context)
       return
     end
     state.mode = 'sse'
-    state.sse_events = 0
     state.sse = SSE.new(function(data)
-      if data == '[DONE]' then return end
-      state.sse_events = state.sse_events + 1
       -- Only an event whose usage is an object is decoded; text deltas (`"usage":null`) are not.
       local at = find(data, '"usage"', 1, true)
       if not at or not find(data, '^%s*:%s*{', at + 7) then return end
@@ -247,7 +260,7 @@ function _M:header_filter(context)
         state.counts = counts
         state.response_model = Usage.model_of(object)
       end
-    end)
+    end, nil, usage_object_in)
   elseif content_type == nil or contains(content_type, 'json') then
     state.mode = 'json'
     state.parts = {}
@@ -372,7 +385,7 @@ function _M:post_action(context)
   local label_values
   if not counts then
     if not state.estimate then return end
-    counts = Usage.estimate(state.request_bytes, state.sse_events, state.response_bytes)
+    counts = Usage.estimate(state.request_bytes, state.sse and state.sse.events, state.response_bytes)
     label_values = labels(self, context, state)
     estimated_reports:inc(1, { label_values[1], label_values[2] })
     ngx.log(ngx.INFO, 'llm-metrics: no usage in the response, estimated ', Usage.describe(counts))

@@ -25,10 +25,15 @@ local DEFAULT_MAX_LINE = 1024 * 1024
 local _M = {}
 local mt = { __index = _M }
 
---- New parser; `on_event(data)` is called with the data of each complete event.
-function _M.new(on_event, max_line)
+--- New parser; `on_event(data)` is called with the data of each complete event. `events` counts
+-- the dispatched events whose data is not `[DONE]`. With `wanted(buffer, first, last)`, a one-line
+-- `data:` event on the fast path is handed to `on_event` only if `wanted` says so for its data
+-- (bytes first..last of buffer): the caller can look inside without a string made per event.
+function _M.new(on_event, max_line, wanted)
   return setmetatable({
     on_event = on_event,
+    wanted = wanted,
+    events = 0,
     max_line = max_line or DEFAULT_MAX_LINE,
     partial = '',
     data = nil,        -- list of data lines of the event being assembled
@@ -43,7 +48,11 @@ local function process_line(self, line)
   if line == '' then
     local data = self.data
     self.data = nil
-    if data then self.on_event(concat(data, '\n')) end
+    if data then
+      local text = concat(data, '\n')
+      if text ~= '[DONE]' then self.events = self.events + 1 end
+      self.on_event(text)
+    end
     return
   end
 
@@ -88,7 +97,12 @@ local function fast_feed(self, chunk)
       if sub(buffer, pos, pos + 4) == DATA and find(buffer, '\n', pos, true) == stop then
         local start = pos + 5
         if byte(buffer, start) == 32 then start = start + 1 end
-        self.on_event(sub(buffer, start, stop - 1))
+        local last = stop - 1
+        if not (last - start == 5 and find(buffer, '[DONE]', start, true) == start) then
+          self.events = self.events + 1
+        end
+        local wanted = self.wanted
+        if not wanted or wanted(buffer, start, last) then self.on_event(sub(buffer, start, last)) end
       else
         dispatch_text(self, sub(buffer, pos, stop - 1))
       end

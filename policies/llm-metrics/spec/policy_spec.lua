@@ -254,3 +254,24 @@ describe('llm-metrics batched reports', function()
     assert.same({ total_tokens = 3 }, backend_client.reported_usage())
   end)
 end)
+
+describe('llm-metrics SSE scan', function()
+  before_each(runner.reset)
+
+  it('decodes only usage objects, in place, and the last one wins within one chunk', function()
+    local stream = 'data: {"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+      .. 'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n'
+      .. 'data: {"choices":[{"delta":{"content":"b"}}]}\n\n'
+      .. 'data: {"model":"m2","usage" : {"prompt_tokens":4,"completion_tokens":5,"total_tokens":9}}\n\n'
+      .. 'data: [DONE]\n\n'
+    local decoded = 0
+    local usage = require('llm_metrics_usage')
+    local decode = usage.decode_object
+    usage.decode_object = function(text) decoded = decoded + 1 return decode(text) end
+    local result = runner.run(llm_metrics.new({}), request(STREAMING), { status = 200, headers = SSE, chunks = { stream } })
+    usage.decode_object = decode
+    assert.equal(2, decoded)
+    assert.equal(4, result.context.llm_metrics.sse.events)
+    assert.same({ prompt_tokens = 4, completion_tokens = 5, total_tokens = 9 }, backend_client.reported_usage())
+  end)
+end)
