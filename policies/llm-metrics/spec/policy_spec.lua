@@ -228,6 +228,19 @@ describe('llm-metrics batched reports', function()
     assert.same({ 1, 13 }, asked)
   end)
 
+  it('counts an estimate against the quota like real usage (issue 19: no usage from the upstream)', function()
+    local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
+    local body = string.rep('x', 400) -- 100 prompt tokens by the estimate
+    runner.run(policy, request(body), { status = 200, headers = JSON, body = '{"choices":[]}' },
+      { keep_pending = true })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
+    local asked = {}
+    for _, call in ipairs(backend_client.calls) do
+      if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
+    end
+    assert.same({ 1, 1 + 100 + 4 }, asked) -- 100 prompt + ceil(14 / 4) completion, not flushed yet
+  end)
+
   it('keeps a failed report for the next flush, and drops it only at worker exit', function()
     local status = 503
     backend_client.backend = {
