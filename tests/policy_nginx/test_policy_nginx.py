@@ -17,6 +17,7 @@ import json
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -195,8 +196,7 @@ def test_long_streaming_prompt_is_rewritten_and_counted(
 
 
 def test_upstream_down_is_a_502_and_reports_nothing(nginx_harness: Any, fake_servers: Any) -> None:
-    dead = nginx_harness.FakeServers.__new__(nginx_harness.FakeServers)
-    dead.backend_port, dead.upstream_port = fake_servers.backend_port, nginx_harness.free_port()
+    dead = SimpleNamespace(backend_port=fake_servers.backend_port, upstream_port=nginx_harness.free_port())
     server = nginx_harness.Nginx(dead).start()
     try:
         reports_before = len(fake_servers.recorder.reports)
