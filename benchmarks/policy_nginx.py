@@ -184,7 +184,9 @@ def main() -> int:
             models=MODELS,
         )
     )
-    upstream = subprocess.Popen([harness.NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")])
+    upstream = subprocess.Popen(
+        [harness.NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+    )
     ports = SimpleNamespace(backend_port=backend.backend_port, upstream_port=upstream_port)
     gateways = {
         "plain": harness.Nginx(ports, chain="plain", log_level="warn").start(),

@@ -294,7 +294,8 @@ class Nginx:
 
     def start(self) -> Nginx:
         self.process = subprocess.Popen(
-            [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
+            # -e: the startup error log too, so a non-root user never touches /var/log/nginx
+            [NGINX, "-p", str(self.prefix), "-e", str(self.prefix / "error.log"), "-c", "nginx.conf"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
