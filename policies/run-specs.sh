@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Runs the busted specs of every policy version that has them; exits non-zero on any failure.
-# Needs the Debian packages lua-busted, luajit and lua-cjson (CI installs them in .ci/run).
+# Needs the Debian packages lua-busted, luajit2 and lua-cjson (CI installs them in .ci/run). luajit2 is
+# OpenResty's LuaJIT branch, the runtime of APIcast and of Debian's libnginx-mod-http-lua (Debian's
+# luajit package conflicts with that module).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if ! command -v busted >/dev/null 2>&1; then
-  echo "busted not found: apt-get install -y lua-busted luajit lua-cjson" >&2
+  echo "busted not found: apt-get install -y lua-busted luajit2 lua-cjson" >&2
   exit 2
 fi
 
-# Prefer LuaJIT, the runtime APIcast (OpenResty) uses; plain Lua 5.1 works too.
+# Prefer LuaJIT (luajit2 provides /usr/bin/luajit), the runtime APIcast (OpenResty) uses; Lua 5.1 works too.
 lua_args=()
 if command -v luajit >/dev/null 2>&1; then
   lua_args=(--lua=luajit)

@@ -1,10 +1,11 @@
 """The `llm-metrics` policy in Python, with the semantics of policies/llm-metrics/README.md.
 
-Request rewrite (force `stream_options.include_usage` on streaming requests), response readers that
-observe the body without holding it (SSE: only the unfinished line is kept; JSON: a capped buffer),
-the usage → metric increments of the configured rules, and (sandbox only) the upper-bound token
-estimate a quota-admitted request reserves while in flight. The same shared cases.json drives the Lua
-specs and this module's tests.
+Request rewrite (force `stream_options.include_usage` on streaming requests, whatever the Content-Type,
+when the body is a JSON object), response readers that observe the body without holding it (SSE: only
+the unfinished line is kept; JSON: a capped buffer; anything else: a byte count), the usage → metric
+increments of the configured rules, the estimate for a metered 2xx response without usage (as
+llm_metrics_usage.lua's `estimate`), and (sandbox only) the upper-bound token estimate a quota-admitted
+request reserves while in flight. The same shared cases.json drives the Lua specs and this module's tests.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ DEFAULT_MAX_TOKENS = 4096
 DEFAULT_MAX_TOKENS_ENV = "MAAS_SANDBOX_QUOTA_DEFAULT_MAX_TOKENS"
 _MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 JSON_BUFFER_CAP = 8 * 1024 * 1024
+BYTES_PER_TOKEN = 4  # the estimate's rule of thumb, as in llm_metrics_usage.lua
 _INSERT = b',"stream_options":{"include_usage":true}'
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class LlmMetricsConfig:
     quota_enabled: bool = False
     quota_metrics: tuple[str, ...] = ()
     model_label: bool = True
+    estimate_missing_usage: bool = True
     statuses: frozenset[int] = field(default_factory=frozenset)
     default_max_tokens: int = DEFAULT_MAX_TOKENS  # sandbox setting, not part of the policy's schema
 
@@ -62,13 +66,17 @@ class LlmMetricsConfig:
             quota_enabled=bool(quota.get("enabled", False)),
             quota_metrics=metrics,
             model_label=bool(config.get("model_label", True)),
+            estimate_missing_usage=bool(config.get("estimate_missing_usage", True)),
             statuses=frozenset(s for r in rules for s in r.statuses),
         )
 
 
 def request_json(content_type: str | None, body: bytes) -> dict[str, Any] | None:
-    """The request body as a JSON object, or None (not JSON by its content type, not decodable, not an object)."""
-    if not body or not content_type or "json" not in content_type.lower():
+    """The request body as a JSON object, or None (not decodable, not an object).
+
+    The Content-Type is not consulted: a client posting JSON as a form (`curl -d`) must not escape the
+    rewrite, and so the token count (issue 13)."""
+    if not body or body.lstrip()[:1] != b"{":
         return None
     try:
         data = json.loads(body)
@@ -133,13 +141,32 @@ def estimate_usage(config: LlmMetricsConfig, path: str, body: bytes, data: dict[
 
 
 class UsageReader:
-    """Observes a response body; `finish()` returns the usage object and the model that carried it."""
+    """Observes a response body; `finish()` returns the usage object and the model that carried it.
+
+    `size` counts every body byte and `events` (SSE only) the data events other than [DONE]: what the
+    estimate of a response without usage is made from."""
+
+    size = 0
+    events: int | None = None
 
     def feed(self, chunk: bytes) -> None:
         raise NotImplementedError
 
     def finish(self) -> tuple[dict[str, Any] | None, str | None]:
         raise NotImplementedError
+
+
+class ByteCountingReader(UsageReader):
+    """A body that is not read for usage (compressed, not JSON, SSE support off): only its size counts."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+
+    def finish(self) -> tuple[dict[str, Any] | None, str | None]:
+        return None, None
 
 
 class JsonUsageReader(UsageReader):
@@ -150,7 +177,7 @@ class JsonUsageReader(UsageReader):
     def feed(self, chunk: bytes) -> None:
         if self.size <= JSON_BUFFER_CAP:
             self.parts.append(chunk)
-            self.size += len(chunk)
+        self.size += len(chunk)
 
     def finish(self) -> tuple[dict[str, Any] | None, str | None]:
         if self.size > JSON_BUFFER_CAP or not self.size:
@@ -169,6 +196,8 @@ class SseUsageReader(UsageReader):
     """WHATWG event-stream parsing, incremental: only the unfinished line is carried between chunks."""
 
     def __init__(self) -> None:
+        self.size = 0
+        self.events = 0
         self.partial = b""
         self.skip_lf = False  # the previous chunk ended with \r: a leading \n belongs to it
         self.data: list[bytes] | None = None
@@ -176,6 +205,7 @@ class SseUsageReader(UsageReader):
         self.model: str | None = None
 
     def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
         if self.skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self.skip_lf = False
@@ -212,6 +242,9 @@ class SseUsageReader(UsageReader):
         payload = b"\n".join(data)
         if payload == b"[DONE]":
             return
+        self.events += 1
+        if b'"usage"' not in payload or _USAGE_OBJECT.search(payload) is None:
+            return  # text deltas carry `"usage": null` (or nothing): not decoded
         try:
             event = json.loads(payload)
         except ValueError:
@@ -225,19 +258,48 @@ class SseUsageReader(UsageReader):
         return self.usage, self.model  # an unterminated last event is discarded
 
 
+def estimates(config: LlmMetricsConfig, status: int, request_bytes: int) -> bool:
+    """Whether a response without usage gets an estimate: switched on, 2xx, and a request with a body
+    (a GET /v1/models generates nothing)."""
+    return config.estimate_missing_usage and 200 <= status < 300 and request_bytes > 0
+
+
 def reader_for(
-    config: LlmMetricsConfig, status: int, content_type: str | None, content_encoding: str | None
+    config: LlmMetricsConfig,
+    status: int,
+    content_type: str | None,
+    content_encoding: str | None,
+    request_bytes: int = 0,
 ) -> UsageReader | None:
     if status not in config.statuses:
         return None
+    counting = ByteCountingReader() if estimates(config, status, request_bytes) else None
     if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
-        return None
+        return counting
     ctype = (content_type or "").lower()
     if "text/event-stream" in ctype:
-        return SseUsageReader() if config.enable_sse_support else None
+        return SseUsageReader() if config.enable_sse_support else counting
     if not ctype or "json" in ctype:
         return JsonUsageReader()
-    return None
+    return counting
+
+
+def estimate_missing(request_bytes: int, reader: UsageReader) -> dict[str, int]:
+    """The usage assumed for a response without one: prompt tokens from the request body bytes, completion
+    tokens from the SSE data events (about one token each) or else the response bytes; total = both."""
+    prompt = -(-request_bytes // BYTES_PER_TOKEN)
+    completion = reader.events if reader.events is not None else -(-reader.size // BYTES_PER_TOKEN)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def final_usage(
+    config: LlmMetricsConfig, status: int, request_bytes: int, reader: UsageReader
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """(usage, response model, estimated) once the response ended, completely or not (client gone)."""
+    usage, model = reader.finish()
+    if usage is None and estimates(config, status, request_bytes):
+        return estimate_missing(request_bytes, reader), None, True
+    return usage, model, False
 
 
 def _positive(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 - `llm_prompt_tokens_total`, `llm_completion_tokens_total`, `llm_total_tokens_total` — the llm-metrics
   policy's counters, labels `service_id`, `service_system_name`, `application_id`, `model`;
+- `llm_estimated_reports_total` — responses without usage whose tokens llm-metrics estimated, labels
+  `service_id`, `service_system_name` (as the Lua policy exports it);
 - `upstream_status` — APIcast's counter of upstream HTTP statuses, label `status`, plus `service_id` and
   `service_system_name` as with `APICAST_EXTENDED_METRICS=true`.
 
@@ -34,6 +36,7 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.tokens: dict[str, dict[TokenLabels, int]] = {name: {} for name in TOKEN_COUNTERS}
         self.upstream_status: dict[tuple[int, int, str], int] = {}  # labels turned into strings at scrape
+        self.estimated: dict[tuple[str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -43,6 +46,10 @@ class GatewayMetrics:
             series = self.tokens.get(name)
             if series is not None:
                 series[labels] = series.get(labels, 0) + value
+
+    def count_estimated(self, service_id: str, service_system_name: str) -> None:
+        key = (service_id, service_system_name)
+        self.estimated[key] = self.estimated.get(key, 0) + 1
 
     def count_upstream_status(self, status: int, service_id: int, service_system_name: str) -> None:
         key = (status, service_id, service_system_name)
@@ -63,6 +70,14 @@ class _Collector(Collector):
             for labels, value in list(self.metrics.tokens[name].items()):
                 counter.add_metric(labels, value)
             yield counter
+        estimated = CounterMetricFamily(
+            "llm_estimated_reports",
+            "Responses without usage whose tokens were estimated (llm-metrics policy)",
+            labels=("service_id", "service_system_name"),
+        )
+        for labels, value in list(self.metrics.estimated.items()):
+            estimated.add_metric(labels, value)
+        yield estimated
         # APIcast's name has no `_total`; prometheus_client would add it to a counter, so this is untyped
         status = Metric("upstream_status", "HTTP status from upstream servers", "unknown")
         for (code, service_id, system_name), value in list(self.metrics.upstream_status.items()):

@@ -208,6 +208,8 @@ class Exchange:
         self.app_id: int | None = None
         self.product: CompiledProduct | None = None
         self.reservation: Reservation | None = None  # quota tokens held while this request is in flight
+        self.request_bytes = len(request.body)
+        self.reported = False
         self.out: list[bytes] = []  # response bytes of the current upstream read, written in one call
 
     @property
@@ -233,10 +235,15 @@ class Exchange:
 
     # -- the chain ------------------------------------------------------------------------------
     async def run(self) -> None:
+        backend = self.conn.gateway.backend
         try:
             await self._chain()
         finally:  # every way out (error answer, upstream failure, client gone, exception) gives it back
-            self.conn.gateway.backend.release(self.reservation)
+            try:
+                if not self.reported:  # the client left mid-response: count what was streamed so far
+                    self._report_usage(backend)
+            finally:
+                backend.release(self.reservation)
 
     async def _chain(self) -> None:
         conn, request = self.conn, self.request
@@ -399,7 +406,7 @@ class Exchange:
         self.out.append(b"".join(out))
         llm = self.product.llm if self.product is not None else None
         if llm is not None and not no_body:
-            self.reader = lm.reader_for(llm, status, content_type, content_encoding)
+            self.reader = lm.reader_for(llm, status, content_type, content_encoding, self.request_bytes)
 
     def on_body(self, data: bytes) -> None:
         if not data:
@@ -429,9 +436,12 @@ class Exchange:
     def _report_usage(self, backend: Backend) -> None:
         """llm-metrics' post_action: Prometheus counters for every response read, then the 3scale report."""
         reader, product = self.reader, self.product
+        self.reported = True
         if reader is None or product is None or product.llm is None:
             return
-        usage, response_model = reader.finish()
+        usage, response_model, estimated = lm.final_usage(product.llm, self.status, self.request_bytes, reader)
+        if estimated:
+            self.conn.gateway.metrics.count_estimated(str(product.service_id), product.system_name)
         counts = lm.usage_counts(usage)
         if counts:
             # application_id stays empty: with user_key credentials APIcast never learns the application id

@@ -517,6 +517,46 @@ def test_streaming_passes_chunk_by_chunk(admin: Admin, sb: SandboxInfo, chat_mod
     assert len(arrivals) >= 4 and arrivals[-1] - arrivals[0] >= 0.3
 
 
+def test_streaming_json_sent_as_a_form_is_still_counted(admin: Admin, sb: SandboxInfo, chat_model: str) -> None:
+    """Issue 13 (1a): `curl -d` sends a form Content-Type; the rewrite keys on the body, not the type."""
+    p = make_product(admin, sb.models_url)
+    raw = json.dumps(chat_body(chat_model, stream=True, max_tokens=4)).encode()
+    headers = {**bearer(p.keys[0]), "Content-Type": "application/x-www-form-urlencoded"}
+    with requests.post(p.production + "/v1/chat/completions", data=raw, headers=headers, stream=True, timeout=30) as s:
+        events = [line for line in s.iter_lines() if line.startswith(b"data: ")]
+    streamed = json.loads(events[-2][6:])["usage"]
+    assert json.loads(last_upstream_request(sb)["body"])["stream_options"] == {"include_usage": True}
+    assert usage_total(admin, p, "total_tokens") == streamed["total_tokens"] > 0
+
+
+def test_client_hanging_up_mid_stream_is_counted(admin: Admin, sb: SandboxInfo, chat_model: str) -> None:
+    """Issue 13 (1b) / 19: the tokens streamed before the client left are reported (the estimate: no usage
+    event had passed), in the same step that frees the reservation."""
+    import time
+
+    p = make_product(admin, sb.models_url)
+    raw = json.dumps(chat_body(chat_model, stream=True, max_tokens=40)).encode()
+    host, port = p.production.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {p.keys[0]}\r\n"
+        f"Content-Type: application/json\r\nX-Sandbox-Token-Delay-Ms: 100\r\nContent-Length: {len(raw)}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), 10) as sock:
+        sock.sendall(head.encode() + raw)
+        received = b""
+        while received.count(b"data: ") < 3:
+            received += sock.recv(65536)
+    deadline = time.monotonic() + 5
+    while usage_total(admin, p, "prompt_tokens") == 0:
+        assert time.monotonic() < deadline, "nothing counted for the abandoned stream"
+        time.sleep(0.05)
+    assert usage_total(admin, p, "prompt_tokens") == -(-len(raw) // 4)
+    completion = usage_total(admin, p, "completion_tokens")
+    assert 3 <= completion < 40  # the events that passed the gateway before it noticed, not the whole answer
+    exposition = requests.get(sb.admin_url + "/metrics", timeout=10).text
+    assert f'llm_estimated_reports_total{{service_id="{p.id}"' in exposition
+
+
 def test_token_quota_admits_below_limit_and_overshoot_is_one_request(
     admin: Admin, sb: SandboxInfo, chat_model: str
 ) -> None:

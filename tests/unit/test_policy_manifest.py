@@ -56,7 +56,10 @@ def test_manifest_identity(manifest: dict[str, Any]) -> None:
     assert manifest["version"] == "1.0.0"
     assert manifest["$schema"] == "http://apicast.io/policy-v1.1/schema#manifest#"
     assert len(manifest["summary"]) <= 75
-    assert {"name": "apicast", "version": "builtin"} in manifest["order"]["before"]
+    # APIcast's order checker resolves `order` names with the builtin loader only: a custom policy's
+    # name is nil there and the gateway fails to start (policy_order_checker.lua, "table index is nil").
+    assert "order" not in manifest
+    assert "before the 3scale APIcast policy" in "".join(manifest["description"])
 
 
 def test_configuration_is_a_valid_draft7_schema(manifest: dict[str, Any]) -> None:
@@ -70,6 +73,8 @@ def test_configuration_is_a_valid_draft7_schema(manifest: dict[str, Any]) -> Non
         "rules",
         "quota",
         "model_label",
+        "estimate_missing_usage",
+        "max_request_body_size",
     }
 
 

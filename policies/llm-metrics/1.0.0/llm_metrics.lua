@@ -1,7 +1,9 @@
 --- llm-metrics: token accounting and token quotas for OpenAI-compatible upstreams.
--- rewrite: force stream_options.include_usage; access: optional quota check;
--- header_filter/body_filter: read `usage` from JSON or SSE without touching the bytes;
--- post_action: report tokens to 3scale and count them in Prometheus.
+-- rewrite: force stream_options.include_usage (any request whose body is a JSON object, also when
+-- nginx buffered it to a file); access: optional quota check; header_filter/body_filter: read
+-- `usage` from JSON or SSE without touching the bytes; post_action (also after a client abort):
+-- count tokens in Prometheus and queue them for the batched 3scale report. A metered 2xx response
+-- without usage is counted by an estimate (see llm_metrics_usage.estimate) unless switched off.
 
 local policy = require('apicast.policy')
 local _M = policy.new('llm-metrics', '1.0.0')
@@ -12,6 +14,7 @@ local Request = require('llm_metrics_request')
 local Usage = require('llm_metrics_usage')
 local SSE = require('llm_metrics_sse')
 local Quota = require('llm_metrics_quota')
+local Batcher = require('llm_metrics_batcher')
 
 local type = type
 local ipairs = ipairs
@@ -19,20 +22,27 @@ local tostring = tostring
 local find = string.find
 local lower = string.lower
 local concat = table.concat
+local open = io.open
+local tonumber = tonumber
 
 -- A JSON completion is small; anything bigger is not one and is not held in memory.
 local MAX_JSON_BODY = 8 * 1024 * 1024
+
+-- Request bodies nginx spooled to a file are read up to this size (config max_request_body_size).
+local DEFAULT_MAX_REQUEST_BODY = 16 * 1024 * 1024
 
 local LABELS = { 'service_id', 'service_system_name', 'application_id', 'model' }
 
 local counters = {
   prompt_tokens = prometheus('counter', 'llm_prompt_tokens_total',
-    'Prompt (input) tokens reported by the upstream', LABELS),
+    'Prompt (input) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
   completion_tokens = prometheus('counter', 'llm_completion_tokens_total',
-    'Completion (output) tokens reported by the upstream', LABELS),
+    'Completion (output) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
   total_tokens = prometheus('counter', 'llm_total_tokens_total',
-    'Total tokens reported by the upstream', LABELS),
+    'Total tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
 }
+local estimated_reports = prometheus('counter', 'llm_estimated_reports_total',
+  'Responses without usage whose tokens were estimated', { 'service_id', 'service_system_name' })
 
 local DEFAULT_STATUSES = { 200 }
 
@@ -79,6 +89,8 @@ function _M.new(config)
   self.force_include_usage = config.force_include_usage ~= false
   self.model_label = config.model_label ~= false
   self.rules = rules_from(config.rules)
+  self.estimate_missing_usage = config.estimate_missing_usage ~= false
+  self.max_request_body_size = tonumber(config.max_request_body_size) or DEFAULT_MAX_REQUEST_BODY
 
   local quota = type(config.quota) == 'table' and config.quota or {}
   self.quota_enabled = quota.enabled == true
@@ -110,19 +122,51 @@ local function contains(value, needle)
   return type(value) == 'string' and find(lower(value), needle, 1, true) ~= nil
 end
 
-function _M:rewrite(context)
-  local state = state_of(context)
-  if not contains(ngx.var.content_type, 'json') then return end
-  if not (self.force_include_usage or self.model_label) then return end
+local function read_file(path, max)
+  local file, err = open(path, 'rb')
+  if not file then return nil, err end
+  local size = file:seek('end')
+  if size and size > max then
+    file:close()
+    return nil, 'over max_request_body_size (' .. max .. ' bytes)'
+  end
+  file:seek('set')
+  local data = file:read('*a')
+  file:close()
+  return data
+end
 
+-- The request body, whether nginx kept it in memory or in a temporary file (bounded by `max`).
+local function request_body(max)
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
-  if not body then
-    if ngx.req.get_body_file() then
-      ngx.log(ngx.INFO, 'llm-metrics: request body buffered to a file, not inspected')
-    end
-    return
+  if body then return body end
+  local path = ngx.req.get_body_file()
+  if not path then return nil end
+  local data, err = read_file(path, max)
+  if not data then
+    ngx.log(ngx.WARN, 'llm-metrics: request body in ', path, ' not inspected: ', err)
   end
+  return data
+end
+
+-- Whether the request has a body at all (GET /v1/models has none: nothing to read).
+local function has_body()
+  local length = tonumber(ngx.var.content_length)
+  if length then return length > 0 end
+  return ngx.var.http_transfer_encoding ~= nil
+end
+
+function _M:rewrite(context)
+  local state = state_of(context)
+  state.request_bytes = tonumber(ngx.var.content_length) or 0
+  if not (self.force_include_usage or self.model_label) then return end
+  if not has_body() then return end
+
+  -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
+  local body = request_body(self.max_request_body_size)
+  if not body then return end
+  state.request_bytes = #body
 
   if self.force_include_usage then
     local new_body, reason = Request.with_include_usage(body)
@@ -137,14 +181,42 @@ function _M:rewrite(context)
   if self.model_label then state.request_body = body end
 end
 
+local function credential_of(credentials)
+  if type(credentials) ~= 'table' then return nil end
+  for _, kind in ipairs({ 'user_key', 'app_id', 'access_token' }) do
+    local value = credentials[kind]
+    if type(value) == 'string' and value ~= '' then return kind, value end
+  end
+  return nil
+end
+
 function _M:access(context)
   if not self.quota_enabled then return end
 
-  local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics)
+  local pending
+  local kind, credential = credential_of(context.credentials)
+  if kind and context.service then pending = Batcher.pending(context.service.id, kind, credential) end
+  local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics, pending)
   if decision == 'reject' then
     state_of(context).rejected = true
     return Quota.reject(context.service, retry_after)
   end
+end
+
+-- Whether bytes first..last of buffer (one SSE event's data) hold `"usage"` followed by an object:
+-- looked up in place, so the text deltas of a stream never become strings of their own.
+-- The next `"usage"` found in the current buffer is remembered, so a chunk of events without any
+-- is scanned once, not once per event.
+local memo_buffer, memo_at
+local function usage_object_in(buffer, first, last)
+  local at
+  if buffer == memo_buffer and (memo_at == false or memo_at >= first) then
+    at = memo_at
+  else
+    at = find(buffer, '"usage"', first, true) or false
+    memo_buffer, memo_at = buffer, at
+  end
+  return at ~= false and at < last and find(buffer, '^%s*:%s*{', at + 7) ~= nil
 end
 
 function _M:header_filter(context)
@@ -154,20 +226,30 @@ function _M:header_filter(context)
   local status = ngx.status
   state.status = status
   if not Usage.any_rule_for_status(self.rules, status) then return end
+  -- Only a 2xx answer without usage is estimated; bytes are counted for it in any mode.
+  -- A request without a body (GET /v1/models) generates nothing and is never estimated.
+  state.estimate = self.estimate_missing_usage and status >= 200 and status < 300
+    and (state.request_bytes or 0) > 0
+  state.response_bytes = 0
 
   local encoding = first(ngx.header['Content-Encoding'])
   if encoding and lower(encoding) ~= 'identity' then
     ngx.log(ngx.INFO, 'llm-metrics: ', encoding, ' response body not inspected')
+    if state.estimate then state.mode = 'bytes' end
     return
   end
 
   local content_type = first(ngx.header['Content-Type'])
   if contains(content_type, 'text/event-stream') then
-    if not self.enable_sse_support then return end
+    if not self.enable_sse_support then
+      if state.estimate then state.mode = 'bytes' end
+      return
+    end
     state.mode = 'sse'
     state.sse = SSE.new(function(data)
-      -- Only events mentioning usage are worth decoding; [DONE] and text deltas are not.
-      if data == '[DONE]' or not find(data, '"usage"', 1, true) then return end
+      -- Only an event whose usage is an object is decoded; text deltas (`"usage":null`) are not.
+      local at = find(data, '"usage"', 1, true)
+      if not at or not find(data, '^%s*:%s*{', at + 7) then return end
       local object, err = Usage.decode_object(data)
       if not object then
         ngx.log(ngx.INFO, 'llm-metrics: SSE event skipped: ', err)
@@ -178,17 +260,24 @@ function _M:header_filter(context)
         state.counts = counts
         state.response_model = Usage.model_of(object)
       end
-    end)
+    end, nil, usage_object_in)
   elseif content_type == nil or contains(content_type, 'json') then
     state.mode = 'json'
     state.parts = {}
     state.size = 0
+  elseif state.estimate then
+    state.mode = 'bytes'
   end
 end
 
 local function finish_json(state)
   local body = concat(state.parts)
   state.parts = nil
+  -- No usage key, nothing to decode (the estimate, if any, needs only the byte count).
+  if not find(body, '"usage"', 1, true) then
+    ngx.log(ngx.INFO, 'llm-metrics: response body skipped: no usage in it')
+    return
+  end
   local object, err = Usage.decode_object(body)
   if not object then
     ngx.log(ngx.INFO, 'llm-metrics: response body skipped: ', err)
@@ -205,6 +294,12 @@ function _M:body_filter(context)
   if not mode then return end
 
   local chunk, eof = ngx.arg[1], ngx.arg[2]
+  if chunk then state.response_bytes = state.response_bytes + #chunk end
+
+  if mode == 'bytes' then
+    if eof then state.mode = nil end
+    return
+  end
 
   if mode == 'sse' then
     state.sse:feed(chunk)
@@ -223,7 +318,7 @@ function _M:body_filter(context)
     if state.size > MAX_JSON_BODY then
       ngx.log(ngx.WARN, 'llm-metrics: response body over ', MAX_JSON_BODY, ' bytes not inspected')
       state.parts = nil
-      state.mode = nil
+      state.mode = 'bytes'
       return
     end
     state.parts[#state.parts + 1] = chunk
@@ -235,16 +330,8 @@ function _M:body_filter(context)
   end
 end
 
-local function credential_of(credentials)
-  for _, kind in ipairs({ 'user_key', 'app_id', 'access_token' }) do
-    local value = credentials[kind]
-    if type(value) == 'string' and value ~= '' then return kind, value end
-  end
-  return nil
-end
-
 -- A plain report (POST /transactions.xml) is never limit-checked, so the real count always lands,
--- also when the request-time quota check was the one that admitted it.
+-- also when the request-time quota check was the one that admitted it. Reports are batched.
 local function report(context, deltas)
   local service, credentials = context.service, context.credentials
   if not service or type(credentials) ~= 'table' then
@@ -264,15 +351,7 @@ local function report(context, deltas)
     return
   end
 
-  local res = backend:report({
-    service_id = service.id,
-    credentials_type = kind,
-    reports = { [credential] = deltas },
-  })
-  if not res or res.status ~= 202 and res.status ~= 200 then
-    ngx.log(ngx.WARN, 'llm-metrics: report of ', Usage.describe(deltas), ' failed with status ',
-            tostring(res and res.status))
-  end
+  Batcher.add(service, backend, kind, credential, deltas)
 end
 
 local function labels(self, context, state)
@@ -294,12 +373,24 @@ local function labels(self, context, state)
   }
 end
 
+-- Runs after the response, also when the client went away mid-stream (nginx runs post_action on
+-- a finalized request whichever way it ended): whatever was seen by then is counted.
 function _M:post_action(context)
   local state = context[STATE_KEY]
-  if not state or state.rejected or not state.counts then return end
+  if not state or state.rejected then return end
+  if state.mode == 'json' and state.parts then finish_json(state) end -- body cut short: try anyway
+  state.mode = nil
 
   local counts = state.counts
-  local label_values = labels(self, context, state)
+  local label_values
+  if not counts then
+    if not state.estimate then return end
+    counts = Usage.estimate(state.request_bytes, state.sse and state.sse.events, state.response_bytes)
+    label_values = labels(self, context, state)
+    estimated_reports:inc(1, { label_values[1], label_values[2] })
+    ngx.log(ngx.INFO, 'llm-metrics: no usage in the response, estimated ', Usage.describe(counts))
+  end
+  label_values = label_values or labels(self, context, state)
   for field, counter in pairs(counters) do
     local value = counts[field]
     if value and counter then counter:inc(value, label_values) end

@@ -25,7 +25,9 @@ local function backend_unavailable(status)
 end
 
 --- Returns 'admit' or 'reject', and the Retry-After seconds (string) for a rejection.
-function _M.check(service, credentials, metrics)
+-- `pending` (metric -> n): tokens already counted by this gateway but not flushed to 3scale yet;
+-- they are added to the delta asked for, so they are never admitted a second time.
+function _M.check(service, credentials, metrics, pending)
   if not service or not credentials then
     ngx.log(ngx.WARN, 'llm-metrics quota: no service or credentials in context, admitting')
     return 'admit'
@@ -33,7 +35,7 @@ function _M.check(service, credentials, metrics)
 
   local usage = {}
   for _, metric in ipairs(metrics) do
-    usage['usage[' .. metric .. ']'] = 1
+    usage['usage[' .. metric .. ']'] = 1 + ((pending and pending[metric]) or 0)
   end
 
   local backend, err = backend_client:new(service)

@@ -3,6 +3,11 @@
 -- of the event being assembled, so a stream is never buffered. Follows the WHATWG rules the
 -- OpenAI-compatible servers rely on: CRLF, LF or CR line ends (also split across chunks), `:`
 -- comments, `data:` lines joined with "\n", dispatch on a blank line, unterminated event dropped.
+--
+-- Fast path: while a stream has no CR (OpenAI-compatible servers end lines with LF), it is cut into
+-- events at "\n\n" with plain finds, and an event that is one `data:` line is dispatched without
+-- the line parser; anything else (comments, other fields, multi-line data) goes through the line
+-- parser, and the first CR switches the stream to the line parser for good (a CR may end a chunk).
 
 local find = string.find
 local sub = string.sub
@@ -20,16 +25,22 @@ local DEFAULT_MAX_LINE = 1024 * 1024
 local _M = {}
 local mt = { __index = _M }
 
---- New parser; `on_event(data)` is called with the data of each complete event.
-function _M.new(on_event, max_line)
+--- New parser; `on_event(data)` is called with the data of each complete event. `events` counts
+-- the dispatched events whose data is not `[DONE]`. With `wanted(buffer, first, last)`, a one-line
+-- `data:` event on the fast path is handed to `on_event` only if `wanted` says so for its data
+-- (bytes first..last of buffer): the caller can look inside without a string made per event.
+function _M.new(on_event, max_line, wanted)
   return setmetatable({
     on_event = on_event,
+    wanted = wanted,
+    events = 0,
     max_line = max_line or DEFAULT_MAX_LINE,
     partial = '',
     data = nil,        -- list of data lines of the event being assembled
     skip_lf = false,   -- the previous chunk ended with CR: a leading LF belongs to it
     discarding = false, -- inside an over-long line: drop bytes until its end
     overflowed = false,
+    fast = true,       -- no CR seen yet: `partial` holds the unfinished event, not just a line
   }, mt)
 end
 
@@ -37,7 +48,11 @@ local function process_line(self, line)
   if line == '' then
     local data = self.data
     self.data = nil
-    if data then self.on_event(concat(data, '\n')) end
+    if data then
+      local text = concat(data, '\n')
+      if text ~= '[DONE]' then self.events = self.events + 1 end
+      self.on_event(text)
+    end
     return
   end
 
@@ -59,8 +74,68 @@ local function process_line(self, line)
   end
 end
 
+local line_feed
+
+-- One complete event's text (without its terminating blank line), through the line parser.
+local function dispatch_text(self, text)
+  line_feed(self, text .. '\n\n')
+end
+
+local DATA = 'data:'
+
+local function fast_feed(self, chunk)
+  local buffer = chunk
+  if self.partial ~= '' then
+    buffer = self.partial .. chunk
+    self.partial = ''
+  end
+  local pos = 1
+  while true do
+    local stop = find(buffer, '\n\n', pos, true)
+    if not stop then break end
+    if stop > pos then
+      if sub(buffer, pos, pos + 4) == DATA and find(buffer, '\n', pos, true) == stop then
+        local start = pos + 5
+        if byte(buffer, start) == 32 then start = start + 1 end
+        local last = stop - 1
+        if not (last - start == 5 and find(buffer, '[DONE]', start, true) == start) then
+          self.events = self.events + 1
+        end
+        local wanted = self.wanted
+        if not wanted or wanted(buffer, start, last) then self.on_event(sub(buffer, start, last)) end
+      else
+        dispatch_text(self, sub(buffer, pos, stop - 1))
+      end
+    end
+    pos = stop + 2
+  end
+  if pos <= #buffer then
+    local rest = sub(buffer, pos)
+    if #rest > self.max_line then
+      -- An over-long unfinished event: let the line parser apply its line limit.
+      self.fast = false
+      line_feed(self, rest)
+    else
+      self.partial = rest
+    end
+  end
+end
+
 --- Feed one chunk of the body.
 function _M:feed(chunk)
+  if not chunk or chunk == '' then return end
+  if self.fast then
+    if not find(chunk, '\r', 1, true) then return fast_feed(self, chunk) end
+    -- First CR: the unfinished event so far goes to the line parser, which takes over.
+    self.fast = false
+    local pending = self.partial
+    self.partial = ''
+    if pending ~= '' then line_feed(self, pending) end
+  end
+  return line_feed(self, chunk)
+end
+
+line_feed = function(self, chunk)
   if not chunk or chunk == '' then return end
 
   local pos = 1

@@ -8,6 +8,7 @@ local type = type
 local pairs = pairs
 local ipairs = ipairs
 local floor = math.floor
+local ceil = math.ceil
 local huge = math.huge
 
 local _M = {}
@@ -44,6 +45,28 @@ function _M.from_object(object)
     counts[field] = count(usage[field])
   end
   return counts
+end
+
+-- Bytes per token assumed by the estimate: the usual rule of thumb for English text with BPE
+-- tokenizers; JSON framing in the counted bytes makes it err on the high side.
+_M.BYTES_PER_TOKEN = 4
+
+--- Counts for a response that carried no usage: prompt tokens from the request body bytes,
+-- completion tokens from the SSE data events seen (OpenAI-compatible servers send about one token
+-- per event) or, for any other body, from the response bytes; total = prompt + completion.
+function _M.estimate(request_bytes, sse_events, response_bytes)
+  local prompt = ceil((request_bytes or 0) / _M.BYTES_PER_TOKEN)
+  local completion
+  if sse_events then
+    completion = sse_events
+  else
+    completion = ceil((response_bytes or 0) / _M.BYTES_PER_TOKEN)
+  end
+  return {
+    prompt_tokens = count(prompt),
+    completion_tokens = count(completion),
+    total_tokens = count(prompt + completion),
+  }
 end
 
 --- The model string of a decoded object, or nil.

@@ -65,6 +65,11 @@ function M.new(request)
     __index = function(_, name)
       if name == 'content_type' then return request_headers['Content-Type'] end
       if name == 'request_method' then return request.method or 'GET' end
+      if name == 'content_length' then
+        if body == nil or request.chunked then return nil end
+        return tostring(#body)
+      end
+      if name == 'http_transfer_encoding' and request.chunked then return 'chunked' end
       local header = name:match('^http_(.*)$')
       if header then return request_headers[header] end
       return nil
@@ -80,9 +85,16 @@ function M.new(request)
       if body == nil or body == '' then return nil end
       return body
     end,
+    -- Like nginx with a body over client_body_buffer_size: the data is only in a temporary file.
     get_body_file = function()
-      if request.body_in_file then return '/tmp/nginx-client-body-0001' end
-      return nil
+      if not request.body_in_file then return nil end
+      if not ngx.body_file then
+        ngx.body_file = os.tmpname()
+        local file = assert(io.open(ngx.body_file, 'wb'))
+        file:write(body)
+        file:close()
+      end
+      return ngx.body_file
     end,
     set_body_data = function(data)
       body = data
@@ -94,6 +106,24 @@ function M.new(request)
   }
 
   ngx.header = header_table()
+
+  -- Timers are queued and run by `run_timers` (the runner calls it after post_action).
+  ngx.timers = {}
+  ngx.timer = {
+    at = function(delay, callback, ...)
+      if ngx.timers_fail then return nil, 'process exiting' end
+      ngx.timers[#ngx.timers + 1] = { delay = delay, callback = callback, args = { ... } }
+      return true
+    end,
+  }
+  -- One timer interval: runs the timers queued so far (ones they queue wait for the next call).
+  function ngx.run_timers(premature)
+    local due = ngx.timers
+    ngx.timers = {}
+    for _, timer in ipairs(due) do
+      timer.callback(premature or false, unpack(timer.args))
+    end
+  end
 
   ngx.log = function(level, ...)
     local parts = {}

@@ -11,13 +11,20 @@ M.SERVICE = { id = 42, system_name = 'granite', limits_exceeded_status = 429,
               error_limits_exceeded = 'Usage limit exceeded' }
 M.CREDENTIALS = { user_key = 'secret-key' }
 
---- Response chunks of a case (`body` is one chunk; base64 decoded when asked).
+--- Response chunks of a case (`body` is one chunk; base64 decoded when asked), up to the
+-- `client_abort_after` chunks a client that hangs up receives.
 function M.chunks_of(response)
   local chunks = response.chunks or { response.body or '' }
   if response.body_encoding == 'base64' then
     local decoded = {}
     for i, c in ipairs(chunks) do decoded[i] = ngx_stub.decode_base64(c) end
     chunks = decoded
+  end
+  local keep = response.client_abort_after
+  if keep then
+    local kept = {}
+    for i = 1, keep do kept[i] = chunks[i] end
+    chunks = kept
   end
   return chunks
 end
@@ -50,9 +57,11 @@ function M.run(policy, request, response, opts)
 
   policy:header_filter(context)
 
+  -- A client that hangs up: nginx stops the filters without an end of body, then runs post_action.
+  local aborted = response.client_abort_after ~= nil
   local chunks = M.chunks_of(response)
   for i, chunk in ipairs(chunks) do
-    ngx.arg = { chunk, i == #chunks }
+    ngx.arg = { chunk, i == #chunks and not aborted }
     policy:body_filter(context)
     result.client_chunks[i] = ngx.arg[1]
   end
@@ -62,12 +71,16 @@ function M.run(policy, request, response, opts)
   end
 
   policy:post_action(context)
+  if ngx.body_file then os.remove(ngx.body_file) end
+  -- The batched report goes out when its timer fires; opts.keep_pending leaves it queued.
+  if not opts.keep_pending then ngx.run_timers() end
   return result
 end
 
 function M.reset()
   backend_client.reset()
   prometheus.reset()
+  require('llm_metrics_batcher').reset()
 end
 
 return M

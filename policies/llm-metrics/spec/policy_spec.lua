@@ -36,11 +36,20 @@ describe('llm-metrics policy', function()
   end)
 
   describe('rewrite', function()
-    it('does not read bodies of non-JSON requests', function()
-      local result = runner.run(llm_metrics.new({}), request(STREAMING, { ['Content-Type'] = 'text/plain' }),
-        { status = 200, headers = JSON, body = COMPLETION })
+    it('rewrites a streaming JSON body whatever its Content-Type says (issue 13: curl -d)', function()
+      for _, content_type in ipairs({ 'text/plain', 'application/x-www-form-urlencoded' }) do
+        local result = runner.run(llm_metrics.new({}), request(STREAMING, { ['Content-Type'] = content_type }),
+          { status = 200, headers = JSON, body = COMPLETION })
+        assert.equal('{"model":"m1","stream":true,"stream_options":{"include_usage":true}}',
+                     result.upstream_request_body)
+      end
+    end)
+
+    it('does not read a request without a body (GET /v1/models)', function()
+      local result = runner.run(llm_metrics.new({}), { method = 'GET', path = '/v1/models', headers = {} },
+        { status = 200, headers = JSON, body = '{"object":"list","data":[]}' })
       assert.is_false(result.ngx.req.body_read)
-      assert.equal(STREAMING, result.upstream_request_body)
+      assert.same({}, backend_client.calls)
     end)
 
     it('does not read the body when neither rewrite nor model label needs it', function()
@@ -49,12 +58,27 @@ describe('llm-metrics policy', function()
       assert.is_false(result.ngx.req.body_read)
     end)
 
-    it('skips a body nginx buffered to a file, and says so', function()
+    it('reads a body nginx buffered to a file and rewrites it (issue 19: long prompts)', function()
+      local prompt = string.rep('x', 64 * 1024)
+      local body = '{"model":"m1","stream":true,"messages":[{"role":"user","content":"' .. prompt .. '"}]}'
+      local req = request(body)
+      req.body_in_file = true
+      local result = runner.run(llm_metrics.new({}), req,
+        { status = 200, headers = SSE, chunks = { 'data: {"choices":[]}\n\n' } })
+      assert.equal(body:sub(1, -2) .. ',"stream_options":{"include_usage":true}}', result.upstream_request_body)
+      -- No usage came back: the estimate covers the whole prompt.
+      local prompt_estimate = math.ceil(#body / 4)
+      assert.same({ prompt_tokens = prompt_estimate, completion_tokens = 1, total_tokens = prompt_estimate + 1 },
+                  backend_client.reported_usage())
+    end)
+
+    it('forwards a file-buffered body over max_request_body_size uninspected, and says so', function()
       local req = request(STREAMING)
       req.body_in_file = true
-      local result = runner.run(llm_metrics.new({}), req, { status = 200, headers = JSON, body = COMPLETION })
+      local result = runner.run(llm_metrics.new({ max_request_body_size = 10 }), req,
+        { status = 200, headers = JSON, body = COMPLETION })
       assert.equal(STREAMING, result.upstream_request_body)
-      assert.is_true(result.ngx.logged('buffered to a file'))
+      assert.is_true(result.ngx.logged('over max_request_body_size (10 bytes)', result.ngx.WARN))
       assert.same({ prompt_tokens = 5, completion_tokens = 7, total_tokens = 12 }, backend_client.reported_usage())
     end)
 
@@ -79,16 +103,19 @@ describe('llm-metrics policy', function()
       assert.same({ prompt_tokens = 5, completion_tokens = 7, total_tokens = 12 }, backend_client.reported_usage())
     end)
 
-    it('give up on JSON bodies over 8 MiB without error', function()
+    it('give up reading JSON bodies over 8 MiB without error, and estimate them from their size', function()
       local big = string.rep(' ', 1024 * 1024)
       local chunks = {}
       for i = 1, 9 do chunks[i] = big end
       chunks[10] = COMPLETION
       local policy = llm_metrics.new({})
       local result = runner.run(policy, request('{}'), { status = 200, headers = JSON, chunks = chunks })
-      assert.same({}, backend_client.calls)
+      local completion = math.ceil((9 * 1024 * 1024 + #COMPLETION) / 4)
+      assert.same({ prompt_tokens = 1, completion_tokens = completion, total_tokens = completion + 1 },
+                  backend_client.reported_usage())
       assert.is_true(result.ngx.logged('not inspected', result.ngx.WARN))
       assert.is_nil(result.context.llm_metrics.parts)
+      assert.equal(1, prometheus.samples('llm_estimated_reports_total')[1].value)
     end)
 
     it('read a JSON body whose Content-Type has parameters and odd casing', function()
@@ -107,6 +134,9 @@ describe('llm-metrics policy', function()
     it('log why a body was skipped, never at error level', function()
       local result = runner.run(llm_metrics.new({}), request('{}'),
         { status = 200, headers = JSON, body = '<html>oops</html>' })
+      assert.is_true(result.ngx.logged('response body skipped: no usage in it', result.ngx.INFO))
+      result = runner.run(llm_metrics.new({}), request('{}'),
+        { status = 200, headers = JSON, body = '["usage"]' })
       assert.is_true(result.ngx.logged('response body skipped: JSON is not an object', result.ngx.INFO))
       assert.is_false(result.ngx.logged('', result.ngx.ERR))
     end)
@@ -163,5 +193,98 @@ describe('llm-metrics policy', function()
       assert.same({ m1 = 36, m2 = 2 }, by_model)
       assert.equal(4, #backend_client.reports())
     end)
+  end)
+end)
+
+describe('llm-metrics batched reports', function()
+  local Batcher = require('llm_metrics_batcher')
+  before_each(runner.reset)
+
+  it('sends one report per service and credential type for all responses of a timer interval', function()
+    local policy = llm_metrics.new({})
+    local first = runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION },
+      { keep_pending = true })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION },
+      { keep_pending = true, context = { service = runner.SERVICE, credentials = { user_key = 'other-key' } } })
+    assert.same({}, backend_client.reports())
+    assert.equal(1, #first.ngx.timers) -- one timer for the whole interval
+    first.ngx.run_timers()
+    local reports = backend_client.reports()
+    assert.equal(1, #reports)
+    assert.same({ ['secret-key'] = { prompt_tokens = 10, completion_tokens = 14, total_tokens = 24 },
+                  ['other-key'] = { prompt_tokens = 5, completion_tokens = 7, total_tokens = 12 } },
+                reports[1].batch.reports)
+  end)
+
+  it('adds pending deltas to the quota check so tokens not flushed yet are not admitted twice', function()
+    local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
+    local asked = {}
+    for _, call in ipairs(backend_client.calls) do
+      if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
+    end
+    assert.same({ 1, 13 }, asked)
+  end)
+
+  it('counts an estimate against the quota like real usage (issue 19: no usage from the upstream)', function()
+    local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
+    local body = string.rep('x', 400) -- 100 prompt tokens by the estimate
+    runner.run(policy, request(body), { status = 200, headers = JSON, body = '{"choices":[]}' },
+      { keep_pending = true })
+    runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
+    local asked = {}
+    for _, call in ipairs(backend_client.calls) do
+      if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
+    end
+    assert.same({ 1, 1 + 100 + 4 }, asked) -- 100 prompt + ceil(14 / 4) completion, not flushed yet
+  end)
+
+  it('keeps a failed report for the next flush, and drops it only at worker exit', function()
+    local status = 503
+    backend_client.backend = {
+      authorize = function() return { status = 200, headers = {} } end,
+      report = function() return { status = status, headers = {} } end,
+    }
+    local result = runner.run(llm_metrics.new({}), request('{}'),
+      { status = 200, headers = JSON, body = COMPLETION })
+    assert.equal(1, #backend_client.reports())
+    assert.same({ total_tokens = 12, prompt_tokens = 5, completion_tokens = 7 },
+                Batcher.pending(42, 'user_key', 'secret-key'))
+    assert.is_true(result.ngx.logged('kept for the next flush', result.ngx.WARN))
+    result.ngx.run_timers(true) -- the worker exits: the queued timer runs early
+    assert.equal(2, #backend_client.reports())
+    assert.is_nil(Batcher.pending(42, 'user_key', 'secret-key'))
+    assert.is_true(result.ngx.logged('dropped at worker exit', result.ngx.WARN))
+  end)
+
+  it('reports at once when no timer can be made', function()
+    local ngx_stub = require('ngx_stub')
+    _G.ngx = ngx_stub.new(request('{}'))
+    ngx.timers_fail = true
+    Batcher.add(runner.SERVICE, backend_client:new(runner.SERVICE), 'user_key', 'k', { total_tokens = 3 })
+    assert.same({ total_tokens = 3 }, backend_client.reported_usage())
+  end)
+end)
+
+describe('llm-metrics SSE scan', function()
+  before_each(runner.reset)
+
+  it('decodes only usage objects, in place, and the last one wins within one chunk', function()
+    local stream = 'data: {"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+      .. 'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n'
+      .. 'data: {"choices":[{"delta":{"content":"b"}}]}\n\n'
+      .. 'data: {"model":"m2","usage" : {"prompt_tokens":4,"completion_tokens":5,"total_tokens":9}}\n\n'
+      .. 'data: [DONE]\n\n'
+    local decoded = 0
+    local usage = require('llm_metrics_usage')
+    local decode = usage.decode_object
+    usage.decode_object = function(text) decoded = decoded + 1 return decode(text) end
+    local result = runner.run(llm_metrics.new({}), request(STREAMING), { status = 200, headers = SSE, chunks = { stream } })
+    usage.decode_object = decode
+    assert.equal(2, decoded)
+    assert.equal(4, result.context.llm_metrics.sse.events)
+    assert.same({ prompt_tokens = 4, completion_tokens = 5, total_tokens = 9 }, backend_client.reported_usage())
   end)
 end)

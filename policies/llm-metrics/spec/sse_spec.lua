@@ -83,3 +83,40 @@ describe('SSE parser', function()
     assert.is_true(parser.overflowed)
   end)
 end)
+
+describe('SSE parser fast path (LF-only streams)', function()
+  local lf_stream = 'data: {"a":1,"usage":null}\n\n: keep-alive\n\ndata: two\ndata: lines\n\n\n'
+    .. 'event: x\ndata: three\n\ndata:four\n\ndata: [DONE]\n\ndata: unterminated\n'
+  local lf_expected = { '{"a":1,"usage":null}', 'two\nlines', 'three', 'four', '[DONE]' }
+
+  local function slow_parse(chunks)
+    local events = {}
+    local parser = SSE.new(function(data) events[#events + 1] = data end)
+    parser.fast = false
+    for _, chunk in ipairs(chunks) do parser:feed(chunk) end
+    parser:finish()
+    return events
+  end
+
+  it('gives the line parser\'s events for every split into three chunks', function()
+    assert.same(lf_expected, slow_parse({ lf_stream }))
+    for i = 0, #lf_stream do
+      for j = i, #lf_stream, 7 do
+        local chunks = { lf_stream:sub(1, i), lf_stream:sub(i + 1, j), lf_stream:sub(j + 1) }
+        assert.same(lf_expected, (parse(chunks)), 'split at ' .. i .. ',' .. j)
+      end
+    end
+  end)
+
+  it('hands over to the line parser at the first CR, keeping the unfinished event', function()
+    local events, parser = parse({ 'data: one\n\ndata: tw', 'o\r\n\r\ndata: three\n\n' })
+    assert.same({ 'one', 'two', 'three' }, events)
+    assert.is_false(parser.fast)
+  end)
+
+  it('keeps the line limit for an over-long unfinished event', function()
+    local events, parser = parse({ 'data: ' .. string.rep('x', 100), 'yyy\n\ndata: ok\n\n' }, 50)
+    assert.same({ 'ok' }, events)
+    assert.is_true(parser.overflowed)
+  end)
+end)

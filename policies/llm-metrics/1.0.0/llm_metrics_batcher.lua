@@ -1,0 +1,105 @@
+--- Token reports batched per service, credential and metric, flushed on a short timer.
+-- As APIcast's 3scale Batcher policy does for hits: one backend report call carries every pending
+-- transaction of a service, instead of one call after every response. Pending deltas live in this
+-- worker's memory (no lua_shared_dict is needed in APIcast's nginx.conf); the quota check adds them
+-- to what it asks `authorize`, so tokens not yet flushed are never admitted twice. Timers that are
+-- still pending when the worker exits run early (`premature`), so a graceful stop flushes too.
+
+local pairs = pairs
+local next = next
+local tostring = tostring
+
+local _M = { interval = 0.5 }
+
+-- service id -> { service, backend, by_kind = { [kind] = { [credential] = { [metric] = n } } } }
+local pending = {}
+local timer_scheduled = false
+
+local function add_deltas(into, deltas)
+  for metric, value in pairs(deltas) do
+    into[metric] = (into[metric] or 0) + value
+  end
+end
+
+--- Queue `deltas` (metric -> n) for the credential; `backend` is the client made in the request.
+function _M.add(service, backend, kind, credential, deltas)
+  local key = tostring(service.id)
+  local entry = pending[key]
+  if not entry then
+    entry = { service = service, backend = backend, by_kind = {} }
+    pending[key] = entry
+  end
+  local credentials = entry.by_kind[kind]
+  if not credentials then
+    credentials = {}
+    entry.by_kind[kind] = credentials
+  end
+  local metrics = credentials[credential]
+  if not metrics then
+    metrics = {}
+    credentials[credential] = metrics
+  end
+  add_deltas(metrics, deltas)
+  _M.schedule()
+end
+
+--- Deltas of one credential not reported yet (metric -> n), or nil.
+function _M.pending(service_id, kind, credential)
+  local entry = pending[tostring(service_id)]
+  local credentials = entry and entry.by_kind[kind]
+  return credentials and credentials[credential]
+end
+
+local function failed(res)
+  return not res or (res.status ~= 200 and res.status ~= 202)
+end
+
+--- Report everything pending now: one backend call per service and credential type.
+-- A failed call puts its deltas back for the next flush, except when the worker is exiting.
+function _M.flush(premature)
+  local batches = pending
+  pending = {}
+  for _, entry in pairs(batches) do
+    for kind, credentials in pairs(entry.by_kind) do
+      local res = entry.backend:report({
+        service_id = entry.service.id,
+        credentials_type = kind,
+        reports = credentials,
+      })
+      if failed(res) then
+        ngx.log(ngx.WARN, 'llm-metrics: token report failed with status ', tostring(res and res.status),
+                premature and ', dropped at worker exit' or ', kept for the next flush')
+        if not premature then
+          for credential, deltas in pairs(credentials) do
+            _M.add(entry.service, entry.backend, kind, credential, deltas)
+          end
+        end
+      end
+    end
+  end
+end
+
+local function on_timer(premature)
+  timer_scheduled = false
+  _M.flush(premature)
+end
+
+function _M.schedule()
+  if timer_scheduled or next(pending) == nil then return end
+  local ok, err = ngx.timer.at(_M.interval, on_timer)
+  if ok then
+    timer_scheduled = true
+  else
+    -- No timer (worker exiting, too many timers): report now rather than keep tokens unreported.
+    ngx.log(ngx.INFO, 'llm-metrics: no report timer (', tostring(err), '), reporting now')
+    _M.flush(true)
+  end
+end
+
+--- Test helper: forget everything pending.
+function _M.reset()
+  pending = {}
+  timer_scheduled = false
+end
+
+return _M
