@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from maas_sandbox.admin.builtin_policies import builtin_manifests
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
 from maas_sandbox.gateway.llm_metrics import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TOKENS_ENV, LlmMetricsConfig
@@ -168,6 +170,50 @@ def _upstream(endpoint: str | None, usage_path: str) -> Upstream | None:
     return Upstream(path, parts.hostname, port, parts.path.rstrip("/"), host_header)
 
 
+_REMOVE_FIRST = re.compile(r"remove_first: '([^']*)'")
+
+
+def _routing_upstream(service_id: int, rule: Mapping[str, Any]) -> Upstream | None:
+    """A routing rule as porta generates it for a backend usage (routing_policy.rb): `url`, a path regex, and a
+    `replace_path` removing the usage path. Other rule forms (headers, queries, liquid) are not emulated."""
+    ops = (rule.get("condition") or {}).get("operations") or []
+    regex = ops[0].get("value") if len(ops) == 1 and ops[0].get("match") == "path" else None
+    found = _REMOVE_FIRST.search(str(rule.get("replace_path") or ""))
+    if found and regex == f"^({found[1]}/.*|{found[1]}/?)":
+        return _upstream(rule.get("url"), found[1])
+    if regex == "^(/.*)" and not rule.get("replace_path"):
+        return _upstream(rule.get("url"), "/")
+    log.warning("service %s: routing rule %s is not a backend usage rule; the sandbox gateway ignores it",
+                service_id, json.dumps(rule)[:200])
+    return None
+
+
+def _upstreams(service_id: int, proxy: Mapping[str, Any]) -> list[Upstream]:
+    """Where requests go: `proxy.api_backend`, or (nil when a backend is at a sub-path) the routing policy's
+    rules, as porta writes the config (apicast_v2_deployment_service.rb)."""
+    upstreams = []
+    for policy in proxy.get("policy_chain") or []:
+        if policy.get("name") == "routing":
+            for rule in (policy.get("configuration") or {}).get("rules") or []:
+                upstream = _routing_upstream(service_id, rule)
+                if upstream is not None:
+                    upstreams.append(upstream)
+    if not upstreams:
+        fallback = _upstream(proxy.get("api_backend"), "/")
+        if fallback is not None:
+            upstreams.append(fallback)
+    # longest usage path first, so "/" is the catch-all
+    return sorted(upstreams, key=lambda u: -len(u.usage_path.rstrip("/")))
+
+
+def loadable(name: str, version: str) -> bool:
+    """Whether this gateway has the policy's code: a builtin it knows, or a custom policy under policies/
+    (on a cluster: one built into the APIcast image; the registry only holds its schema)."""
+    if version == "builtin":
+        return name in builtin_manifests()
+    return (POLICIES_DIR / name / version / "apicast-policy.json").is_file()
+
+
 def compile_content(content: Mapping[str, Any], environment: str, version: int) -> CompiledProduct:
     proxy: Mapping[str, Any] = content.get("proxy") or {}
     product = CompiledProduct(
@@ -191,23 +237,17 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
             int(code) if code else status, str(ctype), str(text) if text is not None else body, extra
         )
 
-    upstreams = []
-    for usage in content.get("backend_api_configs") or []:
-        backend = usage.get("backend_api") or {}
-        upstream = _upstream(backend.get("private_endpoint"), str(usage.get("path") or "/"))
-        if upstream is not None:
-            upstreams.append(upstream)
-    if not upstreams:
-        fallback = _upstream(proxy.get("api_backend"), "/")
-        if fallback is not None:
-            upstreams.append(fallback)
-    # longest usage path first, so "/" is the catch-all
-    product.upstreams = sorted(upstreams, key=lambda u: -len(u.usage_path.rstrip("/")))
+    product.upstreams = _upstreams(product.service_id, proxy)
 
     names = []
     for policy in proxy.get("policy_chain") or []:
         name = policy.get("name")
         config = policy.get("configuration") or {}
+        if not loadable(str(name), str(policy.get("version"))):
+            # APIcast configuration.lua build_policy_chain: a policy it cannot load is logged and left out
+            log.warning("service %s: failed to load policy: %s version: %s (not in this gateway); skipped",
+                        product.service_id, name, policy.get("version"))
+            continue
         if name == "cors":
             product.cors = CorsPolicy.from_config(config)
         elif name == "llm-metrics":
