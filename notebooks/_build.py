@@ -195,8 +195,9 @@ waits by "refreshing the page". The kit creates it from the policy's real `apica
 *Failed* until the APIManager is `Available`, and then re-checks it; it waits on the APIManager's `Available`
 condition and names the deployments that are not ready. Admin credentials come from the `system-seed` Secret
 (the sandbox: from its own credentials file) — they are never printed. The organisation name is set through the
-Master API; the **timezone** cannot be set through any 3scale API, so on a cluster it is reported as a manual
-step with a link (the sandbox accepts it directly).
+Master API, and so is the **timezone**, as the Rails zone name 3scale keeps (`Europe/Berlin` → `Berlin`; a zone
+3scale does not allow, such as a half-hour offset, stops with one line); without a master token both are
+reported as a manual step with a link.
 """),
     parameters("wait_timeout = 1800  # seconds to wait for the APIManager to become Available"),
     LOAD,
