@@ -3,13 +3,15 @@ and a hidden plan, the timezone through the Master API, refused deletes, and the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Policy
 from maas_helpers.errors import ConfigError, MaasError
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS
+from maas_helpers.reconcile import SECTIONS, Reconciler
 from maas_helpers.results import Change
 from maas_sandbox.control import SandboxInfo
 
@@ -98,3 +100,13 @@ def test_catalogue_policy_check_fails_before_any_write(sandbox: SandboxInfo) -> 
         kit.apply()
     assert f"product {product.system_name}: policy nope builtin is not available on this 3scale" in str(err.value)
     assert "\n" not in str(err.value) and kit.admin.writes == 0
+
+
+def test_without_a_master_token_the_timezone_is_skipped_and_said(sandbox: SandboxInfo, tmp_path: Path) -> None:
+    """No master token: nothing is written, the step says what to set by hand and why."""
+    kit = _kit(sandbox, timezone="Europe/Berlin")
+    admin = AdminClient(sandbox.admin_url, sandbox.admin_token)  # no master_url / master_token
+    result = Reconciler(admin, kit.catalogue, state_dir=tmp_path).apply("organisation")
+    skipped = {a.name: a.detail for a in result.actions if a.change is Change.SKIPPED}
+    assert skipped["timezone"] == "no master token" and admin.writes == 0
+    assert any("timezone 'Berlin'" in n and "MASTER_ACCESS_TOKEN" in n for n in result.notes), result.notes
