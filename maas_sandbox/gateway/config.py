@@ -248,8 +248,18 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
             log.warning("service %s: failed to load policy: %s version: %s (not in this gateway); skipped",
                         product.service_id, name, policy.get("version"))
             continue
+        if not isinstance(config, Mapping):
+            # porta stores any non-blank configuration; APIcast (policy_chain.lua load_policy) ignores a policy
+            # whose `.new(configuration)` crashes
+            log.error("service %s: policy %s crashed in .new() (configuration is not an object); ignored",
+                      product.service_id, name)
+            continue
         if name == "cors":
-            product.cors = CorsPolicy.from_config(config)
+            try:
+                product.cors = CorsPolicy.from_config(config)
+            except (TypeError, ValueError, AttributeError, re.error) as exc:
+                log.error("service %s: policy cors crashed in .new() (%s); ignored", product.service_id, exc)
+                continue
         elif name == "llm-metrics":
             validator = _llm_metrics_validator()
             errors = list(validator.iter_errors(config)) if validator else []

@@ -69,6 +69,19 @@ def test_gateway_skips_a_policy_it_cannot_load(caplog: Any) -> None:
     assert any("failed to load policy: nope version: builtin" in r.getMessage() for r in caplog.records)
 
 
+def test_gateway_ignores_a_policy_whose_configuration_it_cannot_use(caplog: Any) -> None:
+    """porta keeps any non-blank configuration (proxy.rb `configuration_is_object`); APIcast's
+    policy_chain.lua `load_policy` ignores a policy whose `.new(configuration)` crashes."""
+    chain = [{"name": "cors", "version": "builtin", "configuration": {"max_age": "soon"}},
+             {"name": "headers", "version": "builtin", "configuration": "not an object"},
+             {"name": "apicast", "version": "builtin", "configuration": {}}]
+    with caplog.at_level(logging.ERROR):
+        compiled = compile_content({"id": 3, "proxy": {"policy_chain": chain}}, "sandbox", 1)
+    assert compiled.cors is None and compiled.apicast
+    crashed = [r.getMessage() for r in caplog.records if "crashed in .new()" in r.getMessage()]
+    assert len(crashed) == 2
+
+
 def test_plan_json_has_no_description(threescale: Any, admin_http: Any) -> None:
     """app/representers/plan_representer.rb + application_plan_representer.rb: `description` is accepted
     (application_plans_controller.rb DEFAULT_PARAMS) but not represented."""
