@@ -3,7 +3,8 @@
 The Master API provider update assigns `timezone` (porta master/api/providers_controller.rb `update`
 assigns the `account` params; account.rb `validate_timezone`): a Rails zone name with a whole-hour offset
 (rails_zones.py), else 422 `Timezone <name> is not allowed`. Like porta's account_representer.rb, no
-representation shows it; the sandbox keeps it (and its tz identifier, `_timezone`, for analytics).
+representation shows it; the sandbox keeps it as `_timezone_name` (and its tz identifier, `_timezone`, the
+analytics default).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def provider_of(sandbox: Sandbox) -> Obj:
 
 
 def provider_view(sandbox: Sandbox, provider: Obj) -> Obj:
-    view = {k: v for k, v in public(provider).items() if k != "timezone"}
+    view = public(provider)
     view["links"] = [link("users", f"{sandbox.admin_url}/admin/api/accounts/{provider['id']}/users")]
     return view
 
@@ -100,7 +101,7 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
         raise Unprocessable({"org_name": ["can't be blank"]})
     if "timezone" in attrs:
         name = _valid_timezone(_text(attrs["timezone"]))
-        changes.update({"timezone": name, "_timezone": rails_zones.ZONES[name]})
+        changes.update({"_timezone_name": name, "_timezone": rails_zones.ZONES[name]})
     event = attrs.get("state_event")
     if event not in (None, ""):
         if event not in PROVIDER_EVENTS:
