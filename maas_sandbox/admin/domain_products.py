@@ -733,6 +733,13 @@ def _routing_policy(usages: list[tuple[Obj, Obj]]) -> Obj:
     return {"name": "routing", "version": "builtin", "configuration": {"rules": rules}}
 
 
+def routing_rules(policy: Obj) -> list[Obj]:
+    """A routing policy's rules, ignoring what is not a list of objects (porta stores any configuration)."""
+    configuration = policy.get("configuration")
+    rules = configuration.get("rules") if isinstance(configuration, dict) else None
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
+
 def _with_routing(chain: list[Obj], usages: list[tuple[Obj, Obj]]) -> list[Obj]:
     """routing_policy.rb `policy_chain`: with a backend at a sub-path, the generated routing policy (plus the
     rules of any routing policy already in the chain) goes right before `apicast`."""
@@ -742,7 +749,7 @@ def _with_routing(chain: list[Obj], usages: list[tuple[Obj, Obj]]) -> list[Obj]:
     routing = _routing_policy(usages)
     for policy in chain:
         if policy["name"] == "routing":
-            routing["configuration"]["rules"] += (policy.get("configuration") or {}).get("rules") or []
+            routing["configuration"]["rules"] += routing_rules(policy)
     if not routing["configuration"]["rules"]:
         return others
     at = next((i for i, p in enumerate(others) if p["name"] == "apicast"), len(others))

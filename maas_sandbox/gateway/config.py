@@ -176,13 +176,16 @@ _REMOVE_FIRST = re.compile(r"remove_first: '([^']*)'")
 def _routing_upstream(service_id: int, rule: Mapping[str, Any]) -> Upstream | None:
     """A routing rule as porta generates it for a backend usage (routing_policy.rb): `url`, a path regex, and a
     `replace_path` removing the usage path. Other rule forms (headers, queries, liquid) are not emulated."""
-    ops = (rule.get("condition") or {}).get("operations") or []
-    regex = ops[0].get("value") if len(ops) == 1 and ops[0].get("match") == "path" else None
+    condition = rule.get("condition")
+    ops = condition.get("operations") if isinstance(condition, Mapping) else None
+    op = ops[0] if isinstance(ops, list) and len(ops) == 1 and isinstance(ops[0], Mapping) else {}
+    regex = op.get("value") if op.get("match") == "path" else None
+    url = rule.get("url") if isinstance(rule.get("url"), str) else None
     found = _REMOVE_FIRST.search(str(rule.get("replace_path") or ""))
-    if found and regex == f"^({found[1]}/.*|{found[1]}/?)":
-        return _upstream(rule.get("url"), found[1])
-    if regex == "^(/.*)" and not rule.get("replace_path"):
-        return _upstream(rule.get("url"), "/")
+    if url and found and regex == f"^({found[1]}/.*|{found[1]}/?)":
+        return _upstream(url, found[1])
+    if url and regex == "^(/.*)" and not rule.get("replace_path"):
+        return _upstream(url, "/")
     log.warning("service %s: routing rule %s is not a backend usage rule; the sandbox gateway ignores it",
                 service_id, json.dumps(rule)[:200])
     return None
@@ -193,8 +196,10 @@ def _upstreams(service_id: int, proxy: Mapping[str, Any]) -> list[Upstream]:
     rules, as porta writes the config (apicast_v2_deployment_service.rb)."""
     upstreams = []
     for policy in proxy.get("policy_chain") or []:
-        if policy.get("name") == "routing":
-            for rule in (policy.get("configuration") or {}).get("rules") or []:
+        config = policy.get("configuration")
+        rules = config.get("rules") if policy.get("name") == "routing" and isinstance(config, Mapping) else None
+        for rule in rules if isinstance(rules, list) else []:
+            if isinstance(rule, Mapping):
                 upstream = _routing_upstream(service_id, rule)
                 if upstream is not None:
                     upstreams.append(upstream)

@@ -142,3 +142,30 @@ def test_master_provider_update_takes_rails_timezones(admin_http: Any) -> None:
         assert (bad.status_code, bad.json()) == (422, {"errors": {"timezone": [f"Timezone {name} is not allowed"]}})
     assert admin_http.get("/admin/api/provider.json").json()["account"]["org_name"] == provider["org_name"]
     admin_http.put(url, token="master", json={"account": {"timezone": "UTC"}}).raise_for_status()
+
+
+def test_own_routing_rules_join_the_generated_ones(threescale: Any, admin_http: Any) -> None:
+    """backend_api_logic/routing_policy.rb `policy_chain`: with a backend at a sub-path the rules of a routing
+    policy already in the chain are appended to the generated ones, in one policy before `apicast`; a routing
+    configuration that is not a rule list (porta stores it) contributes nothing and breaks nothing."""
+    name = unique("routing")
+    service = threescale.services.create(params={"name": name, "system_name": name.replace("-", "_")})
+    backend = threescale.backends.create(params={"name": unique("be"), "private_endpoint": "http://127.0.0.1:7"})
+    service.backend_usages.create(params={"backend_api_id": backend["id"], "path": "/v1"})
+    base = f"/admin/api/services/{service['id']}/proxy"
+    own = {"url": "http://127.0.0.1:5", "condition": {"operations": [
+        {"match": "header", "header_name": "X-Model", "op": "==", "value": "a"}]}}
+    chain = [{"name": "routing", "version": "builtin", "configuration": {"rules": [own]}, "enabled": True},
+             {"name": "cors", "version": "builtin", "configuration": {}, "enabled": True},
+             {"name": "apicast", "version": "builtin", "configuration": {}, "enabled": True}]
+    assert admin_http.put(f"{base}/policies.json", json={"policies_config": chain}).status_code == 200
+    proxy = admin_http.get(f"{base}/configs/sandbox/latest.json").json()["proxy_config"]["content"]["proxy"]
+    assert [p["name"] for p in proxy["policy_chain"]] == ["cors", "routing", "apicast"]
+    rules = proxy["policy_chain"][1]["configuration"]["rules"]
+    assert [r["url"] for r in rules] == ["http://127.0.0.1:7", "http://127.0.0.1:5"]
+
+    chain[0]["configuration"] = {"rules": "not a list"}
+    assert admin_http.put(f"{base}/policies.json", json={"policies_config": chain}).status_code == 200
+    proxy = admin_http.get(f"{base}/configs/sandbox/latest.json").json()["proxy_config"]["content"]["proxy"]
+    assert [r["url"] for r in proxy["policy_chain"][1]["configuration"]["rules"]] == ["http://127.0.0.1:7"]
+    assert compile_content({"id": 1, "proxy": proxy}, "sandbox", 1).upstream_for("/v1/x").port == 7
