@@ -33,11 +33,23 @@ def _error_detail(body: bytes | str | None) -> str:
         return text.strip()[:200]
     if isinstance(data, dict):
         if isinstance(data.get("errors"), dict):
-            return "; ".join(f"{field} {', '.join(map(str, msgs))}" for field, msgs in data["errors"].items())
+            return "; ".join(f"{'' if field == 'base' else field + ' '}{', '.join(map(str, msgs))}"
+                             for field, msgs in data["errors"].items())
         for key in ("error", "status", "message"):
             if key in data:
                 return str(data[key])
     return text.strip()[:200]
+
+
+def _record_errors(body: bytes | str | None) -> bool:
+    """True when the body is a record's `{"errors": {...}}` (not the `{"error": "Access denied"}` of a bad token)."""
+    if not body:
+        return False
+    try:
+        data = json.loads(body.decode(errors="replace") if isinstance(body, bytes) else body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("errors"), dict) and bool(data["errors"])
 
 
 def from_status(
@@ -45,7 +57,12 @@ def from_status(
 ) -> MaasError:
     """Translate an Admin API answer into a MaasError naming `what` (e.g. "product granite") and the fix."""
     detail = _error_detail(body)
-    if status == 401 or status == 403:
+    if status == 403 and _record_errors(body):
+        # porta's responder answers a DELETE the model refuses with 403 and the record's errors
+        # (three_scale/api/responder.rb); the token is fine, something still depends on the object.
+        message = (f"{what}: 3scale refused to delete it (403: {detail}); remove what still uses it first, "
+                   "then re-run")
+    elif status == 401 or status == 403:
         fix = (
             "check the admin token (MAAS_ADMIN_TOKEN or the system-seed ADMIN_ACCESS_TOKEN) and that it has "
             "read-write Account Management scope"

@@ -207,8 +207,9 @@ waits by "refreshing the page". The kit creates it from the policy's real `apica
 condition — after a change only once the deployments it owns have rolled out again — stops at once with the
 operator's own message when the preflights fail, and names the deployments or pods that are stuck and why. Admin credentials come from the `system-seed` Secret
 (the sandbox: from its own credentials file) — they are never printed. The organisation name is set through the
-Master API; the **timezone** cannot be set through any 3scale API, so on a cluster it is reported as a manual
-step with a link (the sandbox accepts it directly).
+Master API, and so is the **timezone**, as the Rails zone name 3scale keeps (`Europe/Berlin` → `Berlin`; a zone
+3scale does not allow, such as a half-hour offset, stops with one line); without a master token both are
+reported as a manual step with a link.
 """),
     parameters("wait_timeout = 1800  # seconds to wait for the APIManager to become Available"),
     LOAD,

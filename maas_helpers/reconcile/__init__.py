@@ -19,6 +19,7 @@ from maas_helpers.reconcile.context import Context
 from maas_helpers.reconcile.destroy import destroy
 from maas_helpers.reconcile.organisation import apply_organisation, apply_policy_registry
 from maas_helpers.reconcile.plans import apply_plans
+from maas_helpers.reconcile.policy_check import check_policies
 from maas_helpers.reconcile.portal import apply_portal
 from maas_helpers.reconcile.products import (
     apply_authentication,
@@ -77,12 +78,14 @@ class Reconciler:
         names = [section] if section else list(SECTIONS)
         ctx = self._context(plan_only)
         before_calls, before_writes = self.client.total_calls, self.client.writes
+        notes = check_policies(ctx) if "policies" in names else []  # before anything is written
         if len(names) == 1:
             result = SECTIONS[names[0]](ctx)
         else:
             result = StepResult("Plan" if plan_only else "Apply")
             for name in names:
                 result.extend(SECTIONS[name](ctx))
+        result.notes.extend(notes)
         calls, writes = self.client.total_calls - before_calls, self.client.writes - before_writes
         if plan_only:
             result.notes.append(f"plan only: {calls} API reads, nothing written")

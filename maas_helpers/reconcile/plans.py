@@ -11,7 +11,9 @@ from maas_helpers.results import Change, StepResult
 
 
 def _plan_fields(plan: Plan) -> dict[str, Any]:
-    return {"name": plan.name, "description": plan.description, "approval_required": plan.approval_required}
+    """What a plan's JSON shows back, so what can be compared (porta's plan_representer.rb has no
+    `description`: it is written on create and with any other change, never compared)."""
+    return {"name": plan.name, "approval_required": plan.approval_required}
 
 
 def apply_plans(ctx: Context) -> StepResult:
@@ -39,8 +41,9 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
     link = ctx.link(f"/apiconfig/application_plans/{have['id']}/edit") if have is not None else None
     state = "published" if plan.published else "hidden"
     if have is None:
-        params = {"system_name": plan.system_name, **_plan_fields(plan),
-                  "state_event": "publish" if plan.published else "hide"}
+        # porta creates plans hidden and `hide` fires only from published (plan.rb): no event for a hidden one
+        params = {"system_name": plan.system_name, **_plan_fields(plan), "description": plan.description,
+                  **({"state_event": "publish"} if plan.published else {})}
         created = ctx.write(service.app_plans.create, params)
         ctx.record(result, "application plan", label, Change.CREATED, state,
                    ctx.link(f"/apiconfig/application_plans/{created['id']}/edit") if created is not None else None)
@@ -61,7 +64,7 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
             detail = describe(entity(have), {k: v for k, v in changes.items() if k != "state_event"})
             if "state_event" in changes:
                 detail = "; ".join(filter(None, [detail, f"state: {have.get('state')} → {state}"]))
-            ctx.write(service.app_plans.update, have["id"], changes)
+            ctx.write(service.app_plans.update, have["id"], {**changes, "description": plan.description})
             ctx.record(result, "application plan", label, Change.UPDATED, detail, link)
             ctx.forget(f"plans:{service['id']}")
         else:

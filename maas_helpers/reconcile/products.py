@@ -286,8 +286,7 @@ def staging_differences(ctx: Context, product: Product, service: Any, config: di
             reasons.append(key)
     chain = [{k: p.get(k) for k in ("name", "version", "configuration")} for p in _desired_chain(product)
              if p["enabled"]]
-    deployed_chain = [{k: p.get(k) for k in ("name", "version", "configuration")}
-                      for p in proxy_content.get("policy_chain") or []]
+    deployed_chain = _own_chain(proxy_content.get("policy_chain") or [])
     if chain != deployed_chain:
         reasons.append("policy chain")
     names = {m["id"]: m["system_name"] for m in ctx.metrics(service)}
@@ -297,10 +296,38 @@ def staging_differences(ctx: Context, product: Product, service: Any, config: di
                       for r in proxy_content.get("proxy_rules") or [] if r.get("owner_type") != "BackendApi")
     if current != deployed:
         reasons.append("mapping rules")
-    endpoints = {(c.get("backend_api") or {}).get("private_endpoint") for c in content.get("backend_api_configs") or []}
-    if with_default_port(product.backend.private_endpoint) not in endpoints:
+    if with_default_port(product.backend.private_endpoint) not in _deployed_endpoints(proxy_content):
         reasons.append("backend")
     return reasons
+
+
+def _generated(rule: dict[str, Any]) -> bool:
+    return rule.get("owner_type") == "BackendApi"
+
+
+def _own_chain(deployed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deployed chain without what porta adds for backends at sub-paths (routing_policy.rb: a `routing`
+    policy whose BackendApi-owned rules route each usage; rules of our own routing policy are kept)."""
+    own = []
+    for policy in deployed:
+        entry = {k: policy.get(k) for k in ("name", "version", "configuration")}
+        if policy.get("name") == "routing":
+            rules = [r for r in (policy.get("configuration") or {}).get("rules") or [] if not _generated(r)]
+            if len(rules) != len((policy.get("configuration") or {}).get("rules") or []):
+                if not rules:
+                    continue
+                entry["configuration"] = {**(policy.get("configuration") or {}), "rules": rules}
+        own.append(entry)
+    return own
+
+
+def _deployed_endpoints(proxy_content: dict[str, Any]) -> set[str | None]:
+    """Backends a config sends to: `proxy.api_backend`, or (nil with a backend at a sub-path) the URLs of the
+    routing rules porta generates (apicast_v2_deployment_service.rb, routing_policy.rb)."""
+    if proxy_content.get("api_backend"):
+        return {proxy_content["api_backend"]}
+    return {r.get("url") for p in proxy_content.get("policy_chain") or [] if p.get("name") == "routing"
+            for r in (p.get("configuration") or {}).get("rules") or [] if _generated(r)}
 
 
 def apply_promote(ctx: Context) -> StepResult:

@@ -5,7 +5,8 @@
 - params: query + form + JSON body (on every verb, GET included) merged flat; nested `x[y]=z` form keys
   become objects; `wrapped(params, "service")` reads a model's params from under its wrapper key or flat.
 - envelopes: `single("service", obj)`, `collection("services", "service", objs, ...)`.
-- errors: raise `NotFound`, `Unprocessable({"field": ["msg"]})`, `BadRequest("...")`, `Forbidden`.
+- errors: raise `NotFound`, `Unprocessable({"field": ["msg"]})`, `BadRequest("...")`, `Forbidden`,
+  `Refused({"base": [...]})` (403, a refused DELETE).
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ class Unprocessable(ApiError):
 
     def response(self) -> Response:
         return JSONResponse(self.body, status_code=422)
+
+
+class Refused(Unprocessable):
+    """A DELETE the model refuses: porta's responder answers 403 with the record's errors
+    (`app/lib/three_scale/api/responder.rb` `error_status`: `:forbidden` on delete)."""
+
+    status = 403
+
+    def response(self) -> Response:
+        return JSONResponse(self.body, status_code=403)
 
 
 class BadRequest(ApiError):

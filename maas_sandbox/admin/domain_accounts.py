@@ -14,12 +14,17 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from maas_sandbox.admin.conventions import NotFound, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import NotFound, Refused, Unprocessable, as_bool
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
 
 PLAN_TYPES = ("application_plan", "service_plan", "account_plan")
+HAS_CONTRACTS = {  # porta config/locales/en.yml, plan `has_contracts` per type
+    "application_plan": "This application plan cannot be deleted! At least one application depends on it.",
+    "service_plan": "This service plan cannot be deleted! At least one contract depends on it.",
+    "account_plan": "This account plan cannot be deleted! At least one account depends on it.",
+}
 LIMIT_PERIODS = ("eternity", "year", "month", "week", "day", "hour", "minute")
 # porta: user_key is `[\w\-.]+` or base64 without "/" (so "+" and "=" are allowed), at most 256 chars.
 _USER_KEY = re.compile(r"^(?:[\w\-.]+|[A-Za-z0-9+=]+)$")
@@ -78,7 +83,8 @@ def new_user_key(sandbox: Sandbox) -> str:
 
 # -- plans ----------------------------------------------------------------------------------------
 def create_plan(sandbox: Sandbox, plan_type: str, issuer_id: int | None, attrs: Obj) -> Obj:
-    """Application/service/account plan. New plans are `hidden` unless `state_event=publish`."""
+    """Application/service/account plan. porta's plan.rb state machine: `initial: :hidden`; `publish` goes
+    hidden → published, `hide` only published → hidden, so `state_event=hide` on create is a 422."""
     if plan_type not in PLAN_TYPES:
         raise ValueError(plan_type)
     name = attrs.get("name")
@@ -88,7 +94,7 @@ def create_plan(sandbox: Sandbox, plan_type: str, issuer_id: int | None, attrs: 
     siblings = sandbox.store.list("plan", type=plan_type, issuer_id=issuer_id)
     if any(p["system_name"] == system_name for p in siblings):
         raise Unprocessable({"system_name": ["has already been taken"]})
-    state = "published" if attrs.get("state_event") == "publish" else "hidden"
+    state = plan_transition("hidden", attrs.get("state_event")) or "hidden"
     plan = {
         "type": plan_type,
         "issuer_id": issuer_id,
@@ -144,14 +150,23 @@ def update_plan(sandbox: Sandbox, plan_id: int, attrs: Obj) -> Obj:
     ):
         if field in attrs:
             changes[field] = _number(attrs[field], field, kind, 0 if kind is int else 0.0)
-    event = attrs.get("state_event")
-    if event == "publish":
-        changes["state"] = "published"
-    elif event == "hide":
-        changes["state"] = "hidden"
-    elif event not in (None, ""):
-        raise transition_error(str(event))
+    target = plan_transition(plan["state"], attrs.get("state_event"))
+    if target is not None:
+        changes["state"] = target
     return sandbox.store.update("plan", plan_id, changes)
+
+
+PLAN_EVENTS = {"publish": ("hidden", "published"), "hide": ("published", "hidden")}  # event: (from, to)
+
+
+def plan_transition(state: str, event: Any) -> str | None:
+    """The state `event` leads to from `state` (None without an event); 422 when it cannot fire (plan.rb)."""
+    if event in (None, ""):
+        return None
+    source, target = PLAN_EVENTS.get(str(event), (None, None))
+    if source != state or target is None:
+        raise transition_error(str(event))
+    return target
 
 
 def set_default_plan(sandbox: Sandbox, plan_id: int) -> Obj:
@@ -173,13 +188,14 @@ def default_plan(sandbox: Sandbox, plan_type: str, issuer_id: int | None) -> Obj
 
 
 def delete_plan(sandbox: Sandbox, plan_id: int) -> None:
-    """porta refuses to delete a plan that still has contracts (applications, subscriptions, accounts)."""
+    """porta refuses (403) to delete a plan that still has contracts (plan.rb `can_be_destroyed?`, en.yml
+    `has_contracts` per plan type)."""
     plan = sandbox.store.get("plan", plan_id)
     if plan is None:
         raise NotFound()
     kind = {"application_plan": "application", "service_plan": "service_subscription", "account_plan": "account"}
     if sandbox.store.first(kind[plan["type"]], plan_id=plan_id) is not None:
-        raise Unprocessable({"base": ["This plan cannot be deleted because it has contracts"]})
+        raise Refused({"base": [HAS_CONTRACTS[plan["type"]]]})
     with sandbox.store.transaction():
         sandbox.store.delete_where("limit", plan_id=plan_id)
         sandbox.store.delete_where("pricing_rule", plan_id=plan_id)

@@ -13,10 +13,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
-
-from maas_sandbox.admin.builtin_policies import builtin_manifests
-from maas_sandbox.admin.conventions import BadRequest, NotFound, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import BadRequest, NotFound, Refused, Unprocessable, as_bool
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -299,7 +296,8 @@ def delete_backend_api(sandbox: Sandbox, backend_id: int) -> None:
     store = sandbox.store
     backend = get_or_404(sandbox, "backend_api", backend_id)
     if store.first("backend_usage", backend_id=backend["id"]):
-        raise Unprocessable({"base": ["cannot be deleted because it is used by at least one Product"]})
+        # backend_api.rb validate_destroyed_by_association_or_not_used_by_services; en.yml's text
+        raise Refused({"base": ["cannot be deleted because it is used by at least one Product"]})
     with store.transaction():
         for metric in store.list("metric", owner_type="backend_api", owner_id=backend["id"]):
             _delete_metric_dependents(sandbox, metric["id"])
@@ -403,9 +401,10 @@ def _delete_metric_dependents(sandbox: Sandbox, metric_id: int) -> None:
 
 
 def delete_metric(sandbox: Sandbox, metric: Obj) -> None:
-    """Deletes a metric with its methods, limits, pricing rules and mapping rules; `hits` stays (422)."""
+    """Deletes a metric with its methods, limits, pricing rules and mapping rules; `hits` stays (403, metric.rb
+    `destroyable?`, en.yml `cannot_delete_hits`)."""
     if metric.get("parent_id") is None and metric["system_name"].split(".")[0] == "hits":
-        raise Unprocessable({"base": ["Metric 'hits' cannot be deleted"]})
+        raise Refused({"base": ["The Hits metric cannot be deleted"]})
     with sandbox.store.transaction():
         _delete_metric_dependents(sandbox, metric["id"])
         sandbox.store.delete("metric", metric["id"])
@@ -626,12 +625,10 @@ def _set_legacy_api_backend(sandbox: Sandbox, service: Obj, endpoint: str) -> No
 
 
 # -- policy chain -------------------------------------------------------------------------------
-def policy_manifest(sandbox: Sandbox, name: str, version: str) -> Obj | None:
-    """The manifest a chain entry refers to: a builtin (version `builtin`) or a registry policy."""
-    if version == "builtin":
-        return builtin_manifests().get(name)
-    found = sandbox.store.first("registry_policy", name=name, version=version)
-    return found["schema"] if found else None
+# proxy.rb PoliciesConfig / PolicyConfig and config/locales/en.yml: the only checks porta makes on a chain
+CHAIN_INVALID_FORMAT = 'has invalid format. The Correct format is: [{ "name": "apicast"... }]'
+CHAIN_INVALID_POLICY = "contains some invalid policy"
+CHAIN_MAX_LENGTH = 2 * 1024 * 1024  # PoliciesConfig::MAX_LENGTH (2.megabytes), the serialised chain
 
 
 def _chain_entries(raw: Any) -> list[Any]:
@@ -639,57 +636,70 @@ def _chain_entries(raw: Any) -> list[Any]:
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise Unprocessable({"policies_config": ["is not valid JSON"]}) from exc
-    if isinstance(raw, dict):  # form encoding of an array: {"0": {...}, "1": {...}}
-        raw = [raw[k] for k in sorted(raw, key=lambda k: int(k) if str(k).isdigit() else 0)]
+            raise Unprocessable({"policies_config": [CHAIN_INVALID_FORMAT]}) from exc
+        if not isinstance(raw, list):
+            raise Unprocessable({"policies_config": [CHAIN_INVALID_FORMAT]})
+    if isinstance(raw, dict) and raw and all(str(k).isdigit() for k in raw):  # form encoding of an array
+        raw = [raw[k] for k in sorted(raw, key=int)]
+    if isinstance(raw, dict):  # PoliciesConfigParams: `[params].flatten`, one policy on its own
+        raw = [raw]
     if not isinstance(raw, list):
-        raise Unprocessable({"policies_config": ["must be an array of policies"]})
+        raise Unprocessable({"policies_config": [CHAIN_INVALID_FORMAT]})
     return raw
 
 
+def _blank(value: Any) -> bool:
+    """Rails' `blank?`: nil, false, empty or whitespace-only strings, empty collections."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | dict) and not value
+
+
+def _policy_config(entry: Any) -> tuple[Obj, Obj]:
+    """One chain entry as porta keeps it (`to_h`: name, version, configuration, enabled; nils dropped) and
+    its PolicyConfig validation errors (name and version present, configuration an object or `{}`)."""
+    attrs = entry if isinstance(entry, dict) else {}
+    enabled = attrs.get("enabled")
+    if isinstance(enabled, str):  # form encoding; porta would keep the string (any non-nil string is truthy)
+        enabled = as_bool(enabled)
+    kept = {"name": attrs.get("name"), "version": attrs.get("version"),
+            "configuration": attrs.get("configuration"), "enabled": enabled}
+    kept = {k: v for k, v in kept.items() if v is not None}
+    errors: Obj = {}
+    for key in ("name", "version"):
+        if _blank(attrs.get(key)):
+            errors[key] = [BLANK]
+    configuration = attrs.get("configuration")
+    if configuration != {} and _blank(configuration):
+        errors["configuration"] = [BLANK]
+    return kept, errors
+
+
 def validate_policy_chain(sandbox: Sandbox, raw: Any) -> list[Obj]:
-    """Normalised chain (`apicast` appended if missing); 422 for unknown policies or invalid configurations."""
+    """The chain porta stores: any entry with a name, a version and an object configuration, `apicast`
+    appended when missing (proxy.rb `policies_normalize`). Which policies exist and whether a configuration
+    fits its schema is not checked here (porta does not; the kit checks its catalogue before apply, and the
+    gateway skips a policy it cannot load, as APIcast does)."""
     chain: list[Obj] = []
-    messages: list[str] = []
-    for index, entry in enumerate(_chain_entries(raw)):
-        if not isinstance(entry, dict):
-            messages.append(f"item {index} must be an object")
-            continue
-        name, version = entry.get("name"), entry.get("version")
-        if not name or not version:
-            messages.append(f"item {index} needs a name and a version")
-            continue
-        configuration = entry.get("configuration", {})
-        if isinstance(configuration, str):
-            try:
-                configuration = json.loads(configuration) if configuration.strip() else {}
-            except ValueError:
-                messages.append(f"{name} {version}: configuration is not valid JSON")
-                continue
-        if configuration is None:
-            configuration = {}
-        enabled = as_bool(entry.get("enabled"), default=True)
-        manifest = policy_manifest(sandbox, str(name), str(version))
-        if manifest is None:
-            messages.append(f"Policy {name} with version {version} is not found")
-            continue
-        if enabled:
-            schema = manifest.get("configuration") or {}
-            try:
-                jsonschema.validate(configuration, schema)
-            except jsonschema.ValidationError as exc:
-                where = "/".join(str(p) for p in exc.absolute_path) or "configuration"
-                messages.append(f"{name} {version}: {where}: {exc.message}")
-                continue
-            except jsonschema.SchemaError:
-                messages.append(f"{name} {version}: the manifest's configuration schema is invalid")
-                continue
-        chain.append({"name": str(name), "version": str(version), "configuration": configuration,
-                      "enabled": enabled})
-    if messages:
-        raise Unprocessable({"policies_config": messages})
-    if not any(p["name"] == "apicast" for p in chain):
+    invalid = False
+    views: list[Obj] = []
+    for entry in _chain_entries(raw):
+        kept, errors = _policy_config(entry)
+        chain.append(kept)
+        views.append({**kept, "errors": errors} if errors else kept)
+        invalid = invalid or bool(errors)
+    if not any(p.get("name") == "apicast" for p in chain):
         chain.append(dict(APICAST))
+        views.append(dict(APICAST))
+    too_long = len(json.dumps(chain)) > CHAIN_MAX_LENGTH
+    if invalid and not too_long:  # policy-level errors: the chain itself, each entry with its errors
+        raise Unprocessable(body={"policies_config": views})
+    if too_long:
+        messages = [CHAIN_INVALID_POLICY] if invalid else []
+        raise Unprocessable({"policies_config": [*messages,
+                                                 f"is too long (maximum is {CHAIN_MAX_LENGTH} characters)"]})
     return chain
 
 
@@ -706,19 +716,44 @@ def set_policy_chain(sandbox: Sandbox, service_id: int, raw: Any) -> list[Obj]:
 
 # -- proxy configs: content, deploy, promote -------------------------------------------------------
 def _routing_policy(usages: list[tuple[Obj, Obj]]) -> Obj:
-    """porta routes each backend usage by path prefix when any usage is not at `/`; longest prefixes first."""
+    """porta's backend_api_logic/routing_policy.rb Builder: one rule per backend usage with a private endpoint,
+    paths in descending order (`sorted_for_proxy_config`), the path regex of config_path.rb `to_regex` (not
+    escaped) and a `replace_path` dropping the prefix when the usage is not at `/`."""
     rules = []
-    for usage, backend in sorted(usages, key=lambda ub: -len(ub[0]["path"])):
-        path = usage["path"]
-        rule: Obj = {"url": backend["private_endpoint"], "owner_id": backend["id"], "owner_type": "BackendApi"}
-        if path == "/":
-            rule["condition"] = {"operations": [{"match": "path", "op": "matches", "value": "^(/.*|/?)"}]}
-        else:
-            rule["condition"] = {"operations": [{"match": "path", "op": "matches",
-                                                 "value": f"^({re.escape(path)}/.*|{re.escape(path)}/?)"}]}
-            rule["replace_path"] = "{{original_request.path | remove_first: '" + path + "'}}"
+    for usage, backend in sorted(usages, key=lambda ub: ub[0]["path"], reverse=True):
+        if not backend.get("private_endpoint"):
+            continue
+        path = "/" + usage["path"].strip("/")
+        regex = "^(/.*)" if path == "/" else f"^({path}/.*|{path}/?)"
+        rule: Obj = {"url": backend["private_endpoint"], "owner_id": backend["id"], "owner_type": "BackendApi",
+                     "condition": {"operations": [{"match": "path", "op": "matches", "value": regex}]}}
+        if path != "/":
+            rule["replace_path"] = "{{uri | remove_first: '" + path + "'}}"
         rules.append(rule)
-    return {"name": "routing", "version": "builtin", "enabled": True, "configuration": {"rules": rules}}
+    return {"name": "routing", "version": "builtin", "configuration": {"rules": rules}}
+
+
+def routing_rules(policy: Obj) -> list[Obj]:
+    """A routing policy's rules, ignoring what is not a list of objects (porta stores any configuration)."""
+    configuration = policy.get("configuration")
+    rules = configuration.get("rules") if isinstance(configuration, dict) else None
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
+
+def _with_routing(chain: list[Obj], usages: list[tuple[Obj, Obj]]) -> list[Obj]:
+    """routing_policy.rb `policy_chain`: with a backend at a sub-path, the generated routing policy (plus the
+    rules of any routing policy already in the chain) goes right before `apicast`."""
+    if not any(u["path"].strip("/") for u, _ in usages):
+        return chain
+    others = [p for p in chain if p["name"] != "routing"]
+    routing = _routing_policy(usages)
+    for policy in chain:
+        if policy["name"] == "routing":
+            routing["configuration"]["rules"] += routing_rules(policy)
+    if not routing["configuration"]["rules"]:
+        return others
+    at = next((i for i, p in enumerate(others) if p["name"] == "apicast"), len(others))
+    return [*others[:at], routing, *others[at:]]
 
 
 def _content_rule(sandbox: Sandbox, rule: Obj, *, prefix: str, owner_type: str, owner_id: int) -> Obj:
@@ -734,7 +769,9 @@ def _content_rule(sandbox: Sandbox, rule: Obj, *, prefix: str, owner_type: str, 
 
 
 def build_content(sandbox: Sandbox, service_id: int) -> Obj:
-    """The proxy config document the gateway consumes (MODEL.md). No timestamps, so equal state = equal content."""
+    """The proxy config `content`: the service's JSON with its `proxy` (porta apicast_v2_deployment_service.rb
+    `json_source`, provider_source.rb SERVICE_SERIALIZE_OPTIONS) and no `backend_api_configs`; the gateway
+    compiles it. No timestamps, so equal state = equal content."""
     store = sandbox.store
     service = get_or_404(sandbox, "service", service_id)
     proxy = proxy_of(sandbox, service_id)
@@ -748,12 +785,9 @@ def build_content(sandbox: Sandbox, service_id: int) -> Obj:
     for usage, backend in usages:
         rules += [_content_rule(sandbox, r, prefix=usage["path"], owner_type="BackendApi", owner_id=backend["id"])
                   for r in owner_rules(sandbox, "backend_api", backend["id"])]
-    chain = [{"name": p["name"], "version": p["version"], "configuration": p.get("configuration") or {}}
-             for p in proxy.get("policies_config") or [APICAST] if as_bool(p.get("enabled"), default=True)]
-    if usages and any(u["path"] != "/" for u, _ in usages) and not any(p["name"] == "routing" for p in chain):
-        routing = _routing_policy(usages)
-        at = next((i for i, p in enumerate(chain) if p["name"] == "apicast"), len(chain))
-        chain.insert(at, {k: routing[k] for k in ("name", "version", "configuration")})
+    chain = [{"name": p.get("name"), "version": p.get("version"), "configuration": p.get("configuration")}
+             for p in proxy.get("policies_config") or [APICAST] if p.get("enabled")]  # PoliciesConfig#chain
+    chain = _with_routing(chain, usages)
     hosts: list[str] = []
     for url in (proxy.get("endpoint"), proxy.get("sandbox_endpoint")):
         host = urlsplit(url).hostname if url else None
@@ -761,8 +795,10 @@ def build_content(sandbox: Sandbox, service_id: int) -> Obj:
             hosts.append(host)
     proxy_doc = {k: v for k, v in proxy.items()
                  if not k.startswith("_") and k not in ("created_at", "updated_at", "policies_config")}
+    subpaths = any(u["path"].strip("/") for u, _ in usages)
     proxy_doc.update({
-        "api_backend": usages[0][1]["private_endpoint"] if usages else None,
+        # apicast_v2_deployment_service.rb: nil when a backend sits at a sub-path (the routing policy routes)
+        "api_backend": usages[0][1]["private_endpoint"] if usages and not subpaths else None,
         "hosts": hosts,
         "backend": {"endpoint": sandbox.admin_url, "host": urlsplit(sandbox.admin_url).hostname},
         "policy_chain": chain,
@@ -770,17 +806,7 @@ def build_content(sandbox: Sandbox, service_id: int) -> Obj:
     })
     service_doc = {k: v for k, v in service.items()
                    if not k.startswith("_") and k not in ("created_at", "updated_at")}
-    return {
-        **service_doc,
-        "account_id": provider_account_id(sandbox),
-        "backend_api_configs": [
-            {"id": u["id"], "path": u["path"], "service_id": service_id, "backend_api_id": b["id"],
-             "backend_api": {"id": b["id"], "name": b["name"], "system_name": b["system_name"],
-                             "private_endpoint": b["private_endpoint"]}}
-            for u, b in usages
-        ],
-        "proxy": proxy_doc,
-    }
+    return {**service_doc, "account_id": provider_account_id(sandbox), "proxy": proxy_doc}
 
 
 def environment(value: str) -> str:

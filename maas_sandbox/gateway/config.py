@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from maas_sandbox.admin.builtin_policies import builtin_manifests
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
 from maas_sandbox.gateway.llm_metrics import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TOKENS_ENV, LlmMetricsConfig
@@ -168,6 +170,55 @@ def _upstream(endpoint: str | None, usage_path: str) -> Upstream | None:
     return Upstream(path, parts.hostname, port, parts.path.rstrip("/"), host_header)
 
 
+_REMOVE_FIRST = re.compile(r"remove_first: '([^']*)'")
+
+
+def _routing_upstream(service_id: int, rule: Mapping[str, Any]) -> Upstream | None:
+    """A routing rule as porta generates it for a backend usage (routing_policy.rb): `url`, a path regex, and a
+    `replace_path` removing the usage path. Other rule forms (headers, queries, liquid) are not emulated."""
+    condition = rule.get("condition")
+    ops = condition.get("operations") if isinstance(condition, Mapping) else None
+    op = ops[0] if isinstance(ops, list) and len(ops) == 1 and isinstance(ops[0], Mapping) else {}
+    regex = op.get("value") if op.get("match") == "path" else None
+    url = rule.get("url") if isinstance(rule.get("url"), str) else None
+    found = _REMOVE_FIRST.search(str(rule.get("replace_path") or ""))
+    if url and found and regex == f"^({found[1]}/.*|{found[1]}/?)":
+        return _upstream(url, found[1])
+    if url and regex == "^(/.*)" and not rule.get("replace_path"):
+        return _upstream(url, "/")
+    log.warning("service %s: routing rule %s is not a backend usage rule; the sandbox gateway ignores it",
+                service_id, json.dumps(rule)[:200])
+    return None
+
+
+def _upstreams(service_id: int, proxy: Mapping[str, Any]) -> list[Upstream]:
+    """Where requests go: `proxy.api_backend`, or (nil when a backend is at a sub-path) the routing policy's
+    rules, as porta writes the config (apicast_v2_deployment_service.rb)."""
+    upstreams = []
+    for policy in proxy.get("policy_chain") or []:
+        config = policy.get("configuration")
+        rules = config.get("rules") if policy.get("name") == "routing" and isinstance(config, Mapping) else None
+        for rule in rules if isinstance(rules, list) else []:
+            if isinstance(rule, Mapping):
+                upstream = _routing_upstream(service_id, rule)
+                if upstream is not None:
+                    upstreams.append(upstream)
+    if not upstreams:
+        fallback = _upstream(proxy.get("api_backend"), "/")
+        if fallback is not None:
+            upstreams.append(fallback)
+    # longest usage path first, so "/" is the catch-all
+    return sorted(upstreams, key=lambda u: -len(u.usage_path.rstrip("/")))
+
+
+def loadable(name: str, version: str) -> bool:
+    """Whether this gateway has the policy's code: a builtin it knows, or a custom policy under policies/
+    (on a cluster: one built into the APIcast image; the registry only holds its schema)."""
+    if version == "builtin":
+        return name in builtin_manifests()
+    return (POLICIES_DIR / name / version / "apicast-policy.json").is_file()
+
+
 def compile_content(content: Mapping[str, Any], environment: str, version: int) -> CompiledProduct:
     proxy: Mapping[str, Any] = content.get("proxy") or {}
     product = CompiledProduct(
@@ -191,25 +242,29 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
             int(code) if code else status, str(ctype), str(text) if text is not None else body, extra
         )
 
-    upstreams = []
-    for usage in content.get("backend_api_configs") or []:
-        backend = usage.get("backend_api") or {}
-        upstream = _upstream(backend.get("private_endpoint"), str(usage.get("path") or "/"))
-        if upstream is not None:
-            upstreams.append(upstream)
-    if not upstreams:
-        fallback = _upstream(proxy.get("api_backend"), "/")
-        if fallback is not None:
-            upstreams.append(fallback)
-    # longest usage path first, so "/" is the catch-all
-    product.upstreams = sorted(upstreams, key=lambda u: -len(u.usage_path.rstrip("/")))
+    product.upstreams = _upstreams(product.service_id, proxy)
 
     names = []
     for policy in proxy.get("policy_chain") or []:
         name = policy.get("name")
         config = policy.get("configuration") or {}
+        if not loadable(str(name), str(policy.get("version"))):
+            # APIcast configuration.lua build_policy_chain: a policy it cannot load is logged and left out
+            log.warning("service %s: failed to load policy: %s version: %s (not in this gateway); skipped",
+                        product.service_id, name, policy.get("version"))
+            continue
+        if not isinstance(config, Mapping):
+            # porta stores any non-blank configuration; APIcast (policy_chain.lua load_policy) ignores a policy
+            # whose `.new(configuration)` crashes
+            log.error("service %s: policy %s crashed in .new() (configuration is not an object); ignored",
+                      product.service_id, name)
+            continue
         if name == "cors":
-            product.cors = CorsPolicy.from_config(config)
+            try:
+                product.cors = CorsPolicy.from_config(config)
+            except (TypeError, ValueError, AttributeError, re.error) as exc:
+                log.error("service %s: policy cors crashed in .new() (%s); ignored", product.service_id, exc)
+                continue
         elif name == "llm-metrics":
             validator = _llm_metrics_validator()
             errors = list(validator.iter_errors(config)) if validator else []

@@ -192,11 +192,14 @@ def test_backend_api_validation(admin_http: Any) -> None:
 
 
 def test_backend_in_use_cannot_be_deleted(threescale: Any, admin_http: Any) -> None:
+    """porta: backend_api.rb `validate_destroyed_by_association_or_not_used_by_services` (en.yml text) and
+    three_scale/api/responder.rb `error_status`: a refused DELETE is 403 with the record's errors."""
     service, backend = _product(threescale), _backend(threescale)
     service.backend_usages.create(params={"backend_api_id": backend["id"]})
     resp = admin_http.delete(f"/admin/api/backend_apis/{backend['id']}.json")
-    assert resp.status_code == 422
+    assert resp.status_code == 403
     assert resp.json() == {"errors": {"base": ["cannot be deleted because it is used by at least one Product"]}}
+    assert admin_http.get(f"/admin/api/backend_apis/{backend['id']}.json").ok  # nothing lost
 
 
 def test_backend_metrics_methods_and_rules(threescale: Any, admin_http: Any) -> None:
@@ -261,7 +264,9 @@ def test_metrics_and_methods(threescale: Any, admin_http: Any) -> None:
     assert (not_hits.status_code, not_hits.json()) == (
         422, {"errors": {"base": ["You can only create methods under 'hits'"]}})
     keep_hits = admin_http.delete(f"/admin/api/services/{sid}/metrics/{hits['id']}.json")
-    assert keep_hits.status_code == 422
+    # porta metric.rb destroyable? + en.yml cannot_delete_hits; the responder makes a refused DELETE a 403
+    assert (keep_hits.status_code, keep_hits.json()) == (
+        403, {"errors": {"base": ["The Hits metric cannot be deleted"]}})
     wrong_parent = admin_http.get(f"/admin/api/services/{sid}/metrics/{metric['id']}/methods/{method['id']}.json")
     assert wrong_parent.status_code == 404
 

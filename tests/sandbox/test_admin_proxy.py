@@ -134,16 +134,23 @@ def test_deploy_versions_only_on_change_and_content_shape(threescale: Any, admin
 
     content = first["content"]
     assert (content["id"], content["system_name"], content["backend_version"]) == (sid, service["system_name"], "1")
-    assert [(c["path"], c["backend_api_id"], c["backend_api"]["private_endpoint"])
-            for c in content["backend_api_configs"]] == [("/v1", bid, "http://127.0.0.1:7"),
-                                                         ("/", other["id"], "http://127.0.0.1:8")]
+    # porta apicast_v2_deployment_service.rb: the service JSON with its proxy, no backend_api_configs, and
+    # api_backend nil because a backend is at a sub-path; routing_policy.rb then carries the URLs (paths in
+    # descending order, config_path.rb regexes, replace_path removing the prefix), inserted before apicast.
+    assert "backend_api_configs" not in content
     proxy = content["proxy"]
-    assert proxy["api_backend"] == "http://127.0.0.1:7"
+    assert proxy["api_backend"] is None
     assert proxy["hosts"] == [urlsplit(proxy["endpoint"]).hostname]
     assert [p["name"] for p in proxy["policy_chain"]] == ["routing", "apicast"]
+    assert proxy["policy_chain"][0]["version"] == "builtin" and "enabled" not in proxy["policy_chain"][0]
     routing = proxy["policy_chain"][0]["configuration"]["rules"]
-    assert [(r["url"], r["owner_id"]) for r in routing] == [("http://127.0.0.1:7", bid),
-                                                           ("http://127.0.0.1:8", other["id"])]
+    assert routing == [
+        {"url": "http://127.0.0.1:7", "owner_id": bid, "owner_type": "BackendApi",
+         "condition": {"operations": [{"match": "path", "op": "matches", "value": "^(/v1/.*|/v1/?)"}]},
+         "replace_path": "{{uri | remove_first: '/v1'}}"},
+        {"url": "http://127.0.0.1:8", "owner_id": other["id"], "owner_type": "BackendApi",
+         "condition": {"operations": [{"match": "path", "op": "matches", "value": "^(/.*)"}]}},
+    ]
     rules = proxy["proxy_rules"]
     assert [(r["http_method"], r["pattern"], r["metric_system_name"], r["owner_type"]) for r in rules] == [
         ("GET", "/", "hits", "Proxy"),

@@ -48,7 +48,8 @@ def test_rules_decide_which_metrics_hold_what() -> None:
 
 
 def test_the_default_is_a_sandbox_setting_read_when_a_config_is_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    content = {"id": 1, "proxy": {"policy_chain": [{"name": "llm-metrics", "configuration": {}}, {"name": "apicast"}]}}
+    content = {"id": 1, "proxy": {"policy_chain": [{"name": "llm-metrics", "version": "1.0.0", "configuration": {}},
+                                                   {"name": "apicast", "version": "builtin"}]}}
     monkeypatch.setenv(lm.DEFAULT_MAX_TOKENS_ENV, "2048")
     product = compile_content(content, "production", 1)
     assert product.llm is not None and product.llm.default_max_tokens == 2048

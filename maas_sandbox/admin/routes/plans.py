@@ -35,7 +35,9 @@ API = "/admin/api"
 
 # -- representations ------------------------------------------------------------------------------
 def plan_view(sandbox: Sandbox, plan: Obj) -> Obj:
-    view = {k: v for k, v in public(plan).items() if k not in ("type", "issuer_id")}
+    """porta's plan_representer.rb (+ application_plan_representer.rb): `description` is stored (the create and
+    update params permit it) but never represented."""
+    view = {k: v for k, v in public(plan).items() if k not in ("type", "issuer_id", "description")}
     base = sandbox.admin_url + API
     if plan["type"] == "account_plan":
         view["links"] = [link("self", f"{base}/account_plans/{plan['id']}")]

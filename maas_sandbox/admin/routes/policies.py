@@ -149,11 +149,12 @@ async def delete_registry_policy(request: Request, ref: str) -> Response:
 
 @router.get("/admin/api/policies.json")
 async def list_policies(request: Request) -> JSONResponse:
-    """Every policy a chain may use, grouped by registry name: builtins then the tenant's custom ones."""
+    """Policies by name, `{<name>: [manifest, ...]}` unwrapped as porta renders Policies::PoliciesListService:
+    the builtins (porta asks APIcast's registry) then the tenant's registry policies."""
     sandbox = await require_admin(request)
     grouped: dict[str, list[Obj]] = {}
     for name, manifest in builtin_manifests().items():
         grouped.setdefault(name, []).append(manifest)
     for policy in sandbox.store.list("registry_policy"):
         grouped.setdefault(policy["name"], []).append(policy["schema"])
-    return JSONResponse({"policies": grouped})
+    return JSONResponse(grouped)

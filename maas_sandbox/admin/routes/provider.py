@@ -1,17 +1,20 @@
 """The provider (tenant) account: tenant Admin API `provider.json` and the Master API provider update (§2).
 
-Sandbox addition: the Master API call also accepts `timezone` (IANA name), stored as `_timezone` and shown
-as `timezone`; real 3scale sets the provider timezone only in the Admin Portal UI.
+The Master API provider update assigns `timezone` (porta master/api/providers_controller.rb `update`
+assigns the `account` params; account.rb `validate_timezone`): a Rails zone name with a whole-hour offset
+(rails_zones.py), else 422 `Timezone <name> is not allowed`. Like porta's account_representer.rb, no
+representation shows it; the sandbox keeps it as `_timezone_name` (and its tz identifier, `_timezone`, the
+analytics default).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from maas_sandbox.admin import rails_zones
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -41,7 +44,6 @@ def provider_of(sandbox: Sandbox) -> Obj:
 
 def provider_view(sandbox: Sandbox, provider: Obj) -> Obj:
     view = public(provider)
-    view["timezone"] = provider.get("_timezone") or "UTC"
     view["links"] = [link("users", f"{sandbox.admin_url}/admin/api/accounts/{provider['id']}/users")]
     return view
 
@@ -97,8 +99,9 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
     changes: Obj = {k: _text(attrs[k]) for k in MASTER_FIELDS if k in attrs}
     if "org_name" in changes and not changes["org_name"].strip():
         raise Unprocessable({"org_name": ["can't be blank"]})
-    if attrs.get("timezone") not in (None, ""):
-        changes["_timezone"] = _valid_timezone(str(attrs["timezone"]))
+    if "timezone" in attrs:
+        name = _valid_timezone(_text(attrs["timezone"]))
+        changes.update({"_timezone_name": name, "_timezone": rails_zones.ZONES[name]})
     event = attrs.get("state_event")
     if event not in (None, ""):
         if event not in PROVIDER_EVENTS:
@@ -109,8 +112,6 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
 
 
 def _valid_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Unprocessable({"timezone": ["is not included in the list"]}) from exc
+    if not rails_zones.allowed(name):
+        raise Unprocessable({"timezone": [f"Timezone {name} is not allowed"]})
     return name
