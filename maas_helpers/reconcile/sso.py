@@ -98,6 +98,10 @@ def apply_sso(ctx: Context) -> StepResult:
                 ctx.record(result, "SSO provider", sso.kind, Change.UPDATED, ", ".join(changes), link)
             else:
                 ctx.record(result, "SSO provider", sso.kind, Change.UNCHANGED, site, link)
+    if ctx.plan_only and not have:
+        # Planning from empty: the provider (and so 3scale's callback_url) only exists after apply creates it.
+        ctx.record(result, "SSO realm", sso.realm, Change.CREATED, "after the provider gives its callback_url")
+        return result
     callback = str((have or {}).get("callback_url") or "")
     if not re.match(r"^https?://[^/\s]+/", callback):
         # The realm's only redirect URI is 3scale's own callback: a relative or guessed one would either
