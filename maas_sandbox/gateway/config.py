@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
 
+from maas_resources import resource_path
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
 from maas_sandbox.gateway.llm_metrics import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TOKENS_ENV, LlmMetricsConfig
@@ -26,7 +26,6 @@ from maas_sandbox.gateway.mapping import MappingRule, compile_rule
 
 log = logging.getLogger("maas_sandbox.gateway")
 
-POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 PORTA_CONTENT_TYPE = "text/plain; charset=us-ascii"
 
 # nginx's proxy_connect_timeout / proxy_read_timeout, which APIcast leaves at their 60 s defaults
@@ -118,11 +117,11 @@ class CompiledProduct:
 
 @cache
 def _llm_metrics_validator() -> jsonschema.protocols.Validator | None:
-    manifest = POLICIES_DIR / "llm-metrics" / "1.0.0" / "apicast-policy.json"
     try:
+        manifest = resource_path("policies", "llm-metrics", "1.0.0", "apicast-policy.json")
         schema = json.loads(manifest.read_text())["configuration"]
-    except (OSError, ValueError, KeyError):
-        log.warning("llm-metrics manifest not found at %s; configs are not validated", manifest)
+    except (OSError, ValueError, KeyError) as exc:  # MissingResource is an OSError and names the fix
+        log.warning("llm-metrics manifest unreadable (%s); configs are not validated", exc)
         return None
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
