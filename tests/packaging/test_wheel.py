@@ -3,8 +3,9 @@ temporary directory, and run the whole tutorial from there with the wheel's `maa
 
 Offline and fast: the wheel is built without build isolation and installed with `--no-deps`; the fresh venv sees
 the test venv's third-party packages through a `.pth` line (a plain path: the `.pth` files in there, such as
-the kit's editable-install finder, are not processed), never the repository. Checks follow what porta serves:
-the CMS templates/files (app/controllers/admin/api/cms/…) and the policy registry (admin/api/registry/policies).
+the kit's editable-install finder, are not processed), never the repository. What the run left is read the way
+porta serves it: app/controllers/admin/api/cms/templates_controller.rb and files_controller.rb (portal content)
+and app/controllers/admin/api/registry/policies_controller.rb (the llm-metrics policy's schema).
 """
 
 from __future__ import annotations
