@@ -12,7 +12,7 @@ SERVER_STACK = {
     "fastapi": "fastapi",
     "uvicorn": "uvicorn[standard]",
     "httptools": "httptools",
-    "multipart": "python-multipart",
+    "python_multipart": "python-multipart",  # what FastAPI imports for form bodies
     "liquid": "python-liquid",
     "authlib": "authlib",
     "argon2": "argon2-cffi",
