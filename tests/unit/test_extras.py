@@ -47,3 +47,13 @@ def test_extra_lists_what_pyproject_declares() -> None:
     core = " ".join(project["dependencies"])
     assert not any(dist.split("[")[0] in core for dist in SERVER_STACK.values()), "server stack is back in core"
     assert "maas-kit[sandbox,notebooks]" in project["optional-dependencies"]["dev"]
+
+
+def test_sandbox_up_without_the_extra_says_so_before_writing_anything(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    done = _python("from maas_sandbox import control\n"
+                   f"try:\n    control.up({str(state)!r})\n"
+                   "except control.SandboxError as exc:\n    print(exc)\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("the local 3scale sandbox needs the [sandbox] extra"), done.stdout
+    assert INSTALL_HINT in done.stdout and not state.exists()
