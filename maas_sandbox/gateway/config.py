@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from maas_resources import resource_path
+from maas_resources import resource_root
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
 from maas_sandbox.gateway.llm_metrics import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TOKENS_ENV, LlmMetricsConfig
@@ -26,6 +26,7 @@ from maas_sandbox.gateway.mapping import MappingRule, compile_rule
 
 log = logging.getLogger("maas_sandbox.gateway")
 
+POLICIES_DIR = resource_root("policies")  # in a checkout and in an installed wheel (maas_resources)
 PORTA_CONTENT_TYPE = "text/plain; charset=us-ascii"
 
 # nginx's proxy_connect_timeout / proxy_read_timeout, which APIcast leaves at their 60 s defaults
@@ -117,11 +118,11 @@ class CompiledProduct:
 
 @cache
 def _llm_metrics_validator() -> jsonschema.protocols.Validator | None:
+    manifest = POLICIES_DIR / "llm-metrics" / "1.0.0" / "apicast-policy.json"
     try:
-        manifest = resource_path("policies", "llm-metrics", "1.0.0", "apicast-policy.json")
         schema = json.loads(manifest.read_text())["configuration"]
-    except (OSError, ValueError, KeyError) as exc:  # MissingResource is an OSError and names the fix
-        log.warning("llm-metrics manifest unreadable (%s); configs are not validated", exc)
+    except (OSError, ValueError, KeyError):
+        log.warning("llm-metrics manifest not found at %s; configs are not validated", manifest)
         return None
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
