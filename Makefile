@@ -9,10 +9,10 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -20,14 +20,16 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/maas run --state-dir $(STATE_DIR)
 
-## Lint, Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
+## Lint, import contracts (design §1), Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	bash policies/run-specs.sh
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 policy-test:
 	bash policies/run-specs.sh
@@ -45,4 +47,4 @@ soak: install
 
 clean:
 	-$(BIN)/maas sandbox down --state-dir $(STATE_DIR) 2>/dev/null
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache .import_linter_cache

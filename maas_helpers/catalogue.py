@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from maas_helpers.config import ModelEndpoint, Settings
 from maas_helpers.errors import ConfigError
+from maas_helpers.resources import resolve_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 Period = Literal["eternity", "year", "month", "week", "day", "hour", "minute"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -25,12 +25,6 @@ TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def resolve_path(path: str | Path) -> Path:
-    """Catalogue paths are relative to the repository root (where `maas.yaml`, `portal/`, `policies/` live)."""
-    p = Path(path)
-    return p if p.is_absolute() else REPO_ROOT / p
 
 
 class Organisation(_Model):

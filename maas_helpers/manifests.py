@@ -22,14 +22,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from maas_helpers.errors import MaasError
+from maas_helpers.resources import resource_path
 
 if TYPE_CHECKING:
     from maas_helpers.config import Settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-POLICIES_DIR = REPO_ROOT / "policies"
-POLICY_DIR = POLICIES_DIR / "llm-metrics" / "1.0.0"
-MANIFESTS_DIR = REPO_ROOT / "manifests"
+POLICIES_DIR = resource_path("policies")
+POLICY_DIR = resource_path("policies", "llm-metrics", "1.0.0")
+MANIFESTS_DIR = resource_path("manifests")
 
 FIELD_MANAGER = "maas-helpers"
 MANAGED_BY = {"app.kubernetes.io/managed-by": FIELD_MANAGER, "app.kubernetes.io/part-of": "maas"}

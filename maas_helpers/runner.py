@@ -24,7 +24,9 @@ from typing import Any
 
 import yaml
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+from maas_helpers.resources import resource_path
+
+NOTEBOOKS_DIR = resource_path("notebooks")
 _NUMBERED = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
 CONFIG_FILE = "maas-config.yaml"
 

@@ -137,6 +137,10 @@ def up(
                 "run 'maas sandbox down' first"
             )
         return current
+    try:  # before anything is written: without the [sandbox] extra the child could only crash
+        from maas_sandbox import extra  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise SandboxError(str(exc)) from None
     state.ensure()
     if state.settings.exists() and port is not None:
         saved = json.loads(state.settings.read_text())

@@ -23,6 +23,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from maas_sandbox import extra as _extra  # noqa: F401  (before uvicorn: names the [sandbox] extra if missing)
+
+# isort: split
 import uvicorn
 
 from maas_sandbox.admin.app import create_admin_app

@@ -19,11 +19,13 @@ from maas_helpers.results import Change, StepResult
 TEMPLATES = "/admin/api/cms/templates.json"
 
 
-def load_manifest(ctx: Context) -> tuple[dict[str, Any], Path] | None:
+def load_manifest(ctx: Context) -> tuple[dict[str, Any], Path]:
+    """Never "nothing to do" for a missing manifest: a learner's portal would silently not be uploaded."""
     portal = ctx.catalogue.portal
     path = portal.manifest_file
-    if not path.exists():
-        return None
+    if not path.is_file():
+        raise MaasError(f"portal manifest not found at {path}; set portal.path (and portal.manifest) in maas.yaml "
+                        "to your portal directory, or portal.enabled: false to skip the developer portal")
     return yaml.safe_load(path.read_text()) or {}, resolve_path(portal.path)
 
 
@@ -45,11 +47,7 @@ def apply_portal(ctx: Context) -> StepResult:
     if not ctx.catalogue.portal.enabled:
         result.notes.append("portal disabled in the catalogue")
         return result
-    loaded = load_manifest(ctx)
-    if loaded is None:
-        result.notes.append(f"no portal manifest at {ctx.catalogue.portal.manifest_file}; nothing to upload")
-        return result
-    manifest, root = loaded
+    manifest, root = load_manifest(ctx)
     link = ctx.link("/p/admin/cms")
     with ctx.client.about("developer portal CMS"):
         _access_code(ctx, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maas_sandbox import extra as _extra  # noqa: F401  (first: names the [sandbox] extra if missing)
 from maas_sandbox.backend.engine import AUTH_FAILED, LIMITS_EXCEEDED, OK, Backend, Decision, Reservation
 from maas_sandbox.context import Sandbox
 

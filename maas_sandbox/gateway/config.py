@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
 
+from maas_resources import resource_root
 from maas_sandbox.admin.builtin_policies import builtin_manifests
 from maas_sandbox.gateway.cors import CorsPolicy
 from maas_sandbox.gateway.credentials import header_name
@@ -28,7 +28,7 @@ from maas_sandbox.gateway.mapping import MappingRule, compile_rule
 
 log = logging.getLogger("maas_sandbox.gateway")
 
-POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+POLICIES_DIR = resource_root("policies")  # in a checkout and in an installed wheel (maas_resources)
 PORTA_CONTENT_TYPE = "text/plain; charset=us-ascii"
 
 # nginx's proxy_connect_timeout / proxy_read_timeout, which APIcast leaves at their 60 s defaults

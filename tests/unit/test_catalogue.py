@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from maas_helpers.catalogue import (
-    REPO_ROOT,
     catalogue_from_dict,
     default_catalogue,
     dump_catalogue,
@@ -79,7 +78,7 @@ def test_yaml_round_trip_and_compact_models_form(tmp_path: Path, catalogue) -> N
 
 
 def test_example_file_loads() -> None:
-    example = REPO_ROOT / "maas.example.yaml"
+    example = Path(__file__).resolve().parents[2] / "maas.example.yaml"
     loaded = load_catalogue(example)
     assert loaded.products and all(p.plans for p in loaded.products)
 
