@@ -90,6 +90,7 @@ async def signup(request: Request) -> Response:
         account_plan_id=plan_ids[0] if plan_ids else None,
         service_plan_ids=_ids(params.get("service_plan_id")),
         application_plan_ids=_ids(params.get("application_plan_id")),
+        minimal=True,  # porta signups_controller.rb: Signup Express is signup_type :minimal
     )
     return single("account", account_view(sandbox, account), status=201)
 
