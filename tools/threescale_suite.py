@@ -13,11 +13,14 @@ Usage: python tools/threescale_suite.py [--min-rate 0.95] [--junit PATH] [-- ext
 from __future__ import annotations
 
 import argparse
+import http.server
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -61,9 +64,32 @@ def count(junit: Path) -> dict[str, int]:
     return tally
 
 
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """httpbin-like upstream on loopback: every method and path answers 200 with the request echoed back
+    (the suite calls `/get`, `/anything/...` and mapping-rule patterns through the gateway)."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        data = json.dumps({"method": self.command, "url": self.path, "headers": dict(self.headers), "data": body})
+        payload = data.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
 def run(min_rate: float, junit: Path | None, extra: list[str]) -> int:
     base = suite_dir()
     deselect = deselected_names()
+    echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="maas-3scale-suite-") as tmp:
         info = control.up(Path(tmp) / "state", find_free_base_port(), timeout=60)
         try:
@@ -73,7 +99,7 @@ def run(min_rate: float, junit: Path | None, extra: list[str]) -> int:
                 THREESCALE_PROVIDER_TOKEN=info.admin_token,
                 THREESCALE_MASTER_URL=info.master_url,
                 THREESCALE_MASTER_TOKEN=info.master_token,
-                TEST_API_BACKEND=info.models_url,
+                TEST_API_BACKEND=f"http://127.0.0.1:{echo.server_address[1]}",
                 THREESCALE_SSL_VERIFY="false",
             )
             report = junit or Path(tmp) / "junit.xml"
@@ -90,6 +116,7 @@ def run(min_rate: float, junit: Path | None, extra: list[str]) -> int:
             tally = count(report)
         finally:
             control.down(info.state_dir)
+            echo.shutdown()
     total = tally["passed"] + tally["failed"] + tally["skipped"] + len(deselect)
     rate = tally["passed"] / total if total else 0.0
     print(
