@@ -25,6 +25,7 @@ test: install
 	$(BIN)/ruff check .
 	bash policies/run-specs.sh
 	$(BIN)/pytest
+	$(BIN)/python tools/threescale_suite.py
 
 lint: install
 	$(BIN)/ruff check .
