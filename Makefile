@@ -26,6 +26,7 @@ test: install
 	$(BIN)/lint-imports
 	bash policies/run-specs.sh
 	$(BIN)/pytest
+	$(BIN)/python tools/threescale_suite.py
 
 lint: install
 	$(BIN)/ruff check .

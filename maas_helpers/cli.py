@@ -116,7 +116,7 @@ def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir:
 
 @app.command()
 def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
-          period: Annotated[str, typer.Option(help="eternity, year, month, week or day")] = "day") -> None:
+          period: Annotated[str, typer.Option(help="year, month, week or day")] = "day") -> None:
     """Usage totals per product and metric over the last period (Analytics API)."""
     try:
         from maas_helpers import stats as stats_mod

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from maas_helpers.admin_client import AdminClient
 
 Scope = Literal["services", "applications", "backend_apis"]
-Period = Literal["eternity", "year", "month", "week", "day"]
+Period = Literal["year", "month", "week", "day"]  # porta stats/views/usage.rb: no eternity
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE_COLUMNS = ["scope", "id", "name", "metric", "timestamp", "value"]
 
@@ -202,8 +202,6 @@ def _period_start(period: str) -> str:
         today = today.replace(day=1)
     elif period == "year":
         today = today.replace(month=1, day=1)
-    elif period == "eternity":
-        return "1970-01-01"
     return today.isoformat()
 
 

@@ -203,15 +203,25 @@ def delete_plan(sandbox: Sandbox, plan_id: int) -> None:
 
 
 # -- accounts and users ---------------------------------------------------------------------------
-def check_user_fields(sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None) -> None:
+def check_user_fields(
+    sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None, minimal: bool = False
+) -> None:
+    """porta user.rb: a minimal signup (Signup Express) skips the email format check, so no email is needed;
+    a given email still has to be 6..255 characters and unique."""
     errors: dict[str, list[str]] = {}
     if _blank(username):
         errors.setdefault("username", []).append("can't be blank")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", username=str(username))):
         errors.setdefault("username", []).append("has already been taken")
     if _blank(email):
-        errors.setdefault("email", []).append("can't be blank")
-    elif not _EMAIL.match(str(email)):
+        if not minimal:
+            errors.setdefault("email", []).append("can't be blank")
+    elif minimal and not 6 <= len(str(email)) <= 255:
+        short = len(str(email)) < 6
+        errors.setdefault("email", []).append(
+            "is too short (minimum is 6 characters)" if short else "is too long (maximum is 255 characters)"
+        )
+    elif not minimal and not _EMAIL.match(str(email)):
         errors.setdefault("email", []).append("should look like an email address")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", email=str(email))):
         errors.setdefault("email", []).append("has already been taken")
@@ -229,8 +239,9 @@ def create_user(
     role: str = "member",
     state: str = "pending",
     sso: Obj | None = None,
+    minimal: bool = False,
 ) -> Obj:
-    check_user_fields(sandbox, username, email)
+    check_user_fields(sandbox, username, email, minimal=minimal)
     if password is not None and password != "" and len(password) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
     user: Obj = {
@@ -274,6 +285,7 @@ def signup(
     service_plan_ids: list[int] | None = None,
     application_plan_ids: list[int] | None = None,
     create_applications: bool = True,
+    minimal: bool = False,
 ) -> tuple[Obj, Obj]:
     """A buyer account with its admin user, subscribed as 3scale does.
 
@@ -283,7 +295,7 @@ def signup(
     """
     if _blank(org_name):
         raise Unprocessable({"org_name": ["can't be blank"]})
-    check_user_fields(sandbox, username, email)
+    check_user_fields(sandbox, username, email, minimal=minimal)
     store = sandbox.store
     if account_plan_id is not None:
         account_plan = store.get("plan", account_plan_id)
@@ -307,7 +319,9 @@ def signup(
                 "monthly_charging_enabled": True,
             },
         )
-        user = create_user(sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso)
+        user = create_user(
+            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso, minimal=minimal
+        )
         for service in store.list("service"):
             service_plan = chosen_service_plans.get(service["id"]) or default_plan(
                 sandbox, "service_plan", service["id"]

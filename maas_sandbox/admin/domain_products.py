@@ -178,7 +178,8 @@ def create_service(sandbox: Sandbox, attrs: Obj) -> Obj:
         })
         store.insert("plan", {
             "type": "service_plan", "issuer_id": service["id"], "name": "Default", "system_name": "default",
-            "state": "published", "default": True, "description": None, "approval_required": False,
+            # porta service.rb create_default_service_plan: named Default but not the default plan
+            "state": "published", "default": False, "description": None, "approval_required": False,
             "trial_period_days": 0, "cost_per_month": 0.0, "setup_fee": 0.0, "cancellation_period": 0,
             "custom": False,
         })
@@ -275,8 +276,9 @@ def create_backend_api(sandbox: Sandbox, attrs: Obj) -> Obj:
         errors.setdefault("system_name", []).append(TAKEN)
     _fail(errors)
     with store.transaction():
-        backend = store.insert("backend_api", {"description": "", **values, "system_name": system_name,
-                                               "account_id": provider_account_id(sandbox)})
+        # porta backend_api_representer.rb includes annotations ({} for a new backend)
+        backend = store.insert("backend_api", {"description": "", "annotations": {}, **values,
+                                               "system_name": system_name, "account_id": provider_account_id(sandbox)})
         store.insert("metric", {
             "owner_type": "backend_api", "owner_id": backend["id"], "name": "hits",
             "system_name": f"hits.{backend['id']}", "friendly_name": "Hits", "unit": "hit",

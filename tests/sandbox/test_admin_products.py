@@ -48,7 +48,7 @@ def test_service_create_has_3scale_side_effects(threescale: Any, admin_http: Any
     ]
     plans = admin_http.get(f"/admin/api/services/{service['id']}/service_plans.json").json()["plans"]
     assert [(p["service_plan"]["name"], p["service_plan"]["state"], p["service_plan"]["default"]) for p in plans] == [
-        ("Default", "published", True)
+        ("Default", "published", False)  # porta service.rb create_default_service_plan
     ]
     app_plans = admin_http.get(f"/admin/api/services/{service['id']}/application_plans.json").json()["plans"]
     assert app_plans == []

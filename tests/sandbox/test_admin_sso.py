@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -24,12 +25,10 @@ def test_keycloak_provider_lifecycle(fresh_sandbox: Any) -> None:
     created = requests.post(base + ".json", params=token, json=body, timeout=10)
     assert created.status_code == 201
     entity = created.json()["authentication_provider"]
-    assert entity["callback_url"] == f"{fresh_sandbox.portal_url}/auth/keycloak/callback"
-    assert (entity["system_name"], entity["account_type"], entity["client_secret"]) == (
-        "keycloak",
-        "developer",
-        "s3cret",
-    )
+    # porta app/lib/system_name.rb: no name → `keycloak_<12 hex>`; the callback follows the system_name
+    assert re.fullmatch(r"keycloak_[0-9a-f]{12}", entity["system_name"]), entity["system_name"]
+    assert entity["callback_url"] == f"{fresh_sandbox.portal_url}/auth/{entity['system_name']}/callback"
+    assert (entity["account_type"], entity["client_secret"]) == ("developer", "s3cret")
     assert entity["token_url"] == f"{REALM}/protocol/openid-connect/token"
     assert entity["automatically_approve_accounts"] is False
 
@@ -62,6 +61,6 @@ def test_github_provider_with_the_real_client(threescale: Any) -> None:
     existing = [p for p in threescale.dev_portal_auth_providers.list() if p["kind"] == "github"]
     provider = existing[0] if existing else threescale.dev_portal_auth_providers.create({"kind": "github"})
     assert provider["branding_state"] == "threescale_branded"
-    assert provider["callback_url"].endswith("/auth/github/callback")
+    assert provider["callback_url"].endswith(f"/auth/{provider['system_name']}/callback")  # system_name.rb
     read = threescale.dev_portal_auth_providers.read(provider.entity_id)
     assert read["kind"] == "github"

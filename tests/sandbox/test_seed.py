@@ -33,7 +33,7 @@ def test_fresh_tenant_matches_3scale(fresh_sandbox: Any) -> None:
         ("api", "https://echo-api.3scale.net:443")
     ]
     service_plans = _get(info, f"/admin/api/services/{sid}/service_plans.json")["plans"]
-    assert [(p["service_plan"]["name"], p["service_plan"]["default"]) for p in service_plans] == [("Default", True)]
+    assert [(p["service_plan"]["name"], p["service_plan"]["default"]) for p in service_plans] == [("Default", False)]
     app_plans = [
         p["application_plan"] for p in _get(info, f"/admin/api/services/{sid}/application_plans.json")["plans"]
     ]

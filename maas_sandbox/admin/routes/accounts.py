@@ -90,6 +90,7 @@ async def signup(request: Request) -> Response:
         account_plan_id=plan_ids[0] if plan_ids else None,
         service_plan_ids=_ids(params.get("service_plan_id")),
         application_plan_ids=_ids(params.get("application_plan_id")),
+        minimal=True,  # porta signups_controller.rb: Signup Express is signup_type :minimal
     )
     return single("account", account_view(sandbox, account), status=201)
 
@@ -319,3 +320,47 @@ async def delete_subscription(request: Request, account_id: str, sub_id: str) ->
         raise Unprocessable({"base": ["Cannot unsubscribe while applications of this service exist"]})
     sandbox.store.delete("service_subscription", sub["id"])
     return deleted()
+
+
+def _subscription(sandbox: Sandbox, account: Obj, sub_id: str) -> Obj:
+    sub = sandbox.store.get("service_subscription", path_id(sub_id))
+    if sub is None or sub["account_id"] != account["id"]:
+        raise NotFound()
+    return sub
+
+
+@router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/approve.json")
+async def approve_subscription(request: Request, account_id: str, sub_id: str) -> Response:
+    """porta service_subscriptions_controller.rb#approve: accept! from pending, else 422."""
+    sandbox = await require_admin(request)
+    sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
+    if sub["state"] != "pending":
+        raise accounts.transition_error("accept")
+    sub = sandbox.store.update("service_subscription", sub["id"], {"state": "live"})
+    return single("service_subscription", subscription_view(sandbox, sub))
+
+
+@router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/change_plan.json")
+async def change_subscription_plan(request: Request, account_id: str, sub_id: str) -> Response:
+    """porta service_subscriptions_controller.rb#change_plan: a service plan of the same product."""
+    sandbox = await require_admin(request)
+    params = await read_params(request)
+    sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
+    plan = sandbox.store.get("plan", params.get("plan_id"))
+    if plan is None or plan["type"] != "service_plan" or plan["issuer_id"] != sub["service_id"]:
+        raise NotFound()
+    sub = sandbox.store.update("service_subscription", sub["id"], {"plan_id": plan["id"]})
+    return single("service_subscription", subscription_view(sandbox, sub))
+
+
+@router.get(API + "/accounts/{account_id}/plan.json")
+async def read_account_plan(request: Request, account_id: str) -> Response:
+    """porta buyers_account_plans_controller.rb#show: the account's account plan."""
+    sandbox = await require_admin(request)
+    account = account_of(sandbox, account_id)
+    plan = sandbox.store.get("plan", account.get("plan_id"))
+    if plan is None:
+        raise NotFound()
+    from maas_sandbox.admin.routes.plans import plan_view  # plans imports nothing from here; avoid a cycle anyway
+
+    return single("account_plan", plan_view(sandbox, plan))

@@ -29,10 +29,12 @@ from maas_sandbox.context import Sandbox
 
 router = APIRouter(tags=["analytics"])
 
-PERIODS = ("eternity", "year", "month", "week", "day")
-GRANULARITIES = ("eternity", "month", "day", "hour")
-DEFAULT_GRANULARITY = {"year": "month", "month": "day", "week": "day", "day": "hour", "eternity": "eternity"}
-MAX_BUCKETS = {"hour": 90 * 24, "day": 366}
+# porta app/lib/stats/views/usage.rb GRANULARITIES: period → bucket; a week has 6-hour buckets (21600 s)
+PERIODS = ("year", "month", "week", "day")
+SIX_HOURS = "21600"
+GRANULARITIES = ("month", "day", SIX_HOURS, "hour")
+DEFAULT_GRANULARITY = {"year": "month", "month": "day", "week": SIX_HOURS, "day": "hour"}
+MAX_BUCKETS = {"hour": 90 * 24, SIX_HOURS: 4 * 184, "day": 366}
 # Rails (ActiveSupport) zone names the kit may meet, mapped to IANA; IANA names pass through.
 RAILS_ZONES = {
     "UTC": "Etc/UTC",
@@ -87,6 +89,8 @@ def _parse_time(value: str, zone: ZoneInfo, name: str) -> datetime:
 def _floor(dt: datetime, granularity: str) -> datetime:
     if granularity == "hour":
         return dt.replace(minute=0, second=0, microsecond=0)
+    if granularity == SIX_HOURS:
+        return dt.replace(hour=dt.hour - dt.hour % 6, minute=0, second=0, microsecond=0)
     if granularity == "day":
         return dt.replace(hour=0, minute=0, second=0, microsecond=0)
     if granularity == "month":
@@ -97,6 +101,8 @@ def _floor(dt: datetime, granularity: str) -> datetime:
 def _step(dt: datetime, granularity: str) -> datetime:
     if granularity == "hour":  # wall-clock arithmetic through UTC keeps DST days at 23/25 hours
         return (dt.astimezone(UTC) + timedelta(hours=1)).astimezone(dt.tzinfo)
+    if granularity == SIX_HOURS:
+        return (dt.astimezone(UTC) + timedelta(hours=6)).astimezone(dt.tzinfo)
     if granularity == "day":
         return dt + timedelta(days=1)
     if granularity == "month":
@@ -124,16 +130,18 @@ def _stamp(dt: datetime) -> str:
 class Window:
     """The resolved period: bucket boundaries (aware datetimes) and how to render them."""
 
-    def __init__(self, params: Obj, sandbox: Sandbox) -> None:
+    def __init__(self, params: Obj, sandbox: Sandbox, *, whole: bool = False) -> None:
+        """`whole`: one bucket over the period (top applications), not a granularity a client may ask for."""
         tz_name = str(params.get("timezone") or _default_timezone(sandbox))
         self.tz_name = tz_name
         zone = _zone(tz_name)
         period = params.get("period") or None
         granularity = params.get("granularity") or None
-        if period is not None and period not in PERIODS:
-            raise BadRequest(f"Invalid period: {period}")
-        if granularity is not None and granularity not in GRANULARITIES:
-            raise BadRequest(f"Invalid granularity: {granularity}")
+        if period is not None and period not in PERIODS:  # usage.rb sanitize_period
+            raise BadRequest(f'Period must be one of ["year", "month", "week", "day"] not "{period}"')
+        if granularity is not None and str(granularity) not in GRANULARITIES and not whole:
+            raise BadRequest(f"Granularity must be one of [:month, :day, 21600, :hour], not {granularity}")
+        granularity = str(granularity) if granularity is not None else None
         now = sandbox.clock.now().astimezone(zone)
         since_raw = params.get("since")
         if period is None:
@@ -192,7 +200,7 @@ class Window:
             "since": _stamp(self.since),
             "until": _stamp(self.end - timedelta(seconds=1)),
             "timezone": self.tz_name,
-            "granularity": self.granularity,
+            "granularity": int(self.granularity) if self.granularity == SIX_HOURS else self.granularity,
         }
 
 
@@ -289,7 +297,7 @@ async def top_applications(request: Request, service_id: str) -> JSONResponse:
         raise required_missing("since")
     if not params.get("period"):
         params = {**params, "period": "month"}
-    window = Window({**params, "granularity": "eternity"}, sandbox)
+    window = Window({**params, "granularity": "eternity"}, sandbox, whole=True)
     rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], service_id=service["id"])
     totals: dict[int, int] = {}
     for _bucket, app_id, value in rows:
@@ -308,5 +316,6 @@ async def top_applications(request: Request, service_id: str) -> JSONResponse:
             }
         )
     period = window.view()
-    period["granularity"] = DEFAULT_GRANULARITY.get(str(window.period), "day")
+    default = DEFAULT_GRANULARITY.get(str(window.period), "day")
+    period["granularity"] = int(default) if default == SIX_HOURS else default
     return JSONResponse({"period": period, "metric": _metric_view(metric), "applications": applications})

@@ -219,7 +219,7 @@ async def create_key(request: Request, account_id: str, app_id: str) -> Response
     return _show(sandbox, sandbox.store.update("application", app["id"], {"_app_keys": extra}), status=201)
 
 
-@router.delete(API + "/accounts/{account_id}/applications/{app_id}/keys/{key}.json")
+@router.delete(API + "/accounts/{account_id}/applications/{app_id}/keys/{key:path}.json")
 async def delete_key(request: Request, account_id: str, app_id: str, key: str) -> Response:
     sandbox = await require_admin(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)

@@ -51,14 +51,26 @@ BUILTIN_PAGES = (
 BUILTIN_PARTIALS = ("submenu", "field", "shared/pagination")
 BUILTIN_SECTIONS = (("css", "css"), ("javascripts", "javascripts"), ("images", "images"))
 
-LIST_TEMPLATE_PARAMS = {"page", "per_page", "type", "section_id", "content"}
-TEMPLATE_PARAMS = {
-    "type", "system_name", "title", "path", "draft", "section_name", "section_id",
-    "layout_name", "layout_id", "liquid_enabled", "handler", "content_type",
+# porta api_support/forbid_params.rb: top-level keys outside the wrapper's `include` list and the controller's
+# whitelist answer 422; within that set, keys a type does not permit are dropped silently (strong params).
+BASE_WHITELIST = {"id", "page", "per_page"}  # cms/base_controller.rb
+TEMPLATE_WRAPPED = {
+    "system_name", "title", "path", "draft", "liquid_enabled", "handler", "content_type", "section_id", "layout_id",
 }  # fmt: skip
-SECTION_PARAMS = {"title", "system_name", "public", "parent_id", "partial_path"}
-FILE_PARAMS = {"path", "attachment", "section_id", "downloadable"}
-PAGE_PARAMS = {"page", "per_page"}
+TEMPLATE_PARAMS = TEMPLATE_WRAPPED | {"template", "type", "layout_name", "section_name", "content"} | BASE_WHITELIST
+# templates_controller.rb ALLOWED_PARAMS per type
+TEMPLATE_PERMITTED = {
+    "page": {"title", "path", "content_type", "system_name", "section_id", "layout_id", "liquid_enabled", "draft",
+             "handler"},
+    "builtin_page": {"layout_id", "draft"},
+    "layout": {"system_name", "draft", "title", "liquid_enabled"},
+    "partial": {"system_name", "draft"},
+    "builtin_partial": {"draft"},
+}  # fmt: skip
+SECTION_PARAMS = {"section", "title", "system_name", "public", "parent_id", "partial_path"} | BASE_WHITELIST
+FILE_PARAMS = {"file", "path", "attachment", "section_id", "downloadable"} | BASE_WHITELIST
+LIST_TEMPLATE_PARAMS = TEMPLATE_PARAMS
+PAGE_PARAMS = BASE_WHITELIST
 HANDLERS = (None, "", "textile", "markdown")
 
 
@@ -156,20 +168,24 @@ def _get(sandbox: Sandbox, kind: str, obj_id: str) -> Obj:
 
 
 # -- templates ------------------------------------------------------------------------------------
+# Read fields per type (porta representers cms/page_, layout_, partial_representer.rb; a builtin page is not a
+# CMS::Page, so it has no section/path fields; a builtin partial is a CMS::Partial).
 TEMPLATE_FIELDS = {
-    "page": ("title", "system_name", "path", "layout_id", "section_id", "content_type", "liquid_enabled", "handler"),
+    "page": ("title", "system_name", "layout_id", "section_id", "path", "content_type", "liquid_enabled", "handler"),
     "layout": ("title", "system_name", "liquid_enabled"),
-    "partial": ("system_name", "liquid_enabled", "handler"),
-    "builtin_page": ("title", "system_name", "layout_id", "section_id", "liquid_enabled"),
-    "builtin_partial": ("system_name", "liquid_enabled"),
+    "partial": ("system_name",),
+    "builtin_page": ("title", "system_name", "layout_id"),
+    "builtin_partial": ("system_name",),
 }
 
 
 def template_view(template: Obj, *, content: bool = True) -> Obj:
     kind = template["type"]
     view: Obj = {"id": template["id"], "type": kind}
-    view.update({k: template.get(k) for k in TEMPLATE_FIELDS[kind]})
     view["created_at"], view["updated_at"] = template["created_at"], template["updated_at"]
+    view.update({k: template.get(k) for k in TEMPLATE_FIELDS[kind]})
+    if kind == "page":
+        view["hidden"] = template.get("published") is None  # cms/page.rb hidden?: published.nil?
     if content:
         view["draft"], view["published"] = template.get("draft"), template.get("published")
     return view
@@ -184,17 +200,19 @@ def _resolve(sandbox: Sandbox, attrs: Obj, kind: str, id_key: str, name_key: str
     else:
         return None
     if obj is None or (kind == "cms_template" and obj["type"] != "layout"):
-        raise Unprocessable({field: ["not found"]})
+        # porta admin/api/cms/template_service.rb UnknownSectionError / UnknownLayoutError
+        given = attrs.get(id_key) if attrs.get(id_key) not in (None, "") else attrs.get(name_key)
+        raise Unprocessable(body={"error": f"Unknown {field}: '{given}'"})
     return obj["id"]
 
 
 def _template_changes(sandbox: Sandbox, attrs: Obj, kind: str, current: Obj | None) -> Obj:
     out: Obj = {}
-    allowed = set(TEMPLATE_FIELDS[kind]) | {"draft"}
+    allowed = TEMPLATE_PERMITTED[kind]
     for key in ("title", "system_name", "path", "content_type", "draft", "handler"):
-        if key in attrs and key in allowed and not (current and key == "system_name" and kind.startswith("builtin")):
+        if key in attrs and key in allowed:
             out[key] = attrs[key]
-    if "liquid_enabled" in attrs:
+    if "liquid_enabled" in attrs and "liquid_enabled" in allowed:
         out["liquid_enabled"] = as_bool(attrs["liquid_enabled"])
     if "section_id" in allowed:
         section_id = _resolve(sandbox, attrs, "cms_section", "section_id", "section_name", "section")
@@ -257,7 +275,8 @@ async def create_template(request: Request) -> Response:
     _check_permitted(params, TEMPLATE_PARAMS)
     kind = params.get("type")
     if kind not in ("page", "layout", "partial"):
-        raise Unprocessable({"type": ["is not included in the list"]})
+        # porta template_service.rb UnknownTemplateTypeError
+        raise Unprocessable(body={"error": f"Unknown template type '{kind or ''}'"})
     values = _template_changes(sandbox, params, kind, None)
     if kind == "page":
         values.setdefault("system_name", None)
@@ -271,7 +290,7 @@ async def create_template(request: Request) -> Response:
 @router.get(API + "/templates/{template_id}.json")
 async def read_template(request: Request, template_id: str) -> Response:
     sandbox = await require_admin(request)
-    _check_permitted(await read_params(request), set())
+    _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     return JSONResponse(template_view(_get(sandbox, "cms_template", template_id)))
 
 
@@ -279,7 +298,7 @@ async def read_template(request: Request, template_id: str) -> Response:
 async def update_template(request: Request, template_id: str) -> Response:
     sandbox = await require_admin(request)
     params = await read_params(request)
-    _check_permitted(params, TEMPLATE_PARAMS - {"type"})
+    _check_permitted(params, TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
     changes = _template_changes(sandbox, params, template["type"], template)
     return JSONResponse(template_view(sandbox.store.update("cms_template", template["id"], changes)))
@@ -288,10 +307,12 @@ async def update_template(request: Request, template_id: str) -> Response:
 @router.put(API + "/templates/{template_id}/publish.json")
 async def publish_template(request: Request, template_id: str) -> Response:
     sandbox = await require_admin(request)
-    _check_permitted(await read_params(request), set())
+    _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
-    updated = sandbox.store.update("cms_template", template["id"], {"published": template.get("draft")})
-    return JSONResponse(template_view(updated))
+    # porta cms/template.rb publish!: only with a draft; published = draft, draft = nil
+    if template.get("draft") is not None:
+        template = sandbox.store.update("cms_template", template["id"], {"published": template["draft"], "draft": None})
+    return JSONResponse(template_view(template))
 
 
 @router.delete(API + "/templates/{template_id}.json")
@@ -299,7 +320,7 @@ async def delete_template(request: Request, template_id: str) -> Response:
     sandbox = await require_admin(request)
     template = _get(sandbox, "cms_template", template_id)
     if template["type"].startswith("builtin"):
-        raise Unprocessable(body={"error": "Builtin templates cannot be deleted"})
+        raise Unprocessable(body={"error": "Built-in resources can't be deleted"})  # template_service.rb
     if template["type"] == "layout" and sandbox.store.first("cms_template", layout_id=template["id"]):
         raise Unprocessable(body={"error": "Layout is used by pages and cannot be deleted"})
     sandbox.store.delete("cms_template", template["id"])
@@ -333,8 +354,14 @@ def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
         if "parent_id" not in out:
             root = sandbox.store.first("cms_section", system_name="root")
             out["parent_id"] = root["id"] if root else None
-    elif "title" in out and not str(out["title"] or "").strip():
-        raise Unprocessable({"title": ["can't be blank"]})
+    else:
+        if "title" in out and not str(out["title"] or "").strip():
+            raise Unprocessable({"title": ["can't be blank"]})
+        # porta sections_controller.rb permits system_name on update too
+        if attrs.get("system_name") not in (None, "") and attrs["system_name"] != current["system_name"]:
+            if sandbox.store.first("cms_section", system_name=str(attrs["system_name"])):
+                raise Unprocessable({"system_name": ["has already been taken"]})
+            out["system_name"] = str(attrs["system_name"])
     return out
 
 
@@ -342,7 +369,7 @@ def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
 async def list_sections(request: Request) -> Response:
     sandbox = await require_admin(request)
     params = await read_params(request)
-    _check_permitted(params, PAGE_PARAMS | {"parent_id"})
+    _check_permitted(params, SECTION_PARAMS)
     rows = sandbox.store.list("cms_section")
     if params.get("parent_id") not in (None, ""):
         rows = [s for s in rows if str(s.get("parent_id")) == str(params["parent_id"])]
@@ -368,7 +395,7 @@ async def read_section(request: Request, section_id: str) -> Response:
 async def update_section(request: Request, section_id: str) -> Response:
     sandbox = await require_admin(request)
     params = await read_params(request)
-    _check_permitted(params, SECTION_PARAMS - {"system_name"})
+    _check_permitted(params, SECTION_PARAMS)
     section = _get(sandbox, "cms_section", section_id)
     changes = _section_values(sandbox, params, section)
     return JSONResponse(public(sandbox.store.update("cms_section", section["id"], changes)))
@@ -420,7 +447,7 @@ async def _file_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj
         out["_content"] = base64.b64encode(data).decode("ascii")
         out["content_type"] = upload.content_type or "application/octet-stream"
         out["title"] = upload.filename
-        out["size"] = len(data)
+        out["_size"] = len(data)  # not shown: porta cms/file_representer.rb has no size
     elif upload not in (None, ""):
         raise Unprocessable({"attachment": ["must be a multipart file upload"]})
     elif current is None:
@@ -444,7 +471,7 @@ async def _file_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj
 async def list_files(request: Request) -> Response:
     sandbox = await require_admin(request)
     params = await read_params(request)
-    _check_permitted(params, PAGE_PARAMS | {"section_id"})
+    _check_permitted(params, FILE_PARAMS)
     rows = sandbox.store.list("cms_file")
     if params.get("section_id") not in (None, ""):
         rows = [f for f in rows if str(f.get("section_id")) == str(params["section_id"])]

@@ -359,6 +359,11 @@ async def delete_limit(request: Request, plan_id: str, metric_id: str, limit_id:
 
 
 # -- pricing rules --------------------------------------------------------------------------------
+def _pricing_view(rule: Obj) -> Obj:
+    """porta pricing_rule_representer.rb: cost_per_unit is a decimal column, which Rails renders as a string."""
+    return {**rule, "cost_per_unit": str(float(rule["cost_per_unit"]))}
+
+
 def _pricing_attrs(attrs: Obj) -> Obj:
     errors: dict[str, list[str]] = {}
     out: Obj = {}
@@ -387,7 +392,8 @@ def _pricing_attrs(attrs: Obj) -> Obj:
 async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
     sandbox = await require_admin(request)
     plan = _plan(sandbox, "application_plan", plan_id)
-    return collection("pricing_rules", "pricing_rule", sandbox.store.list("pricing_rule", plan_id=plan["id"]))
+    rules = sandbox.store.list("pricing_rule", plan_id=plan["id"])
+    return collection("pricing_rules", "pricing_rule", [_pricing_view(r) for r in rules])
 
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
@@ -396,7 +402,7 @@ async def list_metric_pricing_rules(request: Request, plan_id: str, metric_id: s
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     rules = sandbox.store.list("pricing_rule", plan_id=plan["id"], metric_id=metric["id"])
-    return collection("pricing_rules", "pricing_rule", rules)
+    return collection("pricing_rules", "pricing_rule", [_pricing_view(r) for r in rules])
 
 
 @router.post(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
@@ -407,7 +413,7 @@ async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) ->
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _pricing_attrs(wrapped(params, "pricing_rule"))
     rule = sandbox.store.insert("pricing_rule", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
-    return single("pricing_rule", rule, status=201)
+    return single("pricing_rule", _pricing_view(rule), status=201)
 
 
 @router.delete(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules/{rule_id}.json")

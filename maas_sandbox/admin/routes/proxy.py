@@ -49,6 +49,9 @@ async def update_proxy(request: Request, service_id: str) -> JSONResponse:
     params = await read_params(request)
     service = _service(sandbox, service_id)
     proxy = dp.update_proxy(sandbox, service["id"], wrapped(params, "proxy"))
+    # porta proxies_controller.rb#update: a successful update deploys to staging (ProxyDeploymentService)
+    dp.deploy(sandbox, service["id"])
+    proxy = dp.proxy_of(sandbox, service["id"])
     return JSONResponse({"proxy": render.proxy(request, sandbox, proxy)})
 
 

@@ -6,6 +6,8 @@ One provider per kind (`keycloak`, `github`, `auth0`); system_name = kind. Keycl
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -88,6 +90,16 @@ async def list_providers(request: Request) -> Response:
     return collection("authentication_providers", "authentication_provider", rows)
 
 
+def _system_name(kind: str, attrs: Obj) -> str:
+    """porta app/lib/system_name.rb: the given system_name, else the name parameterized and underscored, else
+    `<kind>_<12 hex>` (internal_system_name: the model's param_key and SecureRandom.hex(6))."""
+    given = str(attrs.get("system_name") or "").strip()
+    if given:
+        return given
+    slug = re.sub(r"[^a-z0-9]+", "_", str(attrs.get("name") or "").lower()).strip("_")
+    return slug or f"{kind}_{secrets.token_hex(6)}"
+
+
 @router.post(API + ".json")
 async def create_provider(request: Request) -> Response:
     sandbox = await require_admin(request)
@@ -104,7 +116,7 @@ async def create_provider(request: Request) -> Response:
     values: Obj = {
         "kind": kind,
         "name": attrs.get("name") or KIND_NAMES[kind],
-        "system_name": kind,
+        "system_name": _system_name(kind, attrs),
         "client_id": attrs.get("client_id") or None,
         "client_secret": attrs.get("client_secret") or None,
         "site": site,

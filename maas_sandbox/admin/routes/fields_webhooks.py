@@ -1,0 +1,179 @@
+"""Fields definitions and the webhooks settings API.
+
+porta 3scale-2.16-stable: app/controllers/admin/api/fields_definitions_controller.rb (create permits target,
+label, required, hidden, read_only, choices, name; update the same with position instead of name),
+app/representers/fields_definition_representer.rb, app/models/fields_definition.rb (target one of Account,
+User, Cinstance; name and label required, name unique per target), app/lib/fields/fields.rb defaults
+(org_name, username, email, name, description exist from the tenant's creation).
+Webhooks: app/controllers/admin/api/web_hooks_controller.rb and app/models/web_hook.rb (one settings record per
+provider; the event switches are booleans). The sandbox stores the settings; deliveries are not sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from maas_sandbox.admin.conventions import (
+    NotFound,
+    Unprocessable,
+    as_bool,
+    deleted,
+    path_id,
+    public,
+    read_params,
+    require_admin,
+    wrapped,
+)
+from maas_sandbox.context import Sandbox
+
+router = APIRouter(tags=["fields definitions", "webhooks"])
+Obj = dict[str, Any]
+API = "/admin/api"
+TARGETS = ("Account", "User", "Cinstance")
+DEFAULT_FIELDS = (
+    ("Account", "org_name", "Organization/Group Name", True),
+    ("User", "username", "Username", True),
+    ("User", "email", "Email", True),
+    ("User", "password", "Password", True),
+    ("Cinstance", "name", "Name", True),
+    ("Cinstance", "description", "Description", True),
+)
+WEBHOOK_SWITCHES = (
+    "provider_actions",
+    "account_created_on", "account_updated_on", "account_deleted_on", "account_plan_changed_on",
+    "user_created_on", "user_updated_on", "user_deleted_on",
+    "application_created_on", "application_updated_on", "application_deleted_on", "application_suspended_on",
+    "application_plan_changed_on", "application_user_key_updated_on",
+    "application_key_created_on", "application_key_deleted_on", "application_key_updated_on",
+)  # fmt: skip
+
+
+def _fields(sandbox: Sandbox) -> list[Obj]:
+    store = sandbox.store
+    with store.transaction():
+        if not store.kv_get("fields_definitions_seeded"):
+            for position, (target, name, label, required) in enumerate(DEFAULT_FIELDS):
+                store.insert("fields_definition", {
+                    "target": target, "name": name, "label": label, "required": required, "hidden": False,
+                    "read_only": False, "choices": [], "position": position,
+                })  # fmt: skip
+            store.kv_set("fields_definitions_seeded", True)
+    return store.list("fields_definition")
+
+
+def _field(sandbox: Sandbox, field_id: str) -> Obj:
+    _fields(sandbox)
+    field = sandbox.store.get("fields_definition", path_id(field_id))
+    if field is None:
+        raise NotFound()
+    return field
+
+
+def _values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
+    allowed = {"target", "label", "required", "hidden", "read_only", "choices"} | (
+        {"position"} if current else {"name"}
+    )
+    out: Obj = {}
+    for key in allowed & attrs.keys():
+        value = attrs[key]
+        if key in ("required", "hidden", "read_only"):
+            value = as_bool(value)
+        elif key == "choices":
+            value = [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+        elif key == "position":
+            try:
+                value = int(value)
+            except (TypeError, ValueError) as exc:
+                raise Unprocessable({"position": ["is not a number"]}) from exc
+        out[key] = value
+    merged = {**(current or {}), **out}
+    errors: dict[str, list[str]] = {}
+    if merged.get("target") not in TARGETS:
+        errors["target"] = ["is not included in the list"]
+    if not str(merged.get("name") or "").strip():
+        errors["name"] = ["can't be blank"]
+    elif any(
+        f["id"] != (current or {}).get("id") and f["target"] == merged.get("target") and f["name"] == merged["name"]
+        for f in sandbox.store.list("fields_definition")
+    ):
+        errors["name"] = ["has already been taken"]
+    if not str(merged.get("label") or "").strip():
+        errors["label"] = ["can't be blank"]
+    if errors:
+        raise Unprocessable(errors)
+    return out
+
+
+@router.get(API + "/fields_definitions.json")
+async def list_fields(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    rows = sorted(_fields(sandbox), key=lambda f: (f["position"], f["id"]))
+    return JSONResponse({"fields_definitions": [{"fields_definition": public(f)} for f in rows]})
+
+
+@router.post(API + "/fields_definitions.json")
+async def create_field(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    attrs = wrapped(await read_params(request), "fields_definition")
+    rows = _fields(sandbox)
+    values = {"required": False, "hidden": False, "read_only": False, "choices": [], **_values(sandbox, attrs, None)}
+    values["position"] = max((f["position"] for f in rows), default=-1) + 1
+    field = sandbox.store.insert("fields_definition", values)
+    return JSONResponse({"fields_definition": public(field)}, status_code=201)
+
+
+@router.get(API + "/fields_definitions/{field_id}.json")
+async def read_field(request: Request, field_id: str) -> Response:
+    sandbox = await require_admin(request)
+    return JSONResponse({"fields_definition": public(_field(sandbox, field_id))})
+
+
+@router.put(API + "/fields_definitions/{field_id}.json")
+async def update_field(request: Request, field_id: str) -> Response:
+    sandbox = await require_admin(request)
+    attrs = wrapped(await read_params(request), "fields_definition")
+    field = _field(sandbox, field_id)
+    updated = sandbox.store.update("fields_definition", field["id"], _values(sandbox, attrs, field))
+    return JSONResponse({"fields_definition": public(updated)})
+
+
+@router.delete(API + "/fields_definitions/{field_id}.json")
+async def delete_field(request: Request, field_id: str) -> Response:
+    sandbox = await require_admin(request)
+    sandbox.store.delete("fields_definition", _field(sandbox, field_id)["id"])
+    return deleted()
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+def _webhook(sandbox: Sandbox) -> Obj:
+    stored = sandbox.store.kv_get("webhook") or {}
+    return {"url": stored.get("url", ""), "active": stored.get("active", False),
+            **{k: stored.get(k, False) for k in WEBHOOK_SWITCHES}}  # fmt: skip
+
+
+@router.get(API + "/webhooks.json")
+async def read_webhook(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    return JSONResponse({"webhook": _webhook(sandbox)})
+
+
+@router.put(API + "/webhooks.json")
+async def update_webhook(request: Request) -> Response:
+    sandbox = await require_admin(request)
+    attrs = wrapped(await read_params(request), "webhook")
+    current = _webhook(sandbox)
+    if "url" in attrs:
+        url = str(attrs["url"] or "")
+        if url and not url.startswith(("http://", "https://")):
+            raise Unprocessable({"url": ["is invalid"]})
+        current["url"] = url
+    for key in ("active", *WEBHOOK_SWITCHES):
+        if key in attrs:
+            current[key] = as_bool(attrs[key])
+    if current["active"] and not current["url"]:
+        raise Unprocessable({"url": ["can't be blank"]})
+    sandbox.store.kv_set("webhook", current)
+    return JSONResponse({"webhook": current})
