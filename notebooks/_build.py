@@ -612,13 +612,17 @@ usage.by_product
     code("usage.by_application"),
     md("## Plots\nHits by method across the products, and prompt vs completion tokens per application."),
     code("""
-for figure in usage.figures():
-    display(figure)
+figures = usage.figures()
+for figure in figures:
+    display(figure)  # each shows once, as an image
 """),
-    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product."),
+    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and both plots "
+       "drew them (an empty plot only shows \"no … in this period\")."),
     code("""
 assert usage.by_product.hits.sum() > 0, "no hits recorded: run notebook 10 first"
 assert usage.by_product.total_tokens.sum() > 0, "no tokens recorded: is llm-metrics in the policy chain?"
+empty = [f.axes[0].get_title() for f in figures if not f.has_data()]
+assert not empty, f"plots with no data: {empty}"
 if report_dir:
     usage.write_json(report_dir)
 print("products with traffic:", int((usage.by_product.hits > 0).sum()))
