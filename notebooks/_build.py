@@ -95,11 +95,12 @@ Validate and save. A mistake (say a URL pasted as the domain) stops here with on
 fix — before anything is created anywhere.
 """),
     code("""
-from maas_helpers.config import make_settings, save_settings
+from maas_helpers.config import make_settings
+from maas_helpers.widgets import keep_form_settings
 
 settings = make_settings(target=target, cluster_domain=cluster_domain, namespace=namespace, tenant=tenant,
                          org_name=org_name, timezone=timezone, models=models, state_dir=state_dir)
-saved_to = save_settings(settings, config_path)
+settings, saved_to = keep_form_settings(settings, config_path)  # in JupyterLab, what the form saved wins
 settings
 """),
     md("""
@@ -111,14 +112,15 @@ messages inline, press **Save**. Headless runs skip it — nothing here waits fo
     code("""
 from maas_helpers.widgets import configure_form
 
-configure_form(settings, path=saved_to)  # displays the form in JupyterLab; returns None headless
+configure_form(settings, path=saved_to)  # shows the form in JupyterLab; nothing headless
 """),
-    md("### Verify\nThe saved file loads back to the same settings, and holds no token."),
+    md("### Verify\nThe saved file loads back to valid settings — the form's, if you pressed **Save** — and holds "
+       "no token."),
     code("""
 from maas_helpers.config import load_settings
 
-assert load_settings(saved_to, env=False).model_dump() == settings.model_dump()
-assert "token" not in saved_to.read_text().lower()
+settings = load_settings(saved_to, env=False)  # after Save these are the form's values
+assert "token" not in saved_to.read_text().lower(), f"{saved_to} must never hold a token"
 print(f"saved {saved_to.name}: target={settings.target}, tenant={settings.tenant}, "
       f"{len(settings.models) or 'sandbox default'} model(s)")
 """),
