@@ -660,6 +660,9 @@ teardown_plan(kit)
 from maas_helpers.widgets import in_interactive_kernel
 
 if confirm_teardown:
+    from maas_helpers.developer import remove_developers
+
+    display(remove_developers(kit))  # the developer accounts notebook 10 signed up, then our objects
     removed = kit.destroy()  # catalogue objects, then the platform's (cluster) objects
     display(removed)
 elif in_interactive_kernel():
@@ -669,15 +672,16 @@ elif in_interactive_kernel():
 else:
     print("teardown skipped (pass -p confirm_teardown=true to delete)")
 """),
-    md("### Verify\nAfter a confirmed teardown nothing of ours is left (re-planning would create everything)."),
+    md("### Verify\nAfter a confirmed teardown nothing of ours is left: no product, backend or developer account the "
+       "kit created. Without confirmation the plan above must still list what a teardown would remove."),
     code("""
+plan = teardown_plan(kit)
 if confirm_teardown:
-    from maas_helpers.developer import list_backends
-
-    owned = {p.backend.system_name for p in kit.catalogue.products}
-    left = owned & set(list_backends(kit).system_name)
-    assert not left, f"still there: {sorted(left)}"
+    assert plan.empty, f"still there: {plan.to_dict('records')}"
     print("teardown complete")
+else:
+    assert not plan.empty, "nothing to remove: run the tutorial first"
+    print(f"teardown not confirmed; {len(plan)} object(s) would be removed")
 """),
     md("That's the end of the tutorial. Run notebook 0 again to start over."),
 ]
