@@ -71,7 +71,7 @@ def apply_sso(ctx: Context) -> StepResult:
         return result
     site = ctx.platform.sso_realm_url(sso.realm)
     secret = client_secret(ctx.state_dir, sso)
-    link = ctx.link("/p/admin/account/authentication_providers")
+    link = ctx.link("/p/admin/authentication_providers")
     with ctx.client.about("SSO authentication provider"):
         body = ctx.client.get_json(PROVIDERS)
         items = [p.get("authentication_provider", p) for p in body.get("authentication_providers", [])]

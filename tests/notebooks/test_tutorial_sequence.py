@@ -108,7 +108,7 @@ def test_traffic_plots_are_images_shown_once(first_run) -> None:
              o.get("data", {})]
     assert not any("<Figure size" in t for t in texts)
     html = (first_run.out_dir / "notebooks" / "11_traffic_statistics.html").read_text()
-    assert html.count('<img src="data:image/png;base64,') == 2
+    assert html.count('src="data:image/png;base64,') == 2
 
 
 def test_developer_password_is_generated_private_and_never_shown(first_run) -> None:
