@@ -201,6 +201,45 @@ def show_manifests(kit: Kit, kinds: list[str]) -> ManifestView:
     return ManifestView(docs)
 
 
+# --- "where to see it": admin-portal pages (porta 3scale-2.16-stable config/routes.rb paths) ---------------------
+ADMIN_PAGES = (("overview", ""), ("methods and metrics", "/metrics"), ("mapping rules", "/proxy_rules"),
+               ("configuration", "/integration"), ("application plans", "/application_plans"))
+
+
+@dataclass
+class AdminLinks:
+    """Admin-portal URLs per product; renders as a table of links."""
+
+    rows: list[dict[str, str]]
+    sandbox: bool
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["product", "page", "url"])
+
+    def __repr__(self) -> str:
+        return self.frame().to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(f"<tr><td>{html.escape(r['product'])}</td><td><a href=\"{html.escape(r['url'])}\" "
+                        f"target=\"_blank\">{html.escape(r['page'])}</a></td></tr>" for r in self.rows)
+        note = ("<p>On the sandbox these open its read-only admin portal: sign in with the admin token "
+                "(<code>.venv/bin/maas sandbox env</code> prints it) or user <code>admin</code> with the password "
+                "in the state dir's <code>credentials.json</code> (0600).</p>") if self.sandbox else ""
+        return f"<table><tr><th>product</th><th>admin portal page</th></tr>{cells}</table>{note}"
+
+
+def admin_links(kit: Kit) -> AdminLinks:
+    base = kit.credentials.admin_url
+    rows = []
+    for product, service in _our_products(kit):
+        sid = service["id"]
+        rows += [{"product": product.system_name, "page": page, "url": f"{base}/apiconfig/services/{sid}{tail}"}
+                 for page, tail in ADMIN_PAGES]
+        rows.append({"product": product.system_name, "page": "traffic analytics",
+                     "url": f"{base}/services/{sid}/stats/usage"})
+    return AdminLinks(rows, kit.settings.target == "sandbox")
+
+
 # --- notebook 10: the developer's journey -------------------------------------------------------------------------
 @dataclass
 class AppKey:

@@ -318,6 +318,16 @@ assert set(chat.http_method) == {"POST"} and len(chat) >= 1
 assert all(kit.plan(s).in_sync for s in ("products", "metrics", "mapping_rules", "authentication"))
 print(rules.groupby("product").size().to_string())  # NBVAL_CHECK_OUTPUT
 """),
+    md("""
+## Where to see it
+
+The same objects in the admin portal (3scale's own paths). On the sandbox a read-only admin portal answers them.
+"""),
+    code("""
+from maas_helpers.developer import admin_links
+
+admin_links(kit)
+"""),
     next_step("Notebook **5** sets the policy chain and promotes the configuration to production."),
 ]
 

@@ -21,7 +21,9 @@ def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
     def y(v: float) -> float:
         return TOP + height - height * v / peak
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img" '
+    legend_rows = max(1, -(-len(series) // 4))
+    total_h = H + 14 * (legend_rows - 1)  # legend rows go below the axis labels, never over them
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{total_h}" role="img" '
              f'aria-label="{escape(title)}" data-total="{sum(sum(v) for v in series.values())}">',
              f'<text x="{LEFT}" y="16" font-weight="bold">{escape(title)}</text>',
              f'<line x1="{LEFT}" y1="{TOP + height}" x2="{LEFT + width}" y2="{TOP + height}" stroke="#8a8d90"/>',
@@ -39,7 +41,7 @@ def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
         parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
                      f'<title>{escape(name)}: {sum(values)}</title></polyline>')
         lx = LEFT + 10 + (k % 4) * 170
-        ly = H - 8 - 14 * (k // 4)
+        ly = H - 8 + 14 * (k // 4)
         parts.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{lx + 14}" y="{ly}" font-size="11">{escape(name[:22])} ({sum(values)})</text>')
     if not series:

@@ -214,7 +214,14 @@ def product_configuration(sandbox: Sandbox, _request: Request, service_id: str) 
     service = _get(sandbox, "service", service_id)
     if service is None:
         return None
-    return f"Configuration: {service['name']}", _configs(sandbox, service["id"]), _tabs(service["id"])
+    proxy = sandbox.store.first("proxy", service_id=service["id"]) or {}
+    auth_fields = ("credentials_location", "auth_user_key", "error_status_auth_missing", "error_status_auth_failed",
+                   "error_status_no_match", "error_status_limits_exceeded", "api_test_path")
+    body = ("<h2>Environments</h2>" + fields([("staging (APIcast)", proxy.get("sandbox_endpoint")),
+                                               ("production (APIcast)", proxy.get("endpoint"))])
+            + "<h2>Deployed versions</h2>" + _configs(sandbox, service["id"])
+            + "<h2>authentication</h2>" + fields([(f, proxy.get(f)) for f in auth_fields]))
+    return f"Configuration: {service['name']}", body, _tabs(service["id"])
 
 
 @page_at("/apiconfig/services/{service_id}/proxy_configs")
@@ -402,7 +409,8 @@ def cms(sandbox: Sandbox, _request: Request) -> tuple[str, str]:
 @page_at("/p/admin/account/edit")
 def account_settings(sandbox: Sandbox, _request: Request) -> tuple[str, str]:
     provider = sandbox.store.first("provider") or {}
-    body = fields([("organisation name", provider.get("org_name")), ("timezone", provider.get("_timezone")),
+    body = fields([("Organization name (org_name)", provider.get("org_name")),
+                   ("Time zone (timezone)", provider.get("_timezone")),
                    ("admin domain", provider.get("admin_domain")), ("developer portal domain", provider.get("domain")),
                    ("support email", provider.get("support_email")), ("from email", provider.get("from_email"))])
     return "Account settings", body
