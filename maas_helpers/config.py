@@ -77,6 +77,9 @@ class Settings(BaseModel):
     operator_channel: str = "threescale-2.16"
     storage_class: str = "ocs-storagecluster-cephfs"
     sso_namespace: str = "rhbk"
+    # Keycloak's registrationAllowed for the kit's realm on a cluster: off unless the owner opts in (an open
+    # registration on a real RHBK is their decision; a workshop may want it). The sandbox always allows it.
+    sso_registration: bool = False
     verify_tls: bool = True
     ca_bundle: Path | None = None
     state_dir: Path = Path(".maas")

@@ -240,6 +240,39 @@ def admin_links(kit: Kit) -> AdminLinks:
     return AdminLinks(rows, kit.settings.target == "sandbox")
 
 
+# --- notebook 9: how a developer signs in through SSO ------------------------------------------------------------
+@dataclass
+class SsoSignIn:
+    portal_url: str
+    realm_url: str
+    demo_user: str
+    demo_password_file: Path
+    registration: bool
+
+    def _repr_html_(self) -> str:
+        register = ("<li>or <b>Register</b> on the SSO login page: the realm allows registration"
+                    " (sandbox always; on a cluster only with <code>sso_registration: true</code>)</li>"
+                    if self.registration else "<li>registration is off on this realm (set "
+                    "<code>sso_registration: true</code> in the configuration to allow it)</li>")
+        return (f"<p>Developer portal: <a href=\"{html.escape(self.portal_url)}\" target=\"_blank\">"
+                f"{html.escape(self.portal_url)}</a> → <b>Sign in with SSO</b>, then</p><ul>"
+                f"<li>user <code>{html.escape(self.demo_user)}</code>, password in "
+                f"<code>{html.escape(str(self.demo_password_file))}</code> (0600, generated, never shown here)</li>"
+                f"{register}</ul><p>Realm: <code>{html.escape(self.realm_url)}</code></p>")
+
+    def __repr__(self) -> str:
+        return (f"SsoSignIn(portal={self.portal_url!r}, user={self.demo_user!r}, "
+                f"password_file={str(self.demo_password_file)!r}, registration={self.registration})")
+
+
+def sso_sign_in(kit: Kit) -> SsoSignIn:
+    sso = kit.catalogue.sso
+    path = Path(kit.settings.state_dir) / f"sso-{sso.realm}-{sso.client_id}-demo-user.secret"
+    allowed = kit.settings.target == "sandbox" or kit.settings.sso_registration
+    return SsoSignIn(kit.links().get("developer portal", ""), kit.platform.sso_realm_url(sso.realm), "demo",
+                     path, allowed)
+
+
 # --- notebook 10: the developer's journey -------------------------------------------------------------------------
 @dataclass
 class AppKey:

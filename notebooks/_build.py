@@ -519,6 +519,13 @@ imports a realm with the portal's exact callback URL, generates the client secre
 result = kit.apply("sso")  # realm (through the platform) + 3scale's authentication provider
 result
 """),
+    md("## How a developer signs in\nThe realm's demo user, where its password is, and registration when allowed."),
+    code("""
+from maas_helpers.developer import sso_sign_in
+
+sign_in = sso_sign_in(kit)
+sign_in
+"""),
     md("### Verify\nThe realm publishes its OpenID configuration and 3scale knows the published provider."),
     code("""
 import requests

@@ -123,6 +123,17 @@ def test_developer_password_is_generated_private_and_never_shown(first_run) -> N
                                   _outputs(first_run, "10_developer_journey"))
 
 
+def test_sso_sign_in_is_explained_and_registration_allowed_on_the_sandbox(first_run) -> None:
+    """Issue 14 item 3: nothing told a learner the SSO user, where its password is, or how to register."""
+    secret = first_run.state_dir / "sso-maas-3scale-portal-demo-user.secret"
+    shown = "".join(o.get("data", {}).get("text/html", "") for o in _outputs(first_run, "09_sso"))
+    assert "<code>demo</code>" in shown and str(secret) in shown and "Register" in shown
+    assert secret.read_text().strip() not in shown
+    realm = requests.get(f"{first_run.sandbox.sso_url}/admin/realms/maas", timeout=10,
+                         headers={"Authorization": f"Bearer {first_run.sandbox.master_token}"})
+    assert realm.status_code == 200 and realm.json()["registrationAllowed"] is True
+
+
 def _check_secrets():
     import importlib.util
 
