@@ -448,11 +448,12 @@ class Journey:
 
 
 def _answer(data: dict[str, Any]) -> str:
+    """The model's answer on one line (a table cell shows newlines as a literal `\n`)."""
     choice = (data.get("choices") or [{}])[0]
     if "message" in choice:
-        return str(choice["message"].get("content", "")).strip()
+        return " ".join(str(choice["message"].get("content", "")).split())
     if "text" in choice:
-        return str(choice["text"]).strip()
+        return " ".join(str(choice["text"]).split())
     if data.get("data"):
         return f"{len(data['data'][0].get('embedding', []))} dimensions"
     return str(data.get("error", ""))

@@ -572,7 +572,14 @@ from maas_helpers.developer import Journey
 journey = Journey.start(kit, developer)
 journey
 """),
-    md("## Call each model with plain HTTP\nThe same request `curl -H 'Authorization: Bearer <key>' …` sends."),
+    md("""
+## Call each model with plain HTTP
+The same request `curl -H 'Authorization: Bearer <key>' …` sends. On the sandbox the models are tiny n-gram
+(Markov) text generators and a hashing embedder, so the answers are word salad: what matters here is the path
+through the gateway, the status and the tokens counted. The sandbox's products all reach the same small model
+server, so with one product's key and URL a request naming another sandbox model is answered too; on a cluster
+each product's backend is its own model server, which serves only its `--served-model-name`.
+"""),
     code("""
 calls = journey.call_each_model()
 calls

@@ -223,3 +223,12 @@ def test_figures_display_once_as_png_with_readable_labels(client: AdminClient) -
     assert all(len(t.get_text()) <= 18 for t in fig.axes[0].get_xticklabels())
     empty = stats.plot_tokens_by_application(pd.DataFrame(columns=stats.USAGE_COLUMNS))
     assert not empty.has_data()  # the notebook-11 verification rejects a placeholder plot
+
+
+def test_model_answers_are_shown_on_one_line() -> None:
+    """Issue 14 item 11: notebook 10's table showed answers with literal `\\n`."""
+    from maas_helpers.developer import _answer
+
+    chat = {"choices": [{"message": {"content": "the gateway\ncounts\n\ntokens "}}]}
+    assert _answer(chat) == "the gateway counts tokens"
+    assert _answer({"choices": [{"text": "def f():\n    return 1"}]}) == "def f(): return 1"
