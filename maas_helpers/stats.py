@@ -299,6 +299,7 @@ def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by appl
         _empty(ax, "tokens")
         return fig
     table = rows.pivot_table(index="name", columns="metric", values="value", aggfunc="sum", fill_value=0)
+    table = table[table.sum(axis=1) > 0]  # applications without tokens only crowd the x axis
     bottom = None
     for metric in ("prompt_tokens", "completion_tokens"):
         if metric in table:
