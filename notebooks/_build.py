@@ -478,6 +478,17 @@ and Published"). The kit uploads the content in `portal/` (listed in `portal/man
 on a re-run changes only what differs. The pages read endpoints from ActiveDocs and model names from the
 products instead of hard-coding another cluster's URLs and models, and the key is shown as a header
 (`Authorization: Bearer …`), not the guide's wrong `api_key` parameter.
+
+**The guide's names and the kit's.**
+
+| the guide | the kit (`portal/`, `maas_helpers/manifests.py`) |
+|---|---|
+| `default.css` (3scale's stylesheet, edited) | left as 3scale ships it; the kit's styles are separate |
+| `rhoai_custom.css` | `/css/maas.css` (`portal/files/css/maas.css`) |
+| `secret_keys.js` (show/hide keys) | `/javascripts/maas.js` + partial `maas_key_widget` |
+| `rhoai.png` | `/images/maas-logo.svg` |
+| partial `submenu` | partial `maas_submenu` |
+| Secret `llm-metrics` (policy files) | Secret `apicast-policy-llm-metrics-1-0-0` (one per policy name and version, notebook 1) |
 """),
     parameters(),
     LOAD,
@@ -485,14 +496,19 @@ products instead of hard-coding another cluster's URLs and models, and the key i
 result = kit.apply("portal")
 result
 """),
-    md("### Verify\nThe portal serves the published home page, and nothing is left to publish."),
+    md("### Verify\nThe portal serves **our** published content — the home page from `portal/pages/homepage.html.liquid` "
+       "with the kit's stylesheet — not 3scale's default home page, and nothing is left to publish."),
     code("""
 import requests
 
-home = requests.get(kit.links()["developer portal"], timeout=10, verify=kit.settings.tls_verify)
+portal_url = kit.links()["developer portal"].rstrip("/")
+home = requests.get(portal_url + "/", timeout=10, verify=kit.settings.tls_verify)
+css = requests.get(portal_url + "/css/maas.css", timeout=10, verify=kit.settings.tls_verify)
 assert home.status_code == 200, home.status_code
+assert 'class="maas-hero"' in home.text and "/css/maas.css" in home.text, "the portal does not serve our home page"
+assert css.status_code == 200 and css.text.strip(), "the kit's stylesheet is not served"
 assert kit.plan("portal").in_sync
-print("portal home page served:", home.status_code == 200)  # NBVAL_CHECK_OUTPUT
+print("portal serves the kit's home page and stylesheet:", True)  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **9** lets developers sign in with **single sign-on**."),
 ]
