@@ -220,12 +220,16 @@ class AdminLinks:
         return self.frame().to_string(index=False)
 
     def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><td>{html.escape(r['product'])}</td><td><a href=\"{html.escape(r['url'])}\" "
-                        f"target=\"_blank\">{html.escape(r['page'])}</a></td></tr>" for r in self.rows)
+        by_product: dict[str, list[str]] = {}
+        for r in self.rows:  # one row per product: its pages side by side
+            by_product.setdefault(r["product"], []).append(
+                f"<a href=\"{html.escape(r['url'])}\" target=\"_blank\">{html.escape(r['page'])}</a>")
+        cells = "".join(f"<tr><td>{html.escape(p)}</td><td>{' · '.join(links)}</td></tr>"
+                        for p, links in by_product.items())
         note = ("<p>On the sandbox these open its read-only admin portal: sign in with the admin token "
                 "(<code>.venv/bin/maas sandbox env</code> prints it) or user <code>admin</code> with the password "
                 "in the state dir's <code>credentials.json</code> (0600).</p>") if self.sandbox else ""
-        return f"<table><tr><th>product</th><th>admin portal page</th></tr>{cells}</table>{note}"
+        return f"<table><tr><th>product</th><th>admin portal pages</th></tr>{cells}</table>{note}"
 
 
 def admin_links(kit: Kit) -> AdminLinks:
