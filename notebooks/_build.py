@@ -363,6 +363,12 @@ steps = [kit.apply("policies"), kit.apply("promote")]
 for step in steps:
     display(step)
 """),
+    md("""
+On a first run *Deploy to staging* may say **unchanged v2**: 3scale's policy-chain update
+(`PUT /admin/api/services/{id}/proxy/policies.json`) already deploys a new staging version itself (porta
+`Admin::Api::Services::Proxy::PoliciesController#update`), so the deploy step finds staging current and only the
+promotion to production is left.
+"""),
     md("## Configuration versions per product"),
     code("""
 from maas_helpers.developer import list_proxy_versions
