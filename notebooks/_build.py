@@ -303,12 +303,12 @@ steps = [kit.apply(section) for section in ("products", "metrics", "mapping_rule
 for step in steps:
     display(step)
 """),
-    md("## The mapping rules of each product"),
+    md("## The mapping rules of each product\nOne row per rule, one column per product: the method each rule counts."),
     code("""
 from maas_helpers.developer import list_mapping_rules
 
 rules = list_mapping_rules(kit)
-rules
+rules.pivot_table(index=["http_method", "pattern"], columns="product", values="metric", aggfunc="first").fillna("—")
 """),
     md("### Verify\nChat products answer POST chat completions, no `GET /` rule is left, nothing is left to change."),
     code("""
