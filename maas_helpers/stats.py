@@ -251,15 +251,32 @@ class Chart(Figure):
         return any(ax.has_data() for ax in self.axes)
 
 
-def _short(label: Any, width: int = 18) -> str:
-    text = str(label)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _width(count: int) -> int:
+    """Characters per category label: whole names for a few bars, shorter as more share the axis."""
+    return max(12, min(40, 140 // max(count, 1)))
+
+
+def _labels(names: Iterable[Any]) -> list[str]:
+    """Short, still distinct category labels: long names keep their start and end ("journey-d…hat-small"),
+    since a common prefix (the developer's name) would otherwise merge different bars into one."""
+    texts = [str(n) for n in names]
+    width = _width(len(texts))
+    out: list[str] = []
+    for text in texts:
+        if len(text) > width:
+            head = (width - 1) // 2
+            text = text[:head] + "…" + text[-(width - 1 - head):]
+        while text in out:  # still equal after shortening: number them so the bars stay apart
+            text = f"{text}#{len(out)}"
+        out.append(text)
+    return out
 
 
 def _slanted_labels(ax: Any) -> None:
     """Readable category labels: rotated and anchored at their right end so neighbours never overlap."""
-    ax.tick_params(axis="x", labelrotation=35)
-    for label in ax.get_xticklabels():
+    labels = ax.get_xticklabels()
+    ax.tick_params(axis="x", labelrotation=35 if len(labels) <= 5 else 90)  # crowded axes: upright labels
+    for label in labels:
         label.set_horizontalalignment("right")
         label.set_rotation_mode("anchor")
 
@@ -285,7 +302,7 @@ def plot_hits_by_method(frame: pd.DataFrame, title: str = "Hits by method") -> C
     if table.empty or table["value"].sum() == 0:
         _empty(ax, "calls")
         return fig
-    ax.bar([_short(m) for m in table["metric"]], table["value"])
+    ax.bar(_labels(table["metric"]), table["value"])
     ax.set_ylabel("calls")
     _slanted_labels(ax)
     return fig
@@ -303,7 +320,7 @@ def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by appl
     bottom = None
     for metric in ("prompt_tokens", "completion_tokens"):
         if metric in table:
-            ax.bar([_short(n) for n in table.index], table[metric], bottom=bottom, label=metric)
+            ax.bar(_labels(table.index), table[metric], bottom=bottom, label=metric)
             bottom = table[metric] if bottom is None else bottom + table[metric]
     ax.set_ylabel("tokens")
     _slanted_labels(ax)
@@ -316,7 +333,7 @@ def plot_top_applications(frame: pd.DataFrame, title: str = "Top applications") 
     if frame.empty:
         _empty(ax, "applications")
         return fig
-    ax.barh([_short(n, 24) for n in frame["name"][::-1]], frame["value"][::-1])
+    ax.barh(_labels(frame["name"][::-1]), frame["value"][::-1])
     ax.set_xlabel(str(frame["metric"].iloc[0]))
     return fig
 
