@@ -35,10 +35,12 @@ lint: install
 policy-test:
 	bash policies/run-specs.sh
 
-## JupyterLab with the sandbox up.
+## JupyterLab with the sandbox up (loopback only; --allow-root when run as root, as in most containers).
 lab: install
 	$(BIN)/maas sandbox up --state-dir $(STATE_DIR)
-	$(BIN)/jupyter lab --ip 127.0.0.1 notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 $(LAB_ROOT) notebooks
+
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,8 +42,23 @@ def up(
     except (control.SandboxError, ValueError) as exc:
         _fail(exc)
         return
-    console.print(f"sandbox up: admin {info.admin_url}  portal {info.portal_url}  (pid {info.pid})")
-    console.print("run [bold]eval \"$(maas sandbox env)\"[/bold] to export the URLs and tokens")
+    # soft_wrap: URLs and the command must stay whole lines to copy them (rich wrapped them mid-word)
+    console.print(f"sandbox up: admin {info.admin_url}  portal {info.portal_url}  (pid {info.pid})", soft_wrap=True)
+    console.print(f"admin portal: {info.admin_url}/p/admin/dashboard (sign in with the admin token: "
+                  f"{maas_command()} sandbox env)", soft_wrap=True, highlight=False, markup=False)
+    console.print(f'run  eval "$({maas_command()} sandbox env)"  to export the URLs and tokens',
+                  soft_wrap=True, highlight=False, markup=False)
+
+
+def maas_command() -> str:
+    """How to call this `maas` from the current directory: `maas` when that is on PATH, else its real path
+    (`make` runs `.venv/bin/maas`, which is usually not on PATH)."""
+    me = Path(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else None
+    found = shutil.which("maas")
+    if me is None or me.name != "maas" or (found and Path(found).resolve() == me.resolve()):
+        return "maas"
+    relative = os.path.relpath(me)
+    return relative if not relative.startswith("..") else str(me)
 
 
 @sandbox_app.command()

@@ -94,6 +94,9 @@ class Settings(BaseModel):
     # in the SSO namespace with keys host, database, username, password; optional port).
     sso_database: Literal["deploy", "external"] = "deploy"
     sso_database_secret: str | None = None
+    # Keycloak's registrationAllowed for the kit's realm on a cluster: off unless the owner opts in (an open
+    # registration on a real RHBK is their decision; a workshop may want it). The sandbox always allows it.
+    sso_registration: bool = False
     verify_tls: bool = True
     ca_bundle: Path | None = None
     state_dir: Path = Path(".maas")

@@ -7,7 +7,9 @@
 - `usage_summary`: hits and tokens per product and application from the Analytics API (notebook 11).
 - `show_manifests`, `teardown_plan`, `teardown_button`: notebook 1 and 99 displays.
 
-Keys are masked in every repr; the journey keeps them only in memory.
+Keys are masked in every repr; the journey keeps them only in memory. The developer's portal password is
+generated once into a 0600 file in the state directory (`developer-<username>.secret`) and never printed; the
+same files tell notebook 99 which accounts the kit signed up.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
+import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +37,32 @@ if TYPE_CHECKING:
     from maas_helpers.kit import Kit
 
 TIMEOUT = 30.0
+_DEV_SECRET = re.compile(r"^developer-(?P<username>[A-Za-z0-9._-]+)\.secret$")
+
+
+def developer_password_file(kit: Kit, username: str) -> Path:
+    return Path(kit.settings.state_dir) / f"developer-{username}.secret"
+
+
+def developer_password(kit: Kit, username: str) -> str:
+    """The developer's portal password: generated on first use into a 0600 file, never printed or hard-coded
+    (on a cluster the account is real and reachable by anyone who could read a fixed password)."""
+    path = developer_password_file(kit, username)
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(18)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def kit_developers(kit: Kit) -> list[str]:
+    """Usernames of the developer accounts the kit signed up (those with a password file in the state dir)."""
+    state = Path(kit.settings.state_dir)
+    found = (_DEV_SECRET.match(p.name) for p in state.glob("developer-*.secret")) if state.is_dir() else ()
+    return sorted(m["username"] for m in found if m)
 # The request each model kind gets in the journey: (path, body without `model`).
 _SAMPLE_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
     "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "What is an API gateway?"}],
@@ -173,6 +204,82 @@ def show_manifests(kit: Kit, kinds: list[str]) -> ManifestView:
     return ManifestView(docs)
 
 
+# --- "where to see it": admin-portal pages (porta 3scale-2.16-stable config/routes.rb paths) ---------------------
+ADMIN_PAGES = (("overview", ""), ("methods and metrics", "/metrics"), ("mapping rules", "/proxy_rules"),
+               ("configuration", "/integration"), ("application plans", "/application_plans"))
+
+
+@dataclass
+class AdminLinks:
+    """Admin-portal URLs per product; renders as a table of links."""
+
+    rows: list[dict[str, str]]
+    sandbox: bool
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["product", "page", "url"])
+
+    def __repr__(self) -> str:
+        return self.frame().to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        by_product: dict[str, list[str]] = {}
+        for r in self.rows:  # one row per product: its pages side by side
+            by_product.setdefault(r["product"], []).append(
+                f"<a href=\"{html.escape(r['url'])}\" target=\"_blank\">{html.escape(r['page'])}</a>")
+        cells = "".join(f"<tr><td>{html.escape(p)}</td><td>{' · '.join(links)}</td></tr>"
+                        for p, links in by_product.items())
+        note = ("<p>On the sandbox these open its read-only admin portal: sign in with the admin token "
+                "(<code>.venv/bin/maas sandbox env</code> prints it) or user <code>admin</code> with the password "
+                "in the state dir's <code>credentials.json</code> (0600).</p>") if self.sandbox else ""
+        return f"<table><tr><th>product</th><th>admin portal pages</th></tr>{cells}</table>{note}"
+
+
+def admin_links(kit: Kit) -> AdminLinks:
+    base = kit.credentials.admin_url
+    rows = []
+    for product, service in _our_products(kit):
+        sid = service["id"]
+        rows += [{"product": product.system_name, "page": page, "url": f"{base}/apiconfig/services/{sid}{tail}"}
+                 for page, tail in ADMIN_PAGES]
+        rows.append({"product": product.system_name, "page": "traffic analytics",
+                     "url": f"{base}/services/{sid}/stats/usage"})
+    return AdminLinks(rows, kit.settings.target == "sandbox")
+
+
+# --- notebook 9: how a developer signs in through SSO ------------------------------------------------------------
+@dataclass
+class SsoSignIn:
+    portal_url: str
+    realm_url: str
+    demo_user: str
+    demo_password_file: Path
+    registration: bool
+
+    def _repr_html_(self) -> str:
+        register = ("<li>or <b>Register</b> on the SSO login page: the realm allows registration"
+                    " (sandbox always; on a cluster only with <code>sso_registration: true</code>)</li>"
+                    if self.registration else "<li>registration is off on this realm (set "
+                    "<code>sso_registration: true</code> in the configuration to allow it)</li>")
+        return (f"<p>Developer portal: <a href=\"{html.escape(self.portal_url)}\" target=\"_blank\">"
+                f"{html.escape(self.portal_url)}</a> → <b>Sign in with SSO</b>, then</p><ul>"
+                f"<li>user <code>{html.escape(self.demo_user)}</code>, password in "
+                f"<code>{html.escape(str(self.demo_password_file))}</code> (0600, generated, never shown here)</li>"
+                f"{register}</ul><p>Realm: <code>{html.escape(self.realm_url)}</code></p>")
+
+    def __repr__(self) -> str:
+        return (f"SsoSignIn(portal={self.portal_url!r}, user={self.demo_user!r}, "
+                f"password_file={str(self.demo_password_file)!r}, registration={self.registration})")
+
+
+def sso_sign_in(kit: Kit) -> SsoSignIn:
+    sso = kit.catalogue.sso
+    path = Path(kit.settings.state_dir) / f"sso-{sso.realm}-{sso.client_id}-demo-user.secret"
+    allowed = kit.settings.target == "sandbox" or kit.settings.sso_registration
+    return SsoSignIn(kit.links().get("developer portal", ""), kit.platform.sso_realm_url(sso.realm), "demo",
+                     path, allowed)
+
+
 # --- notebook 10: the developer's journey -------------------------------------------------------------------------
 @dataclass
 class AppKey:
@@ -204,7 +311,7 @@ class Journey:
         if account is None:
             account = kit.admin.send_json("POST", "/admin/api/signup.json", {
                 "org_name": f"{username} org", "username": username, "email": f"{username}@example.com",
-                "password": f"{username}-Passw0rd!"})
+                "password": developer_password(kit, username)})
         account_id = int(account["account"]["id"])
         apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}")
                 for product, service in _our_products(kit)]
@@ -244,7 +351,9 @@ class Journey:
     def _repr_html_(self) -> str:
         portal = self.kit.links().get("developer portal", "")
         link = f'<p>Developer portal: <a href="{html.escape(portal)}" target="_blank">{html.escape(portal)}</a></p>'
-        return f"<p>Developer <strong>{html.escape(self.username)}</strong></p>{self.table().to_html()}{link}"
+        where = html.escape(str(developer_password_file(self.kit, self.username)))
+        login = f"<p>Portal password: in <code>{where}</code> (0600, generated; never shown here)</p>"
+        return f"<p>Developer <strong>{html.escape(self.username)}</strong></p>{self.table().to_html()}{link}{login}"
 
     # -- calls -----------------------------------------------------------------------------------------------
     def _post(self, app: AppKey, path: str, body: dict[str, Any], key: str | None = None) -> requests.Response:
@@ -346,11 +455,12 @@ class Journey:
 
 
 def _answer(data: dict[str, Any]) -> str:
+    """The model's answer on one line (a table cell shows newlines as a literal `\n`)."""
     choice = (data.get("choices") or [{}])[0]
     if "message" in choice:
-        return str(choice["message"].get("content", "")).strip()
+        return " ".join(str(choice["message"].get("content", "")).split())
     if "text" in choice:
-        return str(choice["text"]).strip()
+        return " ".join(str(choice["text"]).split())
     if data.get("data"):
         return f"{len(data['data'][0].get('embedding', []))} dimensions"
     return str(data.get("error", ""))
@@ -432,7 +542,30 @@ def teardown_plan(kit: Kit) -> pd.DataFrame:
                          "system_name": product.system_name})
         if product.backend.system_name in backends:
             rows.append({"kind": "backend", "system_name": product.backend.system_name})
+    for username, _ in _developer_accounts(kit):
+        rows.append({"kind": "developer account (signed up by notebook 10)", "system_name": username})
     return pd.DataFrame(rows, columns=["kind", "system_name"])
+
+
+def _developer_accounts(kit: Kit) -> list[tuple[str, int]]:
+    out = []
+    for username in kit_developers(kit):
+        found = kit.admin.get_json("/admin/api/accounts/find.json", allow_404=True, params={"username": username})
+        if found is not None:
+            out.append((username, int(found["account"]["id"])))
+    return out
+
+
+def remove_developers(kit: Kit) -> pd.DataFrame:
+    """Delete the developer accounts the kit signed up (with their applications) and forget their passwords.
+    Accounts the kit did not create are never touched."""
+    rows = []
+    for username, account_id in _developer_accounts(kit):
+        kit.admin.request("DELETE", f"/admin/api/accounts/{account_id}.json")
+        rows.append({"account": username, "id": account_id, "change": "deleted"})
+    for username in kit_developers(kit):
+        developer_password_file(kit, username).unlink(missing_ok=True)
+    return pd.DataFrame(rows, columns=["account", "id", "change"])
 
 
 def teardown_button(kit: Kit) -> Any:
@@ -447,6 +580,7 @@ def teardown_button(kit: Kit) -> Any:
     def _confirm(_: Any) -> None:
         button.disabled = True
         with out:
+            display(remove_developers(kit))
             display(kit.destroy())
 
     button.on_click(_confirm)

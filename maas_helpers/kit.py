@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
 from maas_helpers.config import Settings, load_settings, make_settings, save_settings
@@ -71,11 +73,23 @@ class Kit:
 
     @cached_property
     def credentials(self) -> AdminCredentials:
-        """Admin URL/token: MAAS_ADMIN_URL/MAAS_ADMIN_TOKEN when set, else from the platform."""
+        """Admin URL/token: MAAS_ADMIN_URL/MAAS_ADMIN_TOKEN when set, else from the platform.
+
+        With `eval "$(maas sandbox env)"` the environment names the sandbox that runs from the state dir: then the
+        platform's full credentials (master token, portal URL) are used, and otherwise the exported
+        MAAS_MASTER_URL/MAAS_MASTER_TOKEN/MAAS_PORTAL_URL complete the admin pair (dropping them broke notebooks
+        2 and 8)."""
         s = self.settings
         if s.admin_url and s.admin_token:
-            return AdminCredentials(admin_url=s.admin_url, admin_token=s.admin_token, master_url=None,
-                                    master_token=None, portal_url=None, verify_tls=s.tls_verify)
+            running = getattr(self.platform, "running_credentials", None)
+            creds = running() if s.target == "sandbox" and running else None
+            if creds is not None and creds.admin_url.rstrip("/") == s.admin_url.rstrip("/"):
+                return creds
+            master = os.environ.get("MAAS_MASTER_TOKEN")
+            return AdminCredentials(admin_url=s.admin_url, admin_token=s.admin_token,
+                                    master_url=os.environ.get("MAAS_MASTER_URL") or None,
+                                    master_token=SecretStr(master) if master else None,
+                                    portal_url=os.environ.get("MAAS_PORTAL_URL") or None, verify_tls=s.tls_verify)
         creds = self.platform.admin_credentials()
         if s.target == "openshift":  # the settings decide TLS on a cluster (CA bundle / explicit off)
             creds = AdminCredentials(creds.admin_url, creds.admin_token, creds.master_url, creds.master_token,

@@ -9,11 +9,13 @@ reach Analytics. For a 429 chart, collect the status codes of your own calls (``
 that DataFrame to ``plot_rejections``.
 
 Every HTTP call goes through ``fetch`` so a test (or a notebook) can point it at any Admin API host.
-Figures are built with ``matplotlib.figure.Figure`` (no pyplot global state); Jupyter shows them inline.
+Figures are ``Chart``s, ``matplotlib.figure.Figure`` with a PNG repr (no pyplot global state), so Jupyter shows
+each once as an image.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -233,8 +235,52 @@ def calls_frame(records: Iterable[tuple[Any, int] | dict[str, Any]]) -> pd.DataF
 # --- figures ------------------------------------------------------------------------------------------
 
 
-def _figure(title: str) -> tuple[Figure, Any]:
-    fig = Figure(figsize=(8, 4), layout="constrained")
+class Chart(Figure):
+    """A Figure that Jupyter renders as one PNG image (``_repr_png_``), whether or not pyplot or the inline
+    backend was ever loaded: a bare ``Figure`` only has a ``<Figure size…>`` text repr in a kernel."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=96)
+        return buffer.getvalue()
+
+    def has_data(self) -> bool:
+        """True when some axes drew bars, lines or points (the "no … in this period" placeholder draws none)."""
+        return any(ax.has_data() for ax in self.axes)
+
+
+def _width(count: int) -> int:
+    """Characters per category label: whole names for a few bars, shorter as more share the axis."""
+    return max(12, min(40, 140 // max(count, 1)))
+
+
+def _labels(names: Iterable[Any]) -> list[str]:
+    """Short, still distinct category labels: long names keep their start and end ("journey-d…hat-small"),
+    since a common prefix (the developer's name) would otherwise merge different bars into one."""
+    texts = [str(n) for n in names]
+    width = _width(len(texts))
+    out: list[str] = []
+    for text in texts:
+        if len(text) > width:
+            head = (width - 1) // 2
+            text = text[:head] + "…" + text[-(width - 1 - head):]
+        while text in out:  # still equal after shortening: number them so the bars stay apart
+            text = f"{text}#{len(out)}"
+        out.append(text)
+    return out
+
+
+def _slanted_labels(ax: Any) -> None:
+    """Readable category labels: rotated and anchored at their right end so neighbours never overlap."""
+    labels = ax.get_xticklabels()
+    ax.tick_params(axis="x", labelrotation=35 if len(labels) <= 5 else 90)  # crowded axes: upright labels
+    for label in labels:
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
+
+
+def _figure(title: str) -> tuple[Chart, Any]:
+    fig = Chart(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title)
     return fig, ax
@@ -246,7 +292,7 @@ def _empty(ax: Any, what: str) -> None:
     ax.set_yticks([])
 
 
-def plot_hits_by_method(frame: pd.DataFrame, title: str = "Hits by method") -> Figure:
+def plot_hits_by_method(frame: pd.DataFrame, title: str = "Hits by method") -> Chart:
     """Bar chart of calls per method (rows with ``is_method``; falls back to every non-token metric)."""
     fig, ax = _figure(title)
     rows = frame[frame["is_method"]] if "is_method" in frame else frame[~frame["metric"].isin(TOKEN_METRICS)]
@@ -254,13 +300,13 @@ def plot_hits_by_method(frame: pd.DataFrame, title: str = "Hits by method") -> F
     if table.empty or table["value"].sum() == 0:
         _empty(ax, "calls")
         return fig
-    ax.bar(table["metric"], table["value"])
+    ax.bar(_labels(table["metric"]), table["value"])
     ax.set_ylabel("calls")
-    ax.tick_params(axis="x", labelrotation=30)
+    _slanted_labels(ax)
     return fig
 
 
-def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by application") -> Figure:
+def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by application") -> Chart:
     """Stacked bars: prompt and completion tokens per application."""
     fig, ax = _figure(title)
     rows = frame[frame["metric"].isin(("prompt_tokens", "completion_tokens"))]
@@ -268,27 +314,29 @@ def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by appl
         _empty(ax, "tokens")
         return fig
     table = rows.pivot_table(index="name", columns="metric", values="value", aggfunc="sum", fill_value=0)
+    table = table[table.sum(axis=1) > 0]  # applications without tokens only crowd the x axis
     bottom = None
     for metric in ("prompt_tokens", "completion_tokens"):
         if metric in table:
-            ax.bar(table.index, table[metric], bottom=bottom, label=metric)
+            ax.bar(_labels(table.index), table[metric], bottom=bottom, label=metric)
             bottom = table[metric] if bottom is None else bottom + table[metric]
     ax.set_ylabel("tokens")
+    _slanted_labels(ax)
     ax.legend()
     return fig
 
 
-def plot_top_applications(frame: pd.DataFrame, title: str = "Top applications") -> Figure:
+def plot_top_applications(frame: pd.DataFrame, title: str = "Top applications") -> Chart:
     fig, ax = _figure(title)
     if frame.empty:
         _empty(ax, "applications")
         return fig
-    ax.barh(frame["name"][::-1], frame["value"][::-1])
+    ax.barh(_labels(frame["name"][::-1]), frame["value"][::-1])
     ax.set_xlabel(str(frame["metric"].iloc[0]))
     return fig
 
 
-def plot_rejections(calls: pd.DataFrame, freq: str = "min", title: str = "Rate-limited calls (429)") -> Figure:
+def plot_rejections(calls: pd.DataFrame, freq: str = "min", title: str = "Rate-limited calls (429)") -> Chart:
     """429s vs accepted calls per ``freq`` bucket, from ``calls_frame`` (Analytics never counts 429s)."""
     fig, ax = _figure(title)
     if calls.empty:

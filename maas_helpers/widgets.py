@@ -1,8 +1,9 @@
 """Notebook 0's configure form (ipywidgets): where the kit runs and which models it publishes.
 
 Every change re-validates through `Settings`, so the message under the form is the same one line a
-`ConfigError` would raise. Save writes `maas-config.yaml` (never tokens). `configure_form` shows the form
-only in an interactive kernel and returns None otherwise, so papermill runs never wait for a click.
+`ConfigError` would raise. Save writes `maas-config.yaml` (never tokens) marked as the form's, so re-running
+notebook 0 in JupyterLab keeps what the form saved (`keep_form_settings`). `configure_form` shows the form once,
+only in an interactive kernel, and returns None, so papermill runs never wait for a click.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from typing import Any
 
 import ipywidgets as w
 
-from maas_helpers.config import Settings, config_path, make_settings, save_settings
+from maas_helpers.config import Settings, config_path, load_settings, make_settings, save_settings
 from maas_helpers.errors import ConfigError
 
 FORM_FIELDS = ("cluster_domain", "namespace", "tenant", "org_name", "timezone")
 KINDS = ("chat", "completion", "embedding")
+FORM_MARK = "# saved by the notebook-0 form; re-running notebook 0 in JupyterLab keeps these values\n"
+_LABELS = {"description_width": "110px"}  # wide enough for "organisation" and "apps domain"
+_COLUMNS = (("served model name", "22%"), ("URL", "38%"), ("kind", "14%"), ("description", "18%"))
 
 
 class ModelRow:
@@ -31,6 +35,7 @@ class ModelRow:
         self.remove = w.Button(description="✕", tooltip="remove this model", layout=w.Layout(width="40px"))
         self.box = w.HBox([self.name, self.url, self.kind, self.description, self.remove])
 
+
     def value(self) -> dict[str, str] | None:
         if not (self.name.value.strip() or self.url.value.strip()):
             return None  # an untouched empty row is not a model
@@ -40,6 +45,11 @@ class ModelRow:
             "kind": self.kind.value,
             "description": self.description.value.strip(),
         }
+
+
+def _header() -> w.HBox:
+    """Column labels above the model rows (the rows' placeholders vanish once filled in)."""
+    return w.HBox([w.HTML(f"<i>{label}</i>", layout=w.Layout(width=width)) for label, width in _COLUMNS])
 
 
 class ConfigureForm:
@@ -53,18 +63,20 @@ class ConfigureForm:
         self.base = base
         self.path = config_path(path)
         self.target = w.ToggleButtons(
-            options=("sandbox", "openshift"), value=base.get("target", "sandbox"), description="target"
+            options=("sandbox", "openshift"), value=base.get("target", "sandbox"), description="target",
+            style=_LABELS,
         )
         self.fields = {
             "cluster_domain": w.Text(
                 value=base.get("cluster_domain", ""),
-                description="apps domain",
+                description="apps domain", style=_LABELS,
                 placeholder="apps.cluster-abc.example.com",
             ),
-            "namespace": w.Text(value=base.get("namespace", "3scale"), description="namespace"),
-            "tenant": w.Text(value=base.get("tenant", "maas"), description="tenant"),
-            "org_name": w.Text(value=base.get("org_name", "MaaS on RHOAI"), description="organisation"),
-            "timezone": w.Text(value=base.get("timezone", "UTC"), description="timezone", placeholder="Europe/Berlin"),
+            "namespace": w.Text(value=base.get("namespace", "3scale"), description="namespace", style=_LABELS),
+            "tenant": w.Text(value=base.get("tenant", "maas"), description="tenant", style=_LABELS),
+            "org_name": w.Text(value=base.get("org_name", "MaaS on RHOAI"), description="organisation", style=_LABELS),
+            "timezone": w.Text(value=base.get("timezone", "UTC"), description="timezone",
+                               placeholder="Europe/Berlin", style=_LABELS),
         }
         self.rows: list[ModelRow] = []
         self.models_box = w.VBox()
@@ -84,6 +96,7 @@ class ConfigureForm:
                 self.target,
                 *self.fields.values(),
                 w.HTML("<b>Models</b> (served name, in-cluster URL, kind)"),
+                _header(),
                 self.models_box,
                 self.add_button,
                 self.save_button,
@@ -134,6 +147,7 @@ class ConfigureForm:
         if settings is None:
             return None
         written = save_settings(settings, self.path)
+        written.write_text(FORM_MARK + written.read_text())
         self._show(f"saved to {written}", ok=True)
         return written
 
@@ -167,12 +181,23 @@ def in_interactive_kernel() -> bool:
     return not headless
 
 
-def configure_form(defaults: Settings | dict[str, Any] | None = None, path: str | Path | None = None) -> Any:
-    """Display the form in an interactive kernel and return its widget; return None headless (never blocks)."""
+def configure_form(defaults: Settings | dict[str, Any] | None = None, path: str | Path | None = None) -> None:
+    """Display the form in an interactive kernel (once: nothing is returned for Jupyter to show again);
+    headless it does nothing (never blocks)."""
     if not in_interactive_kernel():
         return None
     from IPython.display import display
 
-    form = ConfigureForm(defaults, path)
-    display(form.widget)
-    return form.widget
+    display(ConfigureForm(defaults, path).widget)
+    return None
+
+
+def keep_form_settings(settings: Settings, path: str | Path | None = None) -> tuple[Settings, Path]:
+    """Notebook 0's save step: write `settings` (the parameters cell), unless this is JupyterLab and the file
+    holds what the form saved — then those values win, so re-running the notebook does not undo the form.
+    Headless runs (`maas run -p …`) always write their parameters."""
+    target = config_path(path)
+    if in_interactive_kernel() and target.exists() and target.read_text().startswith(FORM_MARK):
+        print(f"keeping the values the form saved in {target} (delete the file to use the parameters cell)")
+        return load_settings(target, env=False), target
+    return settings, save_settings(settings, target)

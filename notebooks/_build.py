@@ -95,11 +95,12 @@ Validate and save. A mistake (say a URL pasted as the domain) stops here with on
 fix — before anything is created anywhere.
 """),
     code("""
-from maas_helpers.config import make_settings, save_settings
+from maas_helpers.config import make_settings
+from maas_helpers.widgets import keep_form_settings
 
 settings = make_settings(target=target, cluster_domain=cluster_domain, namespace=namespace, tenant=tenant,
                          org_name=org_name, timezone=timezone, models=models, state_dir=state_dir)
-saved_to = save_settings(settings, config_path)
+settings, saved_to = keep_form_settings(settings, config_path)  # in JupyterLab, what the form saved wins
 settings
 """),
     md("""
@@ -111,14 +112,15 @@ messages inline, press **Save**. Headless runs skip it — nothing here waits fo
     code("""
 from maas_helpers.widgets import configure_form
 
-configure_form(settings, path=saved_to)  # displays the form in JupyterLab; returns None headless
+configure_form(settings, path=saved_to)  # shows the form in JupyterLab; nothing headless
 """),
-    md("### Verify\nThe saved file loads back to the same settings, and holds no token."),
+    md("### Verify\nThe saved file loads back to valid settings — the form's, if you pressed **Save** — and holds "
+       "no token."),
     code("""
 from maas_helpers.config import load_settings
 
-assert load_settings(saved_to, env=False).model_dump() == settings.model_dump()
-assert "token" not in saved_to.read_text().lower()
+settings = load_settings(saved_to, env=False)  # after Save these are the form's values
+assert "token" not in saved_to.read_text().lower(), f"{saved_to} must never hold a token"
 print(f"saved {saved_to.name}: target={settings.target}, tenant={settings.tenant}, "
       f"{len(settings.models) or 'sandbox default'} model(s)")
 """),
@@ -331,12 +333,12 @@ steps = [kit.apply(section) for section in ("products", "metrics", "mapping_rule
 for step in steps:
     display(step)
 """),
-    md("## The mapping rules of each product"),
+    md("## The mapping rules of each product\nOne row per rule, one column per product: the method each rule counts."),
     code("""
 from maas_helpers.developer import list_mapping_rules
 
 rules = list_mapping_rules(kit)
-rules
+rules.pivot_table(index=["http_method", "pattern"], columns="product", values="metric", aggfunc="first").fillna("—")
 """),
     md("### Verify\nChat products answer POST chat completions, no `GET /` rule is left, nothing is left to change."),
     code("""
@@ -345,6 +347,16 @@ chat = rules[rules.pattern == "/v1/chat/completions$"]
 assert set(chat.http_method) == {"POST"} and len(chat) >= 1
 assert all(kit.plan(s).in_sync for s in ("products", "metrics", "mapping_rules", "authentication"))
 print(rules.groupby("product").size().to_string())  # NBVAL_CHECK_OUTPUT
+"""),
+    md("""
+## Where to see it
+
+The same objects in the admin portal (3scale's own paths). On the sandbox a read-only admin portal answers them.
+"""),
+    code("""
+from maas_helpers.developer import admin_links
+
+admin_links(kit)
 """),
     next_step("Notebook **5** sets the policy chain and promotes the configuration to production."),
 ]
@@ -380,6 +392,12 @@ nothing).
 steps = [kit.apply("policies"), kit.apply("promote")]
 for step in steps:
     display(step)
+"""),
+    md("""
+On a first run *Deploy to staging* may say **unchanged v2**: 3scale's policy-chain update
+(`PUT /admin/api/services/{id}/proxy/policies.json`) already deploys a new staging version itself (porta
+`Admin::Api::Services::Proxy::PoliciesController#update`), so the deploy step finds staging current and only the
+promotion to production is left.
 """),
     md("## Configuration versions per product"),
     code("""
@@ -496,6 +514,17 @@ and Published"). The kit uploads the content in `portal/` (listed in `portal/man
 on a re-run changes only what differs. The pages read endpoints from ActiveDocs and model names from the
 products instead of hard-coding another cluster's URLs and models, and the key is shown as a header
 (`Authorization: Bearer …`), not the guide's wrong `api_key` parameter.
+
+**The guide's names and the kit's.**
+
+| the guide | the kit (`portal/`, `maas_helpers/manifests.py`) |
+|---|---|
+| `default.css` (3scale's stylesheet, edited) | left as 3scale ships it; the kit's styles are separate |
+| `rhoai_custom.css` | `/css/maas.css` (`portal/files/css/maas.css`) |
+| `secret_keys.js` (show/hide keys) | `/javascripts/maas.js` + partial `maas_key_widget` |
+| `rhoai.png` | `/images/maas-logo.svg` |
+| partial `submenu` | partial `maas_submenu` |
+| Secret `llm-metrics` (policy files) | Secret `apicast-policy-llm-metrics-1-0-0` (one per policy name and version, notebook 1) |
 """),
     parameters(),
     LOAD,
@@ -503,14 +532,19 @@ products instead of hard-coding another cluster's URLs and models, and the key i
 result = kit.apply("portal")
 result
 """),
-    md("### Verify\nThe portal serves the published home page, and nothing is left to publish."),
+    md("### Verify\nThe portal serves **our** published content — the home page from `portal/pages/homepage.html.liquid` "
+       "with the kit's stylesheet — not 3scale's default home page, and nothing is left to publish."),
     code("""
 import requests
 
-home = requests.get(kit.links()["developer portal"], timeout=10, verify=kit.settings.tls_verify)
+portal_url = kit.links()["developer portal"].rstrip("/")
+home = requests.get(portal_url + "/", timeout=10, verify=kit.settings.tls_verify)
+css = requests.get(portal_url + "/css/maas.css", timeout=10, verify=kit.settings.tls_verify)
 assert home.status_code == 200, home.status_code
+assert 'class="maas-hero"' in home.text and "/css/maas.css" in home.text, "the portal does not serve our home page"
+assert css.status_code == 200 and css.text.strip(), "the kit's stylesheet is not served"
 assert kit.plan("portal").in_sync
-print("portal home page served:", home.status_code == 200)  # NBVAL_CHECK_OUTPUT
+print("portal serves the kit's home page and stylesheet:", True)  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **9** lets developers sign in with **single sign-on**."),
 ]
@@ -547,6 +581,13 @@ has to be maintained, and each developer gets an account of their own in 3scale.
     code("""
 result = kit.apply("sso")  # realm (through the platform) + 3scale's authentication provider
 result
+"""),
+    md("## How a developer signs in\nThe realm's demo user, where its password is, and registration when allowed."),
+    code("""
+from maas_helpers.developer import sso_sign_in
+
+sign_in = sso_sign_in(kit)
+sign_in
 """),
     md("### Verify\nThe realm publishes its OpenID configuration and 3scale knows the published provider."),
     code("""
@@ -594,7 +635,14 @@ from maas_helpers.developer import Journey
 journey = Journey.start(kit, developer)
 journey
 """),
-    md("## Call each model with plain HTTP\nThe same request `curl -H 'Authorization: Bearer <key>' …` sends."),
+    md("""
+## Call each model with plain HTTP
+The same request `curl -H 'Authorization: Bearer <key>' …` sends. On the sandbox the models are tiny n-gram
+(Markov) text generators and a hashing embedder, so the answers are word salad: what matters here is the path
+through the gateway, the status and the tokens counted. The sandbox's products all reach the same small model
+server, so with one product's key and URL a request naming another sandbox model is answered too; on a cluster
+each product's backend is its own model server, which serves only its `--served-model-name`.
+"""),
     code("""
 calls = journey.call_each_model()
 calls
@@ -653,13 +701,17 @@ usage.by_product
     code("usage.by_application"),
     md("## Plots\nHits by method across the products, and prompt vs completion tokens per application."),
     code("""
-for figure in usage.figures():
-    display(figure)
+figures = usage.figures()
+for figure in figures:
+    display(figure)  # each shows once, as an image
 """),
-    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product."),
+    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and both plots "
+       "drew them (an empty plot only shows \"no … in this period\")."),
     code("""
 assert usage.by_product.hits.sum() > 0, "no hits recorded: run notebook 10 first"
 assert usage.by_product.total_tokens.sum() > 0, "no tokens recorded: is llm-metrics in the policy chain?"
+empty = [f.axes[0].get_title() for f in figures if not f.has_data()]
+assert not empty, f"plots with no data: {empty}"
 if report_dir:
     usage.write_json(report_dir)
 print("products with traffic:", int((usage.by_product.hits > 0).sum()))
@@ -695,6 +747,9 @@ teardown_plan(kit)
 from maas_helpers.widgets import in_interactive_kernel
 
 if confirm_teardown:
+    from maas_helpers.developer import remove_developers
+
+    display(remove_developers(kit))  # the developer accounts notebook 10 signed up, then our objects
     removed = kit.destroy()  # catalogue objects, then the platform's (cluster) objects
     display(removed)
 elif in_interactive_kernel():
@@ -704,15 +759,16 @@ elif in_interactive_kernel():
 else:
     print("teardown skipped (pass -p confirm_teardown=true to delete)")
 """),
-    md("### Verify\nAfter a confirmed teardown nothing of ours is left (re-planning would create everything)."),
+    md("### Verify\nAfter a confirmed teardown nothing of ours is left: no product, backend or developer account the "
+       "kit created. Without confirmation the plan above must still list what a teardown would remove."),
     code("""
+plan = teardown_plan(kit)
 if confirm_teardown:
-    from maas_helpers.developer import list_backends
-
-    owned = {p.backend.system_name for p in kit.catalogue.products}
-    left = owned & set(list_backends(kit).system_name)
-    assert not left, f"still there: {sorted(left)}"
+    assert plan.empty, f"still there: {plan.to_dict('records')}"
     print("teardown complete")
+else:
+    assert not plan.empty, "nothing to remove: run the tutorial first"
+    print(f"teardown not confirmed; {len(plan)} object(s) would be removed")
 """),
     md("That's the end of the tutorial. Run notebook 0 again to start over."),
 ]

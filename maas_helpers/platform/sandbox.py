@@ -130,6 +130,14 @@ class SandboxPlatform:
         client = AdminClient.from_credentials(self.admin_credentials())
         return result.extend(Reconciler(client, Catalogue(), platform=self).apply("policy_registry"))
 
+    def running_credentials(self) -> AdminCredentials | None:
+        """The credentials of a sandbox already running from the state dir, or None (never starts one)."""
+        from maas_sandbox import control
+
+        if self._info is None and control.running(self.settings.state_dir) is None:
+            return None
+        return self.admin_credentials()
+
     def admin_credentials(self) -> AdminCredentials:
         info = self.info
         return AdminCredentials(

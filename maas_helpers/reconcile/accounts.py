@@ -38,14 +38,14 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             plan = ctx.app_plans(service).get(spec.plan)
             apps = ctx.cached(f"apps:{account['id']}", lambda account=account: list(account.applications.list()))
             have = next((a for a in apps if a["name"] == spec.name and a["service_id"] == service["id"]), None)
-            link = ctx.link(f"/buyers/applications/{have['id']}") if have is not None else None
+            link = ctx.link(f"/p/admin/applications/{have['id']}") if have is not None else None
             if plan is None:
                 ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan} (plan not created yet)")
             elif have is None:
                 created = ctx.write(account.applications.create,
                                     {"plan_id": plan["id"], "name": spec.name, "description": spec.description})
                 ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan}",
-                           ctx.link(f"/buyers/applications/{created['id']}") if created is not None else None)
+                           ctx.link(f"/p/admin/applications/{created['id']}") if created is not None else None)
                 ctx.forget(f"apps:{account['id']}", f"subs:{account['id']}")
             elif have["plan_id"] != plan["id"]:
                 ctx.write(account.applications.change_plan, have["id"], plan["id"])

@@ -172,7 +172,7 @@ def apply_mapping_rules(ctx: Context) -> StepResult:
             _missing_product(ctx, result, product, "mapping rule",
                              [_rule_name(m.http_method, m.pattern) for m in product.methods])
             continue
-        link = ctx.product_link(service["id"], "/proxy/mapping_rules")
+        link = ctx.product_link(service["id"], "/proxy_rules")
         with ctx.client.about(f"product {product.system_name}: mapping rules"):
             metric_ids = {m["system_name"]: m["id"] for m in ctx.metrics(service)}
             rules_client = ctx.proxy(service).mapping_rules
@@ -224,7 +224,7 @@ def apply_authentication(ctx: Context) -> StepResult:
         if service is None:
             ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED, detail)
             continue
-        link = ctx.product_link(service["id"], "/integration/edit")
+        link = ctx.product_link(service["id"], "/integration")
         with ctx.client.about(f"product {product.system_name}: authentication settings"):
             proxy = ctx.proxy(service)
             changes = diff(entity(proxy), desired)

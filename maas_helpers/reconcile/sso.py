@@ -37,8 +37,9 @@ def client_secret(state_dir: Path, sso: Sso, what: str = "client") -> str:
 
 
 def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: str,
-                         redirect_uris: list[str] | None = None) -> dict[str, Any]:
-    """The realm from `manifests/sso/realm.yaml` (placeholders filled) with the kit's client values."""
+                         redirect_uris: list[str] | None = None, registration_allowed: bool = False) -> dict[str, Any]:
+    """The realm from `manifests/sso/realm.yaml` (placeholders filled) with the kit's client values and
+    Keycloak's `registrationAllowed` (the "Register" link on the login page)."""
     source = resolve_path(sso.realm_file)
     realm: dict[str, Any] = {}
     if source.exists():
@@ -49,6 +50,7 @@ def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: 
         realm = copy.deepcopy(loaded.get("spec", {}).get("realm", loaded) if isinstance(loaded, dict) else {})
     realm.setdefault("enabled", True)
     realm["realm"] = sso.realm
+    realm["registrationAllowed"] = bool(registration_allowed)
     clients = realm.setdefault("clients", [])
     client = next((c for c in clients if c.get("clientId") == sso.client_id), None)
     if client is None:
@@ -75,7 +77,7 @@ def apply_sso(ctx: Context) -> StepResult:
         return result
     site = ctx.platform.sso_realm_url(sso.realm)
     secret = client_secret(ctx.state_dir, sso)
-    link = ctx.link("/p/admin/account/authentication_providers")
+    link = ctx.link("/p/admin/authentication_providers")
     with ctx.client.about("SSO authentication provider"):
         body = ctx.client.get_json(PROVIDERS)
         items = [p.get("authentication_provider", p) for p in body.get("authentication_providers", [])]
@@ -116,5 +118,8 @@ def apply_sso(ctx: Context) -> StepResult:
         ctx.record(result, "SSO realm", sso.realm, Change.UNCHANGED, "checked at apply")
         return result
     demo = client_secret(ctx.state_dir, sso, "demo-user")
-    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, portal_url, demo, redirect_uris)))
+    settings = getattr(ctx.platform, "settings", None)
+    allowed = settings is not None and (settings.target == "sandbox" or bool(settings.sso_registration))
+    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, portal_url, demo, redirect_uris,
+                                                               registration_allowed=allowed)))
     return result

@@ -11,6 +11,7 @@ import pkgutil
 
 from fastapi import FastAPI
 
+from maas_sandbox import admin_portal
 from maas_sandbox.admin import routes
 from maas_sandbox.admin.conventions import ApiError, api_error_handler
 from maas_sandbox.context import Sandbox
@@ -30,4 +31,5 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)
+    app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
     return app

@@ -97,7 +97,8 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         found = get_realm(sandbox, realm)
         if found is None:
             return JSONResponse({"error": "Realm not found."}, status_code=404)
-        return JSONResponse({k: found[k] for k in ("realm", "displayName", "enabled") if k in found})
+        shown = ("realm", "displayName", "enabled", "registrationAllowed")
+        return JSONResponse({k: found[k] for k in shown if k in found})
 
     # -- discovery and keys ----------------------------------------------------------------------
     @app.get("/realms/{realm}/.well-known/openid-configuration")
@@ -139,6 +140,18 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
 
     @app.get("/realms/{realm}/protocol/openid-connect/auth")
     async def authorize(realm: str, request: Request) -> Response:
+        return await start(realm, request, register=False)
+
+    @app.get("/realms/{realm}/protocol/openid-connect/registrations")
+    async def registrations(realm: str, request: Request) -> Response:
+        """Keycloak's registration entry point: the same checks as /auth, then the registration form; refused
+        unless the realm's `registrationAllowed` is true."""
+        rep = get_realm(sandbox, realm)
+        if rep is not None and not rep.get("registrationAllowed", False):
+            return HTMLResponse(pages.error_page("Registration not allowed"), status_code=403)
+        return await start(realm, request, register=True)
+
+    async def start(realm: str, request: Request, *, register: bool) -> Response:
         rep = get_realm(sandbox, realm)
         if rep is None:
             return HTMLResponse(pages.error_page("Realm does not exist."), status_code=404)
@@ -172,7 +185,13 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
                 "csrf": csrf,
             }
         )
-        html = pages.login_page(rep.get("displayName") or realm, oidc(realm, "auth"), token)
+        display = rep.get("displayName") or realm
+        if register:
+            html = pages.registration_page(display, f"{issuer(realm)}/login-actions/registration", token)
+        else:
+            register_url = (f"{oidc(realm, 'registrations')}?{request.url.query}"
+                            if rep.get("registrationAllowed", False) else None)
+            html = pages.login_page(display, oidc(realm, "auth"), token, register_url=register_url)
         response = HTMLResponse(html)
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax", path=f"/realms/{realm}/")
         return response
@@ -206,6 +225,46 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
                 username,
             )
             return HTMLResponse(html, status_code=200)
+        return issue_code(realm, auth, user)
+
+    @app.post("/realms/{realm}/login-actions/registration")
+    async def register(realm: str, request: Request) -> Response:
+        """Keycloak's registration form post: a new realm user (password hashed), then signed in as by login."""
+        form = await request.form()
+        try:
+            auth = forms.loads(str(form.get("request", "")), max_age=LOGIN_FORM_TTL)
+        except BadSignature:
+            return HTMLResponse(pages.error_page("Your registration timed out; start again."), status_code=400)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if auth.get("realm") != realm or not cookie or not hmac.compare_digest(cookie, auth.get("csrf", "")):
+            return HTMLResponse(pages.error_page("Cookie not found. Please make sure cookies are enabled."),
+                                status_code=400)
+        rep = get_realm(sandbox, realm)
+        if rep is None or not rep.get("registrationAllowed", False):
+            return HTMLResponse(pages.error_page("Registration not allowed"), status_code=403)
+        values = {k: str(form.get(k, "")).strip() for k in ("firstName", "lastName", "email", "username")}
+        password = str(form.get("password", ""))
+        error = None
+        if not values["username"] or not values["email"] or "@" not in values["email"]:
+            error = "Please specify username and a valid email."
+        elif find_user(rep, username=values["username"]) or find_user(rep, username=values["email"]):
+            error = "Username or email already exists."
+        elif len(password) < 8:
+            error = "Invalid password: minimum length 8."
+        elif password != str(form.get("password-confirm", "")):
+            error = "Password confirmation doesn't match."
+        if error:
+            html = pages.registration_page(rep.get("displayName") or realm,
+                                           f"{issuer(realm)}/login-actions/registration", str(form.get("request")),
+                                           error, values)
+            return HTMLResponse(html, status_code=200)
+        user = {**values, "enabled": True, "emailVerified": False,
+                "credentials": [{"type": "password", "value": password}]}
+        users = [*(rep.get("users") or []), user]
+        updated = update_realm(sandbox, realm, {"users": users})
+        return issue_code(realm, auth, find_user(updated, username=values["username"]) or {})
+
+    def issue_code(realm: str, auth: Obj, user: Obj) -> Response:
         code = secrets.token_urlsafe(32)
         codes[code] = {**auth, "user_id": user["id"], "expires": sandbox.clock.time() + CODE_TTL}
         params = {"code": code, "session_state": secrets.token_hex(8), "iss": issuer(realm)}

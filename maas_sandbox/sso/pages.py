@@ -21,7 +21,8 @@ def _page(title: str, body: str) -> str:
 
 
 def login_page(
-    realm_display: str, action: str, request_token: str, error: str | None = None, username: str = ""
+    realm_display: str, action: str, request_token: str, error: str | None = None, username: str = "",
+    register_url: str | None = None,
 ) -> str:
     err = f'<p class="error" id="input-error">{escape(error)}</p>' if error else ""
     body = (
@@ -33,7 +34,29 @@ def login_page(
         '<label>Password<input id="password" name="password" type="password" autocomplete="current-password"></label>'
         '<button id="kc-login" type="submit">Sign In</button></form>'
     )
+    if register_url:  # Keycloak shows "New user? Register" only when the realm allows registration
+        body += f'<p id="kc-registration">New user? <a href="{escape(register_url)}">Register</a></p>'
     return _page(f"Sign in to {realm_display}", body)
+
+
+def registration_page(realm_display: str, action: str, request_token: str, error: str | None = None,
+                      values: dict[str, str] | None = None) -> str:
+    """Keycloak's registration form: first/last name, email, username, password and its confirmation."""
+    values = values or {}
+    err = f'<p class="error" id="input-error">{escape(error)}</p>' if error else ""
+    inputs = "".join(
+        f'<label>{label}<input id="{name}" name="{name}" value="{escape(values.get(name, ""))}"></label>'
+        for name, label in (("firstName", "First name"), ("lastName", "Last name"), ("email", "Email"),
+                            ("username", "Username")))
+    body = (
+        f'<h1 id="kc-page-title">Register</h1>{err}'
+        f'<form id="kc-register-form" action="{escape(action)}" method="post">'
+        f'<input type="hidden" name="request" value="{escape(request_token)}">{inputs}'
+        '<label>Password<input id="password" name="password" type="password" autocomplete="new-password"></label>'
+        '<label>Confirm password<input id="password-confirm" name="password-confirm" type="password" '
+        'autocomplete="new-password"></label><button type="submit">Register</button></form>'
+    )
+    return _page(f"Register in {realm_display}", body)
 
 
 def error_page(message: str) -> str:

@@ -56,7 +56,7 @@ def test_notebook_is_clean_and_shaped(path: Path) -> None:
     tagged = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: exactly one parameters cell"
     after = code[tagged[0] + 1].source
-    assert "Kit.load(" in after or "save_settings(" in after, f"{path.name}: config cell must follow parameters"
+    assert "Kit.load(" in after or "keep_form_settings(" in after, f"{path.name}: config cell must follow parameters"
     verify = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("### Verify")]
     assert len(verify) == 1, f"{path.name}: needs one '### Verify' section"
     check = nb.cells[verify[0] + 1]

@@ -93,6 +93,47 @@ def test_traffic_statistics_notebook_recorded_hits_and_tokens(first_run) -> None
     assert journey and any(a["total_tokens"] > 0 for a in journey)
 
 
+def _outputs(run, name: str) -> list[dict]:
+    nb = nbformat.read(run.out_dir / "notebooks" / f"{name}.ipynb", as_version=4)
+    return [o for cell in nb.cells for o in cell.get("outputs", [])]
+
+
+def test_traffic_plots_are_images_shown_once(first_run) -> None:
+    """Issue 14 item 1: the Plots cell printed `<Figure size 800x400 with 1 Axes>` and drew nothing."""
+    outputs = _outputs(first_run, "11_traffic_statistics")
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2
+    assert all(len(o["data"]["image/png"]) > 10_000 for o in images)  # base64 PNG with bars, not a blank canvas
+    texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs if "image/png" not in
+             o.get("data", {})]
+    assert not any("<Figure size" in t for t in texts)
+    html = (first_run.out_dir / "notebooks" / "11_traffic_statistics.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 2
+
+
+def test_developer_password_is_generated_private_and_never_shown(first_run) -> None:
+    """Issue 14 item 4: notebook 10 used a password hard-coded in maas_helpers/developer.py."""
+    secret = first_run.state_dir / "developer-journey-dev.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    password = secret.read_text().strip()
+    assert len(password) >= 20
+    for path in (first_run.out_dir / "notebooks").iterdir():
+        assert password not in path.read_text(errors="replace"), f"{path.name} shows the developer's password"
+    assert str(secret) in "".join(o.get("data", {}).get("text/html", "") for o in
+                                  _outputs(first_run, "10_developer_journey"))
+
+
+def test_sso_sign_in_is_explained_and_registration_allowed_on_the_sandbox(first_run) -> None:
+    """Issue 14 item 3: nothing told a learner the SSO user, where its password is, or how to register."""
+    secret = first_run.state_dir / "sso-maas-3scale-portal-demo-user.secret"
+    shown = "".join(o.get("data", {}).get("text/html", "") for o in _outputs(first_run, "09_sso"))
+    assert "<code>demo</code>" in shown and str(secret) in shown and "Register" in shown
+    assert secret.read_text().strip() not in shown
+    realm = requests.get(f"{first_run.sandbox.sso_url}/admin/realms/maas", timeout=10,
+                         headers={"Authorization": f"Bearer {first_run.sandbox.master_token}"})
+    assert realm.status_code == 200 and realm.json()["registrationAllowed"] is True
+
+
 def _check_secrets():
     import importlib.util
 
@@ -156,3 +197,8 @@ def test_confirmed_teardown_removes_our_products_and_keeps_the_seed(second_run, 
     left = {s["service"]["system_name"] for s in _admin(second_run, "/admin/api/services.json")["services"]}
     assert not set(MODELS) & left
     assert left, "the seed product must stay"
+    # issue 14 item 4: the developer account notebook 10 signed up goes too, with its password file
+    resp = requests.get(second_run.sandbox.admin_url + "/admin/api/accounts/find.json", timeout=30,
+                        params={"access_token": second_run.sandbox.admin_token, "username": "journey-dev"})
+    assert resp.status_code == 404
+    assert not (second_run.state_dir / "developer-journey-dev.secret").exists()

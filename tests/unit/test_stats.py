@@ -205,3 +205,36 @@ def test_bad_token_and_unknown_metric_are_one_line_errors(admin: str) -> None:
     assert "403" in str(info.value) and "wrong-token" not in str(info.value)
     with pytest.raises(MaasError, match="analytics /stats/services/7/usage.json"):
         stats.get_usage(AdminClient(admin, TOKEN), "services", 7, ["no_such_metric"])
+
+
+def test_figures_display_once_as_png_with_readable_labels(client: AdminClient) -> None:
+    """Issue 14 item 1: a bare Figure in a kernel without pyplot only has a `<Figure size…>` text repr. IPython's
+    own formatter (what Jupyter and nbconvert use) must give an image, and long names must not overlap."""
+    from IPython.core.formatters import DisplayFormatter
+
+    df = stats.get_application_usage(client, [{"id": 11, "name": "alice-app with a very long name"}, 12])
+    fig = stats.plot_tokens_by_application(df)
+    data, _ = DisplayFormatter().format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n" and len(data["image/png"]) > 5000
+    assert fig.has_data()
+    fig.canvas.draw()  # lay out, then check that neighbouring x labels do not overlap
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]
+    assert len(boxes) == 2 and not boxes[0].overlaps(boxes[1])
+    many = pd.DataFrame([{"scope": "applications", "id": i, "name": f"developer application number {i}",
+                          "metric": "prompt_tokens", "timestamp": pd.Timestamp("2025-06-01", tz="UTC"), "value": 5}
+                         for i in range(10)])
+    crowded = stats.plot_tokens_by_application(many)
+    crowded.canvas.draw()
+    boxes = [t.get_window_extent() for t in crowded.axes[0].get_xticklabels()]
+    assert len(boxes) == 10 and not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+    empty = stats.plot_tokens_by_application(pd.DataFrame(columns=stats.USAGE_COLUMNS))
+    assert not empty.has_data()  # the notebook-11 verification rejects a placeholder plot
+
+
+def test_model_answers_are_shown_on_one_line() -> None:
+    """Issue 14 item 11: notebook 10's table showed answers with literal `\\n`."""
+    from maas_helpers.developer import _answer
+
+    chat = {"choices": [{"message": {"content": "the gateway\ncounts\n\ntokens "}}]}
+    assert _answer(chat) == "the gateway counts tokens"
+    assert _answer({"choices": [{"text": "def f():\n    return 1"}]}) == "def f(): return 1"

@@ -70,3 +70,38 @@ def test_save_writes_yaml_that_loads_back(tmp_path: Path) -> None:
 
 def test_configure_form_never_renders_headless(tmp_path: Path) -> None:
     assert configure_form({"target": "sandbox"}, tmp_path / "c.yaml") is None
+
+
+def test_form_is_displayed_once_with_full_labels_and_column_headers(tmp_path: Path, monkeypatch) -> None:
+    """Issue 14 item 5: `configure_form` used to display the widget and return it (Jupyter showed it twice)."""
+    import IPython.display
+
+    from maas_helpers import widgets
+
+    shown: list = []
+    monkeypatch.setattr(widgets, "in_interactive_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    assert configure_form({"target": "sandbox"}, tmp_path / "c.yaml") is None
+    assert len(shown) == 1
+    form = ConfigureForm({"target": "sandbox"}, tmp_path / "c.yaml")
+    assert all(f.style.description_width == "110px" for f in form.fields.values())
+    headers = [child.value for child in form.widget.children[form.widget.children.index(form.models_box) - 1].children]
+    assert headers == ["<i>served model name</i>", "<i>URL</i>", "<i>kind</i>", "<i>description</i>"]
+
+
+def test_rerunning_notebook_0_in_jupyterlab_keeps_what_the_form_saved(tmp_path: Path, monkeypatch) -> None:
+    from maas_helpers import widgets
+    from maas_helpers.config import make_settings
+
+    path = tmp_path / "maas-config.yaml"
+    params = make_settings(target="sandbox", org_name="From Parameters")
+    monkeypatch.setattr(widgets, "in_interactive_kernel", lambda: True)
+    assert widgets.keep_form_settings(params, path)[0].org_name == "From Parameters"  # no form save yet: written
+    form = ConfigureForm(params, path)
+    form.fields["org_name"].value = "From The Form"
+    form.save()
+    settings, saved = widgets.keep_form_settings(params, path)
+    assert settings.org_name == "From The Form" and load_settings(saved, env=False).org_name == "From The Form"
+    monkeypatch.setattr(widgets, "in_interactive_kernel", lambda: False)  # headless: the parameters win
+    assert widgets.keep_form_settings(params, path)[0].org_name == "From Parameters"
+    assert load_settings(path, env=False).org_name == "From Parameters"
