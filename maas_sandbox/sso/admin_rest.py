@@ -15,14 +15,17 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from argon2 import PasswordHasher
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from maas_sandbox.admin.domain_accounts import hash_password
 from maas_sandbox.context import Sandbox
 from maas_sandbox.sso.realms import KIND
 
 Obj = dict[str, Any]
+# Keycloak's argon2 provider defaults (Argon2PasswordHashProviderFactory: 7168 KiB, 5 iterations, parallelism 1);
+# the accounts domain's verifier reads the parameters from the hash.
+_hasher = PasswordHasher(time_cost=5, memory_cost=7168, parallelism=1, hash_len=32)
 UPDATE_PASSWORD = "UPDATE_PASSWORD"
 _FIELDS = ("username", "email", "firstName", "lastName", "enabled", "emailVerified", "attributes", "requiredActions")
 
@@ -47,7 +50,7 @@ def user_view(user: Obj) -> Obj:
 
 
 def set_password(user: Obj, value: str, temporary: bool) -> None:
-    user["credentials"] = [{"type": "password", "_hash": hash_password(value)}]
+    user["credentials"] = [{"type": "password", "_hash": _hasher.hash(value)}]
     actions = [a for a in user.get("requiredActions") or [] if a != UPDATE_PASSWORD]
     user["requiredActions"] = [*actions, UPDATE_PASSWORD] if temporary else actions
 
