@@ -104,6 +104,34 @@ def figure(rows: list[Row], prefix: str) -> Any:
     ax.bar([r.username for r in rows], [r.requests for r in rows], color="#0066cc")
     ax.set_title(f"Workshop {prefix}: requests per attendee (last 24 h)")
     ax.set_ylabel("requests")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def image(rows: list[Row], prefix: str) -> Any:
+    """The bar chart as a PNG `IPython.display.Image` (a bare Figure has no rich display without pyplot)."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure(rows, prefix).savefig(buffer, format="png", dpi=100)
+    return Image(data=buffer.getvalue(), format="png")
+
+
+def live(read: Any, prefix: str, rounds: int, interval: float = 5.0) -> list[Row]:
+    """The notebook board: table and chart, refreshed `rounds` times (a bounded loop); returns the last rows."""
+    import time
+
+    from IPython.display import clear_output, display
+
+    rows: list[Row] = []
+    for round_ in range(max(rounds, 1)):
+        if round_:
+            time.sleep(interval)
+            clear_output(wait=True)
+        rows = read()
+        display(frame(rows), image(rows, prefix))
+    return rows
