@@ -194,3 +194,25 @@ def test_down_removes_exactly_the_workshop(info: Any, kit: Kit, room: Workshop, 
                         headers={"Authorization": f"Bearer {info.master_token}"})
     assert demo.status_code == 200 and len(demo.json()) == 1  # the realm's own user stays
     assert not (out_dir / "attendees.csv").exists()
+
+
+def test_a_failure_half_way_lists_what_was_done_and_the_next_up_finishes(kit: Kit, room: Workshop) -> None:
+    # Keycloak refuses a second user with the same email (409): attendee 2's SSO user cannot be created.
+    blocker = {"username": "someone-else", "email": "half-002@workshop.example", "enabled": True}
+    assert requests.post(room.sso.base, json=blocker, timeout=10,
+                         headers={"Authorization": f"Bearer {kit.platform.info.master_token}"}).status_code == 201
+    spec = WorkshopSpec(attendees=3, prefix="half", models=("markov-chat-small",))
+    stopped = room.up(spec)
+    failed = [a for a in stopped.actions if a.change is Change.FAILED]
+    assert [(a.kind, a.name) for a in failed] == [("SSO user", "half-002")] and "409" in failed[0].detail
+    done = [(a.kind, a.name) for a in stopped.actions if a.change is Change.CREATED]
+    assert done == [("account", "half-001"), ("application", "half-001 markov-chat-small"), ("SSO user", "half-001"),
+                    ("account", "half-002"), ("application", "half-002 markov-chat-small")]
+    assert any("run the same command again" in n for n in stopped.notes)
+    blocked = room.sso.session.get(room.sso.base, params={"username": "someone-else", "exact": "true"}).json()
+    room.sso.delete(blocked[0]["id"])
+    finished = room.up(spec)
+    assert [(a.kind, a.name) for a in finished.actions if a.change is Change.CREATED] == [
+        ("SSO user", "half-002"), ("account", "half-003"), ("application", "half-003 markov-chat-small"),
+        ("SSO user", "half-003")]
+    assert room.down("half").counts[Change.DELETED.value] == 9
