@@ -216,3 +216,16 @@ def test_a_failure_half_way_lists_what_was_done_and_the_next_up_finishes(kit: Ki
         ("SSO user", "half-002"), ("account", "half-003"), ("application", "half-003 markov-chat-small"),
         ("SSO user", "half-003")]
     assert room.down("half").counts[Change.DELETED.value] == 9
+
+
+def test_realm_update_keeps_users_made_through_the_users_api(kit: Kit, room: Workshop) -> None:
+    """`maas apply` re-importing the realm (PUT) must not drop the attendees (Keycloak's realm update ignores
+    users)."""
+    headers = {"Authorization": f"Bearer {kit.platform.info.master_token}"}
+    assert requests.post(room.sso.base, json={"username": "kept-001", "enabled": True}, headers=headers,
+                         timeout=10).status_code == 201
+    realm_url = room.sso.base.rsplit("/users", 1)[0]
+    demo = {"username": "demo", "enabled": True}
+    assert requests.put(realm_url, json={"realm": "maas", "users": [demo]}, headers=headers, timeout=10).ok
+    names = {u["username"] for u in room.sso.session.get(room.sso.base, timeout=10).json()}
+    assert {"demo", "kept-001"} <= names
