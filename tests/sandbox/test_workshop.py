@@ -229,3 +229,14 @@ def test_realm_update_keeps_users_made_through_the_users_api(kit: Kit, room: Wor
     assert requests.put(realm_url, json={"realm": "maas", "users": [demo]}, headers=headers, timeout=10).ok
     names = {u["username"] for u in room.sso.session.get(room.sso.base, timeout=10).json()}
     assert {"demo", "kept-001"} <= names
+
+
+def test_cli_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args, expected in ((["-n", "0"], "between 1 and 500"), (["-n", "501"], "between 1 and 500"),
+                           (["-n", "2", "--prefix", "No Good"], "not a valid username prefix")):
+        result = runner.invoke(app, ["workshop", "up", *args, "--state-dir", str(tmp_path / "none"),
+                                     "--out-dir", str(tmp_path)], env={"COLUMNS": "300"})
+        assert result.exit_code == 1 and expected in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not list(tmp_path.iterdir())  # nothing written, no sandbox started
