@@ -3,9 +3,11 @@
 `GET /stats/applications/{id}/usage.json` (metric `hits`, and `total_tokens` from llm-metrics; period `day`,
 granularity `hour`) for each workshop application. 3scale cannot delete usage, so "start counting from now"
 (`reset --usage`) stores the totals of that moment as a baseline and the board subtracts it.
-What the Analytics API does not have: rejected calls. 3scale counts authorised calls only, so 4xx and 429
-answers never reach it (porta's `usage_response_code` needs APIcast response-code reporting, which the
-sandbox does not emulate); the board says so rather than showing a zero.
+What the board leaves out: 4xx/429 counts. 3scale counts authorised calls only, so a 429 from a plan limit
+or a 403 for a bad key never reaches Analytics. porta (3scale-2.16-stable config/routes.rb, namespace :stats)
+also serves `/stats/applications/{id}/usage_response_code.json`, filled only when APIcast reports upstream
+response codes (APICAST_RESPONSE_CODES) and again only for authorised calls; the sandbox does not serve it.
+The board says so rather than showing a zero.
 """
 
 from __future__ import annotations
