@@ -17,9 +17,11 @@ from maas_helpers.errors import MaasError
 from maas_helpers.kit import Kit
 from maas_helpers.reconcile import SECTIONS
 from maas_helpers.results import StepResult
+from maas_helpers.workshop.cli import workshop_app
 
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(workshop_app, name="workshop")
 console = Console()
 err = Console(stderr=True)
 

@@ -720,6 +720,110 @@ print("products with traffic:", int((usage.by_product.hits > 0).sum()))
 ]
 
 # --------------------------------------------------------------------------------------------------------------
+NOTEBOOKS["12_workshop"] = [
+    md("""
+# 12 · Running a workshop (for trainers)
+
+**Objective:** set up a whole room in one call — for each attendee a developer account, an SSO user with a
+temporary password and one application per model — print the handout, watch the room's usage live, and clean
+up afterwards.
+
+**Concept.** Everything goes through the same APIs as the rest of the tutorial: 3scale's Signup Express
+(`POST /admin/api/signup.json`) and applications, Keycloak's admin REST API for the SSO users (the sandbox SSO
+serves the same calls), and the Analytics API for the board. Each object carries the workshop's marker (the
+account's org name `<user> [maas-workshop]`, the application's description, the SSO user's `maas_workshop`
+attribute), so taking the room down never touches other accounts. Like `apply`, `up` is idempotent: the same N
+again writes nothing; a larger N adds only the new attendees.
+
+**Secrets.** Temporary passwords and keys are written only to `build/workshop/attendees.csv` and
+`build/workshop/handout.html` (mode 0600) — never to this notebook. The same from a terminal:
+`maas workshop up --attendees 20`, `maas workshop watch`, `maas workshop reset`, `maas workshop down`.
+"""),
+    parameters("""
+attendees = 3  # 1–500
+prefix = "nb"  # attendees are nb-001, nb-002, …
+plan = "standard"
+models = None  # None: every model of the catalogue; or a list of model names
+out_dir = None  # None: build/workshop in the repository
+refresh_rounds = 3  # interactive: how many times the board refreshes (5 s apart)
+take_down = False  # true: remove the room at the end
+"""),
+    LOAD,
+    md("## Set up the room"),
+    code("""
+from maas_helpers.runner import NOTEBOOKS_DIR
+from maas_helpers.workshop import Workshop, WorkshopSpec
+
+room = Workshop(kit, out_dir or NOTEBOOKS_DIR.parent / "build" / "workshop")
+spec = WorkshopSpec(attendees=attendees, prefix=prefix, plan=plan, models=tuple(models or ()))
+room.up(spec)
+"""),
+    md("""
+## The handout
+One card per attendee: portal URL (with a QR code), username, temporary password, key and endpoint per model,
+a curl and an OpenAI-SDK snippet. Open `handout.html` in a browser and print it. Here only masked keys show.
+"""),
+    code("""
+import csv
+
+import pandas as pd
+
+from maas_helpers.secrets import mask
+
+with (room.out_dir / "attendees.csv").open(newline="") as fh:
+    handout = list(csv.DictReader(fh))
+pd.DataFrame([{"attendee": r["username"], "model": r["model"], "key": mask(r["key"])} for r in handout])
+"""),
+    md("## Some traffic, then the board\nOne call with the first attendee's first key (read from the handout)."),
+    code("""
+import requests
+
+first = handout[0]
+if "embed" in first["model"]:
+    path, body = "/v1/embeddings", {"model": first["model"], "input": "Hello"}
+else:
+    path, body = "/v1/chat/completions", {"model": first["model"], "messages": [{"role": "user", "content": "Hi"}]}
+before = sum(r.requests for r in room.board())
+answer = requests.post(first["endpoint"] + path, json=body, timeout=30,
+                       headers={"Authorization": f"Bearer {first['key']}"})
+print(first["username"], first["model"], "→", answer.status_code)
+"""),
+    code("""
+from maas_helpers.widgets import in_interactive_kernel
+from maas_helpers.workshop import board
+
+# interactive: refreshes every 5 s, `refresh_rounds` times; headless: one static table and chart
+rows = board.live(room.board, room.prefix(), rounds=refresh_rounds if in_interactive_kernel() else 1)
+print(board.NOT_COUNTED)
+"""),
+    md("### Verify\nThe call shows on the board, and `up` again with the same N writes nothing."),
+    code("""
+assert answer.status_code == 200, answer.status_code
+assert sum(r.requests for r in rows) == before + 1, "the board does not show the call"
+room.reset_counts()
+again = room.up(spec)
+assert room.writes == 0, str(again)
+print(f"{len(rows)} attendees on the board; re-run: {room.calls} API calls, 0 writes")
+"""),
+    md("""
+## Between sessions and at the end
+* `room.reset()` (`maas workshop reset`): a new key for every application; old keys fail with 403 at once and
+  the handout is rewritten.
+* `room.reset(usage=True)` (`--usage`): the board counts from now. 3scale cannot delete recorded usage
+  through its API, nor reset rate-limit counters (they expire with their period); the kit keeps a baseline.
+* `room.down()` (`maas workshop down`): removes the attendees' applications, accounts and SSO users — only
+  those carrying this workshop's marker.
+"""),
+    code("""
+if take_down:
+    display(room.down())
+else:
+    print("room kept (pass -p take_down=true to remove it)")
+"""),
+    next_step("Notebook **99** removes everything the kit created, when you are done."),
+]
+
+# --------------------------------------------------------------------------------------------------------------
 NOTEBOOKS["99_teardown"] = [
     md("""
 # 99 · Teardown

@@ -127,6 +127,12 @@ def _user_for(sandbox: Sandbox, provider: Obj, claims: Obj) -> Obj:
     for user in sandbox.store.list("user"):
         if user.get("_sso") == link:
             return user
+    # porta's Users::FindOAuth2UserService: by SSO authorization first, then by a *verified* email (and the
+    # authorization is recorded on that user).
+    if claims.get("email") and claims.get("email_verified"):
+        by_email = sandbox.store.first("user", email=str(claims["email"]))
+        if by_email is not None:
+            return sandbox.store.update("user", by_email["id"], {"_sso": link})
     email = claims.get("email") or f"{claims['sub']}@sso.invalid"
     username = claims.get("preferred_username") or email.split("@", 1)[0]
     if sandbox.store.first("user", username=username) is not None:

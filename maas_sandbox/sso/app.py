@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maas_sandbox.context import Sandbox
-from maas_sandbox.sso import pages
+from maas_sandbox.sso import admin_rest, pages
 from maas_sandbox.sso.keys import jwks, signing_key
 from maas_sandbox.sso.realms import (
     RealmError,
@@ -65,6 +65,8 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
         return bool(token) and hmac.compare_digest(token.encode(), sandbox.master_token.encode())
+
+    app.include_router(admin_rest.router(sandbox, master_bearer))
 
     @app.post("/admin/realms")
     async def import_realm(request: Request) -> Response:
@@ -225,7 +227,46 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
                 username,
             )
             return HTMLResponse(html, status_code=200)
+        if admin_rest.UPDATE_PASSWORD in (user.get("requiredActions") or []):
+            # Keycloak's required action: the temporary password only opens the change-password form.
+            action_token = forms.dumps({**auth, "user_id": user["id"], "action": admin_rest.UPDATE_PASSWORD})
+            return HTMLResponse(pages.update_password_page(rep.get("displayName") or realm,
+                                                           required_action_url(realm), action_token))
         return issue_code(realm, auth, user)
+
+    def required_action_url(realm: str) -> str:
+        return f"{issuer(realm)}/login-actions/required-action?execution={admin_rest.UPDATE_PASSWORD}"
+
+    @app.post("/realms/{realm}/login-actions/required-action")
+    async def required_action(realm: str, request: Request) -> Response:
+        form = await request.form()
+        try:
+            auth = forms.loads(str(form.get("request", "")), max_age=LOGIN_FORM_TTL)
+        except BadSignature:
+            return HTMLResponse(
+                pages.error_page("Your login attempt timed out. Login will start from the beginning."), status_code=400
+            )
+        rep = get_realm(sandbox, realm)
+        user = find_user(rep, user_id=auth.get("user_id")) if rep else None
+        wrong_flow = auth.get("realm") != realm or auth.get("action") != admin_rest.UPDATE_PASSWORD
+        if rep is None or user is None or wrong_flow:
+            return HTMLResponse(pages.error_page("Invalid required action."), status_code=400)
+        new, confirm = str(form.get("password-new", "")), str(form.get("password-confirm", ""))
+        error = "Please specify password." if not new else ("Passwords don't match." if new != confirm else None)
+        if error is None and check_password(user, new):
+            error = "Invalid password: must not be equal to any of last 1 passwords."
+        if error:
+            html = pages.update_password_page(rep.get("displayName") or realm, required_action_url(realm),
+                                              str(form.get("request")), error)
+            return HTMLResponse(html, status_code=200)
+        row = sandbox.store.first("sso_realm", realm=realm)
+        users = list(row.get("users") or [])  # type: ignore[union-attr]
+        for stored in users:
+            if stored.get("id") == user["id"]:
+                admin_rest.set_password(stored, new, temporary=False)
+        sandbox.store.update("sso_realm", row["id"], {"users": users})  # type: ignore[index]
+        flow = {k: v for k, v in auth.items() if k not in ("user_id", "action")}
+        return issue_code(realm, flow, user)
 
     @app.post("/realms/{realm}/login-actions/registration")
     async def register(realm: str, request: Request) -> Response:

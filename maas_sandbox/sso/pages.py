@@ -65,3 +65,20 @@ def error_page(message: str) -> str:
 
 def logged_out_page() -> str:
     return _page("Signed out", "<h1>You are signed out</h1>")
+
+
+def update_password_page(realm_display: str, action: str, request_token: str, error: str | None = None) -> str:
+    """Keycloak's login-update-password.ftl: shown after a temporary password, before the code is issued."""
+    err = f'<p class="error" id="input-error">{escape(error)}</p>' if error else ""
+    body = (
+        f'<h1 id="kc-page-title">Update password</h1><p>{escape(realm_display)}: you need to change your password '
+        f"to activate your account.</p>{err}"
+        f'<form id="kc-passwd-update-form" action="{escape(action)}" method="post">'
+        f'<input type="hidden" name="request" value="{escape(request_token)}">'
+        '<label>New Password<input id="password-new" name="password-new" type="password" '
+        'autocomplete="new-password" autofocus></label>'
+        '<label>Confirm password<input id="password-confirm" name="password-confirm" type="password" '
+        'autocomplete="new-password"></label>'
+        '<button type="submit">Submit</button></form>'
+    )
+    return _page("Update password", body)

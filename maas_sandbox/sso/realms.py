@@ -76,6 +76,11 @@ def update_realm(sandbox: Sandbox, name: str, rep: Obj) -> Obj:
             user.setdefault("id", previous["id"])
             if not user.get("credentials"):
                 user["credentials"] = previous.get("credentials", [])
+    # Keycloak's realm update leaves users alone: users the representation does not name stay (e.g. the ones
+    # created through the users API by `maas workshop up`).
+    named = {str(u.get("username", "")).lower() for u in merged.get("users") or []}
+    if "users" in rep:
+        merged["users"] = [*(merged.get("users") or []), *(u for n, u in old_users.items() if n not in named)]
     return sandbox.store.update(KIND, current["id"], _prepare(merged))
 
 

@@ -32,7 +32,7 @@ def _build_module():
 
 def test_the_sequence_is_complete() -> None:
     numbers = [p.name[:2] for p in PATHS]
-    assert numbers == [f"{n:02d}" for n in range(12)] + ["99"]
+    assert numbers == [f"{n:02d}" for n in range(13)] + ["99"]
 
 
 def test_committed_notebooks_equal_the_generator_output() -> None:

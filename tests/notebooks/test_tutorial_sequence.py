@@ -45,13 +45,13 @@ def test_first_run_executes_every_notebook_and_writes_the_index(first_run) -> No
     assert first_run.exit_code == 0, "\n".join(first_run.lines)
     report = json.loads((first_run.out_dir / "run.json").read_text())
     names = [n["name"] for n in report["notebooks"]]
-    assert names[0] == "00_configure" and names[-1] == "99_teardown" and len(names) == 13
+    assert names[0] == "00_configure" and names[-1] == "99_teardown" and len(names) == 14
     assert all(n["status"] == "ok" and n["seconds"] > 0 for n in report["notebooks"])
     index = (first_run.out_dir / "index.html").read_text()
     for entry in report["notebooks"]:
         assert f'href="{entry["html"]}"' in index
         assert (first_run.out_dir / entry["html"]).stat().st_size > 10_000
-    assert any(line.startswith("all 13 notebooks ran in") for line in first_run.lines)
+    assert any(line.startswith("all 14 notebooks ran in") for line in first_run.lines)
 
 
 def test_objects_exist_in_3scale_afterwards(first_run) -> None:

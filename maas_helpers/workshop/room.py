@@ -1,0 +1,232 @@
+"""A workshop room: observe what exists, plan the actions, execute them, count writes like `maas apply`.
+
+3scale side (porta 3scale-2.16-stable, config/routes.rb and app/controllers/admin/api/): Signup Express
+`POST /admin/api/signup.json` (account + admin user), `POST /admin/api/accounts/{id}/applications.json`
+(plan_id, name, description), the provider-wide `GET /admin/api/applications.json` and `accounts.json`
+(paginated, 500 a page), `PUT …/applications/{id}.json` with `user_key` (buyers_applications#update sets it:
+porta has no Admin API call that regenerates a user_key, so the kit generates the new one),
+`DELETE …/applications/{id}.json` and `DELETE /admin/api/accounts/{id}.json`.
+SSO side: `sso_users.SsoUsers` (Keycloak admin REST).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from maas_helpers.admin_client import AdminClient
+from maas_helpers.errors import ConfigError, MaasError
+from maas_helpers.results import Change, StepResult
+from maas_helpers.workshop.spec import SSO_ATTRIBUTE, Attendee, WorkshopSpec, is_workshop_org, number_of
+from maas_helpers.workshop.sso_users import SsoUsers
+
+Obj = dict[str, Any]
+PAGE = 500
+
+
+def _items(body: Obj, plural: str, singular: str) -> list[Obj]:
+    return [row.get(singular, row) for row in body.get(plural, [])]
+
+
+def paged(client: AdminClient, path: str, plural: str, singular: str) -> list[Obj]:
+    rows: list[Obj] = []
+    page = 1
+    while True:
+        batch = _items(client.get_json(path, params={"page": page, "per_page": PAGE}), plural, singular)
+        rows.extend(batch)
+        if len(batch) < PAGE:
+            return rows
+        page += 1
+
+
+@dataclass
+class Model:
+    name: str
+    service_id: int
+    plan_id: int
+    endpoint: str
+    kind: str = "chat"  # chat | completion | embedding (the catalogue's)
+
+
+@dataclass
+class Observed:
+    """What exists for one workshop prefix."""
+
+    prefix: str
+    accounts: dict[str, Obj] = field(default_factory=dict)  # username → account
+    apps: dict[str, dict[int, Obj]] = field(default_factory=dict)  # username → service_id → application
+    sso: dict[str, Obj] = field(default_factory=dict)  # username → SSO user representation
+
+
+@dataclass
+class Step:
+    kind: str
+    name: str
+    change: Change
+    run: Callable[[], Any]
+    detail: str = ""
+
+
+def observe(client: AdminClient, sso: SsoUsers, prefix: str) -> Observed:
+    seen = Observed(prefix)
+    with client.about(f"workshop {prefix}: accounts"):
+        for account in paged(client, "/admin/api/accounts.json", "accounts", "account"):
+            username = is_workshop_org(prefix, str(account.get("org_name", "")))
+            if username:
+                seen.accounts[username] = account
+    by_account = {a["id"]: u for u, a in seen.accounts.items()}
+    with client.about(f"workshop {prefix}: applications"):
+        for app in paged(client, "/admin/api/applications.json", "applications", "application"):
+            username = by_account.get(app.get("account_id"))
+            if username and str(app.get("description", "")).startswith(f"maas-workshop:{prefix}:"):
+                seen.apps.setdefault(username, {})[int(app["service_id"])] = app
+    for user in sso.with_attribute(SSO_ATTRIBUTE, prefix):
+        if number_of(prefix, user.get("username", "")) is not None:
+            seen.sso[user["username"]] = user
+    return seen
+
+
+def resolve_models(client: AdminClient, catalogue_models: dict[str, str], spec: WorkshopSpec) -> list[Model]:
+    """The chosen models as 3scale products with the chosen plan; one clear line when one is missing."""
+    wanted = list(spec.models) or catalogue_models
+    unknown = [m for m in wanted if m not in catalogue_models]
+    if unknown:
+        raise ConfigError(f"workshop: unknown model {unknown[0]!r}; choose from {', '.join(catalogue_models)}")
+    with client.about("workshop: products"):
+        services = {s["system_name"]: s for s in _items(client.get_json("/admin/api/services.json"),
+                                                          "services", "service")}
+    models = []
+    for name in wanted:
+        service = services.get(name)
+        if service is None:
+            raise ConfigError(f"workshop: model {name!r} has no 3scale product yet; run `maas apply` first")
+        with client.about(f"workshop: plans of {name}"):
+            plans = _items(client.get_json(f"/admin/api/services/{service['id']}/application_plans.json"),
+                           "plans", "application_plan")
+            proxy = client.get_json(f"/admin/api/services/{service['id']}/proxy.json").get("proxy", {})
+        plan = next((p for p in plans if p.get("system_name") == spec.plan), None)
+        if plan is None:
+            names = ", ".join(sorted(str(p.get("system_name")) for p in plans)) or "none"
+            raise ConfigError(f"workshop: product {name} has no plan {spec.plan!r} (plans: {names})")
+        models.append(Model(name, int(service["id"]), int(plan["id"]), str(proxy.get("endpoint") or ""),
+                            catalogue_models[name]))
+    return models
+
+
+def sso_user_rep(person: Attendee, password: str) -> Obj:
+    """Keycloak UserRepresentation: temporary password, so the first login asks for a new one."""
+    return {
+        "username": person.username,
+        "email": person.email,
+        "emailVerified": True,  # porta links an SSO login to the existing user by a verified email
+        "firstName": person.username,
+        "lastName": "(workshop)",
+        "enabled": True,
+        "attributes": {SSO_ATTRIBUTE: [person.prefix]},
+        "requiredActions": ["UPDATE_PASSWORD"],
+        "credentials": [{"type": "password", "value": password, "temporary": True}],
+    }
+
+
+def plan_up(client: AdminClient, sso: SsoUsers, spec: WorkshopSpec, models: list[Model], seen: Observed,
+            passwords: dict[str, str]) -> list[Step]:
+    """Actions that bring the room to `spec`; `passwords` gains a temporary password for each new SSO user."""
+    steps: list[Step] = []
+    for person in spec.people():
+        before = len(steps)
+        account = seen.accounts.get(person.username)
+        if account is None:
+            steps.append(Step("account", person.username, Change.CREATED, _signup(client, seen, person)))
+        apps = seen.apps.get(person.username, {})
+        for model in models:
+            if model.service_id in apps:
+                continue
+            steps.append(Step("application", person.app_name(model.name), Change.CREATED,
+                              _create_app(client, seen, person, model), f"plan {spec.plan}"))
+        user = seen.sso.get(person.username)
+        if user is None:
+            passwords[person.username] = passwords.get(person.username) or new_password()
+            rep = sso_user_rep(person, passwords[person.username])
+            steps.append(Step("SSO user", person.username, Change.CREATED, lambda rep=rep: sso.create(rep),
+                              "temporary password"))
+        elif person.username not in passwords:  # the handout was lost: the only way back is a new one
+            passwords[person.username] = new_password()
+            steps.append(Step("SSO user", person.username, Change.UPDATED,
+                              lambda uid=user["id"], pw=passwords[person.username]: sso.reset_password(uid, pw),
+                              "new temporary password (handout had none)"))
+        if len(steps) == before:
+            steps.append(Step("attendee", person.username, Change.UNCHANGED, lambda: None))
+    return steps
+
+
+def _signup(client: AdminClient, seen: Observed, person: Attendee) -> Callable[[], Any]:
+    def run() -> None:
+        with client.about(f"workshop: signup {person.username}"):
+            body = client.send_json("POST", "/admin/api/signup.json", {
+                "org_name": person.org_name, "username": person.username, "email": person.email})
+        seen.accounts[person.username] = body.get("account", body)
+    return run
+
+
+def _create_app(client: AdminClient, seen: Observed, person: Attendee, model: Model) -> Callable[[], Any]:
+    def run() -> None:
+        account = seen.accounts[person.username]
+        with client.about(f"workshop: application {person.app_name(model.name)}"):
+            body = client.send_json("POST", f"/admin/api/accounts/{account['id']}/applications.json", {
+                "plan_id": model.plan_id, "name": person.app_name(model.name), "description": person.marker})
+        seen.apps.setdefault(person.username, {})[model.service_id] = body.get("application", body)
+    return run
+
+
+def plan_reset_keys(client: AdminClient, seen: Observed) -> list[Step]:
+    steps = []
+    for username in sorted(seen.apps):
+        account_id = seen.accounts[username]["id"]
+        for service_id, app in sorted(seen.apps[username].items()):
+            def run(app: Obj = app, account_id: Any = account_id, username: str = username,
+                    service_id: int = service_id) -> None:
+                with client.about(f"workshop: new key for {app['name']}"):
+                    body = client.send_json("PUT", f"/admin/api/accounts/{account_id}/applications/{app['id']}.json",
+                                            {"user_key": secrets.token_hex(16)})
+                seen.apps[username][service_id] = body.get("application", body)
+            steps.append(Step("application key", str(app["name"]), Change.UPDATED, run, "new user_key"))
+    return steps
+
+
+def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
+    steps = []
+    for username in sorted(set(seen.accounts) | set(seen.sso)):
+        account = seen.accounts.get(username)
+        for app in (seen.apps.get(username) or {}).values():
+            path = f"/admin/api/accounts/{app['account_id']}/applications/{app['id']}.json"
+            steps.append(Step("application", str(app["name"]), Change.DELETED,
+                              lambda path=path: client.request("DELETE", path, allow=(404,))))
+        if account is not None:
+            path = f"/admin/api/accounts/{account['id']}.json"
+            steps.append(Step("account", username, Change.DELETED,
+                              lambda path=path: client.request("DELETE", path, allow=(404,))))
+        if username in seen.sso:
+            steps.append(Step("SSO user", username, Change.DELETED,
+                              lambda uid=seen.sso[username]["id"]: sso.delete(uid)))
+    return steps
+
+
+def execute(title: str, steps: list[Step]) -> StepResult:
+    """Run the steps in order. A failure stops the run, keeps what was done listed, and says how to finish."""
+    result = StepResult(title)
+    for step in steps:
+        try:
+            step.run()
+        except MaasError as exc:
+            result.add(step.kind, step.name, Change.FAILED, str(exc))
+            done = sum(1 for a in result.actions if a.change is not Change.FAILED)
+            result.notes.append(f"stopped after {done} of {len(steps)} changes; run the same command again to finish")
+            return result
+        result.add(step.kind, step.name, step.change, step.detail)
+    return result
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(9)
