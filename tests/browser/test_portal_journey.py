@@ -47,7 +47,7 @@ def test_sso_sign_in_create_app_copy_key_call_model_see_usage(
     page.screenshot(path=str(screenshots / "01-home-anonymous.png"), full_page=True)
 
     page.click("#nav-login")
-    page.click("#sso-keycloak")  # SSO first; the password form is folded away
+    page.click("a[id^=sso-keycloak]")  # SSO first; the password form is folded away
     page.wait_for_selector("#kc-form-login")
     assert "MaaS on RHOAI" in page.text_content("#kc-page-title")
     page.fill("#username", "newdev")

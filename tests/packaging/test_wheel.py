@@ -116,9 +116,10 @@ def test_wheel_installed_outside_the_repository_runs_the_tutorial(tmp_path: Path
     try:
         _run([maas, "sandbox", "up", "--state-dir", str(state), "--port", str(find_free_base_port())], ENV, work, 90)
         ran = _run([maas, "run", "--state-dir", str(state), "--out-dir", str(out)], ENV, work, 240)
-        assert "all 13 notebooks ran in" in ran.stdout, ran.stdout[-3000:]
+        notebooks = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))  # the tutorial as shipped, not a fixed count
+        assert f"all {len(notebooks)} notebooks ran in" in ran.stdout, ran.stdout[-3000:]
         report = json.loads((out / "run.json").read_text())
-        assert [n["status"] for n in report["notebooks"]] == ["ok"] * 13
+        assert [n["status"] for n in report["notebooks"]] == ["ok"] * len(notebooks)
 
         info = control.running(state)
         assert info is not None, "the wheel's sandbox is not running"
