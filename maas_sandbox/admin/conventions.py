@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -97,15 +98,24 @@ def _set_nested(target: Obj, key: str, value: Any) -> None:
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
         if nxt == "":
-            node.setdefault(part, [])
-            node[part].append(value)
+            existing = node.setdefault(part, [])
+            if not isinstance(existing, list):  # `a[b]=1&a[]=2`: Rack's ParameterTypeError, a 400
+                raise _type_error("Array", existing, part)
+            existing.append(value)
             return
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child is not None and not isinstance(child, dict):  # `a[]=1&a[b]=2` or `a=1&a[b]=2`
+            raise _type_error("Hash", child, part)
+        if child is None:
             child = {}
             node[part] = child
         node = child
     node[parts[-1]] = value
+
+
+def _type_error(expected: str, found: Any, name: str) -> BadRequest:
+    got = "Array" if isinstance(found, list) else "Hash" if isinstance(found, dict) else "String"
+    return BadRequest(f"Invalid query parameters: expected {expected} (got {got}) for param `{name}'")
 
 
 async def read_params(request: Request) -> Obj:
@@ -154,6 +164,24 @@ def as_bool(value: Any, default: bool = False) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("1", "true", "yes", "on", "t")
+
+
+def parse_number(value: Any, kind: type = float) -> int | float:
+    """A finite number from a parameter, as Rails' numericality reads it: NaN, Infinity, `inf` and overflowing
+    literals (`1e999`) are "not a number" (Ruby's Float() refuses them); raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(value)
+    number = float(value) if not isinstance(value, int) else value
+    if not math.isfinite(number) or (isinstance(value, str) and value.strip().lower().lstrip("+-") in _NONFINITE):
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, str):
+            return int(value)  # "1.5" is not an integer, as before
+        return int(number)
+    return float(number)
+
+
+_NONFINITE = frozenset({"nan", "inf", "infinity"})
 
 
 def as_int(value: Any, field: str) -> int:

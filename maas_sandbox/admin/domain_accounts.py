@@ -14,7 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from maas_sandbox.admin.conventions import NotFound, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import NotFound, Unprocessable, as_bool, parse_number
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -115,7 +115,7 @@ def _number(value: Any, field: str, kind: type, default: Any) -> Any:
     if _blank(value):
         return default
     try:
-        number = kind(value)
+        number = parse_number(value, kind)
     except (TypeError, ValueError) as exc:
         raise Unprocessable({field: ["is not a number"]}) from exc
     if number < 0:

@@ -345,7 +345,12 @@ class Exchange:
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
         request = self.request
-        drop = {b"host", b"content-length", *HOP_BY_HOP}
+        # nginx's `proxy_set_header X-3scale-proxy-secret-token $secret_token` replaces a client's header of
+        # that name (and sends none when the product has no secret); the model server's pacing header is for
+        # the sandbox's own tests only (a test-clock sandbox), never for any client of a real-looking gateway.
+        drop = {b"host", b"content-length", b"x-3scale-proxy-secret-token", *HOP_BY_HOP}
+        if not self.conn.gateway.sandbox.test_clock:
+            drop.add(b"x-sandbox-token-delay-ms")
         if product.apicast and product.credentials_location == "authorization":
             drop.add(b"authorization")
         lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1")]
