@@ -26,9 +26,9 @@ from maas_sandbox.admin.domain_accounts import (
     create_application,
     regenerate_user_key,
     signup,
-    verify_password,
 )
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
 from maas_sandbox.portal import drops
 from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, SWAGGER_BASE, SWAGGER_DIR, SWAGGER_FILES
 from maas_sandbox.portal.liquid_env import make_environment, prepare_layout
@@ -142,6 +142,9 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     portal = Portal(sandbox)
     app = FastAPI(title="Developer portal (maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+    # porta has no login throttling of its own (bot protection is reCAPTCHA); the sandbox serves every gateway
+    # from the same loop, so it guards its portal with Keycloak's brute-force arithmetic and defaults.
+    users_guard, clients_guard = BruteForce(BruteForceSettings()), BruteForce(CLIENT_SETTINGS)
 
     async def session_of(request: Request) -> Obj:
         return portal.sessions.load(request)
@@ -231,10 +234,26 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         await require_csrf(request, session)
         form = await request.form()
         name = str(form.get("username", "")).strip()
+        if not await password_ok(request, name, str(form.get("password", ""))):
+            return portal.redirect(session, "/login", ("error", "Incorrect email or password. Please try again."))
         user = sandbox.store.first("user", username=name) or sandbox.store.first("user", email=name)
-        if user is None or not verify_password(user.get("_password_hash"), str(form.get("password", ""))):
+        if user is None:  # deleted while its password was being checked
             return portal.redirect(session, "/login", ("error", "Incorrect email or password. Please try again."))
         return sign_in(session, user)
+
+    async def password_ok(request: Request, name: str, password: str) -> bool:
+        """Locked keys are refused before any hashing; the hash runs off the loop, for unknown users too."""
+        client = request.client.host if request.client else "?"
+        now = sandbox.clock.time()
+        if not name or not password or users_guard.locked(name, now) or clients_guard.locked(client, now):
+            return await refused()
+        user = sandbox.store.first("user", username=name) or sandbox.store.first("user", email=name)
+        if await verify_off_loop(user.get("_password_hash") if user else None, password):
+            users_guard.success(name)
+            return True
+        users_guard.failure(name, now)
+        clients_guard.failure(client, now)
+        return await refused()
 
     def sign_in(session: Obj, user: Obj) -> Response:
         account = sandbox.store.get("account", user["account_id"]) or {}
@@ -266,6 +285,8 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         session = await session_of(request)
         await require_csrf(request, session)
         form = await request.form()
+        if not str(form.get("account[user][password]", "")):  # porta: password_required? for buyer sign-ups
+            return portal.redirect(session, "/signup", ("error", "Sign-up failed: Password can't be blank"))
         try:
             _account, user = signup(
                 sandbox,

@@ -21,11 +21,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
 from maas_sandbox.sso import pages
 from maas_sandbox.sso.keys import jwks, signing_key
 from maas_sandbox.sso.realms import (
     RealmError,
-    check_password,
     create_realm,
     find_client,
     find_user,
@@ -177,6 +177,32 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax", path=f"/realms/{realm}/")
         return response
 
+    guards: dict[str, tuple[BruteForce, BruteForce]] = {}
+
+    async def guarded_login(rep: Obj, request: Request, username: str, password: str) -> Obj | None:
+        """Keycloak's brute-force detection when the realm enables it (bruteForceProtected), plus a per-client
+        guard; a locked user gets the same "Invalid username or password." and no password check."""
+        settings = BruteForceSettings.from_realm(rep)
+        name = str(rep.get("realm"))
+        if name not in guards or guards[name][0].settings != settings:
+            guards[name] = (BruteForce(settings), BruteForce(CLIENT_SETTINGS))
+        users, clients = guards[name]
+        client = request.client.host if request.client else "?"
+        now = sandbox.clock.time()
+        if not username or users.locked(username, now) or clients.locked(client, now):
+            return await refused() or None
+        user = find_user(rep, username=username)
+        hashes = [c.get("_hash") for c in (user or {}).get("credentials") or [] if c.get("_hash")]
+        ok = False
+        for hashed in hashes or [None]:  # an unknown user costs one (dummy) hash too
+            ok = ok or await verify_off_loop(hashed, password)
+        if ok and user is not None and user.get("enabled", True):
+            users.success(username)
+            return user
+        users.failure(username, now)
+        clients.failure(client, now)
+        return await refused() or None
+
     @app.post("/realms/{realm}/protocol/openid-connect/auth")
     async def login(realm: str, request: Request) -> Response:
         form = await request.form()
@@ -196,8 +222,8 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         if rep is None or client is None or auth["redirect_uri"] not in (client.get("redirectUris") or []):
             return HTMLResponse(pages.error_page("Client not found."), status_code=400)
         username = str(form.get("username", ""))
-        user = find_user(rep, username=username)
-        if user is None or not check_password(user, str(form.get("password", ""))):
+        user = await guarded_login(rep, request, username, str(form.get("password", "")))
+        if user is None:
             html = pages.login_page(
                 rep.get("displayName") or realm,
                 oidc(realm, "auth"),
