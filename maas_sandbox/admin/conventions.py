@@ -77,6 +77,33 @@ class BadRequest(ApiError):
         return PlainTextResponse(self.message, status_code=400)
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+
+    def response(self) -> Response:
+        return PlainTextResponse("Request Entity Too Large", status_code=413)
+
+
+MAX_BODY = 32 * 1024 * 1024  # Admin API bodies (CMS templates, OpenAPI specs) are small; more is refused
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused (413) past MAX_BODY: a declared length before reading, a streamed one as it comes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge()
+        parts.append(chunk)
+    body = b"".join(parts)
+    request._body = body  # noqa: SLF001 - starlette's cache, so request.form() can still parse it
+    return body
+
+
 def required_missing(name: str) -> BadRequest:
     return BadRequest(f"Required parameter missing: {name}")
 
@@ -126,7 +153,7 @@ async def read_params(request: Request) -> Obj:
     params: Obj = {}
     for key, value in request.query_params.multi_items():
         _set_nested(params, key, value)
-    body = await request.body()
+    body = await _bounded_body(request)
     if body:
         ctype = request.headers.get("content-type", "")
         if "json" in ctype or body.lstrip()[:1] in (b"{", b"["):
@@ -215,6 +242,26 @@ def _basic_credentials(request: Request) -> list[str]:
     return [v for v in (user, password) if v]
 
 
+def _token_outside_body(request: Request) -> str | None:
+    for key in ("access_token", "provider_key"):
+        value = request.query_params.get(key)
+        if value:
+            return value
+    creds = _basic_credentials(request)
+    return creds[0] if creds else None
+
+
+async def _checked(request: Request, expected: str) -> bool:
+    """The query or Basic token is checked before the body is read: a body from a client without the token
+    is never read (its size decides nothing). Only when neither holds the token is the body looked at."""
+    if tokens_equal(_token_outside_body(request), expected):
+        return True
+    try:
+        return tokens_equal(await presented_token(request), expected)
+    except PayloadTooLarge:
+        return False
+
+
 async def presented_token(request: Request) -> str | None:
     params = await read_params(request)
     for key in ("access_token", "provider_key"):
@@ -236,14 +283,14 @@ def sandbox_of(request: Request) -> Sandbox:
 async def require_admin(request: Request) -> Sandbox:
     """Dependency for every tenant Admin/Analytics/CMS route."""
     sandbox = sandbox_of(request)
-    if not tokens_equal(await presented_token(request), sandbox.admin_token):
+    if not await _checked(request, sandbox.admin_token):
         raise Forbidden()
     return sandbox
 
 
 async def require_master(request: Request) -> Sandbox:
     sandbox = sandbox_of(request)
-    if not tokens_equal(await presented_token(request), sandbox.master_token):
+    if not await _checked(request, sandbox.master_token):
         raise Forbidden()
     return sandbox
 

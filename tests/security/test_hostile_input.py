@@ -9,6 +9,7 @@ nginx.conf (`proxy_set_header X-3scale-proxy-secret-token $secret_token`, which 
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -114,3 +115,19 @@ def test_client_sent_proxy_secret_token_is_replaced(secured: SandboxInfo, admin:
     sent = [v for k, v in last["raw_headers"] if k.lower() == "x-3scale-proxy-secret-token"]
     proxy = admin.call("GET", f"/admin/api/services/{product.id}/proxy.json")["proxy"]
     assert sent == [proxy["secret_token"]]
+
+
+def _raw_admin(info: SandboxInfo, head: bytes) -> bytes:
+    port = int(info.admin_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)  # the headers only: a server that waits for the 300 MB body times out here
+        return sock.recv(65536)
+
+
+def test_admin_api_refuses_a_huge_body_before_reading_it(secured: SandboxInfo) -> None:
+    head = ("POST /admin/api/services.json{q} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            "\r\nContent-Length: 300000000\r\n\r\n")
+    without = _raw_admin(secured, head.format(q="").encode())
+    assert without.startswith(b"HTTP/1.1 403 ") and b'{"error":"Access denied"}' in without
+    with_token = _raw_admin(secured, head.format(q=f"?access_token={secured.admin_token}").encode())
+    assert with_token.startswith(b"HTTP/1.1 413 ")
