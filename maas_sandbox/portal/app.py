@@ -34,6 +34,8 @@ from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, SWAGGER_BASE, SWAGGER_DIR
 from maas_sandbox.portal.liquid_env import make_environment, prepare_layout
 from maas_sandbox.portal.session import Sessions, safe_return_to
 from maas_sandbox.portal.sso_login import SsoError, finish_sso, start_sso
+from maas_sandbox.security_headers import PORTAL as PORTAL_HEADERS
+from maas_sandbox.security_headers import SecurityHeaders
 
 Obj = dict[str, Any]
 log = logging.getLogger("maas_sandbox.portal")
@@ -142,6 +144,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     portal = Portal(sandbox)
     app = FastAPI(title="Developer portal (maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+    app.add_middleware(SecurityHeaders, headers=PORTAL_HEADERS)
     # porta has no login throttling of its own (bot protection is reCAPTCHA); the sandbox serves every gateway
     # from the same loop, so it guards its portal with Keycloak's brute-force arithmetic and defaults.
     users_guard, clients_guard = BruteForce(BruteForceSettings()), BruteForce(CLIENT_SETTINGS)
@@ -262,15 +265,18 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
                 session, "/login", ("info", "Your account isn't active or hasn't been approved yet.")
             )
         target = safe_return_to(session.pop("return_to", "/"))
-        keep = {"csrf": secrets.token_urlsafe(32), "user_id": user["id"], "access_code": session.get("access_code")}
+        keep = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}
+        portal.sessions.end(session)
         session.clear()
         session.update(keep)  # a new session (and CSRF token) on sign-in: no fixation
+        portal.sessions.start(session, user["id"])
         return portal.redirect(session, target, ("success", "Signed in successfully"))
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         session = await session_of(request)
         await require_csrf(request, session)
+        portal.sessions.end(session)  # the old cookie no longer signs anyone in
         fresh = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}
         return portal.redirect(fresh, "/", ("info", "Signed out"))
 

@@ -22,6 +22,8 @@ from joserfc.errors import JoseError
 
 from maas_sandbox.context import Sandbox
 from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
+from maas_sandbox.security_headers import SSO as SSO_HEADERS
+from maas_sandbox.security_headers import SecurityHeaders
 from maas_sandbox.sso import pages
 from maas_sandbox.sso.keys import jwks, signing_key
 from maas_sandbox.sso.realms import (
@@ -44,6 +46,7 @@ CSRF_COOKIE = "KC_RESTART"
 
 def create_sso_app(sandbox: Sandbox) -> FastAPI:
     app = FastAPI(title="SSO (Keycloak-shaped, maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SecurityHeaders, headers=SSO_HEADERS)
     codes: dict[str, Obj] = {}
     forms = URLSafeTimedSerializer(_form_secret(sandbox), salt="sso-login")
 

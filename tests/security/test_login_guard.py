@@ -143,3 +143,47 @@ for t in threads: t.start()
 stop.wait()
 print(f"{count[0]} wrong logins")
 """
+
+
+def _signed_in(info: SandboxInfo, username: str) -> requests.Session:
+    s = requests.Session()
+    token = _csrf(s.get(info.portal_url + "/login", timeout=10).text)
+    resp = s.post(info.portal_url + "/login", timeout=30,
+                  data={"authenticity_token": token, "username": username, "password": PASSWORD})
+    assert "Signed in" in resp.text
+    return s
+
+
+def test_logout_revokes_the_session_cookie(guarded: SandboxInfo) -> None:
+    """§5: the cookie copied before logout no longer signs anyone in (porta's sessions are server-side)."""
+    product = lb.build_product(lb.Admin(guarded))
+    s = _signed_in(guarded, product.name)
+    stolen = dict(s.cookies)
+    page = s.get(guarded.portal_url + "/admin/applications", timeout=10, allow_redirects=False)
+    assert page.status_code == 200
+    s.post(guarded.portal_url + "/logout", data={"authenticity_token": _csrf(page.text)}, timeout=10)
+    replay = requests.get(guarded.portal_url + "/admin/applications", cookies=stolen, timeout=10,
+                          allow_redirects=False)
+    assert replay.status_code == 303 and replay.headers["location"].startswith("/login")
+
+
+def test_portal_sign_up_needs_a_password(guarded: SandboxInfo) -> None:
+    s = requests.Session()
+    token = _csrf(s.get(guarded.portal_url + "/signup", timeout=10).text)
+    resp = s.post(guarded.portal_url + "/signup", timeout=10, data={
+        "authenticity_token": token, "account[org_name]": "Blank Org", "account[user][username]": "blankpw",
+        "account[user][email]": "blankpw@example.com", "account[user][password]": ""})
+    assert "Password can&#39;t be blank" in resp.text or "Password can't be blank" in resp.text
+    users = requests.get(guarded.admin_url + "/admin/api/accounts/find.json", timeout=10,
+                         params={"access_token": guarded.admin_token, "username": "blankpw"})
+    assert users.status_code == 404
+
+
+@pytest.mark.parametrize("where", ["portal", "sso"])
+def test_pages_carry_security_headers(guarded: SandboxInfo, where: str) -> None:
+    sso_page = "/realms/maas/.well-known/openid-configuration"
+    url = guarded.portal_url + "/login" if where == "portal" else guarded.sso_url + sso_page
+    headers = requests.get(url, timeout=10).headers
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
