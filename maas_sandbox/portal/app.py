@@ -19,7 +19,8 @@ from urllib.parse import quote
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from markupsafe import Markup
+from liquid.exceptions import LiquidError
+from markupsafe import Markup, escape
 
 from maas_sandbox.admin.conventions import ApiError
 from maas_sandbox.admin.domain_accounts import (
@@ -92,16 +93,33 @@ class Portal:
         flags: Obj = {}
         ctx = {**self.base_context(session, template.get("title")), **(extra or {}), "_response_flags": flags}
         source = template["published"] or ""
-        body = self.env.from_string(source).render(**ctx) if template.get("liquid_enabled", True) else source
         layout = (
             self.sandbox.store.get("cms_template", template.get("layout_id")) if template.get("layout_id") else None
         )
-        if layout is not None and layout.get("published") is not None:
-            body = self.env.from_string(prepare_layout(layout["published"])).render(**ctx, _page_content=Markup(body))
+        try:
+            body = self.env.from_string(source).render(**ctx) if template.get("liquid_enabled", True) else source
+            if layout is not None and layout.get("published") is not None:
+                page = Markup(body)
+                body = self.env.from_string(prepare_layout(layout["published"])).render(**ctx, _page_content=page)
+        except LiquidError as exc:
+            return self.liquid_error(session, exc)
         response = HTMLResponse(body, status_code=status, media_type=template.get("content_type") or "text/html")
         response.headers["Cache-Control"] = (
             "no-store" if flags.get("no_store") or session.get("user_id") else "no-cache"
         )
+        self.sessions.save(response, session)
+        return response
+
+    def liquid_error(self, session: Obj, exc: LiquidError) -> Response:
+        """A template that fails or hits a limit: porta shows the Liquid error text on a plain error page."""
+        log.warning("portal template error: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        message = escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        html = (
+            "<!DOCTYPE html><html><head><title>Liquid error</title></head>"
+            f"<body><h1>Liquid error</h1><p>Liquid error: {message}</p></body></html>"
+        )
+        response = HTMLResponse(html, status_code=500)
+        response.headers["Cache-Control"] = "no-store"
         self.sessions.save(response, session)
         return response
 

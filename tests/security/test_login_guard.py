@@ -187,3 +187,27 @@ def test_pages_carry_security_headers(guarded: SandboxInfo, where: str) -> None:
     assert headers["X-Frame-Options"] == "SAMEORIGIN"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(("name", "source", "message"), [
+    ("loop", "{% for i in (1..3000000) %}{{ i }}{% endfor %}", "loop iteration limit reached"),
+    ("nested", "{% for i in (1..3000) %}{% for j in (1..3000) %}x{% endfor %}{% endfor %}", "loop iteration limit"),
+    ("output", "{% for i in (1..20000) %}" + "x" * 100 + "{% endfor %}", "output stream limit reached"),
+    ("syntax", "{% if %}", ""),
+])
+def test_liquid_is_bounded_and_errors_get_an_error_page(guarded: SandboxInfo, name: str, source: str,
+                                                        message: str) -> None:
+    """§6: python-liquid's limits stop runaway templates fast; any template error is a Liquid error page."""
+    token = {"access_token": guarded.admin_token}
+    api = guarded.admin_url + "/admin/api/cms/templates"
+    path = f"/liquid-{name}"
+    created = requests.post(api + ".json", params=token, timeout=10,
+                            json={"type": "page", "title": name, "system_name": path[1:], "path": path,
+                                  "draft": source})
+    assert created.status_code == 201, created.text
+    requests.put(f"{api}/{created.json()['id']}/publish.json", params=token, timeout=10).raise_for_status()
+    start = time.perf_counter()
+    resp = requests.get(guarded.portal_url + path, timeout=30)
+    took = time.perf_counter() - start
+    assert resp.status_code == 500 and "Liquid error" in resp.text and message in resp.text, resp.text[:300]
+    assert len(resp.content) < 10_000 and took < 1.0, (len(resp.content), took)
