@@ -191,10 +191,14 @@ def check_user_fields(sandbox: Sandbox, username: Any, email: Any, *, except_id:
     errors: dict[str, list[str]] = {}
     if _blank(username):
         errors.setdefault("username", []).append("can't be blank")
+    elif len(str(username)) > 40:  # porta user.rb: username length within 3..40, email at most 255
+        errors.setdefault("username", []).append("is too long (maximum is 40 characters)")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", username=str(username))):
         errors.setdefault("username", []).append("has already been taken")
     if _blank(email):
         errors.setdefault("email", []).append("can't be blank")
+    elif len(str(email)) > 255:
+        errors.setdefault("email", []).append("is too long (maximum is 255 characters)")
     elif not _EMAIL.match(str(email)):
         errors.setdefault("email", []).append("should look like an email address")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", email=str(email))):
@@ -267,6 +271,8 @@ def signup(
     """
     if _blank(org_name):
         raise Unprocessable({"org_name": ["can't be blank"]})
+    if len(str(org_name)) > 255:  # porta account.rb: org_name length maximum 255
+        raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
     check_user_fields(sandbox, username, email)
     store = sandbox.store
     if account_plan_id is not None:

@@ -3,7 +3,8 @@
 Upstream judges: APIcast's gateway/conf/nginx.conf.liquid (`large_client_header_buffers 4 8k`, no
 client_max_body_size) and nginx's defaults (client_header_timeout/client_body_timeout 60s, keepalive_timeout
 75s; 414 for a request line over one buffer, 400 "Request Header Or Cookie Too Large" for a header over one).
-Own sandbox, with the three timeouts set to 1.5 s through the environment so they can be observed quickly.
+Own sandbox, with the three timeouts set to 1.5 s through the environment so they can be observed quickly,
+and without the test clock (as users run it) for the pacing-header case of §9.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import requests
 
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+from maas_sandbox.layout import find_free_base_port
 
 TIMEOUTS = {"MAAS_GATEWAY_CLIENT_HEADER_TIMEOUT": "1.5", "MAAS_GATEWAY_CLIENT_BODY_TIMEOUT": "1.5",
             "MAAS_GATEWAY_KEEPALIVE_TIMEOUT": "1.5"}
@@ -33,7 +35,8 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     saved = {k: os.environ.get(k) for k in TIMEOUTS}
     os.environ.update(TIMEOUTS)
     try:
-        info = lb.start_sandbox(tmp_path_factory.mktemp("limits") / "state")
+        # a sandbox as users run it (no test clock): the model server's pacing header is not for its clients
+        info = control.up(tmp_path_factory.mktemp("limits") / "state", find_free_base_port(), timeout=60)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -198,3 +201,13 @@ def test_keepalive_connection_closes_after_the_idle_timeout(limited: SandboxInfo
         while sock.recv(65536):
             pass
         assert 1.0 < time.monotonic() - start < 5
+
+
+def test_clients_cannot_set_the_model_servers_pacing_header(limited: SandboxInfo, product: lb.Product) -> None:
+    """§9: X-Sandbox-Token-Delay-Ms is honoured by the model server for the sandbox's own tests (a test-clock
+    sandbox); through a gateway of a normal sandbox it is dropped like any hop-internal header."""
+    requests.get(product.production + "/v1/models", timeout=10, headers={
+        "Authorization": f"Bearer {product.apps[0].key}", "X-Sandbox-Token-Delay-Ms": "5000"}).raise_for_status()
+    last = requests.get(limited.models_url + "/sandbox/last-request", timeout=10).json()
+    names = {k.lower() for k, _ in last["raw_headers"]}
+    assert "x-sandbox-token-delay-ms" not in names and "authorization" not in names

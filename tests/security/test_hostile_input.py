@@ -131,3 +131,17 @@ def test_admin_api_refuses_a_huge_body_before_reading_it(secured: SandboxInfo) -
     assert without.startswith(b"HTTP/1.1 403 ") and b'{"error":"Access denied"}' in without
     with_token = _raw_admin(secured, head.format(q=f"?access_token={secured.admin_token}").encode())
     assert with_token.startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("org_name", "o" * 200_000, "is too long (maximum is 255 characters)"),
+    ("username", "u" * 41, "is too long (maximum is 40 characters)"),
+    ("email", "e" * 250 + "@x.example", "is too long (maximum is 255 characters)"),
+])
+def test_signup_fields_have_porta_length_limits(secured: SandboxInfo, field: str, value: str, message: str) -> None:
+    """porta app/models/account.rb (org_name ≤ 255) and user.rb (username 3..40, email ≤ 255)."""
+    data = {"org_name": "Len Org", "username": "lenuser", "email": "len@example.com", "password": "pw-Length-1"}
+    data[field] = value
+    resp = requests.post(secured.admin_url + "/admin/api/signup.json", params={"access_token": secured.admin_token},
+                         data=data, timeout=10)
+    assert resp.status_code == 422 and message in resp.json()["errors"][field], resp.text[:300]
