@@ -1,4 +1,5 @@
-"""Organisation name (Master API), time zone (sandbox extension; a manual step on a real 3scale), and the
+"""Organisation name (Master API), time zone and the multiple-applications switch (sandbox extensions; manual
+steps on a real 3scale), and the
 llm-metrics policy in the tenant's policy registry (sandbox only: on a cluster the CustomPolicyDefinition
 registers it)."""
 
@@ -31,6 +32,8 @@ def apply_organisation(ctx: Context) -> StepResult:
         sandbox = _target(ctx) == "sandbox"
         if sandbox and provider.get("timezone") != org.timezone:
             changes["timezone"] = org.timezone
+        if sandbox and provider.get("multiple_applications_allowed") != org.multiple_applications:
+            changes["multiple_applications"] = org.multiple_applications
         if not changes:
             ctx.record(result, "organisation", "org_name", Change.UNCHANGED, org.org_name, link)
         elif not ctx.client.has_master:
@@ -49,6 +52,14 @@ def apply_organisation(ctx: Context) -> StepResult:
             result.notes.append(f"time zone: 3scale has no API for it — set {org.timezone} by hand in Account "
                                 f"Settings → Overview ({link})")
             ctx.record(result, "organisation", "timezone", Change.SKIPPED, "manual step", link)
+        switch = "Show" if org.multiple_applications else "Hide"
+        switches = ctx.link("/p/admin/cms/switches")  # porta Provider::Admin::CMS::SwitchesController
+        if sandbox and "multiple_applications" not in changes:
+            ctx.record(result, "organisation", "multiple_applications", Change.UNCHANGED, switch, switches)
+        elif not sandbox:
+            result.notes.append(f"multiple applications: 3scale has no API for the switch — {switch} it by hand in "
+                                f"Audience → Developer Portal → Feature Visibility ({switches})")
+            ctx.record(result, "organisation", "multiple_applications", Change.SKIPPED, "manual step", switches)
     return result
 
 

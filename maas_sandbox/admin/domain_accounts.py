@@ -351,6 +351,22 @@ def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None 
     return key
 
 
+def multiple_applications_allowed(sandbox: Sandbox) -> bool:
+    """porta's provider switch `multiple_applications` (settings.multiple_applications.visible?). Set through the
+    sandbox's Master API extension; unset = allowed (the sandbox's behaviour before the switch existed)."""
+    provider = sandbox.store.first("provider") or {}
+    return provider.get("_multiple_applications") is not False
+
+
+def check_plan_is_unique(sandbox: Sandbox, account_id: int, plan_id: int) -> None:
+    """porta cinstance.rb `plan_is_unique`, which only the developer portal's create validates: with the switch
+    off an account holds at most one (non-deleted) application per plan."""
+    if multiple_applications_allowed(sandbox):
+        return
+    if sandbox.store.first("application", account_id=account_id, plan_id=plan_id) is not None:
+        raise Unprocessable({"plan": ["is already bought"]})
+
+
 def create_application(
     sandbox: Sandbox,
     account_id: int,

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from maas_sandbox.admin.conventions import ApiError
 from maas_sandbox.admin.domain_accounts import (
+    check_plan_is_unique,
     create_application,
     regenerate_user_key,
     signup,
@@ -394,6 +395,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         if plan is None or plan.get("type") != "application_plan" or plan.get("state") != "published":
             return portal.redirect(session, "/admin/applications/new", ("error", "Choose a published plan."))
         try:
+            check_plan_is_unique(sandbox, user["account_id"], plan["id"])
             created = create_application(
                 sandbox,
                 user["account_id"],

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import loopback as lb
 import pytest
@@ -26,6 +27,7 @@ from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
 
 PASSWORD = "pw-Loopback-1"
+SETUP: dict[str, Any] = {}
 _spec = importlib.util.spec_from_file_location(
     "portal_setup", Path(__file__).resolve().parents[1] / "browser" / "portal_setup.py"
 )
@@ -40,7 +42,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     try:
         from tests.conftest import AdminHTTP  # noqa: PLC0415 - as tests/browser/conftest.py does
 
-        portal_setup.setup_portal(info, AdminHTTP(info))  # the builtin pages, no access code, SSO realm
+        SETUP["portal"] = portal_setup.setup_portal(info, AdminHTTP(info))  # pages, no access code, SSO realm
         yield info
     finally:
         control.down(info.state_dir)
@@ -211,3 +213,36 @@ def test_liquid_is_bounded_and_errors_get_an_error_page(guarded: SandboxInfo, na
     took = time.perf_counter() - start
     assert resp.status_code == 500 and "Liquid error" in resp.text and message in resp.text, resp.text[:300]
     assert len(resp.content) < 10_000 and took < 1.0, (len(resp.content), took)
+
+
+def _switch(info: SandboxInfo, allowed: bool) -> None:
+    provider = requests.get(info.admin_url + "/admin/api/provider.json", params={"access_token": info.admin_token},
+                            timeout=10).json()["account"]
+    requests.put(f"{info.admin_url}/master/api/providers/{provider['id']}.json", timeout=10,
+                 params={"access_token": info.master_token},
+                 data={"multiple_applications": str(allowed).lower()}).raise_for_status()
+
+
+def test_multiple_applications_switch_off_means_one_application_per_plan(guarded: SandboxInfo) -> None:
+    """§1c: porta cinstance.rb `plan_is_unique` (developer portal create): with the provider's switch off, a
+    second application on the same plan is "already bought", so the per-application quota cannot multiply."""
+    setup = SETUP["portal"]
+    s = _signed_in(guarded, lb.build_product(lb.Admin(guarded)).name)
+
+    def create(name: str) -> requests.Response:
+        page = s.get(guarded.portal_url + "/admin/applications/new", timeout=10).text
+        return s.post(guarded.portal_url + "/admin/applications", timeout=10, data={
+            "authenticity_token": _csrf(page), "service_id": setup.service["system_name"],
+            "cinstance[name]": name, "cinstance[plan_id]": str(setup.plan["id"])})
+
+    _switch(guarded, False)
+    try:
+        first = create("first")
+        assert "/admin/applications/" in first.url and "Application was created" in first.text
+        second = create("second")
+        assert "already bought" in second.text and second.url.endswith("/admin/applications/new")
+        _switch(guarded, True)
+        third = create("third")
+        assert "Application was created" in third.text
+    finally:
+        _switch(guarded, True)

@@ -1,7 +1,9 @@
 """The provider (tenant) account: tenant Admin API `provider.json` and the Master API provider update (§2).
 
-Sandbox addition: the Master API call also accepts `timezone` (IANA name), stored as `_timezone` and shown
-as `timezone`; real 3scale sets the provider timezone only in the Admin Portal UI.
+Sandbox additions: the Master API call also accepts `timezone` (IANA name), stored as `_timezone` and shown
+as `timezone`, and `multiple_applications` (boolean: porta's provider switch of that name), stored as
+`_multiple_applications` and shown as `multiple_applications_allowed`; real 3scale sets both only in the Admin
+Portal UI.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    as_bool,
     link,
     path_id,
     public,
@@ -42,6 +45,7 @@ def provider_of(sandbox: Sandbox) -> Obj:
 def provider_view(sandbox: Sandbox, provider: Obj) -> Obj:
     view = public(provider)
     view["timezone"] = provider.get("_timezone") or "UTC"
+    view["multiple_applications_allowed"] = provider.get("_multiple_applications") is not False
     view["links"] = [link("users", f"{sandbox.admin_url}/admin/api/accounts/{provider['id']}/users")]
     return view
 
@@ -99,6 +103,8 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
         raise Unprocessable({"org_name": ["can't be blank"]})
     if attrs.get("timezone") not in (None, ""):
         changes["_timezone"] = _valid_timezone(str(attrs["timezone"]))
+    if attrs.get("multiple_applications") not in (None, ""):
+        changes["_multiple_applications"] = as_bool(attrs["multiple_applications"])
     event = attrs.get("state_event")
     if event not in (None, ""):
         if event not in PROVIDER_EVENTS:
