@@ -94,6 +94,8 @@ class BruteForce:
             if len(self.entries) >= self.max_entries:
                 self.entries.pop(next(iter(self.entries)))
             entry = self.entries[key] = _Failures()
+        # concurrent checks can finish out of order: time never runs backwards for an entry
+        now = max(now, entry.last)
         delta = now - entry.last if entry.last > 0 else 0.0
         had_failure = entry.last > 0
         entry.last = now
@@ -101,7 +103,7 @@ class BruteForce:
             entry.count = 0
         entry.count += 1
         wait = s.wait_increment * (entry.count // s.failure_factor)
-        if wait == 0 and had_failure and delta * 1000 < s.quick_login_check_ms:
+        if wait == 0 and had_failure and s.quick_login_check_ms > 0 and delta * 1000 < s.quick_login_check_ms:
             wait = s.minimum_quick_login_wait
         if wait > 0:
             entry.not_before = now + min(wait, s.max_failure_wait)

@@ -273,6 +273,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         if await verify_off_loop(user.get("_password_hash") if user else None, password):
             users_guard.success(name)
             return True
+        now = sandbox.clock.time()  # after the hash: the failure's own time
         users_guard.failure(name, now)
         clients_guard.failure(client, now)
         return await refused()

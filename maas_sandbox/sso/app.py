@@ -202,6 +202,7 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         if ok and user is not None and user.get("enabled", True):
             users.success(username)
             return user
+        now = sandbox.clock.time()  # after the hash: the failure's own time
         users.failure(username, now)
         clients.failure(client, now)
         return await refused() or None

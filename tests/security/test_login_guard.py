@@ -152,7 +152,7 @@ def _signed_in(info: SandboxInfo, username: str) -> requests.Session:
     token = _csrf(s.get(info.portal_url + "/login", timeout=10).text)
     resp = s.post(info.portal_url + "/login", timeout=30,
                   data={"authenticity_token": token, "username": username, "password": PASSWORD})
-    assert "Signed in" in resp.text
+    assert "Signed in" in resp.text, re.findall(r"(?:Incorrect|isn't active)[^<]*", resp.text)
     return s
 
 
