@@ -104,6 +104,7 @@ class GatewayProtocol(asyncio.Protocol):
         self.head_size = 0  # the current message's header lines so far (all must fit the 4 buffers)
         self.final: bytes | None = None  # the answer owed after the responses in flight, then close
         self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time when the current client timeout expires
 
     # -- asyncio ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -143,19 +144,31 @@ class GatewayProtocol(asyncio.Protocol):
         raise _Rejected
 
     # -- timeouts: one timer per connection, for whichever of nginx's client timeouts applies now --------
+    # Re-arming only moves a deadline (one loop.time() call); the handle re-schedules itself for what is left,
+    # so keep-alive requests do not create and cancel timer handles.
     def _arm(self, seconds: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._timed_out) if seconds > 0 else None
+        if seconds <= 0:
+            self.deadline = None
+            return
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + seconds
+        if self.timer is None or self.timer.when() > self.deadline:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = loop.call_at(self.deadline, self._timed_out)
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
 
     def _timed_out(self) -> None:
         self.timer = None
-        if not self.busy and not self.closed and self.transport is not None:
+        if self.deadline is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.deadline:
+            self.timer = loop.call_at(self.deadline, self._timed_out)
+            return
+        if not self.busy and self.transport is not None:
             self.transport.close()  # nginx closes without an answer (408 is only logged)
             self.closed = True
 
@@ -173,7 +186,10 @@ class GatewayProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._disarm()
+        self.deadline = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         exchange = self.exchange
         if exchange is not None and exchange.upstream is not None:
             exchange.upstream.abort()  # stop an upstream generation nobody will read
