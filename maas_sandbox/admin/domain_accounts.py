@@ -217,7 +217,9 @@ def create_user(
     role: str = "member",
     state: str = "pending",
     sso: Obj | None = None,
+    password_hash: str | None = None,
 ) -> Obj:
+    """`password_hash`: the password already hashed off the event loop (the portal's sign-up does that)."""
     check_user_fields(sandbox, username, email)
     if password is not None and password != "" and len(password) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
@@ -227,7 +229,7 @@ def create_user(
         "email": str(email),
         "role": role,
         "state": state,
-        "_password_hash": hash_password(password) if password else None,
+        "_password_hash": (password_hash or hash_password(password)) if password else None,
     }
     if sso:
         user["_sso"] = sso
@@ -262,6 +264,7 @@ def signup(
     service_plan_ids: list[int] | None = None,
     application_plan_ids: list[int] | None = None,
     create_applications: bool = True,
+    password_hash: str | None = None,
 ) -> tuple[Obj, Obj]:
     """A buyer account with its admin user, subscribed as 3scale does.
 
@@ -297,7 +300,8 @@ def signup(
                 "monthly_charging_enabled": True,
             },
         )
-        user = create_user(sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso)
+        user = create_user(sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso,
+                           password_hash=password_hash)
         for service in store.list("service"):
             service_plan = chosen_service_plans.get(service["id"]) or default_plan(
                 sandbox, "service_plan", service["id"]

@@ -30,7 +30,14 @@ from maas_sandbox.admin.domain_accounts import (
     signup,
 )
 from maas_sandbox.context import Sandbox
-from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
+from maas_sandbox.login_guard import (
+    CLIENT_SETTINGS,
+    BruteForce,
+    BruteForceSettings,
+    hash_off_loop,
+    refused,
+    verify_off_loop,
+)
 from maas_sandbox.portal import drops
 from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, SWAGGER_BASE, SWAGGER_DIR, SWAGGER_FILES
 from maas_sandbox.portal.liquid_env import make_environment, prepare_layout
@@ -313,13 +320,15 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         form = await request.form()
         if not str(form.get("account[user][password]", "")):  # porta: password_required? for buyer sign-ups
             return portal.redirect(session, "/signup", ("error", "Sign-up failed: Password can't be blank"))
+        password = str(form.get("account[user][password]", ""))
         try:
             _account, user = signup(
                 sandbox,
                 str(form.get("account[org_name]", "")),
                 str(form.get("account[user][username]", "")),
                 str(form.get("account[user][email]", "")),
-                str(form.get("account[user][password]", "")),
+                password,
+                password_hash=await hash_off_loop(password),  # argon2 in the worker thread, not on the loop
             )
         except ApiError as exc:
             return portal.redirect(session, "/signup", ("error", f"Sign-up failed: {_errors(exc)}"))
