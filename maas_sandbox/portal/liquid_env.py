@@ -129,7 +129,7 @@ class LimitedEnvironment(Environment):
     """python-liquid's own resource limits, so one CMS template cannot hold the loop that serves every gateway:
     a render stops (LiquidError → the portal's error page) past 25,000 loop iterations (nested loops multiply),
     1 MiB of output, 1 MiB of assigned locals or 30 nested includes/renders. Together they bound a render's time
-    (worst case measured ≈ 0.2 s, docs/reliability.md)."""
+    (25,000 iterations of a few filters ≈ 0.25 s, docs/reliability.md); there is no wall-clock limit."""
 
     loop_iteration_limit = 25_000
     output_stream_limit = 1024 * 1024
