@@ -30,6 +30,9 @@ class _Model(BaseModel):
 class Organisation(_Model):
     org_name: str = "MaaS on RHOAI"
     timezone: str = "UTC"
+    # porta's "multiple applications" switch: off, a developer account holds one application per plan (so the
+    # per-application token quota cannot be multiplied by signing up more applications on the same plan)
+    multiple_applications: bool = False
 
 
 class CustomPolicy(_Model):
@@ -283,7 +286,7 @@ def default_plans() -> list[Plan]:
              limits=_limits(10, 200, 2_000, 20_000)),
         Plan(system_name="standard", name="Standard", description="For development and small teams.",
              limits=_limits(60, 5_000, 20_000, 500_000)),
-        Plan(system_name="premium", name="Premium", description="For production use.",
+        Plan(system_name="premium", name="Premium", description="For production use.", approval_required=True,
              limits=_limits(600, 50_000, 200_000, 5_000_000)),
     ]
 

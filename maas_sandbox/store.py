@@ -22,6 +22,11 @@ Obj = dict[str, Any]
 MAX_ID = 2**63 - 1  # SQLite INTEGER range; larger ids cannot exist
 
 
+def _dumps(value: Any) -> str:
+    """JSON for a row: NaN/Infinity are refused here so no stored row can ever be invalid JSON."""
+    return json.dumps(value, allow_nan=False)
+
+
 def _as_id(obj_id: Any) -> int | None:
     try:
         oid = int(obj_id)
@@ -93,7 +98,7 @@ class Store:
             obj.setdefault("created_at", now)
             obj.setdefault("updated_at", now)
         with self.transaction():
-            cur = self._write("INSERT INTO objects(kind, data) VALUES (?, ?)", (kind, json.dumps(obj)))
+            cur = self._write("INSERT INTO objects(kind, data) VALUES (?, ?)", (kind, _dumps(obj)))
             obj = {"id": cur.lastrowid, **obj}
         return obj
 
@@ -137,7 +142,7 @@ class Store:
             if stamp:
                 current["updated_at"] = iso(self.clock.now())
             body = {k: v for k, v in current.items() if k != "id"}
-            self._write("UPDATE objects SET data=? WHERE id=?", (json.dumps(body), int(obj_id)))
+            self._write("UPDATE objects SET data=? WHERE id=?", (_dumps(body), int(obj_id)))
         return current
 
     def delete(self, kind: str, obj_id: int) -> bool:
@@ -162,7 +167,7 @@ class Store:
     def kv_set(self, key: str, value: Any) -> None:
         self._write(
             "INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-            (key, json.dumps(value)),
+            (key, _dumps(value)),
         )
 
     def next_counter(self, key: str) -> int:

@@ -430,6 +430,14 @@ cap a metric per period — hits per minute and per day, and `total_tokens` per 
 product's *default plan* stays empty so developers choose; the *service plan* `Default` lets accounts subscribe
 to the product at all.
 
+**One application per plan.** Limits are per application, so a developer who could sign up any number of
+applications on *Free* would multiply its token quota. 3scale's **multiple applications** switch (Audience →
+Developer Portal → Feature Visibility) decides this: hidden, an account may hold one application per plan and
+the portal answers a second one with *"Plan is already bought"*. The catalogue keeps it off
+(`organisation.multiple_applications: false`); notebook 2 applies it — in the sandbox by its API, on a real
+3scale it is a manual step the result lists. *Premium* also has **approval required**: its applications start
+*pending* until you accept them.
+
 **Differences from the guide.** The guide creates one plan without limits and then, because the portal only
 offered the old *Basic* plan, creates an application from the admin portal as a workaround — the real cause is
 that existing accounts have no **service subscription** to the new product. The kit publishes plans with limits,

@@ -1,5 +1,6 @@
-"""Organisation name and time zone (Master API provider update), and the llm-metrics policy in the tenant's
-policy registry (sandbox only: on a cluster the CustomPolicyDefinition registers it).
+"""Organisation name and time zone (Master API provider update), the multiple-applications switch (a sandbox
+extension of that call; a manual step on a real 3scale), and the llm-metrics policy in the tenant's policy
+registry (sandbox only: on a cluster the CustomPolicyDefinition registers it).
 
 porta's Master API provider update assigns `timezone` (master/api/providers_controller.rb), which must be a
 Rails zone name with a whole-hour offset (account.rb `validate_timezone`); the catalogue's IANA name is mapped
@@ -60,6 +61,17 @@ def apply_organisation(ctx: Context) -> StepResult:
             changes["org_name"] = org.org_name
         if _timezone_set(ctx, provider.get("id")) != zone:
             changes["timezone"] = zone
+        sandbox = _target(ctx) == "sandbox"
+        if sandbox and provider.get("multiple_applications_allowed") != org.multiple_applications:
+            changes["multiple_applications"] = org.multiple_applications
+        switch = "Show" if org.multiple_applications else "Hide"
+        switches = ctx.link("/p/admin/cms/switches")  # porta Provider::Admin::CMS::SwitchesController
+        if not sandbox:
+            result.notes.append(f"multiple applications: 3scale has no API for the switch — {switch} it by hand in "
+                                f"Audience → Developer Portal → Feature Visibility ({switches})")
+            ctx.record(result, "organisation", "multiple_applications", Change.SKIPPED, "manual step", switches)
+        elif "multiple_applications" not in changes:
+            ctx.record(result, "organisation", "multiple_applications", Change.UNCHANGED, switch, switches)
         if not changes:
             ctx.record(result, "organisation", "org_name", Change.UNCHANGED, org.org_name, link)
             ctx.record(result, "organisation", "timezone", Change.UNCHANGED, shown, link)
@@ -74,14 +86,19 @@ def apply_organisation(ctx: Context) -> StepResult:
         ctx.write(ctx.client.send_json, "PUT", f"/master/api/providers/{provider['id']}.json",
                   {"account": changes}, master=True)
         for key, value in changes.items():
-            before = provider.get(key) if key != "timezone" else _timezone_set(ctx, provider.get("id"))
-            ctx.record(result, "organisation", key, Change.UPDATED,
-                       f"{before!r} → {value!r}" if key != "timezone" or before else shown, link)
+            if key == "timezone":
+                before = _timezone_set(ctx, provider.get("id"))
+                ctx.record(result, "organisation", key, Change.UPDATED, f"{before!r} → {value!r}" if before else shown,
+                           link)
+            elif key == "multiple_applications":
+                ctx.record(result, "organisation", key, Change.UPDATED, switch, switches)
+            else:
+                ctx.record(result, "organisation", key, Change.UPDATED, f"{provider.get(key)!r} → {value!r}", link)
         if "timezone" in changes:
             _remember_timezone(ctx, provider.get("id"), zone)
         if "org_name" not in changes:
             ctx.record(result, "organisation", "org_name", Change.UNCHANGED, org.org_name, link)
-        elif "timezone" not in changes:
+        if "timezone" not in changes:
             ctx.record(result, "organisation", "timezone", Change.UNCHANGED, shown, link)
         ctx.forget("provider")
     return result

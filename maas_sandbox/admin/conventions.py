@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -87,6 +88,33 @@ class BadRequest(ApiError):
         return PlainTextResponse(self.message, status_code=400)
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+
+    def response(self) -> Response:
+        return PlainTextResponse("Request Entity Too Large", status_code=413)
+
+
+MAX_BODY = 32 * 1024 * 1024  # Admin API bodies (CMS templates, OpenAPI specs) are small; more is refused
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused (413) past MAX_BODY: a declared length before reading, a streamed one as it comes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge()
+        parts.append(chunk)
+    body = b"".join(parts)
+    request._body = body  # noqa: SLF001 - starlette's cache, so request.form() can still parse it
+    return body
+
+
 def required_missing(name: str) -> BadRequest:
     return BadRequest(f"Required parameter missing: {name}")
 
@@ -108,15 +136,24 @@ def _set_nested(target: Obj, key: str, value: Any) -> None:
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
         if nxt == "":
-            node.setdefault(part, [])
-            node[part].append(value)
+            existing = node.setdefault(part, [])
+            if not isinstance(existing, list):  # `a[b]=1&a[]=2`: Rack's ParameterTypeError, a 400
+                raise _type_error("Array", existing, part)
+            existing.append(value)
             return
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child is not None and not isinstance(child, dict):  # `a[]=1&a[b]=2` or `a=1&a[b]=2`
+            raise _type_error("Hash", child, part)
+        if child is None:
             child = {}
             node[part] = child
         node = child
     node[parts[-1]] = value
+
+
+def _type_error(expected: str, found: Any, name: str) -> BadRequest:
+    got = "Array" if isinstance(found, list) else "Hash" if isinstance(found, dict) else "String"
+    return BadRequest(f"Invalid query parameters: expected {expected} (got {got}) for param `{name}'")
 
 
 async def read_params(request: Request) -> Obj:
@@ -127,7 +164,7 @@ async def read_params(request: Request) -> Obj:
     params: Obj = {}
     for key, value in request.query_params.multi_items():
         _set_nested(params, key, value)
-    body = await request.body()
+    body = await _bounded_body(request)
     if body:
         ctype = request.headers.get("content-type", "")
         if "json" in ctype or body.lstrip()[:1] in (b"{", b"["):
@@ -167,6 +204,24 @@ def as_bool(value: Any, default: bool = False) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on", "t")
 
 
+def parse_number(value: Any, kind: type = float) -> int | float:
+    """A finite number from a parameter, as Rails' numericality reads it: NaN, Infinity, `inf` and overflowing
+    literals (`1e999`) are "not a number" (Ruby's Float() refuses them); raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(value)
+    number = float(value) if not isinstance(value, int) else value
+    if not math.isfinite(number) or (isinstance(value, str) and value.strip().lower().lstrip("+-") in _NONFINITE):
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, str):
+            return int(value)  # "1.5" is not an integer, as before
+        return int(number)
+    return float(number)
+
+
+_NONFINITE = frozenset({"nan", "inf", "infinity"})
+
+
 def as_int(value: Any, field: str) -> int:
     try:
         return int(value)
@@ -198,6 +253,26 @@ def _basic_credentials(request: Request) -> list[str]:
     return [v for v in (user, password) if v]
 
 
+def _token_outside_body(request: Request) -> str | None:
+    for key in ("access_token", "provider_key"):
+        value = request.query_params.get(key)
+        if value:
+            return value
+    creds = _basic_credentials(request)
+    return creds[0] if creds else None
+
+
+async def _checked(request: Request, expected: str) -> bool:
+    """The query or Basic token is checked before the body is read: a body from a client without the token
+    is never read (its size decides nothing). Only when neither holds the token is the body looked at."""
+    if tokens_equal(_token_outside_body(request), expected):
+        return True
+    try:
+        return tokens_equal(await presented_token(request), expected)
+    except PayloadTooLarge:
+        return False
+
+
 async def presented_token(request: Request) -> str | None:
     params = await read_params(request)
     for key in ("access_token", "provider_key"):
@@ -219,14 +294,14 @@ def sandbox_of(request: Request) -> Sandbox:
 async def require_admin(request: Request) -> Sandbox:
     """Dependency for every tenant Admin/Analytics/CMS route."""
     sandbox = sandbox_of(request)
-    if not tokens_equal(await presented_token(request), sandbox.admin_token):
+    if not await _checked(request, sandbox.admin_token):
         raise Forbidden()
     return sandbox
 
 
 async def require_master(request: Request) -> Sandbox:
     sandbox = sandbox_of(request)
-    if not tokens_equal(await presented_token(request), sandbox.master_token):
+    if not await _checked(request, sandbox.master_token):
         raise Forbidden()
     return sandbox
 

@@ -14,7 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from maas_sandbox.admin.conventions import NotFound, Refused, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import NotFound, Refused, Unprocessable, as_bool, parse_number
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -121,7 +121,7 @@ def _number(value: Any, field: str, kind: type, default: Any) -> Any:
     if _blank(value):
         return default
     try:
-        number = kind(value)
+        number = parse_number(value, kind)
     except (TypeError, ValueError) as exc:
         raise Unprocessable({field: ["is not a number"]}) from exc
     if number < 0:
@@ -211,6 +211,8 @@ def check_user_fields(
     errors: dict[str, list[str]] = {}
     if _blank(username):
         errors.setdefault("username", []).append("can't be blank")
+    elif len(str(username)) > 40:  # porta user.rb: username length within 3..40, email at most 255
+        errors.setdefault("username", []).append("is too long (maximum is 40 characters)")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", username=str(username))):
         errors.setdefault("username", []).append("has already been taken")
     if _blank(email):
@@ -221,6 +223,8 @@ def check_user_fields(
         errors.setdefault("email", []).append(
             "is too short (minimum is 6 characters)" if short else "is too long (maximum is 255 characters)"
         )
+    elif len(str(email)) > 255:
+        errors.setdefault("email", []).append("is too long (maximum is 255 characters)")
     elif not minimal and not _EMAIL.match(str(email)):
         errors.setdefault("email", []).append("should look like an email address")
     elif any(u["id"] != except_id for u in sandbox.store.list("user", email=str(email))):
@@ -240,7 +244,9 @@ def create_user(
     state: str = "pending",
     sso: Obj | None = None,
     minimal: bool = False,
+    password_hash: str | None = None,
 ) -> Obj:
+    """`password_hash`: the password already hashed off the event loop (the portal's sign-up does that)."""
     check_user_fields(sandbox, username, email, minimal=minimal)
     if password is not None and password != "" and len(password) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
@@ -250,7 +256,7 @@ def create_user(
         "email": str(email),
         "role": role,
         "state": state,
-        "_password_hash": hash_password(password) if password else None,
+        "_password_hash": (password_hash or hash_password(password)) if password else None,
     }
     if sso:
         user["_sso"] = sso
@@ -286,6 +292,7 @@ def signup(
     application_plan_ids: list[int] | None = None,
     create_applications: bool = True,
     minimal: bool = False,
+    password_hash: str | None = None,
 ) -> tuple[Obj, Obj]:
     """A buyer account with its admin user, subscribed as 3scale does.
 
@@ -295,6 +302,8 @@ def signup(
     """
     if _blank(org_name):
         raise Unprocessable({"org_name": ["can't be blank"]})
+    if len(str(org_name)) > 255:  # porta account.rb: org_name length maximum 255
+        raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
     check_user_fields(sandbox, username, email, minimal=minimal)
     store = sandbox.store
     if account_plan_id is not None:
@@ -320,7 +329,8 @@ def signup(
             },
         )
         user = create_user(
-            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso, minimal=minimal
+            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso, minimal=minimal,
+            password_hash=password_hash,
         )
         for service in store.list("service"):
             service_plan = chosen_service_plans.get(service["id"]) or default_plan(
@@ -373,6 +383,22 @@ def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None 
     if any(a["id"] != except_id for a in sandbox.store.list("application", user_key=key)):
         raise Unprocessable({"user_key": ["has already been taken"]})
     return key
+
+
+def multiple_applications_allowed(sandbox: Sandbox) -> bool:
+    """porta's provider switch `multiple_applications` (settings.multiple_applications.visible?). Set through the
+    sandbox's Master API extension; unset = allowed (the sandbox's behaviour before the switch existed)."""
+    provider = sandbox.store.first("provider") or {}
+    return provider.get("_multiple_applications") is not False
+
+
+def check_plan_is_unique(sandbox: Sandbox, account_id: int, plan_id: int) -> None:
+    """porta cinstance.rb `plan_is_unique`, which only the developer portal's create validates: with the switch
+    off an account holds at most one (non-deleted) application per plan."""
+    if multiple_applications_allowed(sandbox):
+        return
+    if sandbox.store.first("application", account_id=account_id, plan_id=plan_id) is not None:
+        raise Unprocessable({"plan": ["is already bought"]})
 
 
 def create_application(

@@ -80,6 +80,15 @@ def _nginx_error_page(status: int, title: str) -> ErrorResponse:
 
 UPSTREAM_FAILED = _nginx_error_page(502, "Bad Gateway")  # cannot connect, connect timeout, broken response
 UPSTREAM_TIMED_OUT = _nginx_error_page(504, "Gateway Time-out")  # read timeout before the response headers
+BODY_TOO_LARGE = _nginx_error_page(413, "Request Entity Too Large")  # over client_max_body_size
+URI_TOO_LONG = _nginx_error_page(414, "Request-URI Too Large")  # request line over one header buffer
+HEADER_TOO_LARGE = ErrorResponse.build(  # a header line over one buffer, or the block over all of them
+    400,
+    "text/html",
+    "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"
+    "<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from maas_sandbox.context import Sandbox
 from maas_sandbox.gateway.config import CompiledProduct, compile_content
+from maas_sandbox.gateway.limits import ClientLimits
 from maas_sandbox.gateway.metrics import GatewayMetrics
 from maas_sandbox.gateway.server import GatewayProtocol
 from maas_sandbox.gateway.upstream import UpstreamPool
@@ -31,6 +32,7 @@ class Gateway:
         self.store = sandbox.store
         self.backend = backend
         self.pool = UpstreamPool()
+        self.limits = ClientLimits.from_env()
         self.metrics = GatewayMetrics()  # served by the admin app at /metrics
         self.generation = -1
         self.routes: dict[tuple[int, str], CompiledProduct] = {}

@@ -8,6 +8,12 @@ The token quota reserves an upper bound of the request's tokens while it is in f
 requests cannot all pass the check before any of them reports; the reservation is released when the
 exchange ends, whichever way it ends.
 
+Client limits are nginx's under APIcast (gateway/limits.py): the request line and headers are bounded while
+they arrive (414/400), the body by client_max_body_size (413, from Content-Length before any of it is read),
+and client header/body/keep-alive timeouts close stalled connections. A request with a body is checked for
+credentials and a mapping rule as soon as its headers are in, so a request without a valid key is answered
+(and its connection closed) before its body is read: it costs no memory.
+
 Upstream failures are answered as nginx does under APIcast: 502 when the upstream cannot be reached (or
 connecting exceeds the connect timeout), 504 when it stays silent past the read timeout before the response
 headers, and the client connection is closed when either happens after the headers went out.
@@ -26,8 +32,11 @@ from maas_sandbox.backend import LIMITS_EXCEEDED, OK, Backend, Reservation
 from maas_sandbox.gateway import credentials as creds
 from maas_sandbox.gateway import llm_metrics as lm
 from maas_sandbox.gateway.config import (
+    BODY_TOO_LARGE,
+    HEADER_TOO_LARGE,
     UPSTREAM_FAILED,
     UPSTREAM_TIMED_OUT,
+    URI_TOO_LONG,
     CompiledProduct,
     ErrorResponse,
     reason,
@@ -45,6 +54,10 @@ HOP_BY_HOP = frozenset(
 )
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 MAX_PIPELINED = 8  # parsed requests waiting behind the one being served before reading pauses
+
+
+class _Rejected(Exception):
+    """Raised from a parser callback to stop parsing once the request has been answered (or will be)."""
 
 
 class Request:
@@ -80,23 +93,84 @@ class GatewayProtocol(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self.busy = False
         self.closed = False
-        self.broken = False  # unparseable bytes arrived while a request was served: 400 after it
         self.reading = True
         self.exchange: Exchange | None = None
+        self.limits = gateway.limits
+        self.in_message = False  # a request has begun arriving and is not complete yet
+        self.begun_in_feed = False
+        self.headers_done = False  # the current message's headers are complete (its body may follow)
+        self.head_bytes = 0  # bytes received while headers were incomplete (bounds httptools' buffering)
+        self.body_size = 0
+        self.head_size = 0  # the current message's header lines so far (all must fit the 4 buffers)
+        self.final: bytes | None = None  # the answer owed after the responses in flight, then close
+        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time when the current client timeout expires
 
     # -- asyncio ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        self._arm(self.limits.client_header_timeout)
 
     def data_received(self, data: bytes) -> None:
+        if self.closed or self.final is not None:
+            return
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserUpgrade, httptools.HttpParserError):
-            if self.busy:  # answer in order: after the responses already owed
-                self.broken = True
-                self._pause_reading()
+            if self.closed or self.final is not None:
+                return  # a limit answered it (_Rejected)
+            self._refuse(_BAD_REQUEST)
+            return
+        # httptools buffers a header line until it ends: bound what a message's unfinished header block holds
+        # (the chunk where it began is not counted; a chunk is at most the transport's read size)
+        if self.in_message and not self.headers_done:
+            if self.begun_in_feed:
+                self.begun_in_feed = False
             else:
-                self.write_and_close(_BAD_REQUEST)
+                self.head_bytes += len(data)
+            if self.head_bytes > self.limits.max_header_block:
+                self._refuse(HEADER_TOO_LARGE.head + b"Connection: close\r\n\r\n" + HEADER_TOO_LARGE.body)
+
+    def _refuse(self, response: bytes) -> None:
+        """Answer and close: now, or after the responses already owed (in order)."""
+        if self.busy:
+            self.final = response
+            self._pause_reading()
+        else:
+            self.write_and_close(response)
+
+    def _reject(self, error: ErrorResponse) -> None:
+        self._refuse(error.head + b"Connection: close\r\n\r\n" + error.body)
+        raise _Rejected
+
+    # -- timeouts: one timer per connection, for whichever of nginx's client timeouts applies now --------
+    # Re-arming only moves a deadline (one loop.time() call); the handle re-schedules itself for what is left,
+    # so keep-alive requests do not create and cancel timer handles.
+    def _arm(self, seconds: float) -> None:
+        if seconds <= 0:
+            self.deadline = None
+            return
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + seconds
+        if self.timer is None or self.timer.when() > self.deadline:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = loop.call_at(self.deadline, self._timed_out)
+
+    def _disarm(self) -> None:
+        self.deadline = None
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        if self.deadline is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.deadline:
+            self.timer = loop.call_at(self.deadline, self._timed_out)
+            return
+        if not self.busy and self.transport is not None:
+            self.transport.close()  # nginx closes without an answer (408 is only logged)
+            self.closed = True
 
     # Reading stays on while a request is served, so a client that goes away is noticed at once
     # (connection_lost closes the upstream, which ends the exchange and frees its quota reservation).
@@ -112,6 +186,10 @@ class GatewayProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.deadline = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         exchange = self.exchange
         if exchange is not None and exchange.upstream is not None:
             exchange.upstream.abort()  # stop an upstream generation nobody will read
@@ -129,17 +207,91 @@ class GatewayProtocol(asyncio.Protocol):
         self.url = b""
         self.raw_headers = []
         self.body = []
+        self.body_size = self.head_bytes = self.head_size = 0
+        self.in_message = self.begun_in_feed = True
+        if not self.busy:
+            self._arm(self.limits.client_header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > self.limits.header_buffer_size:
+            self._reject(URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
+        limits, size = self.limits, len(name) + len(value) + 4
+        self.head_size += size
+        if (size > limits.header_buffer_size or self.head_size > limits.max_header_block
+                or len(self.raw_headers) > limits.max_headers):
+            self._reject(HEADER_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+        self.head_bytes = 0
+        length = chunked = None
+        for name, value in self.raw_headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                length = value
+            elif lower == b"transfer-encoding":
+                chunked = value
+        if length is None and chunked is None:
+            return  # no body: nothing to bound or to read
+        limit = self.limits.client_max_body_size
+        if length is not None and limit and length.strip().isdigit() and int(length) > limit:
+            self._reject(BODY_TOO_LARGE)
+        if not self.busy:
+            self._early_answer()
+            self._arm(self.limits.client_body_timeout)
 
     def on_body(self, body: bytes) -> None:
+        self.body_size += len(body)
+        limit = self.limits.client_max_body_size
+        if limit and self.body_size > limit:
+            self.body = []
+            self._reject(BODY_TOO_LARGE)
         self.body.append(body)
+        if not self.busy:
+            self._arm(self.limits.client_body_timeout)
+
+    def _early_answer(self) -> None:
+        """Before the body is read: the chain's answers that do not depend on it (missing or wrong key, no
+        mapping rule), so an unauthenticated body is never buffered. Anything else waits for the body."""
+        product = self.gateway.route(self.service_id, self.environment)
+        if product is None or not product.apicast:
+            return
+        request = Request(self.parser.get_method().decode("ascii"), self.url.decode("latin-1"), self.raw_headers,
+                          b"", False)
+        if product.cors is not None and product.cors.is_preflight(request.method, request.headers):
+            return
+        exchange = Exchange(self, request)
+        raw_path, _, query = request.target.partition("?")
+        user_key = exchange._credentials(product, query, b"")
+        if user_key is None:
+            if product.credentials_location == "query" and request.headers.get("content-type", "").lower().startswith(
+                creds.FORM
+            ):
+                return  # the key may be in the form body
+            error = product.errors["auth_missing"]
+        elif not match_usage(product.rules, request.method, normalize_path(raw_path), query_args(query))[0]:
+            error = product.errors["no_match"]
+        else:
+            app = self.gateway.backend.lookup(product.service_id, user_key)
+            if app is not None and app.state == "live":
+                return
+            error = product.errors["auth_failed"]
+        if product.cors is not None:
+            exchange.cors_headers = product.cors.response_headers(request.headers)
+        exchange.send_error(error)
+        self.write_and_close(b"")
+        raise _Rejected
 
     def on_message_complete(self) -> None:
+        self.headers_done = self.in_message = self.begun_in_feed = False
+        if self.final is not None or self.closed:
+            return
+        if not self.busy:
+            self._disarm()
         request = Request(
             self.parser.get_method().decode("ascii"),
             self.url.decode("latin-1"),
@@ -157,14 +309,17 @@ class GatewayProtocol(asyncio.Protocol):
     def _next(self) -> None:
         if self.closed or not self.queue:
             self.busy = False
-            if self.broken:
-                self.write_and_close(_BAD_REQUEST)
+            if self.final is not None:
+                self.write_and_close(self.final)
             else:
                 self._resume_reading()
+                if not self.closed:
+                    self._arm(self.limits.client_header_timeout if self.in_message else self.limits.keepalive_timeout)
             return
         self.busy = True  # one request at a time; pipelined ones wait in the queue
+        self._disarm()
         request = self.queue.popleft()
-        if len(self.queue) < MAX_PIPELINED and not self.broken:
+        if len(self.queue) < MAX_PIPELINED and self.final is None:
             self._resume_reading()
         asyncio.get_running_loop().create_task(self._serve(request))
 
@@ -352,7 +507,12 @@ class Exchange:
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
         request = self.request
-        drop = {b"host", b"content-length", *HOP_BY_HOP}
+        # nginx's `proxy_set_header X-3scale-proxy-secret-token $secret_token` replaces a client's header of
+        # that name (and sends none when the product has no secret); the model server's pacing header is for
+        # the sandbox's own tests only (a test-clock sandbox), never for any client of a real-looking gateway.
+        drop = {b"host", b"content-length", b"x-3scale-proxy-secret-token", *HOP_BY_HOP}
+        if not self.conn.gateway.sandbox.test_clock:
+            drop.add(b"x-sandbox-token-delay-ms")
         if product.apicast and product.credentials_location == "authorization":
             drop.add(b"authorization")
         lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1")]

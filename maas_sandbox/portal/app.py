@@ -19,21 +19,32 @@ from urllib.parse import quote
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from markupsafe import Markup
+from liquid.exceptions import LiquidError
+from markupsafe import Markup, escape
 
 from maas_sandbox.admin.conventions import ApiError
 from maas_sandbox.admin.domain_accounts import (
+    check_plan_is_unique,
     create_application,
     regenerate_user_key,
     signup,
-    verify_password,
 )
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import (
+    CLIENT_SETTINGS,
+    BruteForce,
+    BruteForceSettings,
+    hash_off_loop,
+    refused,
+    verify_off_loop,
+)
 from maas_sandbox.portal import drops
 from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, SWAGGER_BASE, SWAGGER_DIR, SWAGGER_FILES
 from maas_sandbox.portal.liquid_env import make_environment, prepare_layout
 from maas_sandbox.portal.session import Sessions, safe_return_to
 from maas_sandbox.portal.sso_login import SsoError, finish_sso, start_sso
+from maas_sandbox.security_headers import PORTAL as PORTAL_HEADERS
+from maas_sandbox.security_headers import SecurityHeaders
 
 Obj = dict[str, Any]
 log = logging.getLogger("maas_sandbox.portal")
@@ -90,16 +101,33 @@ class Portal:
         flags: Obj = {}
         ctx = {**self.base_context(session, template.get("title")), **(extra or {}), "_response_flags": flags}
         source = template["published"] or ""
-        body = self.env.from_string(source).render(**ctx) if template.get("liquid_enabled", True) else source
         layout = (
             self.sandbox.store.get("cms_template", template.get("layout_id")) if template.get("layout_id") else None
         )
-        if layout is not None and layout.get("published") is not None:
-            body = self.env.from_string(prepare_layout(layout["published"])).render(**ctx, _page_content=Markup(body))
+        try:
+            body = self.env.from_string(source).render(**ctx) if template.get("liquid_enabled", True) else source
+            if layout is not None and layout.get("published") is not None:
+                page = Markup(body)
+                body = self.env.from_string(prepare_layout(layout["published"])).render(**ctx, _page_content=page)
+        except LiquidError as exc:
+            return self.liquid_error(session, exc)
         response = HTMLResponse(body, status_code=status, media_type=template.get("content_type") or "text/html")
         response.headers["Cache-Control"] = (
             "no-store" if flags.get("no_store") or session.get("user_id") else "no-cache"
         )
+        self.sessions.save(response, session)
+        return response
+
+    def liquid_error(self, session: Obj, exc: LiquidError) -> Response:
+        """A template that fails or hits a limit: porta shows the Liquid error text on a plain error page."""
+        log.warning("portal template error: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        message = escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        html = (
+            "<!DOCTYPE html><html><head><title>Liquid error</title></head>"
+            f"<body><h1>Liquid error</h1><p>Liquid error: {message}</p></body></html>"
+        )
+        response = HTMLResponse(html, status_code=500)
+        response.headers["Cache-Control"] = "no-store"
         self.sessions.save(response, session)
         return response
 
@@ -142,6 +170,10 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
     portal = Portal(sandbox)
     app = FastAPI(title="Developer portal (maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+    app.add_middleware(SecurityHeaders, headers=PORTAL_HEADERS)
+    # porta has no login throttling of its own (bot protection is reCAPTCHA); the sandbox serves every gateway
+    # from the same loop, so it guards its portal with Keycloak's brute-force arithmetic and defaults.
+    users_guard, clients_guard = BruteForce(BruteForceSettings()), BruteForce(CLIENT_SETTINGS)
 
     async def session_of(request: Request) -> Obj:
         return portal.sessions.load(request)
@@ -231,10 +263,27 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         await require_csrf(request, session)
         form = await request.form()
         name = str(form.get("username", "")).strip()
+        if not await password_ok(request, name, str(form.get("password", ""))):
+            return portal.redirect(session, "/login", ("error", "Incorrect email or password. Please try again."))
         user = sandbox.store.first("user", username=name) or sandbox.store.first("user", email=name)
-        if user is None or not verify_password(user.get("_password_hash"), str(form.get("password", ""))):
+        if user is None:  # deleted while its password was being checked
             return portal.redirect(session, "/login", ("error", "Incorrect email or password. Please try again."))
         return sign_in(session, user)
+
+    async def password_ok(request: Request, name: str, password: str) -> bool:
+        """Locked keys are refused before any hashing; the hash runs off the loop, for unknown users too."""
+        client = request.client.host if request.client else "?"
+        now = sandbox.clock.time()
+        if not name or not password or users_guard.locked(name, now) or clients_guard.locked(client, now):
+            return await refused()
+        user = sandbox.store.first("user", username=name) or sandbox.store.first("user", email=name)
+        if await verify_off_loop(user.get("_password_hash") if user else None, password):
+            users_guard.success(name)
+            return True
+        now = sandbox.clock.time()  # after the hash: the failure's own time
+        users_guard.failure(name, now)
+        clients_guard.failure(client, now)
+        return await refused()
 
     def sign_in(session: Obj, user: Obj) -> Response:
         account = sandbox.store.get("account", user["account_id"]) or {}
@@ -243,15 +292,18 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
                 session, "/login", ("info", "Your account isn't active or hasn't been approved yet.")
             )
         target = safe_return_to(session.pop("return_to", "/"))
-        keep = {"csrf": secrets.token_urlsafe(32), "user_id": user["id"], "access_code": session.get("access_code")}
+        keep = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}
+        portal.sessions.end(session)
         session.clear()
         session.update(keep)  # a new session (and CSRF token) on sign-in: no fixation
+        portal.sessions.start(session, user["id"])
         return portal.redirect(session, target, ("success", "Signed in successfully"))
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         session = await session_of(request)
         await require_csrf(request, session)
+        portal.sessions.end(session)  # the old cookie no longer signs anyone in
         fresh = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}
         return portal.redirect(fresh, "/", ("info", "Signed out"))
 
@@ -266,13 +318,17 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         session = await session_of(request)
         await require_csrf(request, session)
         form = await request.form()
+        if not str(form.get("account[user][password]", "")):  # porta: password_required? for buyer sign-ups
+            return portal.redirect(session, "/signup", ("error", "Sign-up failed: Password can't be blank"))
+        password = str(form.get("account[user][password]", ""))
         try:
             _account, user = signup(
                 sandbox,
                 str(form.get("account[org_name]", "")),
                 str(form.get("account[user][username]", "")),
                 str(form.get("account[user][email]", "")),
-                str(form.get("account[user][password]", "")),
+                password,
+                password_hash=await hash_off_loop(password),  # argon2 in the worker thread, not on the loop
             )
         except ApiError as exc:
             return portal.redirect(session, "/signup", ("error", f"Sign-up failed: {_errors(exc)}"))
@@ -349,6 +405,7 @@ def create_portal_app(sandbox: Sandbox) -> FastAPI:
         if plan is None or plan.get("type") != "application_plan" or plan.get("state") != "published":
             return portal.redirect(session, "/admin/applications/new", ("error", "Choose a published plan."))
         try:
+            check_plan_is_unique(sandbox, user["account_id"], plan["id"])
             created = create_application(
                 sandbox,
                 user["account_id"],

@@ -1,6 +1,7 @@
 """Liquid drops shaped like 3scale's (porta `lib/developer_portal/.../liquid/drops`), built from the store.
 
-Only what our content and 3scale's documented drops share: provider (name, api_specs, signups_enabled?),
+Only what our content and 3scale's documented drops share: provider (name, api_specs, signups_enabled?,
+multiple_applications_allowed?),
 api_spec (name, system_name, url, published?, service, api_product_production_public_base_url), service
 (id, name, system_name, description, application_plans), application (id, name, description, state,
 user_key, user_key_mode?, url, service, plan), current_user, current_account (name, applications), urls,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from maas_sandbox.admin.domain_accounts import multiple_applications_allowed
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -81,6 +83,7 @@ def provider_drop(sandbox: Sandbox) -> Obj:
         "name": provider.get("org_name") or "Models as a Service",
         "domain": provider.get("domain"),
         "signups_enabled?": True,
+        "multiple_applications_allowed?": multiple_applications_allowed(sandbox),
         "api_specs": [api_spec_drop(sandbox, d) for d in docs],
     }
 

@@ -125,8 +125,20 @@ def prepare_layout(source: str) -> str:
     return _CONTENT_TAG.sub("{{ _page_content }}", source)
 
 
+class LimitedEnvironment(Environment):
+    """python-liquid's own resource limits, so one CMS template cannot hold the loop that serves every gateway:
+    a render stops (LiquidError → the portal's error page) past 25,000 loop iterations (nested loops multiply),
+    1 MiB of output, 1 MiB of assigned locals or 30 nested includes/renders. Together they bound a render's time
+    (25,000 iterations of a few filters ≈ 0.25 s, docs/reliability.md); there is no wall-clock limit."""
+
+    loop_iteration_limit = 25_000
+    output_stream_limit = 1024 * 1024
+    local_namespace_limit = 1024 * 1024
+    context_depth_limit = 30
+
+
 def make_environment(lookup_partial: Callable[[str], str | None]) -> Environment:
-    env = Environment(loader=CmsPartialLoader(lookup_partial), autoescape=True)
+    env = LimitedEnvironment(loader=CmsPartialLoader(lookup_partial), autoescape=True)
     for name, fn in (
         ("csrf", _csrf),
         ("cdn_asset", _cdn_asset),

@@ -1,8 +1,13 @@
 """Portal sessions: one itsdangerous-signed cookie (HttpOnly, SameSite=Lax) holding the user id, CSRF token,
-flash messages and the pending SSO login. The signing key lives in the state dir (0600), created once."""
+flash messages and the pending SSO login. The signing key lives in the state dir (0600), created once.
+
+A signed-in session also carries a random session id that must exist server-side (the store's kv table, so
+restarts keep people signed in): logout deletes it, so a copy of the cookie is worthless afterwards, as
+porta's server-side user sessions (app/models/user_session.rb, revoked at logout) are."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from typing import Any
@@ -32,6 +37,34 @@ def _secret(sandbox: Sandbox) -> str:
 class Sessions:
     def __init__(self, sandbox: Sandbox) -> None:
         self.serializer = URLSafeTimedSerializer(_secret(sandbox), salt="maas-portal-session")
+        self.store = sandbox.store
+        self.clock = sandbox.clock
+
+    def _key(self, sid: Any) -> str:
+        return f"portal_session:{sid}"
+
+    def start(self, data: dict[str, Any], user_id: int) -> None:
+        """Sign `data` in as `user_id` under a new server-side session id."""
+        sid = secrets.token_urlsafe(32)
+        value = json.dumps({"user_id": user_id, "expires": self.clock.time() + MAX_AGE})
+        # raw SQL, not kv_set: a sign-in is not a configuration change (no generation bump, no gateway rebuild)
+        self.store.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (self._key(sid), value))
+        self.store.execute(  # expired sessions go when someone signs in: the table stays as small as the live set
+            "DELETE FROM kv WHERE key LIKE 'portal_session:%' AND json_extract(value, '$.expires') < ?",
+            (self.clock.time(),),
+        )
+        data["user_id"], data["sid"] = user_id, sid
+
+    def end(self, data: dict[str, Any]) -> None:
+        sid = data.get("sid")
+        if isinstance(sid, str):
+            self.store.execute("DELETE FROM kv WHERE key=?", (self._key(sid),))
+
+    def _live(self, data: dict[str, Any]) -> bool:
+        sid = data.get("sid")
+        found = self.store.kv_get(self._key(sid)) if isinstance(sid, str) else None
+        return (isinstance(found, dict) and found.get("user_id") == data.get("user_id")
+                and float(found.get("expires", 0)) > self.clock.time())
 
     def load(self, request: Request) -> dict[str, Any]:
         raw = request.cookies.get(COOKIE)
@@ -43,6 +76,9 @@ class Sessions:
                     data = loaded
             except BadSignature:
                 data = {}
+        if "user_id" in data and not self._live(data):  # signed out (or expired) server-side
+            data.pop("user_id", None)
+            data.pop("sid", None)
         data.setdefault("csrf", secrets.token_urlsafe(32))
         return data
 

@@ -21,11 +21,13 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
+from maas_sandbox.security_headers import SSO as SSO_HEADERS
+from maas_sandbox.security_headers import SecurityHeaders
 from maas_sandbox.sso import admin_rest, pages
 from maas_sandbox.sso.keys import jwks, signing_key
 from maas_sandbox.sso.realms import (
     RealmError,
-    check_password,
     create_realm,
     find_client,
     find_user,
@@ -44,6 +46,7 @@ CSRF_COOKIE = "KC_RESTART"
 
 def create_sso_app(sandbox: Sandbox) -> FastAPI:
     app = FastAPI(title="SSO (Keycloak-shaped, maas sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SecurityHeaders, headers=SSO_HEADERS)
     codes: dict[str, Obj] = {}
     forms = URLSafeTimedSerializer(_form_secret(sandbox), salt="sso-login")
 
@@ -198,6 +201,33 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax", path=f"/realms/{realm}/")
         return response
 
+    guards: dict[str, tuple[BruteForce, BruteForce]] = {}
+
+    async def guarded_login(rep: Obj, request: Request, username: str, password: str) -> Obj | None:
+        """Keycloak's brute-force detection when the realm enables it (bruteForceProtected), plus a per-client
+        guard; a locked user gets the same "Invalid username or password." and no password check."""
+        settings = BruteForceSettings.from_realm(rep)
+        name = str(rep.get("realm"))
+        if name not in guards or guards[name][0].settings != settings:
+            guards[name] = (BruteForce(settings), BruteForce(CLIENT_SETTINGS))
+        users, clients = guards[name]
+        client = request.client.host if request.client else "?"
+        now = sandbox.clock.time()
+        if not username or users.locked(username, now) or clients.locked(client, now):
+            return await refused() or None
+        user = find_user(rep, username=username)
+        hashes = [c.get("_hash") for c in (user or {}).get("credentials") or [] if c.get("_hash")]
+        ok = False
+        for hashed in hashes or [None]:  # an unknown user costs one (dummy) hash too
+            ok = ok or await verify_off_loop(hashed, password)
+        if ok and user is not None and user.get("enabled", True):
+            users.success(username)
+            return user
+        now = sandbox.clock.time()  # after the hash: the failure's own time
+        users.failure(username, now)
+        clients.failure(client, now)
+        return await refused() or None
+
     @app.post("/realms/{realm}/protocol/openid-connect/auth")
     async def login(realm: str, request: Request) -> Response:
         form = await request.form()
@@ -217,8 +247,8 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         if rep is None or client is None or auth["redirect_uri"] not in (client.get("redirectUris") or []):
             return HTMLResponse(pages.error_page("Client not found."), status_code=400)
         username = str(form.get("username", ""))
-        user = find_user(rep, username=username)
-        if user is None or not check_password(user, str(form.get("password", ""))):
+        user = await guarded_login(rep, request, username, str(form.get("password", "")))
+        if user is None:
             html = pages.login_page(
                 rep.get("displayName") or realm,
                 oidc(realm, "auth"),
@@ -253,7 +283,8 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
             return HTMLResponse(pages.error_page("Invalid required action."), status_code=400)
         new, confirm = str(form.get("password-new", "")), str(form.get("password-confirm", ""))
         error = "Please specify password." if not new else ("Passwords don't match." if new != confirm else None)
-        if error is None and check_password(user, new):
+        reused = [await verify_off_loop(c.get("_hash"), new) for c in user.get("credentials") or []]
+        if error is None and any(reused):  # Keycloak's password history (1): hashed off the event loop
             error = "Invalid password: must not be equal to any of last 1 passwords."
         if error:
             html = pages.update_password_page(rep.get("displayName") or realm, required_action_url(realm),

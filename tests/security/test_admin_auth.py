@@ -21,7 +21,8 @@ STRING_PARAMS = {"env": "production", "event": "activate", "key": "abcdef", "ref
 
 
 def _operations(info: SandboxInfo) -> list[tuple[str, str]]:
-    schema = requests.get(info.admin_url + "/openapi.json", timeout=10).json()
+    token = {"access_token": info.admin_token}
+    schema = requests.get(info.admin_url + "/openapi.json", params=token, timeout=10).json()
     ops = []
     for path, item in schema["paths"].items():
         for method, op in item.items():
@@ -83,7 +84,18 @@ def test_every_route_rejects_missing_and_wrong_tokens(secured: SandboxInfo) -> N
     assert failures == [], f"{len(failures)} of {checked} attempts not rejected:\n" + "\n".join(failures[:40])
 
 
-@pytest.mark.parametrize("path", ["/openapi.json", "/sandbox/health"])
-def test_public_endpoints_reveal_no_token(secured: SandboxInfo, path: str) -> None:
-    text = requests.get(secured.admin_url + path, timeout=10).text
+def test_public_endpoints_reveal_no_token(secured: SandboxInfo) -> None:
+    text = requests.get(secured.admin_url + "/sandbox/health", timeout=10).text
     assert secured.admin_token not in text and secured.master_token not in text
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_api_description_needs_the_token(secured: SandboxInfo, path: str) -> None:
+    """The route list and Swagger UI are for the tenant's admins (issue 13 §9): 403 without a token."""
+    assert requests.get(secured.admin_url + path, timeout=10).status_code == 403
+    wrong = requests.get(secured.admin_url + path, params={"access_token": "x" * 64}, timeout=10)
+    assert wrong.status_code == 403 and wrong.json() == {"error": "Access denied"}
+    ok = requests.get(secured.admin_url + path, params={"access_token": secured.admin_token}, timeout=10)
+    assert ok.status_code == 200
+    if path == "/openapi.json":
+        assert len(ok.json()["paths"]) > 50 and secured.master_token not in ok.text

@@ -137,6 +137,8 @@ async def update_account(request: Request, account_id: str) -> Response:
     if "org_name" in attrs:
         if not str(attrs["org_name"] or "").strip():
             raise Unprocessable({"org_name": ["can't be blank"]})
+        if len(str(attrs["org_name"])) > 255:  # porta account.rb
+            raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
         changes["org_name"] = str(attrs["org_name"])
     for flag in ("monthly_billing_enabled", "monthly_charging_enabled"):
         if flag in attrs:

@@ -80,9 +80,11 @@ def _parse_time(value: str, zone: ZoneInfo, name: str) -> datetime:
     text = value.strip().replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text[:19], fmt).replace(tzinfo=zone)
+            parsed = datetime.strptime(text[:19], fmt).replace(tzinfo=zone)
         except ValueError:
             continue
+        if 1 < parsed.year < 9999:  # year 1/9999 overflow datetime in zone shifts and period ends
+            return parsed
     raise BadRequest(f"Invalid {name}: {value}")
 
 

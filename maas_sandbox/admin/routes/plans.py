@@ -19,6 +19,7 @@ from maas_sandbox.admin.conventions import (
     collection,
     deleted,
     link,
+    parse_number,
     path_id,
     public,
     read_params,
@@ -270,7 +271,7 @@ def _limit_attrs(attrs: Obj, *, partial: bool) -> Obj:
     if "value" in attrs or not partial:
         value = attrs.get("value")
         try:
-            number = int(value)  # type: ignore[arg-type]
+            number = int(parse_number(value, int))
         except (TypeError, ValueError):
             errors["value"] = ["is not a number"]
         else:
@@ -373,12 +374,12 @@ def _pricing_attrs(attrs: Obj) -> Obj:
             out[field] = default
             continue
         try:
-            out[field] = int(raw)
+            out[field] = int(parse_number(raw, int))
         except (TypeError, ValueError):
             errors[field] = ["is not a number"]
     raw_cost = attrs.get("cost_per_unit")
     try:
-        out["cost_per_unit"] = float(raw_cost) if raw_cost not in (None, "") else 0.0
+        out["cost_per_unit"] = float(parse_number(raw_cost)) if raw_cost not in (None, "") else 0.0
     except (TypeError, ValueError):
         errors["cost_per_unit"] = ["is not a number"]
     if not errors and out["max"] is not None and out["max"] < out["min"]:

@@ -5,6 +5,9 @@ assigns the `account` params; account.rb `validate_timezone`): a Rails zone name
 (rails_zones.py), else 422 `Timezone <name> is not allowed`. Like porta's account_representer.rb, no
 representation shows it; the sandbox keeps it as `_timezone_name` (and its tz identifier, `_timezone`, the
 analytics default).
+Sandbox addition: the Master API call also accepts `multiple_applications` (boolean: porta's provider switch
+of that name), stored as `_multiple_applications` and shown as `multiple_applications_allowed`; real 3scale
+sets it only in the Admin Portal UI.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from maas_sandbox.admin import rails_zones
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    as_bool,
     link,
     path_id,
     public,
@@ -44,6 +48,7 @@ def provider_of(sandbox: Sandbox) -> Obj:
 
 def provider_view(sandbox: Sandbox, provider: Obj) -> Obj:
     view = public(provider)
+    view["multiple_applications_allowed"] = provider.get("_multiple_applications") is not False
     view["links"] = [link("users", f"{sandbox.admin_url}/admin/api/accounts/{provider['id']}/users")]
     return view
 
@@ -102,6 +107,8 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
     if "timezone" in attrs:
         name = _valid_timezone(_text(attrs["timezone"]))
         changes.update({"_timezone_name": name, "_timezone": rails_zones.ZONES[name]})
+    if attrs.get("multiple_applications") not in (None, ""):
+        changes["_multiple_applications"] = as_bool(attrs["multiple_applications"])
     event = attrs.get("state_event")
     if event not in (None, ""):
         if event not in PROVIDER_EVENTS:
