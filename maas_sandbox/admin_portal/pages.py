@@ -406,11 +406,21 @@ def cms(sandbox: Sandbox, _request: Request) -> tuple[str, str]:
     return "Developer Portal content", body
 
 
+@page_at("/p/admin/cms/switches")
+def switches(sandbox: Sandbox, _request: Request) -> tuple[str, str]:
+    """porta Provider::Admin::CMS::SwitchesController ("Feature Visibility"); the sandbox knows one switch."""
+    provider = sandbox.store.first("provider") or {}
+    shown = provider.get("_multiple_applications") is not False  # unset = allowed, as the Master API shows it
+    rows = [("Multiple Applications", "multiple_applications", "Shown" if shown else "Hidden",
+             "an account may hold several applications per plan" if shown else "one application per plan")]
+    return "Feature Visibility", table(("switch", "system name", "state", "effect"), rows)
+
+
 @page_at("/p/admin/account/edit")
 def account_settings(sandbox: Sandbox, _request: Request) -> tuple[str, str]:
     provider = sandbox.store.first("provider") or {}
     body = fields([("Organization name (org_name)", provider.get("org_name")),
-                   ("Time zone (timezone)", provider.get("_timezone")),
+                   ("Time zone (timezone)", provider.get("_timezone_name") or provider.get("_timezone")),
                    ("admin domain", provider.get("admin_domain")), ("developer portal domain", provider.get("domain")),
                    ("support email", provider.get("support_email")), ("from email", provider.get("from_email"))])
     return "Account settings", body

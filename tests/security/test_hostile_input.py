@@ -9,6 +9,7 @@ nginx.conf (`proxy_set_header X-3scale-proxy-secret-token $secret_token`, which 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 from pathlib import Path
@@ -121,7 +122,18 @@ def _raw_admin(info: SandboxInfo, head: bytes) -> bytes:
     port = int(info.admin_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head)  # the headers only: a server that waits for the 300 MB body times out here
-        return sock.recv(65536)
+        received = b""
+        while b"\r\n\r\n" not in received or len(received.split(b"\r\n\r\n", 1)[1]) < _length(received):
+            chunk = sock.recv(65536)  # the answer's head and body may come in separate segments
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+def _length(received: bytes) -> int:
+    found = re.search(rb"(?im)^content-length:\s*(\d+)", received.split(b"\r\n\r\n", 1)[0])
+    return int(found.group(1)) if found else 0
 
 
 def test_admin_api_refuses_a_huge_body_before_reading_it(secured: SandboxInfo) -> None:
