@@ -191,6 +191,7 @@ class Catalogue(_Model):
     products: list[Product] = Field(default_factory=list)
     applications: list[Application] = Field(default_factory=list)
     subscribe_existing_accounts: bool = True  # service subscription of every developer account to every product
+    remove_sample_data: bool = True  # 3scale's sample product `api`: delete its plans, unpublish Echo (sample_data.py)
     portal: Portal = Field(default_factory=Portal)
     sso: Sso = Field(default_factory=Sso)
 

@@ -404,6 +404,39 @@ class Journey:
                          "status": status, "chunks": chunks, "text": text.strip()[:60]})
         return pd.DataFrame(rows)
 
+    def check_routing(self) -> pd.DataFrame:
+        """What the mapping rules and keys decide, sent for real: the chat path answers POST only; a key works
+        only on its own product's gateway; a product's gateway forwards whatever model name the body carries."""
+        chat = next((a for a in self.apps if a.kind == "chat"), None)
+        other = next((a for a in self.apps if chat is not None and a.product != chat.product), None)
+        if chat is None or other is None:
+            return pd.DataFrame(columns=["check", "gateway", "request", "status", "body"])
+        path, body = _SAMPLE_CALLS["chat"]
+        verify = self.kit.settings.tls_verify
+        cases: list[tuple[str, str, Any]] = [
+            ("chat answers POST", f"POST {path} ({chat.product})", lambda: self._post(chat, path, body)),
+            ("no GET rule for chat", f"GET {path} ({chat.product})",
+             lambda: requests.get(chat.endpoint + path, headers={"Authorization": f"Bearer {chat.key}"},
+                                  timeout=TIMEOUT, verify=verify)),
+            ("key of another product", f"POST {path}, {other.product} key",
+             lambda: self._post(chat, path, body, key=other.key)),
+            ("another model's name", f"POST {path}, model {other.model}",
+             lambda: requests.post(chat.endpoint + path, json={**body, "model": other.model},
+                                   headers={"Authorization": f"Bearer {chat.key}"}, timeout=TIMEOUT,
+                                   verify=verify)),
+        ]
+        rows = []
+        for check, request, call in cases:
+            resp = call()
+            if resp.headers.get("content-type", "").startswith("application/json"):
+                data = resp.json()
+                text = f"[{data['model']}] {_answer(data)}" if "model" in data else _answer(data)
+            else:
+                text = resp.text.strip()
+            rows.append({"check": check, "gateway": chat.product, "request": request, "status": resp.status_code,
+                         "body": text[:60]})
+        return pd.DataFrame(rows)
+
     def show_refusals(self, rate_limit: bool = True) -> pd.DataFrame:
         """Make the gateway refuse on purpose; `expected` is the status the product's proxy is configured with."""
         app = self.free_app or self.apps[0]

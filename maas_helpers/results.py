@@ -77,6 +77,20 @@ class StepResult:
         """True when nothing was (or would be) written: the desired state already holds."""
         return not self.changed and not any(a.change is Change.FAILED for a in self.actions)
 
+    def fold(self, kind: str, where: str) -> StepResult:
+        """A copy whose `kind` rows become one summary row with their counts, for when a table `where` shows
+        them; the row keeps a write's change, so a written row still shows as written."""
+        folded = [a for a in self.actions if a.kind == kind]
+        if not folded:
+            return self
+        changes = [a.change for a in folded]
+        change = next((c for c in (Change.CREATED, Change.UPDATED, Change.DELETED, Change.APPLIED, Change.FAILED)
+                       if c in changes), changes[0])
+        counts = ", ".join(f"{n} {c}" for c, n in sorted(Counter(c.value for c in changes).items()))
+        row = Action(kind, f"{len(folded)} {kind}s", change, f"{counts}: {where}")
+        rest = [a for a in self.actions if a.kind != kind]
+        return StepResult(self.title, [*rest, row], list(self.notes))
+
     def summary(self) -> str:
         if not self.actions:
             return f"{self.title}: nothing to do"

@@ -324,12 +324,21 @@ got 404; a method is named `v1/caht/completions`; only four of the eight vLLM ro
 `GET /` rule stayed, which prefix-matches every GET and double-counts hits; and the token metrics were never
 created, so the policy had nothing to report to. The kit maps all routes with the right verbs and `$`-anchored
 patterns, removes `GET /`, and creates the metrics before any rule refers to them.
+
+**3scale's sample product.** A new tenant comes with a product `API` (backend `API Backend` on
+echo-api.3scale.net), plans *Basic* (default) and *Unlimited*, a developer *Developer* with *Developer's App*,
+and an ActiveDoc *Echo*. Left alone, every developer who signs up gets a key on it (3scale gives a new account an
+application on each product with a default plan) and the portal offers it next to the models. The kit **deletes
+the sample product's application plans** (and the sample applications on them), so no plan is default and the
+portal offers nothing there, and **unpublishes Echo**. It **keeps the product and its backend**: 3scale refuses
+to delete its default product, and its Admin API cannot make a plan non-default. To keep the sample data, set
+`remove_sample_data: false` in `maas.yaml`.
 """),
     parameters(),
     LOAD,
-    md("## Products, methods and metrics, mapping rules, authentication"),
+    md("## Products, methods and metrics, mapping rules, authentication, the sample product"),
     code("""
-steps = [kit.apply(section) for section in ("products", "metrics", "mapping_rules", "authentication")]
+steps = [kit.apply(section) for section in ("products", "metrics", "mapping_rules", "authentication", "sample_data")]
 for step in steps:
     display(step)
 """),
@@ -340,12 +349,23 @@ from maas_helpers.developer import list_mapping_rules
 rules = list_mapping_rules(kit)
 rules.pivot_table(index=["http_method", "pattern"], columns="product", values="metric", aggfunc="first").fillna("—")
 """),
-    md("### Verify\nChat products answer POST chat completions, no `GET /` rule is left, nothing is left to change."),
+    md("""### Verify
+What this checks is the stored configuration: the only rule for the chat path is a POST rule, no `GET /` rule is
+left, the sample product has no application plan, and nothing is left to change. The gateway itself answers only
+after notebook 5 promotes the configuration and notebook 6 creates a key; notebook 10 sends the requests (a GET
+to the chat path gets 404 *No Mapping Rule matched*, a POST gets 200)."""),
     code("""
+from maas_helpers.developer import admin_get
+
 assert not rules[(rules.http_method == "GET") & (rules.pattern == "/")].shape[0], "default GET / rule still there"
 chat = rules[rules.pattern == "/v1/chat/completions$"]
 assert set(chat.http_method) == {"POST"} and len(chat) >= 1
-assert all(kit.plan(s).in_sync for s in ("products", "metrics", "mapping_rules", "authentication"))
+sample = next((s for s in admin_get(kit, "/admin/api/services.json")["services"]
+               if s["service"]["system_name"] == "api"), None)
+if sample is not None and kit.catalogue.remove_sample_data:
+    sample_plans = admin_get(kit, f"/admin/api/services/{sample['service']['id']}/application_plans.json")["plans"]
+    assert sample_plans == [], "the sample product still has application plans"
+assert all(kit.plan(s).in_sync for s in ("products", "metrics", "mapping_rules", "authentication", "sample_data"))
 print(rules.groupby("product").size().to_string())  # NBVAL_CHECK_OUTPUT
 """),
     md("""
@@ -449,15 +469,15 @@ subscribes existing developer accounts explicitly, and still creates the admin-s
     md("## Plans, limits, subscriptions and the admin-created application"),
     code("""
 steps = [kit.apply("plans"), kit.apply("subscriptions_and_apps")]
-for step in steps:
-    display(step)
+display(steps[0].fold("limit", "each limit is in the table below"))
+display(steps[1])
 """),
-    md("## Plans and their limits"),
+    md("## Plans and their limits\nOne row per product and plan, one column per metric and period: the limit's value."),
     code("""
 from maas_helpers.developer import list_plan_limits
 
 limits = list_plan_limits(kit)
-limits
+limits.pivot_table(index=["product", "plan"], columns=["metric", "period"], values="value", aggfunc="first")
 """),
     md("### Verify\nEvery product has its published plans with both hit and token limits; nothing is left to change."),
     code("""
@@ -648,8 +668,7 @@ journey
 The same request `curl -H 'Authorization: Bearer <key>' …` sends. On the sandbox the models are tiny n-gram
 (Markov) text generators and a hashing embedder, so the answers are word salad: what matters here is the path
 through the gateway, the status and the tokens counted. The sandbox's products all reach the same small model
-server, so with one product's key and URL a request naming another sandbox model is answered too; on a cluster
-each product's backend is its own model server, which serves only its `--served-model-name`.
+server (below: what that means for keys and model names).
 """),
     code("""
 calls = journey.call_each_model()
@@ -660,12 +679,25 @@ calls
 sdk = journey.call_with_openai_sdk(stream=True)
 sdk
 """),
+    md("""
+## What the rules and keys decide
+Notebook 4 stored the rules; here they are sent. The chat path has a POST rule only, so a GET is **404** *No
+Mapping Rule matched*. A key belongs to its product: another product's gateway answers **403** *Authentication
+failed*. What a gateway does **not** check is the `model` in the body: on the sandbox every product reaches the
+same model server, so the chat product's key and URL get an answer for another model's name (counted on the
+chat product's plan). On a cluster each backend is one vLLM serving only its model; it answers 404 for another name.
+"""),
+    code("""
+routing = journey.check_routing()
+routing
+"""),
     md("## Refusals on purpose"),
     code("""
 refusals = journey.show_refusals(rate_limit=rate_limit_demo)
 refusals
 """),
-    md("### Verify\nEvery model answered 200 with tokens counted, the SDK streamed, and each refusal had its status."),
+    md("### Verify\nEvery model answered 200 with tokens counted, the SDK streamed, each refusal had its status, the "
+       "chat path answered POST and refused GET, and another product's key was refused."),
     code("""
 assert (calls.status == 200).all(), calls
 assert (calls[calls.kind != "embedding"].total_tokens > 0).all()
@@ -673,6 +705,11 @@ assert (sdk.status == "ok").all() and (sdk.chunks > 1).any()
 cases = ["no key", "unknown key", "unmapped path"] + (["rate limit"] if rate_limit_demo else [])
 assert list(refusals.case) == cases and (refusals.status == refusals.expected).all(), refusals.to_string()
 assert list(refusals.status)[:3] == [401, 403, 404] and (not rate_limit_demo or refusals.status.iloc[3] == 429)
+if len(routing):
+    status = dict(zip(routing.check, routing.status, strict=True))
+    assert status["chat answers POST"] == 200 and status["no GET rule for chat"] == 404, routing.to_string()
+    assert "No Mapping Rule matched" in routing.body[routing.check == "no GET rule for chat"].iloc[0]
+    assert status["key of another product"] == 403, routing.to_string()
 print(dict(zip(refusals.case, refusals.status, strict=True)))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **11** reads the traffic you just generated from the **Analytics API**."),

@@ -30,6 +30,7 @@ from maas_helpers.reconcile.products import (
     apply_products,
     apply_promote,
 )
+from maas_helpers.reconcile.sample_data import apply_sample_data
 from maas_helpers.reconcile.sso import apply_sso
 from maas_helpers.results import StepResult
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 Section = Callable[[Context], StepResult]
 
 # Order matters: rules and metrics before deploy, deploy before promote, plans before applications,
-# proxy endpoints before ActiveDocs.
+# proxy endpoints before ActiveDocs, the sample product's default plan gone before any signup.
 SECTIONS: dict[str, Section] = {
     "organisation": apply_organisation,
     "policy_registry": apply_policy_registry,
@@ -48,6 +49,7 @@ SECTIONS: dict[str, Section] = {
     "metrics": apply_metrics,
     "mapping_rules": apply_mapping_rules,
     "authentication": apply_authentication,
+    "sample_data": apply_sample_data,
     "policies": apply_policies,
     "promote": apply_promote,
     "plans": apply_plans,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,9 @@ def test_first_run_executes_every_notebook_and_writes_the_index(first_run) -> No
     for entry in report["notebooks"]:
         assert f'href="{entry["html"]}"' in index
         assert (first_run.out_dir / entry["html"]).stat().st_size > 10_000
-    assert any(line.startswith("all 14 notebooks ran in") for line in first_run.lines)
+    done = next(line for line in first_run.lines if line.startswith("all 14 notebooks ran in"))
+    cli_total = done.removeprefix("all 14 notebooks ran in ").removesuffix(" s")
+    assert f"total {cli_total} s" in index, (done, index[:600])  # one measurement, the same number in both
 
 
 def test_objects_exist_in_3scale_afterwards(first_run) -> None:
@@ -109,6 +112,42 @@ def test_traffic_plots_are_images_shown_once(first_run) -> None:
     assert not any("<Figure size" in t for t in texts)
     html = (first_run.out_dir / "notebooks" / "11_traffic_statistics.html").read_text()
     assert html.count('src="data:image/png;base64,') == 2
+
+
+def test_plans_notebook_shows_each_limit_once(first_run) -> None:
+    """Issue 14 item 11: notebook 6 showed every limit as an apply row (48) and again as a table row (36)."""
+    outputs = _outputs(first_run, "06_application_plans")
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    steps = [h for h in html if "maas-result" in h]
+    assert steps and sum(h.count("<td>limit</td>") for h in steps) == 1, "limits listed row by row by the apply"
+    assert any(re.search(r"<td>\d+ limits</td>", h) for h in steps)
+    tables = [h for h in html if "maas-result" not in h and "<table" in h]
+    assert len(tables) == 1
+    body_rows = tables[0].split("<tbody>", 1)[1].count("<tr")
+    assert body_rows == len(MODELS) * 3, body_rows  # one row per product × plan, limits as columns
+    for metric in ("hits", "total_tokens"):
+        assert metric in tables[0]
+
+
+def test_journey_sends_the_chat_rules_and_a_foreign_key(first_run) -> None:
+    """Issue 14 items 8 and 10: notebook 4 only read the rules; nothing showed that keys are per product."""
+    outputs = _outputs(first_run, "10_developer_journey")
+    table = next(o["data"]["text/html"] for o in outputs
+                 if "no GET rule for chat" in o.get("data", {}).get("text/html", ""))
+    assert "No Mapping Rule matched" in table and "<td>404</td>" in table
+    assert "key of another product" in table and "<td>403</td>" in table
+
+
+def test_sample_product_is_hidden_from_developers(first_run) -> None:
+    """Issue 14 item 7: every signup got an application on 3scale's sample product `api`."""
+    api = next(s["service"] for s in _admin(first_run, "/admin/api/services.json")["services"]
+               if s["service"]["system_name"] == "api")
+    assert _admin(first_run, f"/admin/api/services/{api['id']}/application_plans.json")["plans"] == []
+    dev = _admin(first_run, "/admin/api/accounts/find.json", username="journey-dev")["account"]
+    apps = _admin(first_run, f"/admin/api/accounts/{dev['id']}/applications.json")["applications"]
+    assert api["id"] not in {a["application"]["service_id"] for a in apps}
+    docs = [d["api_doc"] for d in _admin(first_run, "/admin/api/active_docs.json")["api_docs"]]
+    assert not [d for d in docs if d["system_name"] == "echo" and d["published"]]
 
 
 def test_developer_password_is_generated_private_and_never_shown(first_run) -> None:

@@ -1,0 +1,167 @@
+"""What a developer sees after the kit's apply, over real HTTP on its own sandbox.
+
+- ActiveDocs "Try it out": the example body of every operation in the generated spec
+  (maas_helpers/reconcile/openapi.py) answers 200 through the production gateway, as sent by Swagger UI.
+- 3scale's sample data (porta app/lib/logic/provider_signup.rb SampleData; app/lib/signup/plans_with_defaults.rb;
+  app/models/service.rb `destroyable?`): after apply the sample product `api` has no application plans, so a
+  signup gets no application on it; the portal's keys, "Choose a model" and docs pages show neither API nor Echo;
+  re-apply writes nothing; destroy leaves the sample product as it is.
+- Keys are per product: a key of one product is refused by another product's gateway (APIcast/backend authrep
+  per service); what one model answers for another's name is the sandbox's single model server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from maas_helpers.kit import Kit
+from maas_helpers.reconcile import SECTIONS
+from maas_sandbox import control
+from maas_sandbox.layout import find_free_base_port
+
+pytestmark = pytest.mark.timeout(180)
+CORE = [s for s in SECTIONS if s != "sso"]
+
+
+@pytest.fixture(scope="module")
+def info(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    state = control.up(tmp_path_factory.mktemp("devview") / "state", find_free_base_port(), test_clock=True,
+                       timeout=60)
+    try:
+        yield state
+    finally:
+        control.down(state.state_dir)
+
+
+@pytest.fixture(scope="module")
+def kit(info: Any) -> Kit:
+    kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="Dev View Org")
+    for section in CORE:
+        kit.apply(section)
+    return kit
+
+
+def _admin(info: Any, method: str, path: str, **kw: Any) -> requests.Response:
+    params = {"access_token": info.admin_token, **kw.pop("params", {})}
+    return requests.request(method, info.admin_url + path, params=params, timeout=30, **kw)
+
+
+def _service(info: Any, system_name: str) -> dict[str, Any]:
+    services = [s["service"] for s in _admin(info, "GET", "/admin/api/services.json").json()["services"]]
+    return next(s for s in services if s["system_name"] == system_name)
+
+
+def _signup(info: Any, name: str) -> requests.Session:
+    s = requests.Session()
+    page = s.get(info.portal_url + "/signup", timeout=10).text
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    assert token, page[:300]
+    resp = s.post(info.portal_url + "/signup", timeout=10, data={
+        "authenticity_token": token.group(1), "account[org_name]": f"{name} org",
+        "account[user][username]": name, "account[user][email]": f"{name}@example.com",
+        "account[user][password]": "s3cret-pass-9"})
+    assert resp.status_code == 200 and name in resp.text, resp.text[:400]
+    return s
+
+
+def test_try_it_out_examples_answer_200_through_the_gateway(kit: Kit, info: Any) -> None:
+    keys = kit.application_keys()
+    docs = [d["api_doc"] for d in _admin(info, "GET", "/admin/api/active_docs.json").json()["api_docs"]]
+    sent = []
+    for product in kit.catalogue.products:
+        doc = next(d for d in docs if d["system_name"] == product.system_name)
+        spec = json.loads(doc["body"])
+        server = spec["servers"][0]["url"]
+        for path, ops in spec["paths"].items():
+            for method, op in ops.items():
+                body = op.get("requestBody")
+                if body is None:
+                    continue
+                example = body["content"]["application/json"].get("example")
+                assert example is not None, f"{product.system_name} {method.upper()} {path}: no example body"
+                resp = requests.request(method, server + path, json=example, timeout=60,
+                                        headers={"Authorization": f"Bearer {keys[product.system_name]}"})
+                assert resp.status_code == 200, f"{product.system_name} {path} {example}: {resp.text[:300]}"
+                assert example["model"] == product.model
+                sent.append((product.system_name, path))
+    assert len(sent) >= len(kit.catalogue.products), sent
+    kinds = {p for _, p in sent}
+    assert {"/v1/chat/completions", "/v1/embeddings"} <= kinds, kinds
+
+
+def test_sample_product_has_no_plans_and_echo_is_unpublished(kit: Kit, info: Any) -> None:
+    api = _service(info, "api")  # kept: porta refuses to delete the default service
+    plans = _admin(info, "GET", f"/admin/api/services/{api['id']}/application_plans.json").json()["plans"]
+    assert plans == []
+    docs = [d["api_doc"] for d in _admin(info, "GET", "/admin/api/active_docs.json").json()["api_docs"]]
+    echo = next(d for d in docs if d["system_name"] == "echo")
+    assert echo["published"] is False
+    apps = _admin(info, "GET", "/admin/api/applications.json").json()["applications"]
+    assert not [a for a in apps if a["application"]["service_id"] == api["id"]]
+
+
+def test_a_new_signup_sees_no_sample_product(kit: Kit, info: Any) -> None:
+    session = _signup(info, "fresh-dev")
+    api = _service(info, "api")
+    accounts = [a["account"] for a in _admin(info, "GET", "/admin/api/accounts.json").json()["accounts"]]
+    account = next(a for a in accounts if a["org_name"] == "fresh-dev org")
+    apps = _admin(info, "GET", f"/admin/api/accounts/{account['id']}/applications.json").json()["applications"]
+    assert not [a for a in apps if a["application"]["service_id"] == api["id"]], apps
+    for path in ("/", "/admin/applications", "/admin/applications/new", "/docs"):
+        page = session.get(info.portal_url + path, timeout=10)
+        assert page.status_code == 200, path
+        assert "Echo" not in page.text and "API signup" not in page.text, path
+        assert not re.search(r">\s*API\s*<|API — Model api|service_id=api\b|value=\"api\"", page.text), path
+    choose = session.get(info.portal_url + "/admin/applications/new", timeout=10).text
+    assert all(p.name in choose for p in kit.catalogue.products)
+
+
+def test_reapply_writes_nothing(kit: Kit) -> None:
+    again = [kit.apply(section) for section in CORE]
+    assert sum(step.writes for step in again) == 0, [str(s) for s in again if s.writes]
+    assert kit.plan("sample_data").in_sync
+
+
+def test_key_of_one_product_is_refused_by_another_products_gateway(kit: Kit) -> None:
+    keys = kit.application_keys()
+    products = [p for p in kit.catalogue.products if p.kind == "chat"]
+    assert len(products) >= 1
+    other = next(p for p in kit.catalogue.products if p.system_name != products[0].system_name)
+    links = kit.links()
+    url = links[f"{other.system_name} (production)"].rstrip("/") + "/v1/models"
+    own = requests.get(url, headers={"Authorization": f"Bearer {keys[other.system_name]}"}, timeout=30)
+    assert own.status_code == 200
+    foreign = requests.get(url, headers={"Authorization": f"Bearer {keys[products[0].system_name]}"}, timeout=30)
+    assert foreign.status_code == 403, foreign.text  # 3scale: "Authentication failed"
+
+
+def test_one_products_gateway_reaches_every_sandbox_model(kit: Kit) -> None:
+    """What the issue saw: all sandbox backends are one model server serving every model, so a chat product's
+    key, on its own gateway, gets an answer for another model's name (counted on the chat product's plan).
+    On a cluster each backend is one vLLM serving one model, which answers 404 for another name."""
+    keys = kit.application_keys()
+    chat = next(p for p in kit.catalogue.products if p.kind == "chat")
+    other = next(p for p in kit.catalogue.products if p.kind == "completion")
+    url = kit.links()[f"{chat.system_name} (production)"].rstrip("/") + "/v1/chat/completions"
+    resp = requests.post(url, headers={"Authorization": f"Bearer {keys[chat.system_name]}"}, timeout=30,
+                         json={"model": other.model, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code == 200 and resp.json()["model"] == other.model, resp.text[:300]
+    servers = {urlparse(p.backend.private_endpoint).netloc for p in kit.catalogue.products}
+    assert len(servers) == 1, servers  # every backend is the same host:port
+
+
+def test_destroy_leaves_the_sample_product_alone(kit: Kit, info: Any) -> None:
+    result = kit.destroy()
+    assert result.writes > 0
+    api = _service(info, "api")
+    plans = _admin(info, "GET", f"/admin/api/services/{api['id']}/application_plans.json").json()["plans"]
+    assert plans == []
+    services = {s["service"]["system_name"] for s in _admin(info, "GET", "/admin/api/services.json").json()["services"]}
+    assert services.isdisjoint(p.system_name for p in kit.catalogue.products)
