@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from typer.testing import CliRunner
 
+from maas_helpers import billing
 from maas_helpers.cli import app as cli_app
 from maas_helpers.kit import Kit
 from maas_helpers.reconcile import SECTIONS
@@ -138,7 +140,8 @@ def test_traffic_becomes_an_invoice_of_usage_times_price(billed: tuple[SandboxIn
         assert resp.status_code == 200, resp.text
         prompt += resp.json()["usage"]["prompt_tokens"]
         completion += resp.json()["usage"]["completion_tokens"]
-    assert prompt >= 2000 and completion >= 1000, (prompt, completion)  # whole thousands of both, with remainders carried
+    # whole thousands of both, with remainders carried between requests
+    assert prompt >= 2000 and completion >= 1000, (prompt, completion)
 
     invoices = control.bill("2026-11", info.state_dir)
     mine = [i for i in invoices if i["account"] == "Developer"]
@@ -171,6 +174,24 @@ def test_traffic_becomes_an_invoice_of_usage_times_price(billed: tuple[SandboxIn
     result = CliRunner().invoke(cli_app, ["sandbox", "bill", "--month", "2026-11", "--state-dir",
                                           str(info.state_dir)])
     assert result.exit_code == 0 and mine[0]["friendly_id"] in result.output and "paid" in result.output
+
+    # usage × pricing from Analytics (maas stats --cost, notebook 11) agrees with the invoice's usage lines
+    frame = billing.cost_frame(kit.admin, "2026-11")
+    dev = frame[(frame["account"] == "Developer") & (frame["product"] == PRODUCT)]
+    variable = sum(Decimal(str(c)) for name, (_, c) in expected.items() if "Tokens" in name)
+    assert round(Decimal(str(dev[dev["metric"] != "cost_per_month"]["cost"].sum())), 4) == variable
+    assert dev[dev["metric"] == "prompt_tokens"]["usage"].sum() == prompt
+    assert set(dev[(dev["usage"] > 0) & (dev["metric"] != "cost_per_month")]["date"]) == {"2026-11-10"}
+    summary = billing.cost_summary(frame)
+    row = summary[(summary["account"] == "Developer") & (summary["product"] == PRODUCT)].iloc[0]
+    assert (row["usage_cost"], row["monthly_fee"]) == (float(variable), 10.0)
+    csv = tmp_path / "cost.csv"
+    shown = CliRunner().invoke(cli_app, ["stats", "--cost", "--month", "2026-11", "--csv", str(csv),
+                                         "--state-dir", str(info.state_dir)], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert f"{row['usage_cost']:.4f}" in shown.output and f"{row['total']:.2f}" in shown.output, shown.output
+    assert "Developer" in shown.output and PRODUCT in shown.output
+    assert pd.read_csv(csv).columns.tolist() == billing.COST_COLUMNS
     http.reset_clock()
 
 
