@@ -218,3 +218,18 @@ def test_pricing_rule_api_refuses_overlaps_and_five_decimals(billed: tuple[Sandb
     fine = http.post(base + ".json", json={"pricing_rule": {"min": 101, "cost_per_unit": "0.00001"}})
     assert fine.status_code == 422 and fine.json()["errors"]["cost_per_unit"] == ["maximum decimals is 4."]
     http.delete(f"{base}/{first.json()['pricing_rule']['id']}.json").raise_for_status()
+
+
+def test_apply_switches_monthly_billing_back_on(billed: tuple[SandboxInfo, Kit]) -> None:
+    info, kit = billed
+    http = AdminHTTP(info)
+    dev = next(a["account"] for a in http.get("/admin/api/accounts.json").json()["accounts"]
+               if a["account"]["org_name"] == "Developer")
+    assert http.put(f"/admin/api/accounts/{dev['id']}.json",
+                    json={"monthly_billing_enabled": False}).json()["account"]["monthly_billing_enabled"] is False
+    kit.admin.reset_counts()
+    result = kit.apply("subscriptions_and_apps")
+    assert kit.admin.calls["PUT"] == 1 and kit.admin.writes == 1, dict(kit.admin.calls)
+    assert [a.change for a in result.actions if a.kind == "billing"] == [Change.UPDATED]
+    assert any("Charging & Gateway" in n for n in result.notes)
+    assert http.get(f"/admin/api/accounts/{dev['id']}.json").json()["account"]["monthly_billing_enabled"] is True
