@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from maas_helpers.admin_client import AdminClient
-from maas_helpers.stats import get_usage
+from maas_helpers.stats import Chart, _empty, _figure, _labels, _slanted_labels, get_usage
 
 COST_COLUMNS = ["date", "account", "application", "application_id", "product", "plan", "metric", "usage", "cost"]
 USAGE_METRICS = ("hits", "prompt_tokens", "completion_tokens", "total_tokens")
@@ -159,3 +159,37 @@ def cost_summary(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("usage_cost", "monthly_fee", "total"):
         out[column] = out[column].round(4)
     return out
+
+
+def plot_cost_by_application(summary: pd.DataFrame, title: str = "Cost this month by application") -> Chart:
+    """Stacked bars per application: usage cost (pricing rules × usage) and monthly fee."""
+    fig, ax = _figure(title)
+    rows = summary[summary["total"] > 0] if not summary.empty else summary
+    if rows.empty:
+        _empty(ax, "cost")
+        return fig
+    names = _labels(f"{r.account}: {r.application}" for r in rows.itertuples())
+    width = 0.6 if len(names) > 1 else 0.3
+    ax.bar(names, rows["usage_cost"], width=width, label="usage (pricing rules)")
+    ax.bar(names, rows["monthly_fee"], width=width, bottom=rows["usage_cost"], label="monthly fee")
+    ax.margins(y=0.15)  # room for the legend above the tallest bar
+    ax.set_ylabel("cost")
+    ax.legend()
+    _slanted_labels(ax)
+    return fig
+
+
+def invoices_frame(client: AdminClient, month: str | None = None) -> pd.DataFrame:
+    """3scale's invoices (Billing API `/api/invoices.json`), one row per line item, for `month` or all."""
+    params = {"month": month} if month else {}
+    invoices = _items(client.get_json("/api/invoices.json", params=params), "invoices", "invoice")
+    rows = []
+    for inv in invoices:
+        items = _items(client.get_json(f"/api/invoices/{inv['id']}/line_items.json"), "line_items", "line_item")
+        for item in items:
+            rows.append({"invoice": inv["friendly_id"], "period": inv["period"], "state": inv["state"],
+                         "application_id": item.get("contract_id"), "line": item["name"],
+                         "quantity": item.get("quantity"), "cost": float(item["cost"]),
+                         "currency": inv["currency"]})
+    return pd.DataFrame(rows, columns=["invoice", "period", "state", "application_id", "line", "quantity", "cost",
+                                       "currency"])
