@@ -140,5 +140,15 @@ def test_sso_sign_in_create_app_copy_key_call_model_see_usage(
     expected = calls * price_per_call + monthly_fee
     assert section.locator(".maas-cost-total").get_attribute("data-cost") == f"{expected:.4f}"
     assert f"USD {expected:.4f}" in section.locator(".maas-usage-cost").text_content()
+    # ... and what `maas stats --cost` / notebook 11 compute for the same application and month
+    from datetime import UTC, datetime
+
+    from maas_helpers import billing
+    from maas_helpers.admin_client import AdminClient
+
+    frame = billing.cost_frame(AdminClient(portal_sandbox.admin_url, portal_sandbox.admin_token),
+                               datetime.now(UTC).strftime("%Y-%m"))
+    mine = frame[frame["application_id"] == int(app_id)]
+    assert f"{mine['cost'].sum():.4f}" == f"{expected:.4f}"
     page.screenshot(path=str(screenshots / "05-usage.png"), full_page=True)
     context.close()
