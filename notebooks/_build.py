@@ -706,8 +706,8 @@ figures = usage.figures()
 for figure in figures:
     display(figure)  # each shows once, as an image
 """),
-    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and both plots "
-       "drew them (an empty plot only shows \"no … in this period\")."),
+    md("### Check the traffic\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and "
+       "both plots drew them (an empty plot only shows \"no … in this period\"); the full check is at the end."),
     code("""
 assert usage.by_product.hits.sum() > 0, "no hits recorded: run notebook 10 first"
 assert usage.by_product.total_tokens.sum() > 0, "no tokens recorded: is llm-metrics in the policy chain?"
@@ -775,7 +775,8 @@ if run_billing and kit.settings.target == "sandbox":
 invoices = billing.invoices_frame(kit.admin, month)
 invoices if not invoices.empty else "no invoices for this month yet"
 """),
-    md("### Verify\nThe days add up to the month, and any invoice's usage lines match usage × pricing."),
+    md("### Verify\nThe traffic checks above passed; the days add up to the month, and no invoice bills more "
+       "usage than usage × pricing."),
     code("""
 assert round(cost.cost.sum(), 4) == round(summary.total.sum(), 4)
 usage_lines = invoices[~invoices.line.str.contains("fee", case=False)] if not invoices.empty else invoices
