@@ -233,3 +233,19 @@ def test_apply_switches_monthly_billing_back_on(billed: tuple[SandboxInfo, Kit])
     assert [a.change for a in result.actions if a.kind == "billing"] == [Change.UPDATED]
     assert any("Charging & Gateway" in n for n in result.notes)
     assert http.get(f"/admin/api/accounts/{dev['id']}.json").json()["account"]["monthly_billing_enabled"] is True
+
+
+def test_master_billing_job_as_documented(billed: tuple[SandboxInfo, Kit]) -> None:
+    """master_api.json: POST /master/api/providers/{id}/billing_jobs.xml with `date`; billing_dates.rb: a date
+    that is not YYYY-MM-DD is 400 "Invalid date"; a tenant the sandbox does not serve is 404."""
+    info, _kit = billed
+    http = AdminHTTP(info)
+    provider = http.get("/admin/api/provider.json").json()["account"]
+    path = f"/master/api/providers/{provider['id']}/billing_jobs.xml"
+    assert http.request("POST", path, token="master", data={"date": "2026-10-01"}).status_code == 202
+    bad = http.request("POST", path, token="master", data={"date": "2026-02-30"})
+    assert (bad.status_code, "Invalid date" in bad.text) == (400, True)
+    assert http.request("POST", path, token="admin", data={"date": "2026-10-01"}).status_code in (401, 403)
+    other = http.request("POST", "/master/api/providers/999999/billing_jobs.xml", token="master",
+                         data={"date": "2026-10-01"})
+    assert other.status_code == 404

@@ -220,11 +220,14 @@ async def _billing_job(request: Request, provider_id: str, account_id: str | Non
     return Response(status_code=202, content=b"", media_type="application/json")
 
 
+# master_api.json documents the `.xml` paths; the controller answers `head :accepted` for either format
+@router.post("/master/api/providers/{provider_id}/billing_jobs.xml")
 @router.post("/master/api/providers/{provider_id}/billing_jobs.json")
 async def billing_job(request: Request, provider_id: str) -> Response:
     return await _billing_job(request, provider_id, None)
 
 
+@router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.xml")
 @router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.json")
 async def account_billing_job(request: Request, provider_id: str, account_id: str) -> Response:
     return await _billing_job(request, provider_id, account_id)
