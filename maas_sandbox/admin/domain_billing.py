@@ -13,7 +13,9 @@
 
 Sandbox simplification (docs/sandbox.md): one run bills a whole month — the month's fixed fee and its usage
 on one invoice, then finalizes it (porta's postpaid day-1 run bills last month's variable costs, finalizes
-last month's invoice and puts the new month's fixed fee on the next one; fees are not prorated here).
+last month's invoice and puts the new month's fixed fee on the next one; fees are not prorated here). Usage is
+billed up to the sandbox clock's last whole minute and never twice, so billing the running month bills what
+was used so far.
 """
 
 from __future__ import annotations
@@ -151,8 +153,8 @@ def rule_cost(rule: Obj, value: int) -> Decimal:
     return unit * (top - low + 1)
 
 
-def _usage(sandbox: Sandbox, app: Obj, metric_id: int, bounds: tuple[int, int]) -> int:
-    rows = sandbox.backend.usage_rows(metric_id, bounds[0], bounds[1], application_id=app["id"])
+def _usage(sandbox: Sandbox, app: Obj, metric_id: int, since: int, until: int) -> int:
+    rows = sandbox.backend.usage_rows(metric_id, since, until, application_id=app["id"])
     return sum(v for _, _, v in rows)
 
 
@@ -164,33 +166,41 @@ def _invoice_for(sandbox: Sandbox, account_id: int, month: str) -> Obj:
 
 
 def bill_application(sandbox: Sandbox, app: Obj, month: str) -> list[Obj]:
-    """The PlanCost and VariableCost lines of one application for `month` (nothing if billed already)."""
-    billed = list(app.get("_billed_months") or [])
+    """The PlanCost and VariableCost lines of one application for `month`. As porta's contracts keep
+    `paid_until` / `variable_cost_paid_until`, usage is billed up to now and only once: billing a month that
+    has not ended bills its usage so far, and a later run bills the rest."""
     plan = sandbox.store.get("plan", app["plan_id"])
-    if month in billed or plan is None:
+    if plan is None:
         return []
+    fixed_months = list(app.get("_fixed_fee_months") or [])
     lines: list[Obj] = []
     if not app.get("_setup_fee_billed") and money(plan.get("setup_fee")):
         lines.append({"name": f"Setup fee ('{plan['name']}')", "description": month_label(month), "quantity": 1,
                       "cost": money(plan["setup_fee"]), "type": "LineItem::PlanCost"})
-    if money(plan.get("cost_per_month")):
+    if month not in fixed_months and money(plan.get("cost_per_month")):
         lines.append({"name": f"Fixed fee ('{plan['name']}')", "description": month_label(month), "quantity": 1,
                       "cost": money(plan["cost_per_month"]), "type": "LineItem::PlanCost"})
-    bounds = month_bounds(sandbox, month)
+    start, end = month_bounds(sandbox, month)
+    paid_until = int(app.get("_variable_paid_until") or 0)
+    # usage is kept per minute: a running month is billed up to the last whole minute, the rest later
+    until = min(end, int(sandbox.clock.time()) // 60 * 60)
+    since = max(start, paid_until)
     variable: list[Obj] = []
     by_metric: dict[int, list[Obj]] = {}
     for rule in sandbox.store.list("pricing_rule", plan_id=plan["id"]):
         by_metric.setdefault(rule["metric_id"], []).append(rule)
-    for metric_id, rules in by_metric.items():
+    for metric_id, rules in by_metric.items() if since < until else ():
         metric = sandbox.store.get("metric", metric_id) or {}
-        value = _usage(sandbox, app, metric_id, bounds)
+        value = _usage(sandbox, app, metric_id, since, until)
         cost = sum((rule_cost(r, value) for r in rules), Decimal(0))
         if cost:
             variable.append({"name": metric.get("friendly_name") or metric.get("system_name"),
                              "description": month_label(month), "quantity": value, "cost": cost,
                              "metric_id": metric_id, "type": "LineItem::VariableCost"})
     lines += sorted(variable, key=lambda li: -li["cost"])
-    sandbox.store.update("application", app["id"], {"_billed_months": [*billed, month], "_setup_fee_billed": True})
+    sandbox.store.update("application", app["id"], {
+        "_fixed_fee_months": sorted({*fixed_months, month}), "_setup_fee_billed": True,
+        "_variable_paid_until": max(paid_until, until)})
     return [{**li, "contract_id": app["id"], "plan_id": plan["id"]} for li in lines]
 
 

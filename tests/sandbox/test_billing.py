@@ -57,6 +57,9 @@ class AdminHTTP:
     def set_clock(self, now: str) -> None:
         self.request("PUT", "/sandbox/api/clock.json", token="master", json={"now": now}).raise_for_status()
 
+    def advance_clock(self, seconds: float) -> None:
+        self.request("PUT", "/sandbox/api/clock.json", token="master", json={"advance": seconds}).raise_for_status()
+
     def reset_clock(self) -> None:
         self.request("PUT", "/sandbox/api/clock.json", token="master", json={"reset": True}).raise_for_status()
 
@@ -143,6 +146,7 @@ def test_traffic_becomes_an_invoice_of_usage_times_price(billed: tuple[SandboxIn
     # whole thousands of both, with remainders carried between requests
     assert prompt >= 2000 and completion >= 1000, (prompt, completion)
 
+    http.advance_clock(120)  # a running month is billed up to its last whole minute (usage is per minute)
     invoices = control.bill("2026-11", info.state_dir)
     mine = [i for i in invoices if i["account"] == "Developer"]
     assert len(mine) == 1 and mine[0]["state"] == "finalized" and mine[0]["period"] == "2026-11"
@@ -168,6 +172,23 @@ def test_traffic_becomes_an_invoice_of_usage_times_price(billed: tuple[SandboxIn
     assert http.put(path, json={"state": "pending"}).json()["invoice"]["state"] == "pending"
     paid = http.put(path, json={"state": "paid"}).json()["invoice"]
     assert paid["state"] == "paid" and paid["paid_at"] and paid["issued_on"] == "2026-11-10"
+
+    # later traffic in the same month lands on the next run, on a new invoice (the first one is paid)
+    more = requests.post(f"{url}/v1/chat/completions", timeout=60, headers={"Authorization": f"Bearer {key}"},
+                         json={"model": PRODUCT, "messages": [{"role": "user", "content": words}], "max_tokens": 300,
+                               "ignore_eos": True})
+    assert more.status_code == 200
+    http.advance_clock(120)
+    later = [i for i in control.bill("2026-11", info.state_dir) if i["account"] == "Developer"]
+    assert [i["state"] for i in later] == ["paid", "finalized"] and later[1]["id"] != mine[0]["id"]
+    late_items = http.get(f"/api/invoices/{later[1]['id']}/line_items.json").json()["line_items"]
+    prompt_after = prompt + more.json()["usage"]["prompt_tokens"]
+    # thousands carried over: only whole thousands beyond those already billed, and no fee again
+    assert {li["line_item"]["name"] for li in late_items} <= {"Prompt Tokens (thousands)",
+                                                             "Completion Tokens (thousands)"}
+    late_prompt = sum(li["line_item"]["quantity"] for li in late_items
+                      if li["line_item"]["name"] == "Prompt Tokens (thousands)")
+    assert prompt // 1000 + late_prompt == prompt_after // 1000
     refused = http.put(path, json={"state": "finalized"})
     assert refused.status_code == 422 and refused.json() == {"errors": {"base": ["Cannot transition to finalized"]}}
 
@@ -178,9 +199,11 @@ def test_traffic_becomes_an_invoice_of_usage_times_price(billed: tuple[SandboxIn
     # usage × pricing from Analytics (maas stats --cost, notebook 11) agrees with the invoice's usage lines
     frame = billing.cost_frame(kit.admin, "2026-11")
     dev = frame[(frame["account"] == "Developer") & (frame["product"] == PRODUCT)]
-    variable = sum(Decimal(str(c)) for name, (_, c) in expected.items() if "Tokens" in name)
+    lines = billing.invoices_frame(kit.admin, "2026-11")
+    billed = lines[(lines["application_id"] == dev["application_id"].iloc[0]) & lines["line"].str.contains("Tokens")]
+    variable = round(Decimal(str(billed["cost"].sum())), 4)  # both invoices' usage lines (linear prices)
     assert round(Decimal(str(dev[dev["metric"] != "cost_per_month"]["cost"].sum())), 4) == variable
-    assert dev[dev["metric"] == "prompt_tokens"]["usage"].sum() == prompt
+    assert dev[dev["metric"] == "prompt_tokens"]["usage"].sum() == prompt_after
     assert set(dev[(dev["usage"] > 0) & (dev["metric"] != "cost_per_month")]["date"]) == {"2026-11-10"}
     summary = billing.cost_summary(frame)
     row = summary[(summary["account"] == "Developer") & (summary["product"] == PRODUCT)].iloc[0]
