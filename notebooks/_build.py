@@ -689,7 +689,7 @@ never recorded because the token metrics did not exist.
 """),
     parameters("""
 report_dir = None  # headless runs write stats.json and cost.csv here for the tests
-run_billing = False  # sandbox: bill this month now (closes it for the applications billed)
+run_billing = False  # sandbox: bill this month's usage so far now
 """),
     LOAD,
     code("""
@@ -765,7 +765,7 @@ is switched on: *Audience → Billing → Charging & Gateway*). The sandbox has 
 `maas sandbox bill --month YYYY-MM` (or `run_billing = True` here) bills a month through the Master API's
 billing job, and the **Billing API** (`/api/invoices.json`, `/api/invoices/{id}/line_items.json`) reads the
 invoices: one line per fee and per priced metric, *quantity* = usage, *cost* = usage × price. Billing the
-current month closes it for the applications billed — later traffic this month is not billed again.
+running month bills the usage up to the last whole minute; a later run bills only what came after.
 """),
     code("""
 if run_billing and kit.settings.target == "sandbox":
