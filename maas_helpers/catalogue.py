@@ -8,6 +8,7 @@ developer portal content and SSO. `reconcile` converges 3scale to this.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +86,79 @@ class Limit(_Model):
     value: int = Field(ge=0)
 
 
+# Token metrics are billed in thousands (`<metric>_k`): porta stores cost_per_unit with 4 decimals
+# (pricing_rule.rb, decimal(20,4)), too coarse for a per-token price; llm-metrics reports the `_k` metrics
+# alongside the token metrics and carries the remainder per application, so no token goes unbilled.
+BILLING_UNIT = 1000
+BILLED_METRICS = {m: f"{m}_k" for m in TOKEN_METRICS}
+PRICE_DECIMALS = 4
+
+
+class Price(_Model):
+    """A price on one metric for usage between `min` and `max` (a tier; porta's pricing rule range).
+
+    Token metrics take `per_million` (tokens) and ranges in tokens on thousand-token boundaries; other
+    metrics (`hits`, methods) take `per_unit` and ranges in units."""
+
+    metric: str
+    per_million: Decimal | None = Field(default=None, ge=0)
+    per_unit: Decimal | None = Field(default=None, ge=0)
+    min: int = Field(default=1, ge=1)
+    max: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Price:
+        token = self.metric in TOKEN_METRICS
+        if token and (self.per_million is None or self.per_unit is not None):
+            raise ValueError(f"{self.metric}: give per_million (price per 1M tokens), not per_unit")
+        if not token and (self.per_unit is None or self.per_million is not None):
+            raise ValueError(f"{self.metric}: give per_unit (price per unit), not per_million")
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"{self.metric}: max {self.max} is below min {self.min}")
+        if token and ((self.min - 1) % BILLING_UNIT or (self.max is not None and self.max % BILLING_UNIT)):
+            raise ValueError(f"{self.metric}: token ranges are billed per {BILLING_UNIT} tokens; use min 1, "
+                             f"1001, 2001, … and max 1000, 2000, …")
+        if -self.cost_per_unit.as_tuple().exponent > PRICE_DECIMALS:  # type: ignore[operator]
+            per = "per_million must be a multiple of 0.1" if token else "per_unit has at most 4 decimals"
+            raise ValueError(f"{self.metric}: 3scale stores prices with {PRICE_DECIMALS} decimals; {per}")
+        return self
+
+    @property
+    def billed_metric(self) -> str:
+        return BILLED_METRICS.get(self.metric, self.metric)
+
+    @property
+    def cost_per_unit(self) -> Decimal:
+        if self.per_million is not None:
+            return (self.per_million * BILLING_UNIT / 1_000_000).normalize()
+        return (self.per_unit or Decimal(0)).normalize()
+
+    @property
+    def billed_range(self) -> tuple[int, int | None]:
+        if self.metric not in TOKEN_METRICS:
+            return self.min, self.max
+        return (self.min - 1) // BILLING_UNIT + 1, None if self.max is None else self.max // BILLING_UNIT
+
+
+class Pricing(_Model):
+    cost_per_month: Decimal = Field(default=Decimal(0), ge=0, decimal_places=2)
+    setup_fee: Decimal = Field(default=Decimal(0), ge=0, decimal_places=2)
+    prices: list[Price] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Pricing:
+        by_metric: dict[str, list[Price]] = {}
+        for price in self.prices:
+            by_metric.setdefault(price.metric, []).append(price)
+        for metric, prices in by_metric.items():
+            ordered = sorted(prices, key=lambda p: p.min)
+            for low, high in zip(ordered, ordered[1:], strict=False):
+                if low.max is None or low.max >= high.min:
+                    raise ValueError(f"{metric}: tier {low.min}-{low.max or '∞'} overlaps tier "
+                                     f"{high.min}-{high.max or '∞'}")
+        return self
+
+
 class Plan(_Model):
     system_name: str
     name: str
@@ -92,6 +166,7 @@ class Plan(_Model):
     approval_required: bool = False
     description: str = ""
     limits: list[Limit] = Field(default_factory=list)
+    pricing: Pricing = Field(default_factory=Pricing)
 
     @property
     def has_token_limits(self) -> bool:
@@ -145,6 +220,10 @@ class Product(_Model):
             for limit in plan.limits:
                 if limit.metric not in known:
                     raise ValueError(f"plan {plan.system_name}: limit on unknown metric {limit.metric!r}")
+            for price in plan.pricing.prices:
+                if price.metric not in known or price.billed_metric not in known:
+                    raise ValueError(f"plan {plan.system_name}: price on metric {price.billed_metric!r}, which "
+                                     "the product does not have")
         if self.default_plan is not None and self.default_plan not in {p.system_name for p in self.plans}:
             raise ValueError(f"default_plan {self.default_plan!r} is not one of the product's plans")
         return self
@@ -269,7 +348,18 @@ def token_metrics() -> list[Metric]:
         Metric(system_name="prompt_tokens", friendly_name="Prompt Tokens", description="Tokens in the prompts"),
         Metric(system_name="completion_tokens", friendly_name="Completion Tokens", description="Tokens generated"),
         Metric(system_name="total_tokens", friendly_name="Total Tokens", description="Prompt + completion tokens"),
+        Metric(system_name="prompt_tokens_k", friendly_name="Prompt Tokens (thousands)", unit="1000 tokens",
+               description="Prompt tokens in thousands, for pricing rules"),
+        Metric(system_name="completion_tokens_k", friendly_name="Completion Tokens (thousands)",
+               unit="1000 tokens", description="Completion tokens in thousands, for pricing rules"),
     ]
+
+
+def _pricing(monthly: str, prompt: str, completion: str) -> Pricing:
+    return Pricing(cost_per_month=Decimal(monthly), prices=[
+        Price(metric="prompt_tokens", per_million=Decimal(prompt)),
+        Price(metric="completion_tokens", per_million=Decimal(completion)),
+    ])
 
 
 def _limits(hits_min: int, hits_day: int, tokens_min: int, tokens_day: int) -> list[Limit]:
@@ -284,11 +374,11 @@ def _limits(hits_min: int, hits_day: int, tokens_min: int, tokens_day: int) -> l
 def default_plans() -> list[Plan]:
     return [
         Plan(system_name="free", name="Free", description="Try the model: small hourly and daily quotas.",
-             limits=_limits(10, 200, 2_000, 20_000)),
+             limits=_limits(10, 200, 2_000, 20_000)),  # free: no pricing
         Plan(system_name="standard", name="Standard", description="For development and small teams.",
-             limits=_limits(60, 5_000, 20_000, 500_000)),
+             limits=_limits(60, 5_000, 20_000, 500_000), pricing=_pricing("0", "0.5", "1.5")),
         Plan(system_name="premium", name="Premium", description="For production use.", approval_required=True,
-             limits=_limits(600, 50_000, 200_000, 5_000_000)),
+             limits=_limits(600, 50_000, 200_000, 5_000_000), pricing=_pricing("49", "0.4", "1.2")),
     ]
 
 
@@ -296,7 +386,9 @@ def policy_chain(plans: list[Plan], policy: CustomPolicy | None = None) -> list[
     policy = policy or CustomPolicy()
     llm: dict[str, Any] = {
         "enable_sse_support": True,
-        "rules": [{"metric": m, "usage": m, "statuses": [200]} for m in TOKEN_METRICS],
+        "rules": [{"metric": m, "usage": m, "statuses": [200]} for m in TOKEN_METRICS]
+        + [{"metric": f"{m}_k", "usage": m, "statuses": [200], "per": BILLING_UNIT}
+           for m in ("prompt_tokens", "completion_tokens")],
     }
     if any(p.has_token_limits for p in plans):
         llm["quota"] = {"enabled": True, "metrics": ["total_tokens"]}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from maas_helpers.catalogue import load_catalogue
 from maas_helpers.cli_sandbox import sandbox_app
@@ -118,15 +120,26 @@ def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir:
 
 @app.command()
 def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
-          period: Annotated[str, typer.Option(help="year, month, week or day")] = "day") -> None:
-    """Usage totals per product and metric over the last period (Analytics API)."""
+          period: Annotated[str, typer.Option(help="year, month, week or day")] = "day",
+          cost: Annotated[bool, typer.Option("--cost", help="Cost this month per application (pricing rules × "
+                                                            "usage + monthly fee).")] = False,
+          csv: Annotated[Path | None, typer.Option("--csv", help="Write usage and cost per account, application, "
+                                                                 "metric and day to this CSV file.")] = None,
+          month: Annotated[str | None, typer.Option(help="Month for --cost/--csv, YYYY-MM (default: this "
+                                                         "month).")] = None) -> None:
+    """Usage totals per product and metric over the last period (Analytics API); --cost / --csv for cost."""
     try:
         from maas_helpers import stats as stats_mod
     except ImportError:
         _fail(MaasError("maas_helpers.stats is not available in this installation"), 2)
         return
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        _fail(MaasError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-11"), 2)
     try:
         kit = _kit(catalogue, config, state_dir)
+        if cost or csv is not None:
+            _cost(kit, month, csv, show=cost)
+            return
         services = {s["system_name"]: s for s in kit.admin.threescale.services.list()}
         for product in kit.catalogue.products:
             service = services.get(product.system_name)
@@ -139,6 +152,31 @@ def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: S
             console.print(stats_mod.totals(frame).to_string() if not frame.empty else "  no traffic yet")
     except MaasError as exc:
         _fail(exc)
+
+
+def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
+    from maas_helpers import billing
+
+    month = month or billing.current_month()
+    frame = billing.cost_frame(kit.admin, month)
+    if csv is not None:
+        try:
+            frame.to_csv(csv, index=False)
+        except OSError as exc:
+            raise MaasError(f"--csv {csv}: cannot write ({exc.strerror})") from None
+        console.print(f"wrote {len(frame)} rows (account, application, metric, day) to {csv}")
+    if show:
+        summary = billing.cost_summary(frame)
+        table = Table(title=f"Cost {month} (pricing rules × usage + monthly fee)")
+        for column in summary.columns:
+            table.add_column(column, justify="right" if summary[column].dtype.kind in "if" else "left")
+        for row in summary.to_dict("records"):
+            # usage costs keep 3scale's 4 decimals (a few thousand tokens cost fractions of a cent)
+            table.add_row(*[f"{v:.4f}" if k == "usage_cost" else f"{v:.2f}" if isinstance(v, float) else str(v)
+                            for k, v in row.items()])
+        # wide enough for whole names and figures even when stdout is not a terminal (pipes, CI)
+        wide = Console(width=max(console.width, 150))
+        wide.print(table if not summary.empty else f"no applications with usage or fees in {month}")
 
 
 @app.command()

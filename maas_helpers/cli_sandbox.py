@@ -1,4 +1,4 @@
-"""`maas sandbox up|down|status|reset|env` — thin wrappers over maas_sandbox.control."""
+"""`maas sandbox up|down|status|reset|env|bill` — thin wrappers over maas_sandbox.control."""
 
 from __future__ import annotations
 
@@ -106,3 +106,24 @@ def env(state_dir: StateDirOpt = None) -> None:
         return
     for key, value in values.items():
         typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+@sandbox_app.command()
+def bill(
+    month: Annotated[str, typer.Option("--month", help="Month to bill, YYYY-MM (the sandbox has no monthly job).")],
+    account: Annotated[str | None, typer.Option(help="Bill only this developer account (org name).")] = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Run 3scale billing for a month: an invoice per developer account from the plans' fees and pricing rules."""
+    try:
+        invoices = control.bill(month, state_dir, account)
+    except control.SandboxError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"Invoices for {month}")
+    for column in ("invoice", "account", "state", "cost"):
+        table.add_column(column, justify="right" if column == "cost" else "left")
+    for inv in invoices:
+        table.add_row(inv["friendly_id"], str(inv.get("account") or "?"), inv["state"],
+                      f"{inv['cost']:.2f} {inv['currency']}")
+    console.print(table if invoices else f"no invoices for {month} (no fees, no priced usage)")

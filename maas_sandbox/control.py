@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,3 +262,49 @@ def env(state_dir: str | Path | None = None) -> dict[str, str]:
     if info is None:
         raise SandboxError("no sandbox is running; start one with 'maas sandbox up'")
     return info.env()
+
+
+def _call(method: str, url: str, token: str, params: dict[str, str] | None = None) -> Any:
+    query = urllib.parse.urlencode({"access_token": token, **(params or {})})
+    data = query.encode() if method != "GET" else None
+    target = url if method != "GET" else f"{url}?{query}"
+    req = urllib.request.Request(target, data=data, method=method)  # noqa: S310 - loopback sandbox URL
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+            body = resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:200]
+        raise SandboxError(f"{method} {url.split('?')[0]} answered {exc.code}: {detail}") from None
+    return json.loads(body) if body.strip() else None
+
+
+def bill(month: str, state_dir: str | Path | None = None, account: str | None = None) -> list[dict[str, Any]]:
+    """Run the sandbox's billing for `month` (YYYY-MM) through the Master API (porta's billing_jobs, dated
+    the first of the next month) and return that month's invoices from the Billing API. `account` is an
+    org_name to bill just that buyer."""
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        if len(month) != 7 or not 1 <= mon <= 12:
+            raise ValueError
+    except ValueError:
+        raise SandboxError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-11") from None
+    info = running(state_dir)
+    if info is None:
+        raise SandboxError("no sandbox is running; start one with 'maas sandbox up'")
+    provider = _call("GET", f"{info.admin_url}/admin/api/provider.json", info.admin_token)["account"]
+    path = f"{info.master_url}/master/api/providers/{provider['id']}"
+    listed = _call("GET", f"{info.admin_url}/admin/api/accounts.json", info.admin_token, {"per_page": "500"})
+    names = {a["account"]["id"]: a["account"]["org_name"] for a in listed["accounts"]}
+    if account is not None:
+        match = [{"id": i} for i, name in names.items() if name == account]
+        if not match:
+            raise SandboxError(f"--account {account!r}: no such developer account (see the admin portal's Audience)")
+        path += f"/accounts/{match[0]['id']}"
+    after = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
+    _call("POST", f"{path}/billing_jobs.json", info.master_token, {"date": after})
+    body = _call("GET", f"{info.admin_url}/api/invoices.json", info.admin_token, {"month": month})
+    invoices = [item["invoice"] for item in body["invoices"]]
+    for invoice in invoices:  # the representer links the account; name it for the CLI
+        href = next((lk["href"] for lk in invoice.get("links", []) if lk["rel"] == "account"), "")
+        invoice["account"] = names.get(int(href.rsplit("/", 1)[-1]) if href.rsplit("/", 1)[-1].isdigit() else -1)
+    return invoices

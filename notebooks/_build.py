@@ -733,7 +733,8 @@ repository). Here the numbers come from the API, including **tokens per applicat
 never recorded because the token metrics did not exist.
 """),
     parameters("""
-report_dir = None  # headless runs write stats.json here for the tests
+report_dir = None  # headless runs write stats.json and cost.csv here for the tests
+run_billing = False  # sandbox: bill this month's usage so far now
 """),
     LOAD,
     code("""
@@ -750,8 +751,8 @@ figures = usage.figures()
 for figure in figures:
     display(figure)  # each shows once, as an image
 """),
-    md("### Verify\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and both plots "
-       "drew them (an empty plot only shows \"no … in this period\")."),
+    md("### Check the traffic\nThe traffic of notebook 10 is there: hits and tokens on at least one product, and "
+       "both plots drew them (an empty plot only shows \"no … in this period\"); the full check is at the end."),
     code("""
 assert usage.by_product.hits.sum() > 0, "no hits recorded: run notebook 10 first"
 assert usage.by_product.total_tokens.sum() > 0, "no tokens recorded: is llm-metrics in the policy chain?"
@@ -760,6 +761,78 @@ assert not empty, f"plots with no data: {empty}"
 if report_dir:
     usage.write_json(report_dir)
 print("products with traffic:", int((usage.by_product.hits > 0).sum()))
+"""),
+    md("""
+## Cost: prices per token, from 3scale's pricing rules
+
+**Concept.** Each application plan carries 3scale **pricing rules** — a cost per unit of a metric over a range
+of usage (`min`–`max`, so tiers) — and a **monthly fee** (`cost_per_month`) and **setup fee**. The catalogue's
+`pricing` block (price per 1M prompt / completion tokens, optional tiers and fees) is applied as those rules.
+3scale's billing multiplies each metric's usage of the month by its rules and puts the result, with the fees,
+on a monthly **invoice** per developer account.
+
+**Why thousands of tokens.** 3scale stores `cost_per_unit` with 4 decimals (porta `pricing_rule.rb`,
+decimal(20,4)): 0.50 per 1M tokens is 0.0000005 per token, which would be stored as 0. So the kit prices
+the metrics `prompt_tokens_k` and `completion_tokens_k`, counted in **thousands** of tokens: 0.50 per 1M =
+0.0005 per thousand, exact. llm-metrics reports them next to the token metrics (rules with `per: 1000`) and
+keeps the remainder of each application — 2 500 tokens report 2 now and carry 500 to the next response — so
+no token goes unbilled. A price per 1M must be a multiple of 0.1 for this; the catalogue refuses others.
+
+The table below is **usage × pricing** from the Analytics API, computed as 3scale bills (tiers included), for
+this month so far: the same figures as `maas stats --cost` and the developer portal's usage page.
+"""),
+    code("""
+import pandas as pd
+
+from maas_helpers import billing
+
+services = {s["system_name"]: s["id"] for s in kit.admin.threescale.services.list()}
+prices = pd.concat([billing.prices_frame(kit.admin, services[p.system_name]).assign(product=p.system_name)
+                    for p in kit.catalogue.products if p.system_name in services], ignore_index=True)
+prices[["product", "plan", "metric", "min", "max", "cost_per_unit", "cost_per_month", "setup_fee"]]
+"""),
+    code("""
+month = billing.current_month()
+cost = billing.cost_frame(kit.admin, month)  # per account, application, metric and day
+summary = billing.cost_summary(cost)
+summary[summary.total > 0] if (summary.total > 0).any() else summary
+"""),
+    md("Per product for the period, and as a chart:"),
+    code("""
+display(summary.groupby("product")[["usage_cost", "monthly_fee", "total"]].sum())
+cost_chart = billing.plot_cost_by_application(summary)
+cost_chart
+"""),
+    md("""
+## Running billing and reading an invoice
+On a real 3scale the billing job runs every night and closes the month on the 1st (once the tenant's billing
+is switched on: *Audience → Billing → Charging & Gateway*). The sandbox has no nightly job:
+`maas sandbox bill --month YYYY-MM` (or `run_billing = True` here) bills a month through the Master API's
+billing job, and the **Billing API** (`/api/invoices.json`, `/api/invoices/{id}/line_items.json`) reads the
+invoices: one line per fee and per priced metric, *quantity* = usage, *cost* = usage × price. Billing the
+running month bills the usage up to the last whole minute; a later run bills only what came after.
+"""),
+    code("""
+if run_billing and kit.settings.target == "sandbox":
+    from maas_sandbox import control
+
+    control.bill(month, kit.settings.state_dir)
+invoices = billing.invoices_frame(kit.admin, month)
+invoices if not invoices.empty else "no invoices for this month yet"
+"""),
+    md("### Verify\nThe traffic checks above passed; the days add up to the month, and no invoice bills more "
+       "usage than usage × pricing."),
+    code("""
+assert round(cost.cost.sum(), 4) == round(summary.total.sum(), 4)
+usage_lines = invoices[~invoices.line.str.contains("fee", case=False)] if not invoices.empty else invoices
+if not usage_lines.empty:
+    billed = summary.set_index("application")["usage_cost"].sum()
+    assert round(usage_lines.cost.sum(), 4) <= round(billed, 4) + 1e-9, "invoice bills more than the usage"
+if report_dir:
+    from pathlib import Path
+
+    cost.to_csv(Path(report_dir) / "cost.csv", index=False)
+print("cost this month:", f"{summary.total.sum():.4f}")
 """),
     next_step("Notebook **99** removes everything the kit created, when you are done."),
 ]

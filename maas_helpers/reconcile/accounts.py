@@ -56,7 +56,33 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     if ctx.catalogue.subscribe_existing_accounts:
         for account in accounts.values():
             _ensure_subscriptions(ctx, result, account)
+    _ensure_monthly_billing(ctx, result, accounts)
     return result
+
+
+def _ensure_monthly_billing(ctx: Context, result: StepResult, accounts: dict[str, Any]) -> None:
+    """Accounts whose catalogue applications are on a priced plan get monthly billing on (porta
+    admin/api/accounts_controller.rb `billing_params`: monthly_billing_enabled, monthly_charging_enabled)."""
+    priced = {spec.account for spec in ctx.catalogue.applications
+              if (plan := next((p for p in ctx.catalogue.product(spec.product).plans if p.system_name == spec.plan),
+                               None)) is not None and (plan.pricing.prices or plan.pricing.cost_per_month)}
+    if not priced:
+        return
+    for name in sorted(priced):
+        account = accounts.get(name)
+        if account is None:
+            continue
+        data = entity(account)
+        label = f"{name}: monthly billing"
+        if data.get("monthly_billing_enabled") is False:
+            ctx.write(ctx.client.send_json, "PUT", f"/admin/api/accounts/{data['id']}.json",
+                      {"monthly_billing_enabled": True})
+            ctx.record(result, "billing", label, Change.UPDATED, "monthly_billing_enabled: false → true")
+        else:
+            ctx.record(result, "billing", label, Change.UNCHANGED, "enabled")
+    result.notes.append("billing: 3scale bills these prices only once the tenant's billing is on — the Admin API has "
+                        "no switch for it; on a real 3scale set Audience → Billing → Charging & Gateway (mode, "
+                        "currency, charging) in the admin portal")
 
 
 def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> None:

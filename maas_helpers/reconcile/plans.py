@@ -3,6 +3,7 @@ that each product's default service plan is `Default`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from maas_helpers.catalogue import Plan, Product
@@ -14,6 +15,17 @@ def _plan_fields(plan: Plan) -> dict[str, Any]:
     """What a plan's JSON shows back, so what can be compared (porta's plan_representer.rb has no
     `description`: it is written on create and with any other change, never compared)."""
     return {"name": plan.name, "approval_required": plan.approval_required}
+
+
+def _money(value: Any) -> Decimal:
+    """porta renders decimals as strings or numbers depending on the column; compare them as decimals."""
+    return Decimal(str(value if value not in (None, "") else 0)).normalize()
+
+
+def _fee_changes(have: dict[str, Any], plan: Plan) -> dict[str, str]:
+    """Plan fees (porta plan.rb `cost_per_month`, `setup_fee`) that differ from the catalogue's pricing."""
+    wanted = {"cost_per_month": plan.pricing.cost_per_month, "setup_fee": plan.pricing.setup_fee}
+    return {k: str(v) for k, v in wanted.items() if _money(have.get(k)) != v.normalize()}
 
 
 def apply_plans(ctx: Context) -> StepResult:
@@ -43,6 +55,7 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
     if have is None:
         # porta creates plans hidden and `hide` fires only from published (plan.rb): no event for a hidden one
         params = {"system_name": plan.system_name, **_plan_fields(plan), "description": plan.description,
+                  "cost_per_month": str(plan.pricing.cost_per_month), "setup_fee": str(plan.pricing.setup_fee),
                   **({"state_event": "publish"} if plan.published else {})}
         created = ctx.write(service.app_plans.create, params)
         ctx.record(result, "application plan", label, Change.CREATED, state,
@@ -51,13 +64,16 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
             for limit in plan.limits:
                 ctx.record(result, "limit", f"{label}: {limit.metric} per {limit.period}", Change.CREATED,
                            str(limit.value))
+            for price in plan.pricing.prices:
+                ctx.record(result, "pricing rule", _rule_name(label, price.billed_metric, *price.billed_range),
+                           Change.CREATED, f"{price.cost_per_unit} per unit")
             return
         if created.get("state") != state:  # some 3scale versions ignore state_event on create
             ctx.write(service.app_plans.update, created["id"], {"state_event": "publish" if plan.published else "hide"})
         plans[plan.system_name] = have = created
         ctx.forget(f"plans:{service['id']}")
     else:
-        changes = diff(entity(have), _plan_fields(plan))
+        changes: dict[str, Any] = {**diff(entity(have), _plan_fields(plan)), **_fee_changes(entity(have), plan)}
         if have.get("state") != state:
             changes["state_event"] = "publish" if plan.published else "hide"
         if changes:
@@ -70,6 +86,7 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
         else:
             ctx.record(result, "application plan", label, Change.UNCHANGED, state, link)
     _ensure_limits(ctx, result, product, service, have, plan, label, link)
+    _ensure_pricing_rules(ctx, result, service, have, plan, label, link)
 
 
 def _ensure_limits(ctx: Context, result: StepResult, product: Product, service: Any, plan_res: Any, plan: Plan,
@@ -108,6 +125,49 @@ def _ensure_limits(ctx: Context, result: StepResult, product: Product, service: 
             ctx.write(plan_res.limits(metric).delete, have["id"])
             ctx.record(result, "limit", f"{label}: {names.get(key[0], key[0])} per {key[1]}", Change.DELETED,
                        "not in the catalogue", link)
+
+
+def _rule_name(label: str, metric: str, low: int, high: int | None) -> str:
+    return f"{label}: {metric} {low}–{high if high is not None else '∞'}"
+
+
+def _ensure_pricing_rules(ctx: Context, result: StepResult, service: Any, plan_res: Any, plan: Plan, label: str,
+                          link: str | None) -> None:
+    """porta's pricing rules API has index, create and destroy only
+    (admin/api/application_plan_metric_pricing_rules_controller.rb): a changed rule is replaced."""
+    metrics = {m["system_name"]: m for m in ctx.metrics(service)}
+    base = f"/admin/api/application_plans/{plan_res['id']}"
+    body = ctx.client.get_json(f"{base}/pricing_rules.json")
+    observed = [item.get("pricing_rule", item) for item in body.get("pricing_rules", [])]
+    kept: set[Any] = set()
+    missing: list[tuple[Any, str, int, int | None, Decimal]] = []
+    for price in plan.pricing.prices:
+        low, high = price.billed_range
+        name = _rule_name(label, price.billed_metric, low, high)
+        metric = metrics.get(price.billed_metric)
+        if metric is None:
+            ctx.record(result, "pricing rule", name, Change.CREATED, f"{price.cost_per_unit} (metric not created yet)")
+            continue
+        have = next((r for r in observed if r["metric_id"] == metric["id"] and r["min"] == low
+                     and r.get("max") == high and _money(r["cost_per_unit"]) == price.cost_per_unit), None)
+        if have is None:
+            missing.append((metric, name, low, high, price.cost_per_unit))
+        else:
+            kept.add(have["id"])
+            ctx.record(result, "pricing rule", name, Change.UNCHANGED, f"{price.cost_per_unit} per unit", link)
+    names = {m["id"]: m["system_name"] for m in metrics.values()}
+    # stale rules go first: porta's range_overlap validation would reject a new rule over an old range
+    for rule in observed:
+        if rule["id"] in kept or rule["metric_id"] not in names:
+            continue  # kept, or on a backend metric: not ours to manage
+        ctx.write(ctx.client.request, "DELETE",
+                  f"{base}/metrics/{rule['metric_id']}/pricing_rules/{rule['id']}.json")
+        ctx.record(result, "pricing rule", _rule_name(label, names[rule["metric_id"]], rule["min"], rule.get("max")),
+                   Change.DELETED, "not in the catalogue", link)
+    for metric, name, low, high, cost in missing:
+        ctx.write(ctx.client.send_json, "POST", f"{base}/metrics/{metric['id']}/pricing_rules.json",
+                  {"pricing_rule": {"min": low, "max": high, "cost_per_unit": str(cost)}})
+        ctx.record(result, "pricing rule", name, Change.CREATED, f"{cost} per unit", link)
 
 
 def _ensure_default_plan(ctx: Context, result: StepResult, product: Product, service: Any,

@@ -35,6 +35,7 @@ class Rule:
     metric: str
     usage: str
     statuses: frozenset[int]
+    per: int = 1  # report whole multiples of `per` (e.g. thousands of tokens for pricing), carry the rest
 
 
 @dataclass(slots=True)
@@ -54,7 +55,8 @@ class LlmMetricsConfig:
         config = config or {}
         raw_rules = config.get("rules") or [{"metric": name, "usage": name} for name in USAGE_FIELDS]
         rules = tuple(
-            Rule(str(r["metric"]), str(r["usage"]), frozenset(int(s) for s in (r.get("statuses") or [200])))
+            Rule(str(r["metric"]), str(r["usage"]), frozenset(int(s) for s in (r.get("statuses") or [200])),
+                 int(r.get("per") or 1))
             for r in raw_rules
         )
         quota = config.get("quota") or {}
@@ -313,7 +315,11 @@ def usage_counts(usage: Mapping[str, Any] | None) -> dict[str, int]:
     return {name: int(usage[name] // 1) for name in USAGE_FIELDS if _positive(usage.get(name))}
 
 
-def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, Any] | None) -> dict[str, int]:
+def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, Any] | None,
+                     carry: dict[str, int] | None = None) -> dict[str, int]:
+    """Metric increments of the rules. A rule with `per` > 1 reports whole multiples of `per` and keeps the
+    remainder in `carry` (one dict per application, keyed by metric), so the sum reported over time is
+    floor(total / per) and no token goes unbilled; without `carry` the remainder is dropped."""
     increments: dict[str, int] = {}
     if not usage:
         return increments
@@ -323,7 +329,15 @@ def usage_increments(config: LlmMetricsConfig, status: int, usage: Mapping[str, 
         value = usage.get(rule.usage)
         if not _positive(value):
             continue
-        increments[rule.metric] = increments.get(rule.metric, 0) + int(value // 1)
+        count = int(value // 1)
+        if rule.per > 1:
+            pending = count + (carry.get(rule.metric, 0) if carry is not None else 0)
+            count, rest = divmod(pending, rule.per)
+            if carry is not None:
+                carry[rule.metric] = rest
+            if not count:
+                continue
+        increments[rule.metric] = increments.get(rule.metric, 0) + count
     return increments
 
 

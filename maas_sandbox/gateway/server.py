@@ -610,6 +610,7 @@ class Exchange:
             self.conn.gateway.metrics.count_tokens(labels, counts)
         if self.app_id is None:
             return
-        increments = lm.usage_increments(product.llm, self.status, usage)
+        carry = self.conn.gateway.usage_carry.setdefault((product.service_id, self.app_id), {})
+        increments = lm.usage_increments(product.llm, self.status, usage, carry)
         if increments:
             backend.report(product.service_id, self.app_id, increments)

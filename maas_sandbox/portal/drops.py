@@ -4,13 +4,18 @@ Only what our content and 3scale's documented drops share: provider (name, api_s
 multiple_applications_allowed?),
 api_spec (name, system_name, url, published?, service, api_product_production_public_base_url), service
 (id, name, system_name, description, application_plans), application (id, name, description, state,
-user_key, user_key_mode?, url, service, plan), current_user, current_account (name, applications), urls,
+user_key, user_key_mode?, url, service, plan), application_plan (id, name, system_name, setup_fee, cost,
+flat_cost, paid?, free?, metrics → name, system_name, unit, pricing_rules → cost_per_unit, min, max),
+current_user, current_account (name, applications), urls,
 site.authentication_providers, flash.messages, page, today.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from markupsafe import Markup
 
 from maas_sandbox.admin.domain_accounts import multiple_applications_allowed
 from maas_sandbox.context import Sandbox
@@ -60,6 +65,40 @@ def api_spec_drop(sandbox: Sandbox, doc: Obj) -> Obj:
     }
 
 
+CURRENCY = "USD"  # porta billing_strategies.currency default (the sandbox has no billing settings UI)
+
+
+def price_tag(value: Any, precision: int = 2) -> Markup:
+    """porta money_helper.rb `price_tag`: "%u&nbsp;%n", number_to_currency with the given precision."""
+    amount = Decimal(str(value or 0)).quantize(Decimal(1).scaleb(-precision))
+    return Markup(f"{CURRENCY}&nbsp;{amount:,}")
+
+
+def application_plan_drop(sandbox: Sandbox, plan: Obj) -> Obj:
+    """porta drops/application_plan.rb + plan.rb + metric.rb + pricing_rule.rb (cost_per_unit precision 4,
+    max nil → &#8734;). `metric.pricing_rules` lists this plan's rules of the metric."""
+    if not plan:
+        return {"id": None, "name": None, "system_name": None, "metrics": [], "paid?": False, "free?": True}
+    rules = sandbox.store.list("pricing_rule", plan_id=plan["id"])
+    metrics = []
+    for metric in sandbox.store.list("metric", owner_type="service", owner_id=plan.get("issuer_id")):
+        mine = [r for r in rules if r["metric_id"] == metric["id"]]
+        metrics.append({
+            "id": metric["id"], "name": metric.get("friendly_name") or metric.get("system_name"),
+            "system_name": metric.get("system_name"), "unit": metric.get("unit"),
+            "description": metric.get("description") or None,
+            "pricing_rules": [{"cost_per_unit": price_tag(r["cost_per_unit"], 4), "min": r["min"],
+                               "max": r["max"] if r.get("max") is not None else Markup("&#8734;")} for r in mine],
+        })
+    monthly, setup = Decimal(str(plan.get("cost_per_month") or 0)), Decimal(str(plan.get("setup_fee") or 0))
+    paid = bool(monthly or setup or rules)  # plan.rb `paid?`
+    return {
+        "id": plan["id"], "name": plan.get("name"), "system_name": plan.get("system_name"),
+        "setup_fee": price_tag(setup), "cost": float(monthly), "flat_cost": price_tag(monthly) if monthly else "0",
+        "paid?": paid, "free?": not paid, "metrics": metrics,
+    }
+
+
 def application_drop(sandbox: Sandbox, app: Obj) -> Obj:
     service = sandbox.store.get("service", app.get("service_id"))
     plan = sandbox.store.get("plan", app.get("plan_id")) or {}
@@ -72,7 +111,7 @@ def application_drop(sandbox: Sandbox, app: Obj) -> Obj:
         "user_key_mode?": app.get("user_key") is not None,
         "url": f"/admin/applications/{app['id']}",
         "service": service_drop(sandbox, service) if service else None,
-        "plan": {"id": plan.get("id"), "name": plan.get("name"), "system_name": plan.get("system_name")},
+        "plan": application_plan_drop(sandbox, plan),
     }
 
 

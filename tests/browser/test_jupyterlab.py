@@ -130,12 +130,16 @@ def test_notebooks_0_4_11_in_jupyterlab(browser: Any, lab: tuple[str, Path], scr
         page = _run_all(context, url, "11_traffic_statistics.ipynb")
         assert _errors(page) == []
         images = page.locator(f"{VISIBLE} .jp-RenderedImage img")
-        assert images.count() == 2
-        for i in range(2):
+        assert images.count() == 3  # hits by method, tokens by application, cost by application
+        for i in range(3):
             size = images.nth(i).evaluate("img => [img.naturalWidth, img.naturalHeight]")
             assert size[0] >= 600 and size[1] >= 300, size
         assert page.locator("text=<Figure size").count() == 0
         images.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # the windowed notebook paints cells scrolled into view a moment later
         page.screenshot(path=str(screenshots / "lab-11-traffic.png"), full_page=True)
+        images.nth(2).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(screenshots / "lab-11-cost.png"), full_page=True)
     finally:
         context.close()

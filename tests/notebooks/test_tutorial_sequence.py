@@ -96,6 +96,27 @@ def test_traffic_statistics_notebook_recorded_hits_and_tokens(first_run) -> None
     assert journey and any(a["total_tokens"] > 0 for a in journey)
 
 
+def test_traffic_statistics_notebook_costs_usage_times_price(first_run) -> None:
+    """Issue 17: notebook 11's cost table (the same `billing.cost_frame` as `maas stats --cost`) is the
+    thousand-token usage × the Standard plan's default prices, and the thousands follow the token counts."""
+    import pandas as pd
+
+    from maas_helpers import billing
+
+    written = pd.read_csv(first_run.out_dir / "cost.csv")
+    assert written.columns.tolist() == billing.COST_COLUMNS
+    standard = written[(written["plan"] == "Standard") & written["product"].isin(MODELS)]
+    per_unit = {"prompt_tokens_k": 0.0005, "completion_tokens_k": 0.0015}  # 0.50 / 1.50 per 1M tokens
+    priced = standard[standard["metric"].isin(per_unit)]
+    assert standard[standard["metric"] == "prompt_tokens"]["usage"].sum() > 0  # notebook 10's traffic is there
+    expected = priced["usage"] * priced["metric"].map(per_unit)  # (notebook 10 may stay below 1000 tokens)
+    assert (priced["cost"] - expected).abs().max() < 1e-9
+    totals = standard.groupby(["application", "metric"])["usage"].sum()
+    for app in standard["application"].unique():
+        tokens, thousands = totals.get((app, "prompt_tokens"), 0), totals.get((app, "prompt_tokens_k"), 0)
+        assert thousands * 1000 <= tokens < (thousands + 1) * 1000, (app, tokens, thousands)
+
+
 def _outputs(run, name: str) -> list[dict]:
     nb = nbformat.read(run.out_dir / "notebooks" / f"{name}.ipynb", as_version=4)
     return [o for cell in nb.cells for o in cell.get("outputs", [])]
@@ -105,13 +126,15 @@ def test_traffic_plots_are_images_shown_once(first_run) -> None:
     """Issue 14 item 1: the Plots cell printed `<Figure size 800x400 with 1 Axes>` and drew nothing."""
     outputs = _outputs(first_run, "11_traffic_statistics")
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 2
-    assert all(len(o["data"]["image/png"]) > 10_000 for o in images)  # base64 PNG with bars, not a blank canvas
+    assert len(images) == 3  # hits by method, tokens by application, cost by application (issue 17)
+    # base64 PNG with bars, not a blank canvas; the cost chart may say "no cost in this period" (notebook 10's
+    # traffic can stay below the first thousand tokens of the free-fee Standard plan)
+    assert all(len(o["data"]["image/png"]) > 10_000 for o in images[:2]) and len(images[2]["data"]["image/png"]) > 3000
     texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs if "image/png" not in
              o.get("data", {})]
     assert not any("<Figure size" in t for t in texts)
     html = (first_run.out_dir / "notebooks" / "11_traffic_statistics.html").read_text()
-    assert html.count('src="data:image/png;base64,') == 2
+    assert html.count('src="data:image/png;base64,') == 3
 
 
 def test_plans_notebook_shows_each_limit_once(first_run) -> None:

@@ -252,3 +252,34 @@ def test_pending_reports_are_flushed_when_nginx_stops(nginx_harness: Any, fake_s
         assert [r["transactions[0][usage][total_tokens]"] for r in recorder.reports[reports_before:]] == ["11"]
     finally:
         server.stop()
+
+
+def test_per_rule_carries_the_remainder_between_requests(nginx: Any, fake_servers: Any, nginx_harness: Any) -> None:
+    """A `per: 1000` rule (the priced thousand-token metric) in one nginx worker: 700 + 700 + 700 prompt tokens
+    report 0, 1 and 1 thousands (floor of the running total), the token metric 700 each time."""
+    recorder = fake_servers.recorder
+    config = {"rules": [{"metric": "prompt_tokens", "usage": "prompt_tokens"},
+                        {"metric": "prompt_tokens_k", "usage": "prompt_tokens", "per": 1000}]}
+    body = b'{"choices":[],"model":"m1","usage":{"prompt_tokens":700,"completion_tokens":1,"total_tokens":701}}'
+    seen: list[dict[str, int]] = []
+    for i in range(3):
+        case_id = f"carry-{i}"
+        recorder.scripts[case_id] = nginx_harness.Script(200, {"Content-Type": "application/json"}, [body])
+        before_reports, before = len(recorder.reports), _post_actions(nginx.port)
+        request = {"method": "POST", "path": "/v1/chat/completions", "headers": {"Content-Type": "application/json"},
+                   "body": '{"model":"m1","messages":[]}'}
+        raw = _request_bytes(case_id, {"request": request, "config": config}, nginx_harness)
+        raw = raw.replace(b"X-User-Key: secret-key", b"X-User-Key: carry-key")
+        _exchange(nginx.port, raw)
+        _settle(nginx.port, before)
+        usage: dict[str, int] = {}
+        for report in recorder.reports[before_reports:]:
+            assert report["transactions[0][user_key]"] == "carry-key"
+            for key, value in report.items():
+                if "[usage][" in key:
+                    metric = key.rsplit("[usage][", 1)[1].rstrip("]")
+                    usage[metric] = usage.get(metric, 0) + int(value)
+        seen.append(usage)
+    assert seen == [{"prompt_tokens": 700}, {"prompt_tokens": 700, "prompt_tokens_k": 1},
+                    {"prompt_tokens": 700, "prompt_tokens_k": 1}]
+    assert _errors(nginx) == ""

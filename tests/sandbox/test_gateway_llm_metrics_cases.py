@@ -79,3 +79,17 @@ def test_sse_reader_keeps_only_the_unfinished_line() -> None:
     reader.feed(b'age": {"total_tokens": 3}}\n\n')
     assert reader.partial == b""
     assert reader.finish()[0] == {"total_tokens": 3}
+
+
+def test_per_rule_carries_the_remainder_per_application() -> None:
+    """As llm_metrics_usage.lua `deltas`: a `per: 1000` rule reports floor((carry + tokens) / 1000) and
+    keeps the rest, so over many responses the thousands billed are floor(total / 1000)."""
+    config = lm.LlmMetricsConfig.from_config({"rules": [
+        {"metric": "prompt_tokens", "usage": "prompt_tokens"},
+        {"metric": "prompt_tokens_k", "usage": "prompt_tokens", "per": 1000}]})
+    carry: dict[str, int] = {}
+    sizes = [700, 2800, 1, 499]
+    reported = [lm.usage_increments(config, 200, {"prompt_tokens": n}, carry) for n in sizes]
+    assert reported == [{"prompt_tokens": 700}, {"prompt_tokens": 2800, "prompt_tokens_k": 3},
+                        {"prompt_tokens": 1}, {"prompt_tokens": 499, "prompt_tokens_k": 1}]
+    assert carry == {"prompt_tokens_k": 0} and sum(sizes) == 4000

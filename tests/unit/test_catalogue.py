@@ -36,7 +36,8 @@ def test_default_product_has_correct_verbs_rules_metrics_and_chain(catalogue) ->
     embed = catalogue.product("hash-embed-small")
     assert ("POST", "/v1/embeddings$") in {(m.http_method, m.pattern) for m in embed.methods}
     assert [(m.system_name, m.unit) for m in chat.metrics] == [
-        ("prompt_tokens", "token"), ("completion_tokens", "token"), ("total_tokens", "token")]
+        ("prompt_tokens", "token"), ("completion_tokens", "token"), ("total_tokens", "token"),
+        ("prompt_tokens_k", "1000 tokens"), ("completion_tokens_k", "1000 tokens")]
     assert (chat.authentication.credentials_location, chat.authentication.auth_user_key) == (
         "authorization", "Authorization")
     assert [(p.name, p.version) for p in chat.policies] == [("cors", "builtin"), ("llm-metrics", "1.0.0"),
@@ -45,7 +46,9 @@ def test_default_product_has_correct_verbs_rules_metrics_and_chain(catalogue) ->
     assert cors["allow_origin"] == "*" and cors["allow_credentials"] is False
     llm = chat.policies[1].configuration
     assert llm["enable_sse_support"] and llm["quota"] == {"enabled": True, "metrics": ["total_tokens"]}
-    assert [r["metric"] for r in llm["rules"]] == ["prompt_tokens", "completion_tokens", "total_tokens"]
+    assert [(r["metric"], r.get("per", 1)) for r in llm["rules"]] == [
+        ("prompt_tokens", 1), ("completion_tokens", 1), ("total_tokens", 1),
+        ("prompt_tokens_k", 1000), ("completion_tokens_k", 1000)]
     assert [p.system_name for p in chat.plans] == ["free", "standard", "premium"]
     assert chat.default_plan is None and all(p.published for p in chat.plans)
     assert {(lim.metric, lim.period) for lim in chat.plans[0].limits} == {
@@ -83,12 +86,41 @@ def test_example_file_loads() -> None:
     assert loaded.products and all(p.plans for p in loaded.products)
 
 
+def _priced(*prices: dict) -> dict:
+    return {"models": [{"name": "m", "url": "http://m"}],
+            "plans": [{"system_name": "x", "name": "X", "pricing": {"prices": list(prices)}}]}
+
+
+def test_default_prices_are_exact_in_3scale_units() -> None:
+    """porta pricing_rule.rb: cost_per_unit decimal(20,4) — a price per 1M tokens becomes a price per 1000."""
+    from maas_helpers.catalogue import default_plans
+
+    plans = {p.system_name: p for p in default_plans()}
+    assert plans["free"].pricing.prices == []
+    got = [(p.billed_metric, str(p.cost_per_unit), p.billed_range) for p in plans["standard"].pricing.prices]
+    assert got == [("prompt_tokens_k", "0.0005", (1, None)), ("completion_tokens_k", "0.0015", (1, None))]
+    tier = _priced({"metric": "prompt_tokens", "per_million": 1, "max": 1_000_000},
+                   {"metric": "prompt_tokens", "per_million": 0.5, "min": 1_000_001},
+                   {"metric": "hits", "per_unit": 0.001})
+    prices = catalogue_from_dict(tier).products[0].plan("x").pricing.prices
+    assert [(p.billed_range, str(p.cost_per_unit)) for p in prices] == [
+        ((1, 1000), "0.001"), ((1001, None), "0.0005"), ((1, None), "0.001")]
+
+
 @pytest.mark.parametrize(("data", "needle"), [
     ({"models": [{"name": "m", "url": "http://m"}], "plans": [{"system_name": "x", "name": "X", "limits": [
         {"metric": "nope", "period": "day", "value": 1}]}]}, "unknown metric"),
     ({"organisation": {"org": "x"}}, "organisation.org"),
     ({"models": [{"name": "m", "url": "http://m"}], "applications": [
         {"product": "m", "plan": "gold", "name": "a"}]}, "no plan 'gold'"),
+    (_priced({"metric": "prompt_tokens", "per_million": -0.5}), "greater than or equal to 0"),
+    (_priced({"metric": "prompt_tokens", "per_million": 0.15}), "per_million must be a multiple of 0.1"),
+    (_priced({"metric": "prompt_tokens", "per_million": 1, "max": 1_000_000},
+             {"metric": "prompt_tokens", "per_million": 0.5, "min": 500_001}), "overlaps tier"),
+    (_priced({"metric": "prompt_tokens", "per_million": 1, "max": 1500}), "billed per 1000 tokens"),
+    (_priced({"metric": "image_tokens", "per_unit": 0.01}), "price on metric 'image_tokens', which the product"),
+    (_priced({"metric": "total_tokens", "per_million": 1}), "price on metric 'total_tokens_k'"),
+    (_priced({"metric": "hits", "per_million": 1}), "give per_unit"),
 ])
 def test_bad_catalogue_is_one_line(data: dict, needle: str) -> None:
     with pytest.raises(ConfigError) as err:

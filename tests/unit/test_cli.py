@@ -59,3 +59,11 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for command in ("apply", "plan", "destroy", "stats", "run", "sandbox"):
         assert command in result.output
+
+
+@pytest.mark.parametrize("month", ["2026-13", "11-2026", "november"])
+def test_stats_cost_bad_month_is_one_line(month: str) -> None:
+    result = runner.invoke(app, ["stats", "--cost", "--month", month])
+    assert result.exit_code == 2
+    assert "expected YYYY-MM" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not Path(".maas").exists()  # failed before any sandbox or API call

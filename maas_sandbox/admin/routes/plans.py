@@ -7,6 +7,7 @@ plan's product or to a backend that product uses.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -382,11 +383,27 @@ def _pricing_attrs(attrs: Obj) -> Obj:
         out["cost_per_unit"] = float(parse_number(raw_cost)) if raw_cost not in (None, "") else 0.0
     except (TypeError, ValueError):
         errors["cost_per_unit"] = ["is not a number"]
+    else:
+        # pricing_rule.rb: format /\A\d+\.?\d{0,4}\z/ (so no sign) on a decimal(20,4) column
+        if raw_cost not in (None, "") and not re.fullmatch(r"\d+\.?\d{0,4}", str(raw_cost)):
+            errors["cost_per_unit"] = ["maximum decimals is 4."]
+    if "min" in out and out["min"] < 1:
+        errors["min"] = ["must be greater than or equal to 1"]
     if not errors and out["max"] is not None and out["max"] < out["min"]:
         errors["max"] = ["must be greater than min"]
     if errors:
         raise Unprocessable(errors)
     return out
+
+
+def _no_overlap(sandbox: Sandbox, plan_id: int, metric_id: int, attrs: Obj) -> None:
+    """pricing_rule.rb `range_overlap`: ranges of one plan and metric must not overlap (nil max = infinity)."""
+    inf = float("inf")
+    for rule in sandbox.store.list("pricing_rule", plan_id=plan_id, metric_id=metric_id):
+        if rule["min"] <= (attrs["max"] if attrs["max"] is not None else inf) and \
+                attrs["min"] <= (rule["max"] if rule["max"] is not None else inf):
+            message = "The 'From' value must be greater than the 'To' values of other existing rules"  # en.yml
+            raise Unprocessable({"min": [message]})
 
 
 @router.get(API + "/application_plans/{plan_id}/pricing_rules.json")
@@ -413,6 +430,7 @@ async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) ->
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _pricing_attrs(wrapped(params, "pricing_rule"))
+    _no_overlap(sandbox, plan["id"], metric["id"], attrs)
     rule = sandbox.store.insert("pricing_rule", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
     return single("pricing_rule", _pricing_view(rule), status=201)
 

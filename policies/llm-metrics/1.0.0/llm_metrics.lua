@@ -63,6 +63,7 @@ local function rules_from(config_rules)
       metric = rule.metric,
       usage = rule.usage,
       statuses = type(rule.statuses) == 'table' and rule.statuses or DEFAULT_STATUSES,
+      per = math.max(1, math.floor(tonumber(rule.per) or 1)),
     }
   end
   return rules
@@ -354,6 +355,24 @@ local function report(context, deltas)
   Batcher.add(service, backend, kind, credential, deltas)
 end
 
+-- Remainders of `per` rules, per service and credential, in this worker: a remainder waits for
+-- that application's next response in the same worker (below `per` tokens each, lost on reload).
+local carries = {}
+
+local function carry_of(context)
+  local kind, credential = credential_of(context.credentials)
+  if not kind or not context.service then return nil end
+  local key = tostring(context.service.id) .. ':' .. kind .. ':' .. credential
+  local carry = carries[key]
+  if not carry then
+    carry = {}
+    carries[key] = carry
+  end
+  return carry
+end
+
+_M._carries = carries -- for the specs
+
 local function labels(self, context, state)
   local service = context.service or {}
   local credentials = type(context.credentials) == 'table' and context.credentials or {}
@@ -396,7 +415,7 @@ function _M:post_action(context)
     if value and counter then counter:inc(value, label_values) end
   end
 
-  local deltas = Usage.deltas(self.rules, counts, state.status)
+  local deltas = Usage.deltas(self.rules, counts, state.status, carry_of(context))
   if deltas then report(context, deltas) end
 end
 

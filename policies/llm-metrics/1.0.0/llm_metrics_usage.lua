@@ -92,14 +92,25 @@ function _M.any_rule_for_status(rules, status)
 end
 
 --- Metric deltas (metric -> increment) for the rules matching `status`; nil when empty.
-function _M.deltas(rules, counts, status)
+-- A rule with `per` > 1 reports whole multiples of `per` (thousands of tokens for a priced metric)
+-- and keeps the remainder in `carry` (metric -> remainder, one table per application), so what is
+-- reported over time is floor(total / per); without `carry` the remainder is dropped.
+function _M.deltas(rules, counts, status, carry)
   if not counts then return nil end
   local deltas, found = {}, false
   for _, rule in ipairs(rules) do
     local value = counts[rule.usage]
     if value and status_listed(rule.statuses, status) then
-      deltas[rule.metric] = (deltas[rule.metric] or 0) + value
-      found = true
+      local per = rule.per or 1
+      if per > 1 then
+        local pending = value + (carry and carry[rule.metric] or 0)
+        value = floor(pending / per)
+        if carry then carry[rule.metric] = pending - value * per end
+      end
+      if value > 0 then
+        deltas[rule.metric] = (deltas[rule.metric] or 0) + value
+        found = true
+      end
     end
   end
   if found then return deltas end

@@ -39,6 +39,7 @@ describe('shared llm-metrics cases', function()
   for _, case in ipairs(cases) do
     it(case.name, function()
       runner.reset()
+      for key in pairs(llm_metrics._carries) do llm_metrics._carries[key] = nil end -- each case on its own
       local policy = llm_metrics.new(case.config)
       local result = runner.run(policy, case.request, case.response)
       local expect = case.expect

@@ -42,4 +42,19 @@ describe('usage extraction', function()
     assert.is_true(Usage.any_rule_for_status(rules, 201))
     assert.is_false(Usage.any_rule_for_status(rules, 404))
   end)
+
+  it('reports whole units of `per` and carries the remainder so nothing is lost', function()
+    local rules = {
+      { metric = 'prompt_tokens', usage = 'prompt_tokens', statuses = { 200 } },
+      { metric = 'prompt_tokens_k', usage = 'prompt_tokens', statuses = { 200 }, per = 1000 },
+    }
+    local carry = {}
+    assert.same({ prompt_tokens = 700 }, Usage.deltas(rules, { prompt_tokens = 700 }, 200, carry))
+    assert.same({ prompt_tokens_k = 700 }, carry)
+    assert.same({ prompt_tokens = 2800, prompt_tokens_k = 3 },
+                Usage.deltas(rules, { prompt_tokens = 2800 }, 200, carry))
+    assert.same({ prompt_tokens_k = 500 }, carry)
+    -- without a carry table the remainder is dropped: floor per response
+    assert.same({ prompt_tokens = 1999, prompt_tokens_k = 1 }, Usage.deltas(rules, { prompt_tokens = 1999 }, 200))
+  end)
 end)
