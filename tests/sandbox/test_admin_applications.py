@@ -123,3 +123,17 @@ def test_applications_need_a_valid_token(setup: dict[str, Any], admin_http: Any)
     url = f"/admin/api/accounts/{setup['account'].entity_id}/applications.json"
     resp = admin_http.post(url, token=None, json={"plan_id": setup["basic"].entity_id, "name": "x"})
     assert (resp.status_code, resp.json()) == (403, {"error": "Access denied"})
+
+
+@pytest.mark.parametrize("value", ["plain-key-1", "a/b/c-key", "pct%D9%2Fkey", "plus+and?query#frag", "quo'te\"~`^"])
+def test_an_application_key_is_deleted_by_its_value_decoded_once(setup: dict[str, Any], value: str) -> None:
+    """porta DELETE /admin/api/accounts/{aid}/applications/{id}/keys/{key}.json: Rails decodes the route segment
+    once (config/routes.rb `resources :keys`, Admin::Api::BuyerApplicationKeysController#destroy finds by value).
+    The 3scale-api client sends the value through quote_plus (threescale_api/resources.py ApplicationKeys), so a
+    key holding "%D9" or "/" must be found after exactly one decoding (its own suite generates such keys)."""
+    account, basic = setup["account"], setup["basic"]
+    app = account.applications.create({"plan_id": basic.entity_id, "name": f"keys {value[:5]}"})
+    key = app.keys.create(params={"application_id": app.entity_id, "account_id": account.entity_id, "key": value})
+    assert value in [k["value"] for k in app.keys.list()]
+    key.delete()
+    assert value not in [k["value"] for k in app.keys.list()]

@@ -7,7 +7,6 @@ shows it first, followed by any extra application keys added through the keys en
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -223,7 +222,9 @@ async def create_key(request: Request, account_id: str, app_id: str) -> Response
 async def delete_key(request: Request, account_id: str, app_id: str, key: str) -> Response:
     sandbox = await require_admin(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    value = unquote(key)
+    # The server has already percent-decoded the path once, as Rails does for a route segment (`key:path`
+    # keeps a decoded "/"); decoding again would turn a literal "%D9" in a key into another key.
+    value = key
     extra = [k for k in app.get("_app_keys", []) if k["value"] != value]
     if len(extra) == len(app.get("_app_keys", [])):
         raise NotFound()
