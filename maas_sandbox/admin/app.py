@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from maas_sandbox import admin_portal
 from maas_sandbox.admin import routes
 from maas_sandbox.admin.conventions import ApiError, api_error_handler
+from maas_sandbox.admin.latency import ADMIN_ENV, DEPLOY_ENV, LatencyMiddleware, read_ms
 from maas_sandbox.context import Sandbox
 
 
@@ -32,4 +33,7 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
         if router is not None:
             app.include_router(router)
     app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
+    admin_ms, deploy_ms = read_ms(ADMIN_ENV), read_ms(DEPLOY_ENV)
+    if admin_ms or deploy_ms:  # simulate a real cluster's answer times (docs/performance.md)
+        app.add_middleware(LatencyMiddleware, admin_ms=admin_ms, deploy_ms=deploy_ms or admin_ms)
     return app
