@@ -10,18 +10,14 @@ from maas_helpers.results import Change, StepResult
 
 
 def _default_service_plan(ctx: Context, service: Any) -> dict[str, Any] | None:
-    def load() -> dict[str, Any] | None:
-        body = ctx.client.get_json(f"/admin/api/services/{service['id']}/service_plans.json")
-        plans = [p.get("service_plan", p) for p in body.get("plans", [])]
-        return next((p for p in plans if p.get("default")), plans[0] if plans else None)
-
-    return ctx.cached(f"service_plan:{service['id']}", load)
+    plans = ctx.service_plans(service)  # the plans section usually read them already in this run
+    return next((p for p in plans if p.get("default")), plans[0] if plans else None)
 
 
 def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     result = StepResult("Applications and service subscriptions")
     with ctx.client.about("accounts"):
-        accounts = {a["org_name"]: a for a in ctx.ts.accounts.list()}
+        accounts = ctx.accounts()
     for spec in ctx.catalogue.applications:
         product = ctx.catalogue.product(spec.product)
         service = ctx.service(product)
@@ -36,7 +32,7 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             continue
         with ctx.client.about(f"application {spec.name} of {spec.account}"):
             plan = ctx.app_plans(service).get(spec.plan)
-            apps = ctx.cached(f"apps:{account['id']}", lambda account=account: list(account.applications.list()))
+            apps = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
             have = next((a for a in apps if a["name"] == spec.name and a["service_id"] == service["id"]), None)
             link = ctx.link(f"/p/admin/applications/{have['id']}") if have is not None else None
             if plan is None:
@@ -66,22 +62,29 @@ def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> Non
             s.get("service_subscription", s) for s in ctx.client.get_json(path).get("service_subscriptions", [])])
         subscribed = {s.get("service_id") for s in subs}
         link = ctx.link(f"/buyers/accounts/{account['id']}/service_contracts")
+        # Subscriptions to different products are independent: sent side by side, recorded in catalogue order.
+        writes: list[Any] = []
+        rows: list[tuple[str, Change, str, str | None]] = []
         for product in ctx.catalogue.products:
             label = f"{account['org_name']} → {product.system_name}"
             service = ctx.service(product)
             if service is None:
-                ctx.record(result, "service subscription", label, Change.CREATED)
+                rows.append((label, Change.CREATED, "", None))
                 continue
             if service["id"] in subscribed:
-                ctx.record(result, "service subscription", label, Change.UNCHANGED, link=link)
+                rows.append((label, Change.UNCHANGED, "", link))
                 continue
             plan = _default_service_plan(ctx, service)
             if plan is None:
                 result.notes.append(f"{product.system_name}: no service plan to subscribe {account['org_name']} to")
                 continue
-            ctx.write(ctx.client.send_json, "POST", path, {"plan_id": plan["id"]})
-            ctx.record(result, "service subscription", label, Change.CREATED, f"service plan {plan.get('name')}",
-                       link)
+            writes.append({"plan_id": plan["id"]})
+            rows.append((label, Change.CREATED, f"service plan {plan.get('name')}", link))
+        ctx.map(lambda body: ctx.write(ctx.client.send_json, "POST", path, body), writes)
+        if writes:
+            ctx.forget(f"subs:{account['id']}")
+        for label, change, detail, row_link in rows:
+            ctx.record(result, "service subscription", label, change, detail, row_link)
 
 
 def application_keys(ctx: Context) -> dict[str, str]:
