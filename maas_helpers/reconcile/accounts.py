@@ -18,6 +18,11 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     result = StepResult("Applications and service subscriptions")
     with ctx.client.about("accounts"):
         accounts = ctx.accounts()
+    # Decide every application first (reads are cached per run), then send the writes side by side
+    # (ctx.concurrency; different applications are independent) and record the rows in catalogue order.
+    rows: list[tuple[str, Change, str, Any]] = []  # label, change, detail, link or a write's index
+    writes: list[tuple[str, Any, tuple[Any, ...]]] = []  # error subject, function, arguments
+    touched: set[Any] = set()
     for spec in ctx.catalogue.applications:
         product = ctx.catalogue.product(spec.product)
         service = ctx.service(product)
@@ -25,10 +30,10 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
         account = accounts.get(spec.account)
         if account is None:
             result.notes.append(f"application {spec.name!r}: account {spec.account!r} does not exist; skipped")
-            ctx.record(result, "application", label, Change.SKIPPED, "account missing")
+            rows.append((label, Change.SKIPPED, "account missing", None))
             continue
         if service is None:
-            ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan}")
+            rows.append((label, Change.CREATED, f"plan {spec.plan}", None))
             continue
         with ctx.client.about(f"application {spec.name} of {spec.account}"):
             plan = ctx.app_plans(service).get(spec.plan)
@@ -36,26 +41,40 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             have = next((a for a in apps if a["name"] == spec.name and a["service_id"] == service["id"]), None)
             link = ctx.link(f"/p/admin/applications/{have['id']}") if have is not None else None
             if plan is None:
-                ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan} (plan not created yet)")
+                rows.append((label, Change.CREATED, f"plan {spec.plan} (plan not created yet)", None))
             elif have is None:
-                created = ctx.write(account.applications.create,
-                                    {"plan_id": plan["id"], "name": spec.name, "description": spec.description})
-                ctx.record(result, "application", label, Change.CREATED, f"plan {spec.plan}",
-                           ctx.link(f"/p/admin/applications/{created['id']}") if created is not None else None)
-                ctx.forget(f"apps:{account['id']}", f"subs:{account['id']}")
+                writes.append((f"application {spec.name} of {spec.account}", account.applications.create,
+                               ({"plan_id": plan["id"], "name": spec.name, "description": spec.description},)))
+                rows.append((label, Change.CREATED, f"plan {spec.plan}", len(writes) - 1))
+                touched.add(account["id"])
             elif have["plan_id"] != plan["id"]:
-                ctx.write(account.applications.change_plan, have["id"], plan["id"])
-                ctx.record(result, "application", label, Change.UPDATED,
-                           f"plan: {have.get('plan_name')} → {plan['name']}", link)
+                writes.append((f"application {spec.name} of {spec.account}", account.applications.change_plan,
+                               (have["id"], plan["id"])))
+                rows.append((label, Change.UPDATED, f"plan: {have.get('plan_name')} → {plan['name']}", link))
             else:
-                ctx.record(result, "application", label, Change.UNCHANGED, f"plan {spec.plan}", link)
+                rows.append((label, Change.UNCHANGED, f"plan {spec.plan}", link))
+
+    def send(call: tuple[str, Any, tuple[Any, ...]]) -> Any:
+        with ctx.client.about(call[0]):
+            return ctx.write(call[1], *call[2])
+
+    answers = ctx.map(send, writes)
+    for account_id in touched:  # a new application also subscribes its account to the product
+        ctx.forget(f"apps:{account_id}", f"subs:{account_id}")
+    for label, change, detail, where in rows:
+        if isinstance(where, int):
+            created = answers[where]
+            where = ctx.link(f"/p/admin/applications/{created['id']}") if created is not None else None
+        ctx.record(result, "application", label, change, detail, where)
     if ctx.catalogue.subscribe_existing_accounts:
-        for account in accounts.values():
-            _ensure_subscriptions(ctx, result, account)
+        parts = ctx.map(lambda account: _ensure_subscriptions(ctx, StepResult(result.title), account),
+                        list(accounts.values()))
+        for part in parts:
+            result.extend(part)
     return result
 
 
-def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> None:
+def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> StepResult:
     path = f"/admin/api/accounts/{account['id']}/service_subscriptions.json"
     with ctx.client.about(f"service subscriptions of {account['org_name']}"):
         subs = ctx.cached(f"subs:{account['id']}", lambda: [
@@ -85,6 +104,7 @@ def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> Non
             ctx.forget(f"subs:{account['id']}")
         for label, change, detail, row_link in rows:
             ctx.record(result, "service subscription", label, change, detail, row_link)
+    return result
 
 
 def application_keys(ctx: Context) -> dict[str, str]:
