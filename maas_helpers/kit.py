@@ -113,13 +113,33 @@ class Kit:
     progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)
 
     def apply(self, section: str | None = None) -> StepResult:
-        return self.reconciler.apply(section)
+        return self._with_progress(section or "apply", lambda: self.reconciler.apply(section))
 
     def plan(self, section: str | None = None) -> StepResult:
-        return self.reconciler.plan(section)
+        return self._with_progress(f"plan {section or ''}".strip(), lambda: self.reconciler.plan(section))
 
     def destroy(self) -> StepResult:
-        return self.reconciler.destroy().extend(self.platform.destroy())
+        return self._with_progress("destroy", lambda: self.reconciler.destroy()).extend(self.platform.destroy())
+
+    def _with_progress(self, step: str, run: Callable[[], StepResult]) -> StepResult:
+        """In JupyterLab (and no other listener set) a progress bar advances per object; headless: nothing."""
+        if self.progress is not None:
+            return run()
+        from maas_helpers.widgets import object_progress
+
+        bar = object_progress(step)
+        if bar is None:
+            return run()
+        self.progress = bar
+        try:
+            result = run()
+        except Exception:
+            bar.done(failed=True)
+            raise
+        finally:
+            self.progress = None
+        bar.done()
+        return result
 
     def application_keys(self) -> dict[str, str]:
         """user_key of the admin-created application per product (for verification cells)."""
