@@ -109,14 +109,15 @@ def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> Ste
 
 def application_keys(ctx: Context) -> dict[str, str]:
     """user_key of each catalogue application, by product system name (for verification cells and tests)."""
-    accounts = {a["org_name"]: a for a in ctx.ts.accounts.list()}
+    accounts = ctx.accounts()
     keys: dict[str, str] = {}
     for spec in ctx.catalogue.applications:
         account = accounts.get(spec.account)
         service = ctx.service(ctx.catalogue.product(spec.product))
         if account is None or service is None:
             continue
-        for app in account.applications.list():
+        apps = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
+        for app in apps:
             data = entity(app)
             if data["name"] == spec.name and data["service_id"] == service["id"]:
                 keys[spec.product] = data.get("user_key", "")

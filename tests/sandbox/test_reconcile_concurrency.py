@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.catalogue import dump_catalogue
+from maas_helpers.cli import app
 from maas_helpers.kit import Kit
 from maas_helpers.reconcile import ProductsFailed
 from maas_helpers.results import Change, StepResult
@@ -113,7 +116,7 @@ def test_concurrency_1_and_8_same_state_and_tables(start_sandbox: Callable[..., 
     assert reads8 <= reads1 + 2  # the prefetch reads what the sections would have read, not more
 
 
-def test_failure_in_one_product_is_reported_and_the_rest_complete(fresh_sandbox: SandboxInfo) -> None:
+def test_failure_in_one_product_is_reported_and_the_rest_complete(fresh_sandbox: SandboxInfo, tmp_path: Path) -> None:
     kit = _kit(fresh_sandbox, 8)
     catalogue = kit.catalogue.model_copy(deep=True)
     broken = catalogue.products[1]
@@ -136,6 +139,15 @@ def test_failure_in_one_product_is_reported_and_the_rest_complete(fresh_sandbox:
     for name in others:
         prod = kit.admin.get_json(f"/admin/api/services/{services[name]['id']}/proxy/configs/production/latest.json")
         assert prod["proxy_config"]["version"] >= 1
+
+    # the CLI prints the table (with the failed row), then the one-line error, and exits 1
+    path = tmp_path / "broken.yaml"
+    dump_catalogue(catalogue, path)
+    out = CliRunner().invoke(app, ["apply", str(path), "--state-dir", str(fresh_sandbox.state_dir),
+                                   "--concurrency", "8"])
+    assert out.exit_code == 1, out.output
+    text = " ".join(out.output.split())
+    assert f"failed product: {broken.system_name}" in text and "Completed: " + ", ".join(others) in text
 
 
 def _timed_get(url: str, **params: str) -> float:
