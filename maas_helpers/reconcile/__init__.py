@@ -70,8 +70,8 @@ PRODUCT_SECTIONS = ("backends", "products", "metrics", "mapping_rules", "authent
                     "plans")
 # With concurrency > 1, consecutive sections of one stage run side by side (results still in SECTIONS order):
 # the account-wide settings first (the policy chain needs the registry entry), then the products, then what
-# needs the products (plans for applications, endpoints for ActiveDocs) with the portal and SSO provider,
-# which touch nothing the others read.
+# needs the products (plans for applications, endpoints for ActiveDocs) with the SSO provider. The portal's
+# CMS content runs beside all of them (see `_steps_with_portal_lane`).
 STAGE = {"organisation": 0, "policy_registry": 0, **dict.fromkeys(PRODUCT_SECTIONS, 1)}
 DEFAULT_CONCURRENCY = 8
 # Each product worker may have a few independent reads or writes out at once (its prefetch, its limits): the

@@ -4,6 +4,7 @@ who hears about each recorded object (progress bars)."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ class Context:
         if self.concurrency <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
-            futures = [pool.submit(fn, item) for item in items]
+            # each task runs in a copy of the caller's context: errors keep naming the object (client.about)
+            futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         return [f.result() for f in futures]
 
     def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
