@@ -72,7 +72,9 @@ PRODUCT_SECTIONS = ("backends", "products", "metrics", "mapping_rules", "authent
 # the account-wide settings first (the policy chain needs the registry entry), then the products, then what
 # needs the products (plans for applications, endpoints for ActiveDocs) with the SSO provider. The portal's
 # CMS content runs beside all of them (see `_steps_with_portal_lane`).
-STAGE = {"organisation": 0, "policy_registry": 0, **dict.fromkeys(PRODUCT_SECTIONS, 1)}
+# A section on account-wide or seed objects only (e.g. a `sample_data` section on the seed's sample product)
+# belongs to stage 0 so the products' stage stays one block; unknown sections run in stage 2.
+STAGE = {"organisation": 0, "policy_registry": 0, "sample_data": 0, **dict.fromkeys(PRODUCT_SECTIONS, 1)}
 DEFAULT_CONCURRENCY = 8
 # Each product worker may have a few independent reads or writes out at once (its prefetch, its limits): the
 # Admin API sees at most this many calls per worker in flight (32 at the default concurrency).
@@ -168,19 +170,22 @@ class Reconciler:
                        state_dir=self.state_dir, concurrency=self.concurrency, progress=self.progress)
 
     def _steps_with_portal_lane(self, ctx: Context, names: list[str]) -> list[StepResult]:
-        """The portal's CMS content reads and writes nothing the other sections use (the provider's access code
-        aside, a field no other section writes), so with concurrency > 1 it runs beside them from the start."""
-        if ctx.concurrency <= 1 or len(names) == 1 or "portal" not in names:
+        """With concurrency > 1: sections run stage by stage (STAGE; SECTIONS order inside a stage) and are
+        reported in SECTIONS order. The portal's CMS content reads and writes nothing the other sections use
+        (the provider's access code aside, a field no other section writes), so it runs beside them all."""
+        if ctx.concurrency <= 1 or len(names) == 1:
             return self._steps(ctx, names)
-        rest = [n for n in names if n != "portal"]
+        rest = sorted((n for n in names if n != "portal"), key=lambda n: STAGE.get(n, 2))  # stable sort
         with ThreadPoolExecutor(max_workers=1) as lane:
-            portal = lane.submit(SECTIONS["portal"], ctx)
+            portal = lane.submit(SECTIONS["portal"], ctx) if "portal" in names else None
             try:
-                steps = self._steps(ctx, rest)
+                done = dict(zip(rest, self._steps(ctx, rest), strict=True))
             finally:
-                wait([portal])
-        steps.insert(names.index("portal"), portal.result())
-        return steps
+                if portal is not None:
+                    wait([portal])
+        if portal is not None:
+            done["portal"] = portal.result()
+        return [done[n] for n in names]
 
     def _steps(self, ctx: Context, names: list[str]) -> list[StepResult]:
         """Each section's result in order; consecutive per-product sections fan out when concurrency > 1."""

@@ -161,7 +161,7 @@ def apply_metrics(ctx: Context) -> StepResult:
                 ctx.record(result, kind, label, change, detail, link)
             wrote = bool(writes)
             if wrote:
-                ctx.forget(f"metrics:{service['id']}")
+                ctx.forget(f"metrics:{service['id']}", f"latest:{service['id']}:")
     return result
 
 
@@ -215,7 +215,7 @@ def apply_mapping_rules(ctx: Context) -> StepResult:
                            link)
                 wrote = True
             if wrote:
-                ctx.forget(f"rules:{service['id']}")
+                ctx.forget(f"rules:{service['id']}", f"latest:{service['id']}:")
     return result
 
 
@@ -237,7 +237,7 @@ def apply_authentication(ctx: Context) -> StepResult:
                 ctx.write(lambda service=service, changes=changes: service.proxy.update(params=changes))
                 ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED,
                            describe(entity(proxy), changes), link)
-                ctx.forget(f"proxy:{service['id']}")
+                ctx.forget(f"proxy:{service['id']}", f"latest:{service['id']}:")  # 3scale deploys it to staging
             else:
                 ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UNCHANGED, detail, link)
     return result
@@ -266,7 +266,8 @@ def apply_policies(ctx: Context) -> StepResult:
             ctx.write(lambda policies=policies, chain=chain, service=service: policies.update(
                 params={"policies_config": chain, "service_id": service["id"]}))
             ctx.record(result, "policy chain", product.system_name, Change.UPDATED, names, link)
-            ctx.forget(f"proxy:{service['id']}", f"chain:{service['id']}")
+            # a chain update is deployed to staging by 3scale itself: the latest staging config read before is stale
+            ctx.forget(f"proxy:{service['id']}", f"chain:{service['id']}", f"latest:{service['id']}:")
     return result
 
 

@@ -106,11 +106,23 @@ def test_concurrency_1_and_8_same_state_and_tables(start_sandbox: Callable[..., 
         kit.admin.reset_counts()
         again = kit.apply()
         assert kit.admin.writes == 0 and again.in_sync, dict(kit.admin.calls)
-        runs[concurrency] = (_table(result), _table(again), _dump(kit.admin, kit), kit.admin.total_calls)
+        reads = kit.admin.total_calls
+        # a change that 3scale deploys to staging by itself (proxy and chain updates): what was read of the
+        # staging config before it must not be trusted afterwards
+        catalogue = kit.catalogue.model_copy(deep=True)
+        for product in catalogue.products:
+            product.authentication = product.authentication.model_copy(update={"error_status_auth_missing": 403})
+            product.policies[0] = product.policies[0].model_copy(
+                update={"configuration": {**product.policies[0].configuration, "allow_origin": "https://lab.example.org"}})
+        kit.catalogue = catalogue
+        changed = kit.apply()
+        runs[concurrency] = (_table(result), _table(again), _table(changed), _dump(kit.admin, kit), reads)
         control.down(info.state_dir)
-    (table1, again1, dump1, reads1), (table8, again8, dump8, reads8) = runs[1], runs[8]
+    (table1, again1, changed1, dump1, reads1), (table8, again8, changed8, dump8, reads8) = runs[1], runs[8]
     assert table8 == table1  # same rows in the same order
     assert again8 == again1
+    assert changed8 == changed1 and ("proxy", "markov-chat-small: authentication", "updated") in {
+        row[:3] for row in changed1}
     assert dump8 == dump1
     assert dump1["markov-chat-small"]["configs"][0] == dump1["markov-chat-small"]["configs"][1]  # promoted
     assert reads8 <= reads1 + 2  # the prefetch reads what the sections would have read, not more
