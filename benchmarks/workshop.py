@@ -1,6 +1,6 @@
 """Workshop benchmark: set up 20 attendees × 3 models on a fresh sandbox, re-run, reset keys, take it down.
 
-    .venv/bin/python benchmarks/workshop.py [--attendees 20]
+    .venv/bin/python benchmarks/workshop.py [--attendees 20] [--latency-ms 100] [--concurrency 8]
 
 Prints seconds and API calls per phase (3scale Admin API and SSO admin API apart), Admin API calls per attendee
 beside the floor (1 signup + 1 application per model), and the set-up time beside its target (≤ 10 s).
@@ -30,12 +30,15 @@ TARGET_S = 10.0
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--attendees", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="sandbox Admin API answer delay")
+    parser.add_argument("--concurrency", type=int, default=8, help="attendees set up at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="maas-bench-workshop-") as tmp:
         state = Path(tmp) / "state"
-        control.up(state, find_free_base_port(), timeout=60)
+        control.up(state, find_free_base_port(), timeout=60, admin_latency_ms=args.latency_ms)
         try:
-            kit = Kit.configure(target="sandbox", state_dir=str(state), org_name="Workshop bench")
+            kit = Kit.configure(target="sandbox", state_dir=str(state), org_name="Workshop bench",
+                                concurrency=args.concurrency)
             for section in SECTIONS:
                 kit.apply(section)
             room = Workshop(kit, Path(tmp) / "out")
@@ -50,7 +53,8 @@ def main() -> int:
                 seconds = time.perf_counter() - start
                 rows.append((phase, seconds, kit.admin.total_calls, kit.admin.writes, sum(room.sso.calls.values()),
                              room.sso.writes, result.summary()))
-            print(f"room: {args.attendees} attendees × {models} models")
+            print(f"room: {args.attendees} attendees × {models} models, concurrency {args.concurrency}, "
+                  f"Admin API latency {args.latency_ms:g} ms")
             print(f"{'phase':<8} {'seconds':>8} {'admin calls':>12} {'admin writes':>13} {'sso calls':>10} "
                   f"{'sso writes':>11}")
             for phase, seconds, calls, writes, sso_calls, sso_writes, _ in rows:

@@ -2,13 +2,15 @@
 `requests` session for everything (so every call is counted by verb and errors are translated once).
 
 `AdminClient.calls` counts HTTP requests by verb; `writes` is everything but GET — tests and the benchmark
-assert "re-apply = 0 writes" with it.
+assert "re-apply = 0 writes" with it. The client may be shared by the reconcile's worker threads: each thread
+gets its own `requests` session (requests does not promise a thread-safe Session) and counting takes a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -65,8 +67,9 @@ class AdminClient:
             master_token if isinstance(master_token, SecretStr) or master_token is None else SecretStr(master_token)
         )
         self.verify = verify
-        self.session = requests.Session()
-        self.session.verify = verify
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None  # at most N calls in flight (limit_in_flight)
         self.calls: Counter[str] = Counter()
         self.threescale = ThreeScaleClient(url=self.admin_url, token=self._token.get_secret_value(),
                                            ssl_verify=bool(verify))
@@ -77,17 +80,33 @@ class AdminClient:
         return cls(creds.admin_url, creds.admin_token, verify=creds.verify_tls, master_url=creds.master_url,
                    master_token=creds.master_token)
 
+    @property
+    def session(self) -> requests.Session:
+        """This thread's pooled session (one per worker thread, kept for the client's life)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.verify = self.verify
+        return session
+
+    def limit_in_flight(self, n: int | None) -> None:
+        """Allow at most `n` Admin API calls at once from all threads (None: no limit). Set before a run."""
+        self._slots = threading.BoundedSemaphore(n) if n else None
+
     # --- accounting -----------------------------------------------------------------------------------------
     @property
     def writes(self) -> int:
-        return sum(n for verb, n in self.calls.items() if verb != "GET")
+        with self._lock:
+            return sum(n for verb, n in self.calls.items() if verb != "GET")
 
     @property
     def total_calls(self) -> int:
-        return sum(self.calls.values())
+        with self._lock:
+            return sum(self.calls.values())
 
     def reset_counts(self) -> None:
-        self.calls.clear()
+        with self._lock:
+            self.calls.clear()
 
     @property
     def has_master(self) -> bool:
@@ -116,10 +135,14 @@ class AdminClient:
         return errors.from_status(resp.status_code, resp.content, _subject.get(), url, self._secrets())
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        self.calls[method.upper()] += 1
+        with self._lock:
+            self.calls[method.upper()] += 1
         kwargs.setdefault("timeout", TIMEOUT)
         try:
-            return self.session.request(method, url, **kwargs)
+            if self._slots is None:
+                return self.session.request(method, url, **kwargs)
+            with self._slots:
+                return self.session.request(method, url, **kwargs)
         except requests.RequestException as exc:
             raise errors.from_exception(exc, _subject.get(), url.split("?")[0], self._secrets()) from None
 

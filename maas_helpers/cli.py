@@ -17,8 +17,8 @@ from maas_helpers.cli_sandbox import sandbox_app
 from maas_helpers.config import config_path, load_settings, make_settings
 from maas_helpers.errors import MaasError
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS
-from maas_helpers.results import StepResult
+from maas_helpers.reconcile import SECTIONS, ProductsFailed
+from maas_helpers.results import Action, StepResult
 from maas_helpers.workshop.cli import workshop_app
 
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
@@ -30,6 +30,9 @@ err = Console(stderr=True)
 CatalogueArg = Annotated[Path | None, typer.Argument(help="Catalogue YAML (default: the kit's default catalogue).")]
 SectionOpt = Annotated[str | None, typer.Option("--section", "-s", help=f"One of: {', '.join(SECTIONS)}.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG", help="Saved settings YAML.")]
+ConcurrencyOpt = Annotated[int | None, typer.Option(
+    "--concurrency", envvar="MAAS_CONCURRENCY", min=1, max=64,
+    help="Products reconciled at once (default: the settings' concurrency, 8); 1 = one call at a time.")]
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="Sandbox state dir.")]
 
 
@@ -38,7 +41,7 @@ def _fail(exc: Exception, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None) -> Kit:
+def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None, concurrency: int | None = None) -> Kit:
     """Saved settings when present; otherwise the sandbox defaults (so `maas apply` works on a fresh checkout)."""
     if config_path(config).exists():
         settings = load_settings(config)
@@ -48,26 +51,24 @@ def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None) ->
                                  **{k: v for k, v in env.items() if v})
     if state_dir is not None:
         settings.state_dir = state_dir
+    if concurrency is not None:
+        settings.concurrency = concurrency  # validated (1–64) by the settings model
     return Kit(settings, load_catalogue(catalogue) if catalogue else None)
 
 
 def _run_sections(kit: Kit, section: str | None, plan_only: bool) -> StepResult:
-    names = [section] if section else list(SECTIONS)
-    total = StepResult("Plan" if plan_only else "Apply")
+    """One run over the sections (so what one section read is reused by the next), the bar advancing per object."""
     with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("planning" if plan_only else "applying", total=len(names))
-        for name in names:
-            progress.update(task, description=name)
-            step = kit.plan(name) if plan_only else kit.apply(name)
-            total.actions.extend(step.actions)
-            total.notes.extend(n for n in step.notes if "API reads" not in n and "API calls" not in n)
-            progress.advance(task)
-    calls, writes = kit.admin.total_calls, kit.admin.writes
-    if plan_only:
-        total.notes.append(f"plan only: {calls} API reads, nothing written")
-    else:
-        total.notes.append(f"{calls} API calls, {writes} writes" + (" — already in sync" if not writes else ""))
-    return total
+        task = progress.add_task("planning" if plan_only else "applying", total=None)
+
+        def advance(action: Action) -> None:  # from the reconcile's worker threads too (Rich locks)
+            progress.update(task, advance=1, description=f"{action.kind}: {action.name}")
+
+        kit.progress = advance
+        try:
+            return kit.plan(section) if plan_only else kit.apply(section)
+        finally:
+            kit.progress = None
 
 
 def _print(result: StepResult, verbose: bool) -> None:
@@ -84,21 +85,26 @@ def _print(result: StepResult, verbose: bool) -> None:
 
 @app.command()
 def apply(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
-          state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+          state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+          concurrency: ConcurrencyOpt = None) -> None:
     """Converge 3scale to the catalogue (all sections in order, or one)."""
     try:
-        kit = _kit(catalogue, config, state_dir)
+        kit = _kit(catalogue, config, state_dir, concurrency)
         _print(_run_sections(kit, section, plan_only=False), verbose)
+    except ProductsFailed as exc:
+        _print(exc.result, verbose)
+        _fail(exc)
     except MaasError as exc:
         _fail(exc)
 
 
 @app.command()
 def plan(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
-         state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+         state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+         concurrency: ConcurrencyOpt = None) -> None:
     """Show what apply would change; writes nothing."""
     try:
-        kit = _kit(catalogue, config, state_dir)
+        kit = _kit(catalogue, config, state_dir, concurrency)
         _print(_run_sections(kit, section, plan_only=True), verbose)
     except MaasError as exc:
         _fail(exc)
@@ -106,10 +112,11 @@ def plan(catalogue: CatalogueArg = None, section: SectionOpt = None, config: Con
 
 @app.command()
 def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
-            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+            concurrency: ConcurrencyOpt = None) -> None:
     """Remove what the catalogue owns (products, backends, apps, ActiveDocs); seed objects stay."""
     try:
-        kit = _kit(catalogue, config, state_dir)
+        kit = _kit(catalogue, config, state_dir, concurrency)
         if not yes:
             names = ", ".join(p.system_name for p in kit.catalogue.products)
             typer.confirm(f"Delete products {names} from {kit.credentials.admin_url}?", abort=True)

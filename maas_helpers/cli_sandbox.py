@@ -35,10 +35,17 @@ def up(
     state_dir: StateDirOpt = None,
     port: Annotated[int | None, typer.Option(help="First port of the range the sandbox uses (default 8930).")] = None,
     test_clock: Annotated[bool, typer.Option(help="Allow tests to move the sandbox clock.")] = False,
+    admin_latency_ms: Annotated[float | None, typer.Option(
+        envvar="MAAS_SANDBOX_ADMIN_LATENCY_MS",
+        help="Delay every Admin API answer by this many ms (simulate a real cluster).")] = None,
+    deploy_latency_ms: Annotated[float | None, typer.Option(
+        envvar="MAAS_SANDBOX_DEPLOY_LATENCY_MS",
+        help="Delay proxy deploy and promote answers by this many ms (default: the admin latency).")] = None,
 ) -> None:
     """Start the sandbox in the background (or reuse the running one) and wait until it answers."""
     try:
-        info = control.up(state_dir, port, test_clock=test_clock)
+        info = control.up(state_dir, port, test_clock=test_clock, admin_latency_ms=admin_latency_ms,
+                          deploy_latency_ms=deploy_latency_ms)
     except (control.SandboxError, ValueError) as exc:
         _fail(exc)
         return

@@ -98,6 +98,8 @@ class Settings(BaseModel):
     # registration on a real RHBK is their decision; a workshop may want it). The sandbox always allows it.
     sso_registration: bool = False
     verify_tls: bool = True
+    # Products (and workshop attendees) reconciled at once against the Admin API; 1 = one call at a time.
+    concurrency: int = Field(default=8, ge=1, le=64)
     ca_bundle: Path | None = None
     state_dir: Path = Path(".maas")
     kubeconfig: Path | None = None

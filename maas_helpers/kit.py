@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from maas_helpers.config import Settings, load_settings, make_settings, save_set
 from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
-from maas_helpers.results import StepResult
+from maas_helpers.results import Action, StepResult
 
 
 class Kit:
@@ -103,19 +104,42 @@ class Kit:
     @property
     def reconciler(self) -> Reconciler:
         self.admin  # noqa: B018 - resolve credentials first: a bad URL/token fails before the catalogue is built
-        return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir))
+        return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
+                          concurrency=self.settings.concurrency, progress=self.progress)
 
     # --- steps ------------------------------------------------------------------------------------------
     sections = tuple(SECTIONS)
 
+    progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)
+
     def apply(self, section: str | None = None) -> StepResult:
-        return self.reconciler.apply(section)
+        return self._with_progress(section or "apply", lambda: self.reconciler.apply(section))
 
     def plan(self, section: str | None = None) -> StepResult:
-        return self.reconciler.plan(section)
+        return self._with_progress(f"plan {section or ''}".strip(), lambda: self.reconciler.plan(section))
 
     def destroy(self) -> StepResult:
-        return self.reconciler.destroy().extend(self.platform.destroy())
+        return self._with_progress("destroy", lambda: self.reconciler.destroy()).extend(self.platform.destroy())
+
+    def _with_progress(self, step: str, run: Callable[[], StepResult]) -> StepResult:
+        """In JupyterLab (and no other listener set) a progress bar advances per object; headless: nothing."""
+        if self.progress is not None:
+            return run()
+        from maas_helpers.widgets import object_progress
+
+        bar = object_progress(step)
+        if bar is None:
+            return run()
+        self.progress = bar
+        try:
+            result = run()
+        except Exception:
+            bar.done(failed=True)
+            raise
+        finally:
+            self.progress = None
+        bar.done()
+        return result
 
     def application_keys(self) -> dict[str, str]:
         """user_key of the admin-created application per product (for verification cells)."""

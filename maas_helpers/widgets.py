@@ -9,6 +9,7 @@ only in an interactive kernel, and returns None, so papermill runs never wait fo
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,45 @@ def keep_form_settings(settings: Settings, path: str | Path | None = None) -> tu
         print(f"keeping the values the form saved in {target} (delete the file to use the parameters cell)")
         return load_settings(target, env=False), target
     return settings, save_settings(settings, target)
+
+
+class ObjectProgress:
+    """A notebook progress line that advances once per recorded object (`Kit.progress`), from any thread.
+
+    The number of objects is known only afterwards (it depends on what exists), so the bar's length is the
+    previous run's count for the same step when there was one; the text always shows the count and the last
+    object."""
+
+    _sizes: dict[str, int] = {}  # step → objects last time (per kernel)
+
+    def __init__(self, step: str) -> None:
+        self.step, self.count = step, 0
+        self._lock = threading.Lock()
+        self.bar = w.IntProgress(value=0, min=0, max=max(self._sizes.get(step, 0), 1), description=step[:20],
+                                 bar_style="info")
+        self.label = w.HTML()
+        self.widget = w.HBox([self.bar, self.label])
+
+    def __call__(self, action: Any) -> None:
+        with self._lock:
+            self.count += 1
+            self.bar.max = max(self.bar.max, self.count)
+            self.bar.value = self.count
+            self.label.value = html.escape(f"{self.count} objects — {action.kind}: {action.name}")
+
+    def done(self, failed: bool = False) -> None:
+        self._sizes[self.step] = self.count
+        self.bar.max = max(self.count, 1)
+        self.bar.value = self.bar.max
+        self.bar.bar_style = "danger" if failed else "success"
+
+
+def object_progress(step: str) -> ObjectProgress | None:
+    """A displayed `ObjectProgress` in an interactive kernel; None headless (papermill, tests, scripts)."""
+    if not in_interactive_kernel():
+        return None
+    from IPython.display import display
+
+    progress = ObjectProgress(step)
+    display(progress.widget)
+    return progress

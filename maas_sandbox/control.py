@@ -120,6 +120,26 @@ def running(state_dir: str | Path | None = None) -> SandboxInfo | None:
     return _info(state, runtime)
 
 
+def _latency_env(admin_ms: float | None, deploy_ms: float | None) -> dict[str, str]:
+    """The child's environment with the latency knobs set and checked before anything starts."""
+    from maas_sandbox.admin.latency import ADMIN_ENV, DEPLOY_ENV
+
+    env = dict(os.environ)
+    for name, value in ((ADMIN_ENV, admin_ms), (DEPLOY_ENV, deploy_ms)):
+        if value is not None:
+            env[name] = f"{value:g}"
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            ok = 0 <= float(raw) <= 60_000
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SandboxError(f"{name}={raw!r}: give a latency between 0 and 60000 milliseconds, e.g. 100")
+    return env
+
+
 def up(
     state_dir: str | Path | None = None,
     port: int | None = None,
@@ -127,7 +147,12 @@ def up(
     tenant: str | None = None,
     test_clock: bool = False,
     timeout: float = 30.0,
+    admin_latency_ms: float | None = None,
+    deploy_latency_ms: float | None = None,
 ) -> SandboxInfo:
+    """Start the sandbox (or return the running one). The latency values (default: the environment's
+    MAAS_SANDBOX_ADMIN_LATENCY_MS / MAAS_SANDBOX_DEPLOY_LATENCY_MS) delay Admin API answers."""
+    child_env = _latency_env(admin_latency_ms, deploy_latency_ms)
     state = resolve_state_dir(state_dir)
     current = running(state.path)
     if current is not None:
@@ -160,7 +185,7 @@ def up(
         cmd.append("--test-clock")
     out = open(state.logs / "sandbox.out", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=child_env
     )
     out.close()
     deadline = time.monotonic() + timeout

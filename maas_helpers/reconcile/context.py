@@ -1,16 +1,19 @@
 """What a reconcile run shares: the client, the desired catalogue, the mode (apply or plan) and what it has
-observed so far (read once per run, refreshed after writes)."""
+observed so far (read once per run, refreshed after writes); how many products may be worked on at once and
+who hears about each recorded object (progress bars)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, Product
-from maas_helpers.results import Change, StepResult
+from maas_helpers.results import Action, Change, StepResult
 
 if TYPE_CHECKING:
     from maas_helpers.platform.base import Platform
@@ -41,6 +44,8 @@ class Context:
     platform: Platform | None = None
     state_dir: Any = None  # Path where generated secrets are kept (sandbox / local runs)
     cache: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 1  # products (or objects of one kind) worked on at once; 1 = strictly one call at a time
+    progress: Callable[[Action], None] | None = None  # called once per recorded object, from any thread
 
     @property
     def ts(self) -> Any:
@@ -58,7 +63,40 @@ class Context:
                link: str | None = None) -> None:
         if self.plan_only:
             change = PLANNED.get(change, change)
-        result.add(kind, name, change, detail, link)
+        action = result.add(kind, name, change, detail, link)
+        if self.progress is not None:
+            self.progress(action)
+
+    def for_product(self, product: Product) -> Context:
+        """A context for one product's sections on a worker thread: its own cache, sharing the run's
+        product and backend lists (each thread only touches its own product's entries)."""
+        shared = {k: self.cache[k] for k in ("services", "backends") if k in self.cache}
+        return Context(self.client, self.catalogue.model_copy(update={"products": [product]}),
+                       plan_only=self.plan_only, platform=self.platform, state_dir=self.state_dir, cache=shared,
+                       concurrency=self.concurrency, progress=self.progress)
+
+    def absorb(self, other: Context) -> None:
+        """Take over what a product context observed, so later sections reuse it; a shared list it had to
+        re-read (after an update) is re-read here too."""
+        for key, value in other.cache.items():
+            if key in ("services", "backends"):
+                if self.cache.get(key) is not value:
+                    self.forget(key)
+            else:
+                self.cache[key] = value
+        for key in ("services", "backends"):
+            if key not in other.cache:
+                self.forget(key)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """`fn` over `items` with up to `concurrency` at once; results (and the first error) in item order."""
+        items = list(items)
+        if self.concurrency <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
+            # each task runs in a copy of the caller's context: errors keep naming the object (client.about)
+            futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [f.result() for f in futures]
 
     def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a writing function unless planning (then return None)."""
@@ -70,23 +108,40 @@ class Context:
         return self.cache[key]
 
     def forget(self, *prefixes: str) -> None:
-        for key in [k for k in self.cache if k.startswith(prefixes)]:
-            del self.cache[key]
+        for key in [k for k in list(self.cache) if k.startswith(prefixes)]:
+            self.cache.pop(key, None)
+
+    @staticmethod
+    def listing(client: Any) -> list[Any]:
+        """All items of a paginated `threescale_api` collection in as few calls as porta allows: pages of
+        `per_page` (500, porta's maximum: admin/api/filters/pagination.rb), stopping at the first short page
+        (threescale_api asks for one more, empty, page every time)."""
+        per_page = getattr(client, "per_page", None)
+        if not per_page:
+            return list(client.list())
+        items: list[Any] = []
+        page = 1
+        while True:
+            chunk = client.list(params={"page": page, "per_page": per_page})
+            items.extend(chunk)
+            if len(chunk) < per_page:
+                return items
+            page += 1
 
     # --- shared observations ---------------------------------------------------------------------------
     def services(self) -> dict[str, Any]:
         """Products by system name (threescale_api Service resources)."""
-        return self.cached("services", lambda: {s["system_name"]: s for s in self.ts.services.list()})
+        return self.cached("services", lambda: {s["system_name"]: s for s in self.listing(self.ts.services)})
 
     def service(self, product: Product) -> Any | None:
         return self.services().get(product.system_name)
 
     def backends(self) -> dict[str, Any]:
-        return self.cached("backends", lambda: {b["system_name"]: b for b in self.ts.backends.list()})
+        return self.cached("backends", lambda: {b["system_name"]: b for b in self.listing(self.ts.backends)})
 
     def metrics(self, service: Any) -> list[Any]:
         """Metrics and methods of a product (3scale lists both; methods have a parent_id)."""
-        return self.cached(f"metrics:{service['id']}", lambda: list(service.metrics.list()))
+        return self.cached(f"metrics:{service['id']}", lambda: self.listing(service.metrics))
 
     def proxy(self, service: Any) -> Any:
         from threescale_api.resources import Proxy
@@ -98,7 +153,71 @@ class Context:
         return self.cached(f"proxy:{service['id']}", load)
 
     def mapping_rules(self, service: Any) -> list[Any]:
-        return self.cached(f"rules:{service['id']}", lambda: list(self.proxy(service).mapping_rules.list()))
+        return self.cached(f"rules:{service['id']}", lambda: self.listing(self.proxy(service).mapping_rules))
+
+    def accounts(self) -> dict[str, Any]:
+        """Developer accounts by org name."""
+        return self.cached("accounts", lambda: {a["org_name"]: a for a in self.listing(self.ts.accounts)})
+
+    def backend_usages(self, service: Any) -> list[dict[str, Any]]:
+        return self.cached(f"usages:{service['id']}", lambda: [entity(u) for u in self.listing(service.backend_usages)])
+
+    def policy_chain(self, service: Any) -> list[dict[str, Any]]:
+        return self.cached(f"chain:{service['id']}",
+                           lambda: entity(self.proxy(service).policies.list()).get("policies_config", []))
+
+    def service_plans(self, service: Any) -> list[dict[str, Any]]:
+        def load() -> list[dict[str, Any]]:
+            body = self.client.get_json(f"/admin/api/services/{service['id']}/service_plans.json")
+            return [p.get("service_plan", p) for p in body.get("plans", [])]
+
+        return self.cached(f"service_plans:{service['id']}", load)
+
+    def latest_config(self, service: Any, env: str) -> dict[str, Any] | None:
+        """The latest proxy config of `env` (sandbox = staging) as first read in this run."""
+        def load() -> dict[str, Any] | None:
+            body = self.client.get_json(f"/admin/api/services/{service['id']}/proxy/configs/{env}/latest.json",
+                                        allow_404=True)
+            return body.get("proxy_config") if body else None
+
+        return self.cached(f"latest:{service['id']}:{env}", load)
+
+    def limits(self, plan: Any) -> list[dict[str, Any]]:
+        """An application plan's limits. threescale_api's `list_per_app_plan` builds the service-nested URL,
+        which 3scale does not route: read /admin/api/application_plans/{id}/limits.json directly."""
+        def load() -> list[dict[str, Any]]:
+            body = self.client.get_json(f"/admin/api/application_plans/{plan['id']}/limits.json")
+            return [item.get("limit", item) for item in body.get("limits", [])]
+
+        return self.cached(f"limits:{plan['id']}", load)
+
+    def prefetch(self, product: Product, sections: Iterable[str]) -> None:
+        """Read, side by side, what `sections` will read of an existing product (one round trip instead of one
+        per read); the sections then find it in the cache. Reads only: nothing here depends on their order."""
+        service = self.service(product)
+        if service is None or self.concurrency <= 1:
+            return
+        names = set(sections)
+        first: list[Callable[[], Any]] = []
+        if "products" in names:
+            first.append(lambda: self.backend_usages(service))
+        if names & {"metrics", "mapping_rules", "promote", "plans"}:
+            first.append(lambda: self.metrics(service))
+        if names & {"mapping_rules", "authentication", "policies", "promote"}:
+            first.append(lambda: self.proxy(service))
+        if "promote" in names:
+            first += [lambda: self.latest_config(service, "sandbox"), lambda: self.latest_config(service, "production")]
+        if "plans" in names:
+            first += [lambda: self.app_plans(service), lambda: self.service_plans(service)]
+        self.map(lambda load: load(), first)
+        then: list[Callable[[], Any]] = []
+        if names & {"mapping_rules", "promote"}:
+            then.append(lambda: self.mapping_rules(service))
+        if "policies" in names:
+            then.append(lambda: self.policy_chain(service))
+        if "plans" in names:
+            then += [lambda plan=plan: self.limits(plan) for plan in self.app_plans(service).values()]
+        self.map(lambda load: load(), then)
 
     def app_plans(self, service: Any) -> dict[str, Any]:
         return self.cached(f"plans:{service['id']}",

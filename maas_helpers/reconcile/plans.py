@@ -72,6 +72,7 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
             ctx.write(service.app_plans.update, created["id"], {"state_event": "publish" if plan.published else "hide"})
         plans[plan.system_name] = have = created
         ctx.forget(f"plans:{service['id']}")
+        ctx.cache[f"limits:{created['id']}"] = []  # a new plan has no limits: no need to ask
     else:
         changes: dict[str, Any] = {**diff(entity(have), _plan_fields(plan)), **_fee_changes(entity(have), plan)}
         if have.get("state") != state:
@@ -92,39 +93,43 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
 def _ensure_limits(ctx: Context, result: StepResult, product: Product, service: Any, plan_res: Any, plan: Plan,
                    label: str, link: str | None) -> None:
     metrics = {m["system_name"]: m for m in ctx.metrics(service)}
-    # threescale_api's `list_per_app_plan` builds the service-nested URL, which 3scale does not route: read
-    # the plan's limits from /admin/api/application_plans/{id}/limits.json directly.
-    body = ctx.client.get_json(f"/admin/api/application_plans/{plan_res['id']}/limits.json")
-    observed_raw = [item.get("limit", item) for item in body.get("limits", [])]
-    observed = {(lim["metric_id"], lim["period"]): lim for lim in observed_raw}
+    observed = {(lim["metric_id"], lim["period"]): lim for lim in ctx.limits(plan_res)}
     wanted = set()
+    # Limits are independent objects: their writes go out side by side, rows recorded in catalogue order.
+    writes: list[Any] = []
+    rows: list[tuple[str, Change, str, str | None]] = []
     for limit in plan.limits:
         name = f"{label}: {limit.metric} per {limit.period}"
         metric = metrics.get(limit.metric)
         if metric is None:
-            ctx.record(result, "limit", name, Change.CREATED, f"{limit.value} (metric not created yet)")
+            rows.append((name, Change.CREATED, f"{limit.value} (metric not created yet)", None))
             continue
         key = (metric["id"], limit.period)
         wanted.add(key)
         have = observed.get(key)
         client = plan_res.limits(metric)
         if have is None:
-            ctx.write(client.create, {"period": limit.period, "value": limit.value})
-            ctx.record(result, "limit", name, Change.CREATED, str(limit.value), link)
+            writes.append((client.create, ({"period": limit.period, "value": limit.value},)))
+            rows.append((name, Change.CREATED, str(limit.value), link))
         elif have["value"] != limit.value:
-            ctx.write(client.update, have["id"], {"value": limit.value})
-            ctx.record(result, "limit", name, Change.UPDATED, f"value: {have['value']} → {limit.value}", link)
+            writes.append((client.update, (have["id"], {"value": limit.value})))
+            rows.append((name, Change.UPDATED, f"value: {have['value']} → {limit.value}", link))
         else:
-            ctx.record(result, "limit", name, Change.UNCHANGED, str(limit.value), link)
+            rows.append((name, Change.UNCHANGED, str(limit.value), link))
     names = {m["id"]: m["system_name"] for m in metrics.values()}
     for key, have in observed.items():
         if key not in wanted:
             metric = next((m for m in metrics.values() if m["id"] == key[0]), None)
             if metric is None:
                 continue  # a backend metric's limit: not ours to manage
-            ctx.write(plan_res.limits(metric).delete, have["id"])
-            ctx.record(result, "limit", f"{label}: {names.get(key[0], key[0])} per {key[1]}", Change.DELETED,
-                       "not in the catalogue", link)
+            writes.append((plan_res.limits(metric).delete, (have["id"],)))
+            rows.append((f"{label}: {names.get(key[0], key[0])} per {key[1]}", Change.DELETED, "not in the catalogue",
+                         link))
+    ctx.map(lambda call: ctx.write(call[0], *call[1]), writes)
+    if writes:
+        ctx.forget(f"limits:{plan_res['id']}")
+    for name, change, detail, row_link in rows:
+        ctx.record(result, "limit", name, change, detail, row_link)
 
 
 def _rule_name(label: str, metric: str, low: int, high: int | None) -> str:
@@ -184,8 +189,7 @@ def _ensure_default_plan(ctx: Context, result: StepResult, product: Product, ser
 
 
 def _verify_service_plan(ctx: Context, result: StepResult, product: Product, service: Any) -> None:
-    body = ctx.client.get_json(f"/admin/api/services/{service['id']}/service_plans.json")
-    plans = [p.get("service_plan", p) for p in body.get("plans", [])]
+    plans = ctx.service_plans(service)
     default = next((p for p in plans if p.get("default")), None)
     link = ctx.product_link(service["id"], "/service_plans")
     name = f"{product.system_name}: default service plan"
@@ -199,4 +203,5 @@ def _verify_service_plan(ctx: Context, result: StepResult, product: Product, ser
         return
     ctx.write(ctx.client.request, "PUT", f"/admin/api/services/{service['id']}/service_plans/{target['id']}/"
               "default.json")
+    ctx.forget(f"service_plans:{service['id']}")
     ctx.record(result, "service plan", name, Change.UPDATED, f"{target.get('name')} set as default", link)

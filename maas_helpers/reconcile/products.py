@@ -82,7 +82,7 @@ def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, se
         ctx.record(result, "backend usage", name, Change.CREATED, link=link)
         return
     with ctx.client.about(f"product {product.system_name}: backend usage"):
-        usages = [entity(u) for u in service.backend_usages.list()]
+        usages = ctx.backend_usages(service)
         mine = next((u for u in usages if u.get("backend_id") == backend["id"]), None)
         if mine is None:
             # The product is ours: another backend mounted at our path (an older catalogue, a manual edit) is
@@ -91,6 +91,7 @@ def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, se
             if taken is not None:
                 ctx.write(lambda: service.backend_usages.delete(taken["id"]))
             ctx.write(lambda: service.backend_usages.create({"backend_api_id": backend["id"], "path": product.path}))
+            ctx.forget(f"usages:{service['id']}")
             if taken is None:
                 ctx.record(result, "backend usage", name, Change.CREATED, link=link)
             else:
@@ -98,6 +99,7 @@ def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, se
                            f"backend at {product.path}: {taken.get('backend_id')} → {backend['id']}", link)
         elif mine.get("path") != product.path:
             ctx.write(lambda: service.backend_usages.update(mine["id"], {"path": product.path}))
+            ctx.forget(f"usages:{service['id']}")
             ctx.record(result, "backend usage", name, Change.UPDATED, f"path: {mine.get('path')!r} → {product.path!r}",
                        link)
         else:
@@ -123,40 +125,43 @@ def apply_metrics(ctx: Context) -> StepResult:
             observed = ctx.metrics(service)
             by_name = {m["system_name"]: m for m in observed}
             hits = by_name.get("hits")
-            wrote = False
+            # Methods and metrics are independent objects: their writes go out side by side (ctx.concurrency),
+            # the rows are recorded in catalogue order afterwards.
+            writes: list[Any] = []
+            rows: list[tuple[str, str, Change, str]] = []
             for method in product.methods:
                 desired = {"friendly_name": method.friendly_name, "description": method.description}
                 have = by_name.get(method.system_name)
                 label = f"{product.system_name}: {method.system_name}"
                 if have is None:
-                    ctx.write(hits.methods.create, {"system_name": method.system_name,
-                                                    "friendly_name": method.friendly_name,
-                                                    "description": method.description})
-                    ctx.record(result, "method", label, Change.CREATED, method.friendly_name, link)
-                    wrote = True
+                    writes.append((hits.methods.create, ({"system_name": method.system_name,
+                                                          "friendly_name": method.friendly_name,
+                                                          "description": method.description},)))
+                    rows.append(("method", label, Change.CREATED, method.friendly_name))
                 elif changes := diff(entity(have), desired):
-                    ctx.write(hits.methods.update, have["id"], changes)
-                    ctx.record(result, "method", label, Change.UPDATED, describe(entity(have), changes), link)
-                    wrote = True
+                    writes.append((hits.methods.update, (have["id"], changes)))
+                    rows.append(("method", label, Change.UPDATED, describe(entity(have), changes)))
                 else:
-                    ctx.record(result, "method", label, Change.UNCHANGED, link=link)
+                    rows.append(("method", label, Change.UNCHANGED, ""))
             for metric in product.metrics:
                 desired = {"friendly_name": metric.friendly_name, "unit": metric.unit,
                            "description": metric.description}
                 have = by_name.get(metric.system_name)
                 label = f"{product.system_name}: {metric.system_name}"
                 if have is None:
-                    ctx.write(service.metrics.create, {"system_name": metric.system_name, **desired})
-                    ctx.record(result, "metric", label, Change.CREATED, f"unit {metric.unit}", link)
-                    wrote = True
+                    writes.append((service.metrics.create, ({"system_name": metric.system_name, **desired},)))
+                    rows.append(("metric", label, Change.CREATED, f"unit {metric.unit}"))
                 elif changes := diff(entity(have), desired):
-                    ctx.write(service.metrics.update, have["id"], changes)
-                    ctx.record(result, "metric", label, Change.UPDATED, describe(entity(have), changes), link)
-                    wrote = True
+                    writes.append((service.metrics.update, (have["id"], changes)))
+                    rows.append(("metric", label, Change.UPDATED, describe(entity(have), changes)))
                 else:
-                    ctx.record(result, "metric", label, Change.UNCHANGED, link=link)
+                    rows.append(("metric", label, Change.UNCHANGED, ""))
+            ctx.map(lambda call: ctx.write(call[0], *call[1]), writes)
+            for kind, label, change, detail in rows:
+                ctx.record(result, kind, label, change, detail, link)
+            wrote = bool(writes)
             if wrote:
-                ctx.forget(f"metrics:{service['id']}")
+                ctx.forget(f"metrics:{service['id']}", f"latest:{service['id']}:")
     return result
 
 
@@ -210,7 +215,7 @@ def apply_mapping_rules(ctx: Context) -> StepResult:
                            link)
                 wrote = True
             if wrote:
-                ctx.forget(f"rules:{service['id']}")
+                ctx.forget(f"rules:{service['id']}", f"latest:{service['id']}:")
     return result
 
 
@@ -232,7 +237,7 @@ def apply_authentication(ctx: Context) -> StepResult:
                 ctx.write(lambda service=service, changes=changes: service.proxy.update(params=changes))
                 ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UPDATED,
                            describe(entity(proxy), changes), link)
-                ctx.forget(f"proxy:{service['id']}")
+                ctx.forget(f"proxy:{service['id']}", f"latest:{service['id']}:")  # 3scale deploys it to staging
             else:
                 ctx.record(result, "proxy", f"{product.system_name}: authentication", Change.UNCHANGED, detail, link)
     return result
@@ -254,23 +259,22 @@ def apply_policies(ctx: Context) -> StepResult:
         link = ctx.product_link(service["id"], "/policies/edit")
         with ctx.client.about(f"product {product.system_name}: policy chain"):
             policies = ctx.proxy(service).policies
-            observed = entity(policies.list()).get("policies_config", [])
+            observed = ctx.policy_chain(service)
             if observed == chain:
                 ctx.record(result, "policy chain", product.system_name, Change.UNCHANGED, names, link)
                 continue
             ctx.write(lambda policies=policies, chain=chain, service=service: policies.update(
                 params={"policies_config": chain, "service_id": service["id"]}))
             ctx.record(result, "policy chain", product.system_name, Change.UPDATED, names, link)
-            ctx.forget(f"proxy:{service['id']}")
+            # a chain update is deployed to staging by 3scale itself: the latest staging config read before is stale
+            ctx.forget(f"proxy:{service['id']}", f"chain:{service['id']}", f"latest:{service['id']}:")
     return result
 
 
 # --- deploy and promote ------------------------------------------------------------------------------------
 
 def _latest(ctx: Context, service: Any, env: str) -> dict[str, Any] | None:
-    body = ctx.client.get_json(f"/admin/api/services/{service['id']}/proxy/configs/{env}/latest.json",
-                               allow_404=True)
-    return body.get("proxy_config") if body else None
+    return ctx.latest_config(service, env)
 
 
 def staging_differences(ctx: Context, product: Product, service: Any, config: dict[str, Any] | None) -> list[str]:
@@ -345,6 +349,7 @@ def apply_promote(ctx: Context) -> StepResult:
             if reasons:
                 ctx.write(lambda service=service: service.proxy.deploy())
                 if not ctx.plan_only:
+                    ctx.forget(f"latest:{service['id']}:sandbox")
                     staging = _latest(ctx, service, "sandbox")
                 version = f"v{staging['version']}" if staging and not ctx.plan_only else "new version"
                 ctx.record(result, "staging config", product.system_name, Change.CREATED,
@@ -365,4 +370,5 @@ def apply_promote(ctx: Context) -> StepResult:
             ctx.write(lambda service=service, version=version: ctx.proxy(service).configs.promote(
                 version=version, from_env="sandbox", to_env="production"))
             ctx.record(result, "production config", product.system_name, Change.CREATED, f"promoted v{version}", link)
+            ctx.forget(f"latest:{service['id']}:production")
     return result

@@ -120,6 +120,10 @@ def apply_sso(ctx: Context) -> StepResult:
     demo = client_secret(ctx.state_dir, sso, "demo-user")
     settings = getattr(ctx.platform, "settings", None)
     allowed = settings is not None and (settings.target == "sandbox" or bool(settings.sso_registration))
-    result.extend(ctx.platform.ensure_sso(realm_representation(sso, secret, portal_url, demo, redirect_uris,
-                                                               registration_allowed=allowed)))
+    realm = ctx.platform.ensure_sso(realm_representation(sso, secret, portal_url, demo, redirect_uris,
+                                                          registration_allowed=allowed))
+    result.extend(realm)
+    for action in realm.actions:  # the platform's rows advance the progress bar like the kit's own
+        if ctx.progress is not None:
+            ctx.progress(action)
     return result

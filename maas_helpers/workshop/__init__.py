@@ -60,6 +60,12 @@ class Workshop:
         self.admin.reset_counts()
         self.sso.calls.clear()
 
+    def _concurrency(self) -> int:
+        """Attendees set up at once (the kit's `concurrency` setting); the Admin API sees as many calls at most."""
+        n = self.kit.settings.concurrency
+        self.admin.limit_in_flight(n if n > 1 else None)
+        return n
+
     def prefix(self, prefix: str | None = None) -> str:
         """The given prefix, else the one `up` last used here."""
         chosen = prefix or handout.load_state(self.out_dir, STATE).get("prefix")
@@ -75,7 +81,7 @@ class Workshop:
         seen = room.observe(self.admin, self.sso, spec.prefix)
         passwords = handout.read_passwords(self.out_dir / "attendees.csv")
         steps = room.plan_up(self.admin, self.sso, spec, models, seen, passwords)
-        result = room.execute(f"Workshop {spec.prefix}: up ({spec.attendees} attendees)", steps)
+        result = room.execute(f"Workshop {spec.prefix}: up ({spec.attendees} attendees)", steps, self._concurrency())
         handout.save_state(self.out_dir, STATE, {"prefix": spec.prefix, "plan": spec.plan,
                                                  "models": [m.name for m in models]})
         self._write_handout(spec.prefix, models, seen, passwords, result)
@@ -92,7 +98,8 @@ class Workshop:
             result.notes.append(f"the board counts from {stamp}; 3scale cannot delete usage (Analytics keeps it) "
                                 "nor reset rate-limit counters through the API — they expire with their period")
             return result
-        result = room.execute(f"Workshop {chosen}: new keys", room.plan_reset_keys(self.admin, seen))
+        result = room.execute(f"Workshop {chosen}: new keys", room.plan_reset_keys(self.admin, seen),
+                              self._concurrency())
         state = handout.load_state(self.out_dir, STATE)
         models = self._models(state)
         self._write_handout(chosen, models, seen, handout.read_passwords(self.out_dir / "attendees.csv"), result)
@@ -102,7 +109,8 @@ class Workshop:
     def down(self, prefix: str | None = None) -> StepResult:
         chosen = self.prefix(prefix)
         seen = room.observe(self.admin, self.sso, chosen)
-        result = room.execute(f"Workshop {chosen}: down", room.plan_down(self.admin, self.sso, seen))
+        result = room.execute(f"Workshop {chosen}: down", room.plan_down(self.admin, self.sso, seen),
+                              self._concurrency())
         if not any(a.change.value == "failed" for a in result.actions):
             for name in ("attendees.csv", "handout.html", BASELINE):
                 (self.out_dir / name).unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,7 @@ class Step:
     change: Change
     run: Callable[[], Any]
     detail: str = ""
+    group: str = ""  # steps of one group (an attendee) run in order; groups are independent of each other
 
 
 def observe(client: AdminClient, sso: SsoUsers, prefix: str) -> Observed:
@@ -158,6 +160,8 @@ def plan_up(client: AdminClient, sso: SsoUsers, spec: WorkshopSpec, models: list
                               "new temporary password (handout had none)"))
         if len(steps) == before:
             steps.append(Step("attendee", person.username, Change.UNCHANGED, lambda: None))
+        for step in steps[before:]:
+            step.group = person.username
     return steps
 
 
@@ -191,13 +195,15 @@ def plan_reset_keys(client: AdminClient, seen: Observed) -> list[Step]:
                     body = client.send_json("PUT", f"/admin/api/accounts/{account_id}/applications/{app['id']}.json",
                                             {"user_key": secrets.token_hex(16)})
                 seen.apps[username][service_id] = body.get("application", body)
-            steps.append(Step("application key", str(app["name"]), Change.UPDATED, run, "new user_key"))
+            steps.append(Step("application key", str(app["name"]), Change.UPDATED, run, "new user_key",
+                              group=str(app["name"])))
     return steps
 
 
 def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
-    steps = []
+    steps: list[Step] = []
     for username in sorted(set(seen.accounts) | set(seen.sso)):
+        before = len(steps)
         account = seen.accounts.get(username)
         for app in (seen.apps.get(username) or {}).values():
             path = f"/admin/api/accounts/{app['account_id']}/applications/{app['id']}.json"
@@ -210,11 +216,18 @@ def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
         if username in seen.sso:
             steps.append(Step("SSO user", username, Change.DELETED,
                               lambda uid=seen.sso[username]["id"]: sso.delete(uid)))
+        for step in steps[before:]:  # an attendee's applications go before its account
+            step.group = username
     return steps
 
 
-def execute(title: str, steps: list[Step]) -> StepResult:
-    """Run the steps in order. A failure stops the run, keeps what was done listed, and says how to finish."""
+def execute(title: str, steps: list[Step], concurrency: int = 1) -> StepResult:
+    """Run the steps in order. A failure stops the run, keeps what was done listed, and says how to finish.
+
+    With `concurrency` > 1 the groups (attendees) run side by side, each in its own order; a failed group stops
+    alone, the others finish; rows are listed in the same order as a run one step at a time."""
+    if concurrency > 1 and len({s.group for s in steps}) > 1:
+        return _execute_groups(title, steps, concurrency)
     result = StepResult(title)
     for step in steps:
         try:
@@ -225,6 +238,29 @@ def execute(title: str, steps: list[Step]) -> StepResult:
             result.notes.append(f"stopped after {done} of {len(steps)} changes; run the same command again to finish")
             return result
         result.add(step.kind, step.name, step.change, step.detail)
+    return result
+
+
+def _execute_groups(title: str, steps: list[Step], concurrency: int) -> StepResult:
+    groups: dict[str, list[Step]] = {}
+    for step in steps:
+        groups.setdefault(step.group, []).append(step)
+
+    def run(group: list[Step]) -> StepResult:
+        return execute(title, group)
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(groups))) as pool:
+        parts = list(pool.map(run, groups.values()))
+    result = StepResult(title)
+    failed = []
+    for name, part in zip(groups, parts, strict=True):
+        result.actions.extend(part.actions)
+        if any(a.change is Change.FAILED for a in part.actions):
+            failed.append(name)
+    if failed:
+        done = sum(1 for a in result.actions if a.change is not Change.FAILED)
+        result.notes.append(f"{len(failed)} of {len(groups)} failed ({', '.join(failed)}); the others are complete "
+                            f"({done} of {len(steps)} changes made); run the same command again to finish")
     return result
 
 

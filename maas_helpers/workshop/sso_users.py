@@ -9,6 +9,7 @@ master token, as `SandboxPlatform.ensure_sso` uses it. Calls are counted like `A
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from typing import Any
 
@@ -35,10 +36,19 @@ class SsoUsers:
         self.base = f"{sso_root.rstrip('/')}/admin/realms/{realm}/users"
         self.realm = realm
         self._token = token
-        self.session = requests.Session()
-        self.session.verify = verify
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        self._verify = verify
+        self._local = threading.local()  # one session per thread: the workshop sets attendees up side by side
+        self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.verify = self._verify
+            session.headers["Authorization"] = f"Bearer {self._token}"
+        return session
 
     @classmethod
     def for_platform(cls, platform: Any, realm: str, verify: bool | str = True) -> SsoUsers:
@@ -54,10 +64,12 @@ class SsoUsers:
 
     @property
     def writes(self) -> int:
-        return sum(n for verb, n in self.calls.items() if verb != "GET")
+        with self._lock:
+            return sum(n for verb, n in self.calls.items() if verb != "GET")
 
     def _send(self, method: str, path: str = "", ok: tuple[int, ...] = (200, 201, 204), **kwargs: Any) -> Any:
-        self.calls[method] += 1
+        with self._lock:
+            self.calls[method] += 1
         url = self.base + path
         try:
             resp = self.session.request(method, url, timeout=TIMEOUT, **kwargs)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from maas_sandbox import admin_portal
 from maas_sandbox.admin import routes
 from maas_sandbox.admin.conventions import ApiError, Forbidden, api_error_handler, presented_token, tokens_equal
+from maas_sandbox.admin.latency import ADMIN_ENV, DEPLOY_ENV, LatencyMiddleware, read_ms
 from maas_sandbox.context import Sandbox
 
 
@@ -39,6 +40,9 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
             app.include_router(router)
     app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
     _docs_routes(app, sandbox)
+    admin_ms, deploy_ms = read_ms(ADMIN_ENV), read_ms(DEPLOY_ENV)
+    if admin_ms or deploy_ms:  # simulate a real cluster's answer times (docs/performance.md)
+        app.add_middleware(LatencyMiddleware, admin_ms=admin_ms, deploy_ms=deploy_ms or admin_ms)
     return app
 
 

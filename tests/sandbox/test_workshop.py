@@ -196,26 +196,38 @@ def test_down_removes_exactly_the_workshop(info: Any, kit: Kit, room: Workshop, 
     assert not (out_dir / "attendees.csv").exists()
 
 
-def test_a_failure_half_way_lists_what_was_done_and_the_next_up_finishes(kit: Kit, room: Workshop) -> None:
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_failure_half_way_lists_what_was_done_and_the_next_up_finishes(kit: Kit, room: Workshop,
+                                                                          concurrency: int) -> None:
+    """One at a time the run stops at the failure; side by side (maas_helpers/workshop/room.py `execute`) only
+    the failed attendee stops and the others finish. Rows keep the one-at-a-time order either way."""
+    prefix = f"half{concurrency}"
     # Keycloak refuses a second user with the same email (409): attendee 2's SSO user cannot be created.
-    blocker = {"username": "someone-else", "email": "half-002@workshop.example", "enabled": True}
+    blocker = {"username": f"someone-else-{concurrency}", "email": f"{prefix}-002@workshop.example", "enabled": True}
     assert requests.post(room.sso.base, json=blocker, timeout=10,
                          headers={"Authorization": f"Bearer {kit.platform.info.master_token}"}).status_code == 201
-    spec = WorkshopSpec(attendees=3, prefix="half", models=("markov-chat-small",))
-    stopped = room.up(spec)
-    failed = [a for a in stopped.actions if a.change is Change.FAILED]
-    assert [(a.kind, a.name) for a in failed] == [("SSO user", "half-002")] and "409" in failed[0].detail
-    done = [(a.kind, a.name) for a in stopped.actions if a.change is Change.CREATED]
-    assert done == [("account", "half-001"), ("application", "half-001 markov-chat-small"), ("SSO user", "half-001"),
-                    ("account", "half-002"), ("application", "half-002 markov-chat-small")]
-    assert any("run the same command again" in n for n in stopped.notes)
-    blocked = room.sso.session.get(room.sso.base, params={"username": "someone-else", "exact": "true"}).json()
-    room.sso.delete(blocked[0]["id"])
-    finished = room.up(spec)
-    assert [(a.kind, a.name) for a in finished.actions if a.change is Change.CREATED] == [
-        ("SSO user", "half-002"), ("account", "half-003"), ("application", "half-003 markov-chat-small"),
-        ("SSO user", "half-003")]
-    assert room.down("half").counts[Change.DELETED.value] == 9
+    spec = WorkshopSpec(attendees=3, prefix=prefix, models=("markov-chat-small",))
+    saved, kit.settings.concurrency = kit.settings.concurrency, concurrency
+    try:
+        stopped = room.up(spec)
+        failed = [a for a in stopped.actions if a.change is Change.FAILED]
+        assert [(a.kind, a.name) for a in failed] == [("SSO user", f"{prefix}-002")] and "409" in failed[0].detail
+        done = [(a.kind, a.name) for a in stopped.actions if a.change is Change.CREATED]
+        first_two = [("account", f"{prefix}-001"), ("application", f"{prefix}-001 markov-chat-small"),
+                     ("SSO user", f"{prefix}-001"), ("account", f"{prefix}-002"),
+                     ("application", f"{prefix}-002 markov-chat-small")]
+        third = [("account", f"{prefix}-003"), ("application", f"{prefix}-003 markov-chat-small"),
+                 ("SSO user", f"{prefix}-003")]
+        assert done == (first_two if concurrency == 1 else first_two + third)
+        assert any("run the same command again" in n for n in stopped.notes)
+        blocked = room.sso.session.get(room.sso.base, params={"username": blocker["username"], "exact": "true"}).json()
+        room.sso.delete(blocked[0]["id"])
+        finished = room.up(spec)
+        assert [(a.kind, a.name) for a in finished.actions if a.change is Change.CREATED] == (
+            [("SSO user", f"{prefix}-002")] + (third if concurrency == 1 else []))
+        assert room.down(prefix).counts[Change.DELETED.value] == 9
+    finally:
+        kit.settings.concurrency = saved
 
 
 def test_realm_update_keeps_users_made_through_the_users_api(kit: Kit, room: Workshop) -> None:
