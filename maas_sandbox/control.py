@@ -152,6 +152,10 @@ def up(
 ) -> SandboxInfo:
     """Start the sandbox (or return the running one). The latency values (default: the environment's
     MAAS_SANDBOX_ADMIN_LATENCY_MS / MAAS_SANDBOX_DEPLOY_LATENCY_MS) delay Admin API answers."""
+    try:  # before anything is read or written: without the [sandbox] extra the child could only crash
+        from maas_sandbox import extra  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise SandboxError(str(exc)) from None
     child_env = _latency_env(admin_latency_ms, deploy_latency_ms)
     state = resolve_state_dir(state_dir)
     current = running(state.path)
@@ -163,10 +167,6 @@ def up(
                 "run 'maas sandbox down' first"
             )
         return current
-    try:  # before anything is written: without the [sandbox] extra the child could only crash
-        from maas_sandbox import extra  # noqa: F401
-    except ModuleNotFoundError as exc:
-        raise SandboxError(str(exc)) from None
     state.ensure()
     if state.settings.exists() and port is not None:
         saved = json.loads(state.settings.read_text())
