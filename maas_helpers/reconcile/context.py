@@ -191,6 +191,14 @@ class Context:
 
         return self.cached(f"limits:{plan['id']}", load)
 
+    def pricing_rules(self, plan: Any) -> list[dict[str, Any]]:
+        """An application plan's pricing rules, all metrics (porta application_plan_pricing_rules_controller.rb)."""
+        def load() -> list[dict[str, Any]]:
+            body = self.client.get_json(f"/admin/api/application_plans/{plan['id']}/pricing_rules.json")
+            return [item.get("pricing_rule", item) for item in body.get("pricing_rules", [])]
+
+        return self.cached(f"pricing:{plan['id']}", load)
+
     def prefetch(self, product: Product, sections: Iterable[str]) -> None:
         """Read, side by side, what `sections` will read of an existing product (one round trip instead of one
         per read); the sections then find it in the cache. Reads only: nothing here depends on their order."""
@@ -216,7 +224,8 @@ class Context:
         if "policies" in names:
             then.append(lambda: self.policy_chain(service))
         if "plans" in names:
-            then += [lambda plan=plan: self.limits(plan) for plan in self.app_plans(service).values()]
+            for plan in self.app_plans(service).values():
+                then += [lambda plan=plan: self.limits(plan), lambda plan=plan: self.pricing_rules(plan)]
         self.map(lambda load: load(), then)
 
     def app_plans(self, service: Any) -> dict[str, Any]:

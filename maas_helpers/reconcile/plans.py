@@ -73,6 +73,7 @@ def _ensure_plan(ctx: Context, result: StepResult, product: Product, service: An
         plans[plan.system_name] = have = created
         ctx.forget(f"plans:{service['id']}")
         ctx.cache[f"limits:{created['id']}"] = []  # a new plan has no limits: no need to ask
+        ctx.cache[f"pricing:{created['id']}"] = []  # nor pricing rules
     else:
         changes: dict[str, Any] = {**diff(entity(have), _plan_fields(plan)), **_fee_changes(entity(have), plan)}
         if have.get("state") != state:
@@ -142,8 +143,7 @@ def _ensure_pricing_rules(ctx: Context, result: StepResult, service: Any, plan_r
     (admin/api/application_plan_metric_pricing_rules_controller.rb): a changed rule is replaced."""
     metrics = {m["system_name"]: m for m in ctx.metrics(service)}
     base = f"/admin/api/application_plans/{plan_res['id']}"
-    body = ctx.client.get_json(f"{base}/pricing_rules.json")
-    observed = [item.get("pricing_rule", item) for item in body.get("pricing_rules", [])]
+    observed = ctx.pricing_rules(plan_res)
     kept: set[Any] = set()
     missing: list[tuple[Any, str, int, int | None, Decimal]] = []
     for price in plan.pricing.prices:
@@ -173,6 +173,8 @@ def _ensure_pricing_rules(ctx: Context, result: StepResult, service: Any, plan_r
         ctx.write(ctx.client.send_json, "POST", f"{base}/metrics/{metric['id']}/pricing_rules.json",
                   {"pricing_rule": {"min": low, "max": high, "cost_per_unit": str(cost)}})
         ctx.record(result, "pricing rule", name, Change.CREATED, f"{cost} per unit", link)
+    if missing or len(kept) < len([r for r in observed if r["metric_id"] in names]):
+        ctx.forget(f"pricing:{plan_res['id']}")
 
 
 def _ensure_default_plan(ctx: Context, result: StepResult, product: Product, service: Any,
