@@ -134,59 +134,57 @@ def router(sandbox: Sandbox, authorised: Callable[[Request], bool]) -> APIRouter
         location = f"{sandbox.sso_url}/admin/realms/{realm}/users/{user['id']}"
         return Response(status_code=201, headers={"Location": location})
 
-    def find(row: Obj, user_id: str) -> tuple[list[Obj], int]:
-        users = list(row.get("users") or [])
-        index = next((i for i, u in enumerate(users) if u.get("id") == user_id), -1)
-        return users, index
-
-    @api.get(base + "/{user_id}")
-    async def read_user(realm: str, user_id: str, request: Request) -> Response:
+    def user_at(request: Request, realm: str, user_id: str) -> tuple[Obj, list[Obj], int] | Response:
+        """The realm row, its users and the index of `user_id`; or the 401/404 Keycloak answers."""
         row, error = guard(request, realm)
         if error:
             return error
-        users, index = find(row, user_id)  # type: ignore[arg-type]
+        users = list(row.get("users") or [])  # type: ignore[union-attr]
+        index = next((i for i, u in enumerate(users) if u.get("id") == user_id), -1)
         if index < 0:
             return JSONResponse({"error": "User not found"}, status_code=404)
+        return row, users, index  # type: ignore[return-value]
+
+    @api.get(base + "/{user_id}")
+    async def read_user(realm: str, user_id: str, request: Request) -> Response:
+        found = user_at(request, realm, user_id)
+        if isinstance(found, Response):
+            return found
+        row, users, index = found
         return JSONResponse(user_view(users[index]))
 
     @api.put(base + "/{user_id}")
     async def update_user(realm: str, user_id: str, request: Request) -> Response:
-        row, error = guard(request, realm)
-        if error:
-            return error
-        users, index = find(row, user_id)  # type: ignore[arg-type]
-        if index < 0:
-            return JSONResponse({"error": "User not found"}, status_code=404)
+        found = user_at(request, realm, user_id)
+        if isinstance(found, Response):
+            return found
+        row, users, index = found
         rep = await request.json()
         users[index].update({k: rep[k] for k in _FIELDS if k in rep and k != "username"})
-        save(row, users)  # type: ignore[arg-type]
+        save(row, users)
         return Response(status_code=204)
 
     @api.put(base + "/{user_id}/reset-password")
     async def reset_password(realm: str, user_id: str, request: Request) -> Response:
-        row, error = guard(request, realm)
-        if error:
-            return error
-        users, index = find(row, user_id)  # type: ignore[arg-type]
-        if index < 0:
-            return JSONResponse({"error": "User not found"}, status_code=404)
+        found = user_at(request, realm, user_id)
+        if isinstance(found, Response):
+            return found
+        row, users, index = found
         cred = await request.json()
         if not cred.get("value"):
             return JSONResponse({"error": "invalidPasswordMinLengthMessage"}, status_code=400)
         set_password(users[index], str(cred["value"]), bool(cred.get("temporary", True)))
-        save(row, users)  # type: ignore[arg-type]
+        save(row, users)
         return Response(status_code=204)
 
     @api.delete(base + "/{user_id}")
     async def delete_user(realm: str, user_id: str, request: Request) -> Response:
-        row, error = guard(request, realm)
-        if error:
-            return error
-        users, index = find(row, user_id)  # type: ignore[arg-type]
-        if index < 0:
-            return JSONResponse({"error": "User not found"}, status_code=404)
+        found = user_at(request, realm, user_id)
+        if isinstance(found, Response):
+            return found
+        row, users, index = found
         del users[index]
-        save(row, users)  # type: ignore[arg-type]
+        save(row, users)
         return Response(status_code=204)
 
     return api

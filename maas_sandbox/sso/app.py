@@ -40,6 +40,7 @@ from maas_sandbox.sso.realms import (
 Obj = dict[str, Any]
 CODE_TTL = 60.0
 TOKEN_TTL = 300
+LOGIN_EXPIRED = "Your login attempt timed out. Login will start from the beginning."
 LOGIN_FORM_TTL = 1800
 CSRF_COOKIE = "KC_RESTART"
 
@@ -228,20 +229,28 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         clients.failure(client, now)
         return await refused() or None
 
-    @app.post("/realms/{realm}/protocol/openid-connect/auth")
-    async def login(realm: str, request: Request) -> Response:
+    async def signed_flow(
+        request: Request, realm: str, expired: str, *, csrf: bool = True
+    ) -> tuple[Any, Obj] | Response:
+        """A login-flow form post: the form and its signed `request` state, or Keycloak's error page (expired
+        state; with `csrf`, a flow of another realm or without the browser's CSRF cookie)."""
         form = await request.form()
         try:
             auth = forms.loads(str(form.get("request", "")), max_age=LOGIN_FORM_TTL)
         except BadSignature:
-            return HTMLResponse(
-                pages.error_page("Your login attempt timed out. Login will start from the beginning."), status_code=400
-            )
+            return HTMLResponse(pages.error_page(expired), status_code=400)
         cookie = request.cookies.get(CSRF_COOKIE, "")
-        if auth.get("realm") != realm or not cookie or not hmac.compare_digest(cookie, auth.get("csrf", "")):
-            return HTMLResponse(
-                pages.error_page("Cookie not found. Please make sure cookies are enabled."), status_code=400
-            )
+        if csrf and (auth.get("realm") != realm or not cookie or not hmac.compare_digest(cookie, auth.get("csrf", ""))):
+            return HTMLResponse(pages.error_page("Cookie not found. Please make sure cookies are enabled."),
+                                status_code=400)
+        return form, auth
+
+    @app.post("/realms/{realm}/protocol/openid-connect/auth")
+    async def login(realm: str, request: Request) -> Response:
+        flow = await signed_flow(request, realm, LOGIN_EXPIRED)
+        if isinstance(flow, Response):
+            return flow
+        form, auth = flow
         rep = get_realm(sandbox, realm)
         client = find_client(rep, auth["client_id"]) if rep else None
         if rep is None or client is None or auth["redirect_uri"] not in (client.get("redirectUris") or []):
@@ -269,13 +278,10 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
 
     @app.post("/realms/{realm}/login-actions/required-action")
     async def required_action(realm: str, request: Request) -> Response:
-        form = await request.form()
-        try:
-            auth = forms.loads(str(form.get("request", "")), max_age=LOGIN_FORM_TTL)
-        except BadSignature:
-            return HTMLResponse(
-                pages.error_page("Your login attempt timed out. Login will start from the beginning."), status_code=400
-            )
+        flow = await signed_flow(request, realm, LOGIN_EXPIRED, csrf=False)  # the token names realm and user
+        if isinstance(flow, Response):
+            return flow
+        form, auth = flow
         rep = get_realm(sandbox, realm)
         user = find_user(rep, user_id=auth.get("user_id")) if rep else None
         wrong_flow = auth.get("realm") != realm or auth.get("action") != admin_rest.UPDATE_PASSWORD
@@ -302,15 +308,10 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/realms/{realm}/login-actions/registration")
     async def register(realm: str, request: Request) -> Response:
         """Keycloak's registration form post: a new realm user (password hashed), then signed in as by login."""
-        form = await request.form()
-        try:
-            auth = forms.loads(str(form.get("request", "")), max_age=LOGIN_FORM_TTL)
-        except BadSignature:
-            return HTMLResponse(pages.error_page("Your registration timed out; start again."), status_code=400)
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if auth.get("realm") != realm or not cookie or not hmac.compare_digest(cookie, auth.get("csrf", "")):
-            return HTMLResponse(pages.error_page("Cookie not found. Please make sure cookies are enabled."),
-                                status_code=400)
+        flow = await signed_flow(request, realm, "Your registration timed out; start again.")
+        if isinstance(flow, Response):
+            return flow
+        form, auth = flow
         rep = get_realm(sandbox, realm)
         if rep is None or not rep.get("registrationAllowed", False):
             return HTMLResponse(pages.error_page("Registration not allowed"), status_code=403)
