@@ -17,9 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +28,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import requests
 
-from maas_helpers.secrets import mask
+from maas_helpers.secrets import generated_secret, mask
 
 if TYPE_CHECKING:
     from maas_helpers.catalogue import Product
@@ -47,15 +45,7 @@ def developer_password_file(kit: Kit, username: str) -> Path:
 def developer_password(kit: Kit, username: str) -> str:
     """The developer's portal password: generated on first use into a 0600 file, never printed or hard-coded
     (on a cluster the account is real and reachable by anyone who could read a fixed password)."""
-    path = developer_password_file(kit, username)
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(18)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return value
+    return generated_secret(developer_password_file(kit, username), 18)
 
 
 def kit_developers(kit: Kit) -> list[str]:

@@ -1,9 +1,13 @@
-"""Masking of tokens, keys and client secrets in everything the helpers print or raise."""
+"""Masking of tokens, keys and client secrets in everything the helpers print or raise, and the generated
+secrets the kit keeps in 0600 files of the state dir."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -29,3 +33,15 @@ def mask_text(text: str, secrets: Iterable[str | SecretStr | None] = ()) -> str:
             text = text.replace(raw, mask(raw))
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + "****", text)
     return _BEARER.sub(lambda m: m.group(1) + "****", text)
+
+
+def generated_secret(path: Path, nbytes: int = 32) -> str:
+    """The secret kept in `path`: generated on first use into a new 0600 file (never printed), read after."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -6,9 +6,7 @@ The client secret is generated once and kept 0600 in the state directory; it is 
 from __future__ import annotations
 
 import copy
-import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from maas_helpers.catalogue import Sso, resolve_path
 from maas_helpers.errors import MaasError
 from maas_helpers.reconcile.context import Context
 from maas_helpers.results import Change, StepResult
+from maas_helpers.secrets import generated_secret
 
 PROVIDERS = "/admin/api/authentication_providers.json"
 
@@ -25,15 +24,7 @@ PROVIDERS = "/admin/api/authentication_providers.json"
 def client_secret(state_dir: Path, sso: Sso, what: str = "client") -> str:
     """A generated SSO secret (the client's, or the demo user's password), created on first use in a 0600
     file and never printed."""
-    path = Path(state_dir) / f"sso-{sso.realm}-{sso.client_id}-{what}.secret"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return value
+    return generated_secret(Path(state_dir) / f"sso-{sso.realm}-{sso.client_id}-{what}.secret", 32)
 
 
 def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: str,
