@@ -256,5 +256,9 @@ class Reconciler:
     def destroy(self) -> StepResult:
         return destroy(self._context(plan_only=False))
 
+    def plan_destroy(self) -> StepResult:
+        """What `destroy` would remove (the same code, nothing written): the teardown preview."""
+        return destroy(self._context(plan_only=True))
+
     def application_keys(self) -> dict[str, str]:
         return application_keys(self._context(plan_only=True))
