@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote as q
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loopback as lb  # noqa: E402 - benchmarks/ is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
 from maas_sandbox import control  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402 - benchmarks/ is not a package
 
 PORTA_TYPE = "text/plain; charset=us-ascii"
 MISSING = (403, b"Authentication parameters missing")

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loopback as lb  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
 from maas_sandbox import control  # noqa: E402
 from maas_sandbox.control import SandboxInfo  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402
+from harness import sandbox  # noqa: E402
 
 
 # -- configuration snapshot ---------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ def crash_round(info: SandboxInfo, product: lb.Product, app: lb.App, before_ok: 
     load.stop.set()
     thread.join(30)
     started = time.monotonic()
-    restarted = control.up(info.state_dir, None, test_clock=True, timeout=60)
+    restarted = sandbox.restart(info.state_dir)
     restart_seconds = time.monotonic() - started
     admin = lb.Admin(restarted)
     after = snapshot(admin)

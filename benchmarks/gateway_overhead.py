@@ -26,17 +26,19 @@ from urllib.parse import urlsplit
 
 import requests
 
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
+
+from maas_sandbox import control  # noqa: E402
+
+from harness.admin import Admin  # noqa: E402
+from harness.ports import find_free_base_port  # noqa: E402
+from harness.sandbox import start  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[1] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 
 
 def admin_call(info: Any, method: str, path: str, **kw: Any) -> Any:
-    params = {"access_token": info.admin_token, **kw.pop("params", {})}
-    resp = requests.request(method, info.admin_url + path, params=params, timeout=30, **kw)
-    resp.raise_for_status()
-    return resp.json() if resp.content else None
+    return Admin(info).call(method, path, **kw)
 
 
 def build_product(info: Any) -> tuple[str, str]:
@@ -229,7 +231,7 @@ def main() -> int:
     parser.add_argument("--ttfb-samples", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        info = control.up(Path(tmp) / "state", find_free_base_port(20), timeout=60)
+        info = start(Path(tmp) / "state", find_free_base_port(20), test_clock=False)
         try:
             production, key = build_product(info)
             auth = {"Authorization": f"Bearer {key}"}

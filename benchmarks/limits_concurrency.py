@@ -22,11 +22,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loopback as lb  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
 from maas_sandbox import control  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402
 
 HITS_LIMITS = [("minute", 50), ("hour", 80), ("day", 120), ("week", 130), ("month", 150), ("eternity", 170)]
 TOKEN_LIMITS = [("hour", 150), ("day", 400)]

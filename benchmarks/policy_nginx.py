@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 HARNESS_PATH = Path(__file__).resolve().parents[1] / "tests" / "policy_nginx" / "nginx_harness.py"
+sys.path.insert(0, str(HARNESS_PATH.parents[1]))  # the shared harness (tests/harness/) nginx_harness uses
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 24, "total_tokens": 36}
 COMPLETION = json.dumps(

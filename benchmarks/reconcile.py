@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loopback as lb  # noqa: E402 - benchmarks/ is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
 from maas_helpers.catalogue import default_catalogue  # noqa: E402
 from maas_helpers.config import ModelEndpoint, make_settings  # noqa: E402
 from maas_helpers.kit import Kit  # noqa: E402
 from maas_sandbox import control  # noqa: E402
-from maas_sandbox.layout import find_free_base_port  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402 - benchmarks/ is not a package
+from harness import sandbox  # noqa: E402
 
 KINDS = ("chat", "completion", "embedding", "chat", "completion")
 PHASES = ("apply", "re-apply", "destroy")
@@ -35,8 +35,7 @@ TARGETS = {"apply": 8.0, "re-apply": 1.5, "destroy": 3.0}  # seconds at 100 ms p
 def _measure(concurrency: int, latency_ms: float, deploy_ms: float) -> dict[str, tuple[int, int, dict, float]]:
     with tempfile.TemporaryDirectory(prefix="maas-bench-") as tmp:
         state = Path(tmp) / "state"
-        info = control.up(state, find_free_base_port(), timeout=60, admin_latency_ms=latency_ms,
-                          deploy_latency_ms=deploy_ms)
+        info = sandbox.start(state, test_clock=False, admin_latency_ms=latency_ms, deploy_latency_ms=deploy_ms)
         try:
             settings = make_settings(target="sandbox", state_dir=state, concurrency=concurrency)
             models = [ModelEndpoint(name=f"bench-model-{i + 1}", url=info.models_url, kind=kind)  # type: ignore[arg-type]

@@ -20,12 +20,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]  # crash_safety next to it; the shared harness
 
 import crash_safety as cs  # noqa: E402
-import loopback as lb  # noqa: E402
 
 from maas_sandbox import control  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402
+from harness import sandbox  # noqa: E402
 
 
 class Traffic:
@@ -100,7 +103,7 @@ def main() -> int:
                 time.sleep(args.kill_every)
                 cs.kill_group(info)
                 t0 = time.monotonic()
-                info = control.up(state, None, test_clock=True, timeout=60)
+                info = sandbox.restart(state)
                 restarts.append(time.monotonic() - t0)
                 if cs.snapshot(lb.Admin(info)) != baseline:
                     config_broken += 1

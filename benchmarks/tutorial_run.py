@@ -14,18 +14,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import bench_line  # benchmarks/ is on sys.path when a script runs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
-from maas_helpers.runner import run_notebooks
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+from maas_helpers.runner import run_notebooks  # noqa: E402
+from maas_sandbox import control  # noqa: E402
+
+from harness import sandbox  # noqa: E402
+from harness.loopback import bench_line  # noqa: E402
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="maas-tutorial-") as tmp:
         state = Path(tmp) / "state"
         t0 = time.perf_counter()
-        control.up(state, find_free_base_port(), timeout=60)
+        sandbox.start(state, test_clock=False)
         print(f"sandbox start: {time.perf_counter() - t0:.1f} s")
         try:
             for label in ("cold run", "re-run"):

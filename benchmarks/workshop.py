@@ -14,15 +14,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loopback as lb  # noqa: E402 - benchmarks/ is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
 from maas_helpers.kit import Kit  # noqa: E402
 from maas_helpers.reconcile import SECTIONS  # noqa: E402
 from maas_helpers.workshop import Workshop, WorkshopSpec  # noqa: E402
 from maas_sandbox import control  # noqa: E402
-from maas_sandbox.layout import find_free_base_port  # noqa: E402
+
+from harness import loopback as lb  # noqa: E402 - benchmarks/ is not a package
+from harness import sandbox  # noqa: E402
 
 TARGET_S = 10.0
 
@@ -35,7 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="maas-bench-workshop-") as tmp:
         state = Path(tmp) / "state"
-        control.up(state, find_free_base_port(), timeout=60, admin_latency_ms=args.latency_ms)
+        sandbox.start(state, test_clock=False, admin_latency_ms=args.latency_ms)
         try:
             kit = Kit.configure(target="sandbox", state_dir=str(state), org_name="Workshop bench",
                                 concurrency=args.concurrency)

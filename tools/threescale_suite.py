@@ -25,10 +25,13 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the shared harness, tests/harness/
+
+from maas_sandbox import control  # noqa: E402
+
+from harness.sandbox import start  # noqa: E402
+
 DESELECTED_FILE = ROOT / "tools" / "threescale_suite_deselected.txt"
 EXCLUDED_MODULES: tuple[str, ...] = ()
 
@@ -91,7 +94,7 @@ def run(min_rate: float, junit: Path | None, extra: list[str]) -> int:
     echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="maas-3scale-suite-") as tmp:
-        info = control.up(Path(tmp) / "state", find_free_base_port(), timeout=60)
+        info = start(Path(tmp) / "state", test_clock=False)
         try:
             env = dict(os.environ)
             env.update(

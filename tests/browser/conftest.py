@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+from harness.admin import AdminHTTP
+from harness.sandbox import running
 
 _spec = importlib.util.spec_from_file_location("portal_setup", Path(__file__).with_name("portal_setup.py"))
 portal_setup = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
@@ -26,17 +26,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 @pytest.fixture(scope="module")
 def portal_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    info = control.up(tmp_path_factory.mktemp("portal") / "state", find_free_base_port(), test_clock=True, timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("portal") / "state") as info:
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 @pytest.fixture(scope="module")
 def portal(portal_sandbox: Any) -> Any:
-    from tests.conftest import AdminHTTP  # noqa: PLC0415
-
     return portal_setup.setup_portal(portal_sandbox, AdminHTTP(portal_sandbox))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,11 @@ import yaml
 
 from maas_helpers.runner import NOTEBOOKS_DIR, run_notebooks
 
+from harness.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # JupyterLab restores earlier tabs, hidden
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def lab(portal_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     notebooks.mkdir()
     for name in ("00_configure", "04_products", "11_traffic_statistics"):
         shutil.copy(NOTEBOOKS_DIR / f"{name}.ipynb", notebooks)
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     allow_root = ["--allow-root"] if os.geteuid() == 0 else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
     env.update({"MAAS_CONFIG": str(notebooks / "maas-config.yaml"), "PYTHONPATH": str(ROOT),

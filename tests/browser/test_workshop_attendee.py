@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from maas_helpers.kit import Kit
 from maas_helpers.reconcile import SECTIONS
 from maas_helpers.workshop import Workshop, WorkshopSpec
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+
+from harness.sandbox import applied_kit, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -27,16 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[dict[str, str]]]]:
     base = tmp_path_factory.mktemp("workshop-browser")
-    info = control.up(base / "state", find_free_base_port(), test_clock=True, timeout=60)
-    try:
-        kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="MaaS Test Org")
-        for section in SECTIONS:
-            kit.apply(section)
+    with running(base / "state") as info:
+        kit = applied_kit(info, "MaaS Test Org", SECTIONS)
         Workshop(kit, base / "out").up(WorkshopSpec(attendees=2, prefix="room"))
         with (base / "out" / "attendees.csv").open(newline="") as fh:
             yield info, list(csv.DictReader(fh))
-    finally:
-        control.down(info.state_dir)
 
 
 def test_attendee_signs_in_with_temporary_password_changes_it_and_sees_their_apps(

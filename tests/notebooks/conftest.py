@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-from maas_sandbox.layout import find_free_base_port
+
+from harness.sandbox import running
 
 
 @dataclass
@@ -25,12 +25,8 @@ class TutorialRun:
 
 @pytest.fixture(scope="session")
 def tutorial_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    state = tmp_path_factory.mktemp("tutorial") / "state"
-    info = control.up(state, find_free_base_port(), timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("tutorial") / "state", test_clock=False) as info:
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 def run_tutorial(sandbox: SandboxInfo, out_dir: Path, previous: TutorialRun | None = None) -> TutorialRun:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from harness.secrets import SECRET_PATTERNS  # things that look like credentials
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-# Things that look like credentials: 3scale keys/tokens (long hex), query tokens, bearer values, private keys.
-SECRET_PATTERNS = [
-    re.compile(r"\b[0-9a-f]{32,}\b"),
-    re.compile(r"(access_token|provider_key|user_key|client_secret|password)\s*[=:]\s*['\"]?[A-Za-z0-9._~+/-]{8,}",
-               re.IGNORECASE),
-    re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{16,}"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"\bsk-[A-Za-z0-9]{20,}"),
-]
 
 
 def _build_module():

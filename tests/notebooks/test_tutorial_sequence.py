@@ -17,6 +17,9 @@ import requests
 from maas_helpers.catalogue import system_name
 from maas_helpers.config import SANDBOX_MODELS
 
+from harness.admin import AdminHTTP
+from harness.secrets import check_secrets, sandbox_tokens, shown_secrets
+
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 MODELS = [system_name(name) for name, _, _ in SANDBOX_MODELS]
@@ -24,8 +27,7 @@ WRITE_CLASSES = ("maas-created", "maas-updated", "maas-deleted", "maas-applied")
 
 
 def _admin(run, path: str, **params) -> dict:
-    params["access_token"] = run.sandbox.admin_token
-    resp = requests.get(run.sandbox.admin_url + path, params=params, timeout=30)
+    resp = AdminHTTP(run.sandbox).get(path, params=params)
     resp.raise_for_status()
     return resp.json()
 
@@ -196,25 +198,13 @@ def test_sso_sign_in_is_explained_and_registration_allowed_on_the_sandbox(first_
     assert realm.status_code == 200 and realm.json()["registrationAllowed"] is True
 
 
-def _check_secrets():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("check_secrets", HERE.parents[1] / "tools" / "check_secrets.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_no_secret_in_executed_notebooks_or_html(first_run) -> None:
-    secrets = [first_run.sandbox.admin_token, first_run.sandbox.master_token]
     for path in (first_run.out_dir / "notebooks").iterdir():
         text = path.read_text(errors="replace")
-        assert not any(s in text for s in secrets), f"{path.name} shows a token"
+        assert not shown_secrets(text, sandbox_tokens(first_run.sandbox)), f"{path.name} shows a token"
     assert "token" not in (first_run.out_dir / "maas-config.yaml").read_text().lower()
     # Every secret the sandbox knows (tokens, application keys, SSO client secrets) and secret-shaped strings.
-    cs = _check_secrets()
+    cs = check_secrets()
     known = cs.known_secrets(first_run.state_dir)
     assert len(known) > 2, "the run created application keys: they must be among the checked secrets"
     findings = cs.scan(cs.tree_files(first_run.out_dir), known, shapes=True)

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+
+from harness.admin import AdminHTTP
+from harness.ports import find_free_base_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> sub
 
 
 def _admin(info: control.SandboxInfo, path: str) -> dict:
-    resp = requests.get(info.admin_url + path, params={"access_token": info.admin_token, "per_page": 100},
-                        timeout=30)
+    resp = AdminHTTP(info).get(path, params={"per_page": 100})
     resp.raise_for_status()
     return resp.json()
 

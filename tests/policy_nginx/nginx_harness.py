@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.ports import free_port
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 POLICY_DIR = REPO / "policies" / "llm-metrics" / "1.0.0"
@@ -39,12 +41,6 @@ def missing() -> str | None:
     if not LUA_MODULE.exists():
         return f"{LUA_MODULE} missing (apt-get install libnginx-mod-http-lua lua-resty-core)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

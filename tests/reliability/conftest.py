@@ -1,4 +1,4 @@
-"""Reliability tests use the harness in benchmarks/ (the long versions of these checks live there)."""
+"""Reliability tests use the check scripts in benchmarks/ (the long versions of these checks live there)."""
 
 from __future__ import annotations
 

@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import crash_safety as cs
-import loopback as lb
 
 from maas_sandbox import control
+
+from harness import loopback as lb
+from harness.sandbox import restart
 
 
 def test_kill_9_under_load_keeps_config_and_loses_under_a_second_of_usage(tmp_path: Path) -> None:
@@ -36,7 +38,7 @@ def test_restart_after_kill_9_of_the_sandbox_process_leaves_no_orphan(tmp_path: 
             time.sleep(0.02)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(info.pid, os.WNOHANG)
-        control.up(state, None, test_clock=True, timeout=60)
+        restart(state)
         time.sleep(1.0)  # give a failing model server time to exit; nothing periodic is waited for
         runtime = control.resolve_state_dir(state).read_runtime() or {}
         assert not control._alive(old_models), "the killed sandbox's model server is still running"

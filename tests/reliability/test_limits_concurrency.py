@@ -6,23 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import limits_concurrency as lc
-import loopback as lb
 import pytest
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+
+from harness import loopback as lb
+from harness.sandbox import running
 
 CLIENTS = 200
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = lb.start_sandbox(tmp_path_factory.mktemp("limits") / "state")
-    try:
+    with running(tmp_path_factory.mktemp("limits") / "state") as info:
         lb.Admin(info).freeze_clock()
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 def test_hits_limits_pass_exactly_the_limit_at_every_period(limited: SandboxInfo) -> None:

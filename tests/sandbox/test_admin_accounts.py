@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 
+from harness.names import suffixed as unique
+
 DENIED = {"error": "Access denied"}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{random.randrange(16**8):08x}"
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
+from harness.names import suffixed as unique
+
 SPEC = {"openapi": "3.0.3", "info": {"title": "Chat", "version": "1"}, "paths": {"/v1/chat/completions": {}}}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{random.randrange(16**8):08x}"
 
 
 def test_active_doc_lifecycle_with_the_real_client(threescale: Any, admin_http: Any) -> None:

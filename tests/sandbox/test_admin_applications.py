@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any
 
 import pytest
 
+from harness.names import suffixed as unique
+
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{random.randrange(16**8):08x}"
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
+from harness.names import suffixed as unique
+
 API = "/admin/api/cms"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{random.randrange(16**8):08x}"
 
 
 def test_builtins_exist_and_can_only_be_updated(admin_http: Any) -> None:

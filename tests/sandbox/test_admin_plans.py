@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 
+from harness.names import unique
+
 DENIED = {"error": "Access denied"}
 PERIODS = ("eternity", "year", "month", "week", "day", "hour", "minute")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{random.randrange(16**8):08x}"
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 from maas_sandbox.gateway.config import compile_content
 
+from harness.names import unique
+
 DENIED_HIDE = {"errors": {"state": ['cannot transition via "hide"']}}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{random.randrange(16**8):08x}"
 
 
 def _product_with_root_backend(threescale: Any) -> tuple[Any, Any]:

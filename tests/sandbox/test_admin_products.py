@@ -6,7 +6,6 @@ error bodies and envelopes the client hides.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,11 +13,9 @@ import pytest
 import requests
 from threescale_api.errors import ApiClientError
 
+from harness.names import unique
+
 ACCESS_DENIED = {"error": "Access denied"}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{random.randrange(16**8):08x}"
 
 
 def _product(threescale: Any, **extra: Any) -> Any:

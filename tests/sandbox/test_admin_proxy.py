@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from maas_sandbox import control
+
+from harness.admin import AdminHTTP
+from harness.names import unique
 
 NOT_FOUND = {"status": "Not found"}
 
@@ -33,10 +33,6 @@ PROXY_DEFAULTS = {
     "api_test_path": "/",
     "oidc_issuer_type": "keycloak",
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{random.randrange(16**8):08x}"
 
 
 def _product(threescale: Any) -> Any:
@@ -210,9 +206,8 @@ def test_configs_promote_and_environments(threescale: Any, admin_http: Any) -> N
 def test_state_survives_a_restart(start_sandbox: Any, tmp_path: Path) -> None:
     info = start_sandbox()
     port = urlsplit(info.admin_url).port
-    http = requests.Session()
-    http.params = {"access_token": info.admin_token}  # type: ignore[assignment]
-    api = info.admin_url + "/admin/api"
+    http = AdminHTTP(info)
+    api = "/admin/api"
     service = http.post(f"{api}/services.json", data={"name": "Persisted"}).json()["service"]
     backend = http.post(f"{api}/backend_apis.json", data={"name": "pbe", "private_endpoint": "http://h"}).json()
     http.post(f"{api}/services/{service['id']}/backend_usages.json",
@@ -226,7 +221,7 @@ def test_state_survives_a_restart(start_sandbox: Any, tmp_path: Path) -> None:
 
     assert control.down(info.state_dir)
     info = start_sandbox(info.state_dir, port)
-    http.params = {"access_token": info.admin_token}  # type: ignore[assignment]
+    http = AdminHTTP(info)
     assert http.get(f"{api}/services/{service['id']}.json").json()["service"]["name"] == "Persisted"
     rules = http.get(f"{api}/services/{service['id']}/proxy/mapping_rules.json").json()["mapping_rules"]
     assert [r["mapping_rule"]["pattern"] for r in rules] == ["/", "/v1/x"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,12 @@ import pytest
 
 from maas_sandbox.admin.builtin_policies import builtin_manifests
 
+from harness.names import unique
+
 REPO = Path(__file__).resolve().parents[2]
 LLM_METRICS = REPO / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 APICAST = {"name": "apicast", "version": "builtin", "configuration": {}, "enabled": True}
 UPSTREAM_BUILTINS = ("apicast", "cors", "custom_metrics", "rate_limit_headers", "routing")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{random.randrange(16**8):08x}"
 
 
 def _product(threescale: Any) -> Any:

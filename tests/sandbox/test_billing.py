@@ -21,60 +21,20 @@ from typer.testing import CliRunner
 from maas_helpers import billing
 from maas_helpers.cli import app as cli_app
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS
 from maas_helpers.results import Change
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-from maas_sandbox.layout import find_free_base_port
 
-CORE_SECTIONS = [s for s in SECTIONS if s != "sso"]
+from harness.admin import AdminHTTP
+from harness.sandbox import applied_kit, running
+
 PRODUCT = "markov-chat-small"
-
-
-class AdminHTTP:
-    """The Admin/Master API of this module's own sandbox over HTTP (token in the query, as 3scale-api sends it)."""
-
-    def __init__(self, info: SandboxInfo) -> None:
-        self.info = info
-
-    def request(self, method: str, path: str, token: str = "admin", **kwargs: object) -> requests.Response:
-        secret = self.info.admin_token if token == "admin" else self.info.master_token
-        return requests.request(method, self.info.admin_url + path, params={"access_token": secret}, timeout=30,
-                                **kwargs)  # type: ignore[arg-type]
-
-    def get(self, path: str) -> requests.Response:
-        return self.request("GET", path)
-
-    def post(self, path: str, **kw: object) -> requests.Response:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: object) -> requests.Response:
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path: str) -> requests.Response:
-        return self.request("DELETE", path)
-
-    def set_clock(self, now: str) -> None:
-        self.request("PUT", "/sandbox/api/clock.json", token="master", json={"now": now}).raise_for_status()
-
-    def advance_clock(self, seconds: float) -> None:
-        self.request("PUT", "/sandbox/api/clock.json", token="master", json={"advance": seconds}).raise_for_status()
-
-    def reset_clock(self) -> None:
-        self.request("PUT", "/sandbox/api/clock.json", token="master", json={"reset": True}).raise_for_status()
 
 
 @pytest.fixture(scope="module")
 def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxInfo, Kit]]:
-    info = control.up(tmp_path_factory.mktemp("billing") / "state", find_free_base_port(), test_clock=True,
-                      timeout=60)
-    try:
-        kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="MaaS Billing Org")
-        for section in CORE_SECTIONS:
-            kit.apply(section)
-        yield info, kit
-    finally:
-        control.down(info.state_dir)
+    with running(tmp_path_factory.mktemp("billing") / "state") as info:
+        yield info, applied_kit(info, "MaaS Billing Org")
 
 
 def _rules(http: AdminHTTP, plan_id: int) -> dict[str, tuple[int, int | None, str]]:

@@ -22,35 +22,27 @@ import pytest
 import requests
 
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+
+from harness.admin import AdminHTTP
+from harness.sandbox import applied_kit, core_sections, running
 
 pytestmark = pytest.mark.timeout(180)
-CORE = [s for s in SECTIONS if s != "sso"]
+CORE = core_sections()
 
 
 @pytest.fixture(scope="module")
 def info(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    state = control.up(tmp_path_factory.mktemp("devview") / "state", find_free_base_port(), test_clock=True,
-                       timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("devview") / "state") as state:
         yield state
-    finally:
-        control.down(state.state_dir)
 
 
 @pytest.fixture(scope="module")
 def kit(info: Any) -> Kit:
-    kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="Dev View Org")
-    for section in CORE:
-        kit.apply(section)
-    return kit
+    return applied_kit(info, "Dev View Org")
 
 
 def _admin(info: Any, method: str, path: str, **kw: Any) -> requests.Response:
-    params = {"access_token": info.admin_token, **kw.pop("params", {})}
-    return requests.request(method, info.admin_url + path, params=params, timeout=30, **kw)
+    return AdminHTTP(info).request(method, path, **kw)
 
 
 def _service(info: Any, system_name: str) -> dict[str, Any]:

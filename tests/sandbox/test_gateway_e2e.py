@@ -23,50 +23,21 @@ import requests
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
 
+from harness.admin import Admin as HarnessAdmin
+from harness.sandbox import restart, running, start
+
 T0 = "2025-06-04T10:30:30Z"  # a Wednesday
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 
 
-def _free_base() -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 50000, 10)
-        ok = True
-        for port in range(base, base + 80):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
-
-
-class Admin:
-    def __init__(self, info: SandboxInfo) -> None:
-        self.info = info
-        self.session = requests.Session()
-
-    def call(self, method: str, path: str, *, token: str | None = None, **kw: Any) -> Any:
-        params = dict(kw.pop("params", {}) or {})
-        params["access_token"] = token or self.info.admin_token
-        resp = self.session.request(method, self.info.admin_url + path, params=params, timeout=30, **kw)
-        assert resp.status_code in (200, 201), f"{method} {path}: {resp.status_code} {resp.text}"
-        return resp.json() if resp.content else None
+class Admin(HarnessAdmin):
+    """The harness Admin, plus unchecked GETs and a clock that stays frozen where it is set."""
 
     def raw(self, path: str, **params: Any) -> requests.Response:
-        params["access_token"] = self.info.admin_token
-        return self.session.get(self.info.admin_url + path, params=params, timeout=30)
+        return self.get(path, params=params)
 
-    def set_clock(self, now: str | None = None, advance: float | None = None) -> None:
-        body: dict[str, Any] = {"freeze": True}
-        if now:
-            body["now"] = now
-        if advance is not None:
-            body["advance"] = advance
-        self.call("PUT", "/sandbox/api/clock.json", token=self.info.master_token, json=body)
+    def set_clock(self, now: str | None = None, *, advance: float | None = None, freeze: bool = True) -> Any:
+        return super().set_clock(now or None, advance=advance, freeze=freeze)
 
 
 @dataclass
@@ -211,13 +182,10 @@ def make_product(
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = control.up(tmp_path_factory.mktemp("dataplane") / "state", _free_base(), test_clock=True, timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("dataplane") / "state") as info:
         Admin(info).set_clock(T0)
         register_llm_metrics(Admin(info))
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 @pytest.fixture(scope="module")
@@ -702,7 +670,7 @@ def test_backend_api_usage(admin: Admin, sb: SandboxInfo) -> None:
 # -- persistence -----------------------------------------------------------------------------------------------
 def test_usage_survives_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    info = control.up(state, _free_base(), test_clock=True, timeout=60)
+    info = start(state)
     try:
         admin = Admin(info)
         admin.set_clock(T0)
@@ -713,7 +681,7 @@ def test_usage_survives_restart(tmp_path: Path) -> None:
             assert requests.get(p.production + "/v1/models", headers=bearer(p.keys[0]), timeout=10).status_code == 200
     finally:
         control.down(state)
-    info = control.up(state, None, test_clock=True, timeout=60)
+    info = restart(state)
     try:
         admin = Admin(info)
         admin.set_clock(T0)

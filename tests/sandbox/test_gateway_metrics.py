@@ -21,9 +21,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-from maas_sandbox.layout import find_free_base_port
+
+from harness.admin import Admin
+from harness.sandbox import running
 
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -65,8 +66,7 @@ def status_upstream() -> Iterator[str]:
 # -- sandbox and products ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = control.up(tmp_path_factory.mktemp("metrics") / "state", find_free_base_port(), timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("metrics") / "state", test_clock=False) as info:
         _call(
             info,
             "POST",
@@ -74,14 +74,10 @@ def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
             json={"name": "llm-metrics", "version": "1.0.0", "schema": json.loads(MANIFEST.read_text())},
         )
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 def _call(info: SandboxInfo, method: str, path: str, **kw: Any) -> Any:
-    resp = requests.request(method, info.admin_url + path, params={"access_token": info.admin_token}, timeout=30, **kw)
-    assert resp.status_code in (200, 201), f"{method} {path}: {resp.status_code} {resp.text}"
-    return resp.json() if resp.content else None
+    return Admin(info).call(method, path, **kw)
 
 
 @dataclass

@@ -37,7 +37,9 @@ from maas_sandbox.gateway.config import (
     READ_TIMEOUT_ENV,
     compile_content,
 )
-from maas_sandbox.layout import find_free_base_port
+
+from harness.admin import Admin
+from harness.sandbox import start
 
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 USAGE = {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
@@ -158,18 +160,6 @@ def upstream() -> Iterator[Upstream]:
 
 
 # -- a product in front of it ------------------------------------------------------------------------------
-class Admin:
-    def __init__(self, info: SandboxInfo) -> None:
-        self.info = info
-        self.session = requests.Session()
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        params = {"access_token": self.info.admin_token, **kw.pop("params", {})}
-        resp = self.session.request(method, self.info.admin_url + path, params=params, timeout=30, **kw)
-        assert resp.status_code in (200, 201), f"{method} {path}: {resp.status_code} {resp.text[:300]}"
-        return resp.json() if resp.content else None
-
-
 @dataclass
 class Gateway:
     url: str
@@ -402,9 +392,7 @@ def timeout_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     with pytest.MonkeyPatch.context() as env:  # control.up hands its environment to the sandbox process
         env.setenv(READ_TIMEOUT_ENV, str(READ_TIMEOUT))
         env.setenv(CONNECT_TIMEOUT_ENV, str(CONNECT_TIMEOUT))
-        info = control.up(
-            tmp_path_factory.mktemp("timeouts") / "state", find_free_base_port(), test_clock=True, timeout=60
-        )
+        info = start(tmp_path_factory.mktemp("timeouts") / "state")
     try:
         admin = Admin(info)
         _register_llm_metrics(admin)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import socket
 import struct
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from typing import Any
 import openai
 import pytest
 import requests
+
+from harness.ports import free_port
 
 CHAT = "markov-chat-small"
 CODE = "markov-code-small"
@@ -52,14 +53,8 @@ class ModelServer:
             self.process.wait(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_model_server(directory: Path, seed: int = 0) -> ModelServer:
-    port = _free_port()
+    port = free_port()
     log_file = directory / f"models-{port}.log"
     process = subprocess.Popen(
         [
@@ -534,7 +529,7 @@ def test_sdk_raises_typed_errors(server: ModelServer) -> None:
 
 def test_server_refuses_a_non_loopback_host(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "maas_sandbox.models", "--host", "0.0.0.0", "--port", str(_free_port())],
+        [sys.executable, "-m", "maas_sandbox.models", "--host", "0.0.0.0", "--port", str(free_port())],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -28,6 +28,8 @@ from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
 from maas_sandbox.layout import find_free_base_port
 
+from harness.sandbox import running
+
 PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
 
 
@@ -172,9 +174,7 @@ def _timed_get(url: str, **params: str) -> float:
 def test_latency_knob_delays_admin_answers_and_deploy(tmp_path: Path, sandbox: SandboxInfo) -> None:
     plain = min(_timed_get(f"{sandbox.admin_url}/admin/api/services.json", access_token=sandbox.admin_token)
                 for _ in range(3))
-    info = control.up(tmp_path / "slow", find_free_base_port(), timeout=60, admin_latency_ms=250,
-                      deploy_latency_ms=600)
-    try:
+    with running(tmp_path / "slow", test_clock=False, admin_latency_ms=250, deploy_latency_ms=600) as info:
         slow = _timed_get(f"{info.admin_url}/admin/api/services.json", access_token=info.admin_token)
         health = _timed_get(f"{info.admin_url}/sandbox/health")
         service = requests.get(f"{info.admin_url}/admin/api/services.json", params={"access_token": info.admin_token},
@@ -184,8 +184,6 @@ def test_latency_knob_delays_admin_answers_and_deploy(tmp_path: Path, sandbox: S
                              params={"access_token": info.admin_token}, timeout=30)
         deploy = time.perf_counter() - start
         assert resp.ok, resp.text[:200]
-    finally:
-        control.down(info.state_dir)
     assert slow >= 0.25 and plain < 0.25, (slow, plain)
     assert health < 0.25  # health checks are not delayed
     assert deploy >= 0.6

@@ -10,9 +10,11 @@ import requests
 
 from maas_sandbox import control
 
+from harness.admin import AdminHTTP
+
 
 def _get(info: Any, path: str, **params: Any) -> Any:
-    resp = requests.get(info.admin_url + path, params={"access_token": info.admin_token, **params}, timeout=10)
+    resp = AdminHTTP(info).get(path, params=params)
     resp.raise_for_status()
     return resp.json()
 

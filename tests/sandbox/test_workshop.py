@@ -23,33 +23,24 @@ from typer.testing import CliRunner
 from maas_helpers.cli import app
 from maas_helpers.errors import ConfigError
 from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS
 from maas_helpers.results import Change
 from maas_helpers.workshop import Workshop, WorkshopSpec
-from maas_sandbox import control
-from maas_sandbox.layout import find_free_base_port
+
+from harness.sandbox import applied_kit, running
 
 pytestmark = pytest.mark.timeout(120)
-CORE = [s for s in SECTIONS if s != "sso"]
 
 
 @pytest.fixture(scope="module")
 def info(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # Its own sandbox: the applied catalogue's products would collide with the session sandbox's other users.
-    state = control.up(tmp_path_factory.mktemp("workshop") / "state", find_free_base_port(), test_clock=True,
-                       timeout=60)
-    try:
+    with running(tmp_path_factory.mktemp("workshop") / "state") as state:
         yield state
-    finally:
-        control.down(state.state_dir)
 
 
 @pytest.fixture(scope="module")
 def kit(info: Any) -> Kit:
-    kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="MaaS Test Org")
-    for section in CORE:
-        kit.apply(section)
-    return kit
+    return applied_kit(info, "MaaS Test Org")
 
 
 @pytest.fixture(scope="module")

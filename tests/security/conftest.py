@@ -1,5 +1,5 @@
 """Security tests share one private sandbox (temporary state dir, free loopback ports below the ephemeral
-range) and the harness in benchmarks/ (the long versions of these checks live there)."""
+range) from the shared harness, and the check scripts in benchmarks/ (the long versions of these checks)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,12 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
 
-import loopback as lb  # noqa: E402
-
-from maas_sandbox import control  # noqa: E402
 from maas_sandbox.control import SandboxInfo  # noqa: E402
+
+from harness.sandbox import running  # noqa: E402
 
 
 @pytest.fixture(scope="package")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = lb.start_sandbox(tmp_path_factory.mktemp("security") / "state")
-    try:
+    with running(tmp_path_factory.mktemp("security") / "state") as info:
         yield info
-    finally:
-        control.down(info.state_dir)

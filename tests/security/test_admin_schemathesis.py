@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import loopback as lb
 import pytest
 import requests
 import schemathesis
@@ -28,8 +27,9 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
+
+from harness.sandbox import running
 
 PORTA_DESCRIPTIONS = ("account_management_api.json", "analytics_api.json", "cms_api.json", "policy_registry_api.json")
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
@@ -38,11 +38,8 @@ EXAMPLES_PER_OPERATION = 8
 
 @pytest.fixture(scope="module")
 def fuzzed_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = lb.start_sandbox(tmp_path_factory.mktemp("schemathesis") / "state")
-    try:
+    with running(tmp_path_factory.mktemp("schemathesis") / "state") as info:
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 def _exercise(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import auth_fuzz as af
-import loopback as lb
 import pytest
 
 from maas_sandbox.control import SandboxInfo
+
+from harness import loopback as lb
 
 REQUESTS = 10_000
 CONCURRENCY = 128

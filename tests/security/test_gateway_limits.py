@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import loopback as lb
 import pytest
 import requests
 
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-from maas_sandbox.layout import find_free_base_port
+
+from harness import loopback as lb
+from harness.sandbox import start
 
 TIMEOUTS = {"MAAS_GATEWAY_CLIENT_HEADER_TIMEOUT": "1.5", "MAAS_GATEWAY_CLIENT_BODY_TIMEOUT": "1.5",
             "MAAS_GATEWAY_KEEPALIVE_TIMEOUT": "1.5"}
@@ -36,7 +37,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     os.environ.update(TIMEOUTS)
     try:
         # a sandbox as users run it (no test clock): the model server's pacing header is not for its clients
-        info = control.up(tmp_path_factory.mktemp("limits") / "state", find_free_base_port(), timeout=60)
+        info = start(tmp_path_factory.mktemp("limits") / "state", test_clock=False)
     finally:
         for k, v in saved.items():
             if v is None:

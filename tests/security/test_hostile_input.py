@@ -14,11 +14,12 @@ import socket
 import sqlite3
 from pathlib import Path
 
-import loopback as lb
 import pytest
 import requests
 
 from maas_sandbox.control import SandboxInfo
+
+from harness import loopback as lb
 
 NONFINITE = ["NaN", "Infinity", "-Infinity", "inf", "1e999", "nan"]
 

@@ -19,13 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import loopback as lb
 import pytest
 import requests
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
 from maas_sandbox.login_guard import FAILURE_DELAY
+
+from harness import loopback as lb
+from harness.admin import AdminHTTP
+from harness.sandbox import running
 
 PASSWORD = "pw-Loopback-1"
 SETUP: dict[str, Any] = {}
@@ -39,14 +41,9 @@ _spec.loader.exec_module(portal_setup)  # type: ignore[union-attr]
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    info = lb.start_sandbox(tmp_path_factory.mktemp("login-guard") / "state")
-    try:
-        from tests.conftest import AdminHTTP  # noqa: PLC0415 - as tests/browser/conftest.py does
-
+    with running(tmp_path_factory.mktemp("login-guard") / "state") as info:
         SETUP["portal"] = portal_setup.setup_portal(info, AdminHTTP(info))  # pages, no access code, SSO realm
         yield info
-    finally:
-        control.down(info.state_dir)
 
 
 def _csrf(html: str) -> str:

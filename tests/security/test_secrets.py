@@ -3,31 +3,21 @@ build/, or in sandbox logs — checked by tools/check_secrets.py, which is itsel
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
-import loopback as lb
 import pytest
 import requests
 
 from maas_sandbox.control import SandboxInfo
 
+from harness import loopback as lb
+from harness.secrets import check_secrets
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_secrets", ROOT / "tools" / "check_secrets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-cs = _checker()
+cs = check_secrets()
 
 
 def test_repository_has_no_secrets() -> None:

@@ -1,5 +1,6 @@
-"""Shared harness for the proving scripts and tests: a sandbox on free loopback ports, an Admin API client
-that builds products the way a tenant would, and a raw HTTP/1.1 client for odd requests.
+"""Products built through the Admin API the way a tenant would, a raw HTTP/1.1 client for odd requests, and
+the benchmarks' figure lines. The sandbox start and the Admin client are `harness.sandbox` / `harness.admin`,
+re-exported here so `lb.start_sandbox` / `lb.Admin` read as before.
 
 The raw client writes request bytes exactly as given (odd methods, undecoded paths, duplicate headers),
 so the gateway sees what a hostile client would send; `requests`/`httpx` would normalise them first.
@@ -18,13 +19,10 @@ from typing import Any
 
 import requests
 
-from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
-from maas_sandbox.layout import find_free_base_port
 
-ROOT = Path(__file__).resolve().parents[1]
-LLM_MANIFEST = ROOT / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
-T0 = "2025-06-04T10:30:30Z"  # a Wednesday, mid-minute: no period rolls over while the clock is frozen here
+from harness.admin import LLM_MANIFEST, T0, Admin  # noqa: F401 - lb.T0, lb.Admin, … as before
+from harness.sandbox import start
 
 CORS = {
     "name": "cors",
@@ -44,44 +42,7 @@ def llm_metrics(quota_metrics: list[str] | None = None) -> dict[str, Any]:
 
 # -- sandbox ---------------------------------------------------------------------------------------------
 def start_sandbox(state_dir: Path, port: int | None = None) -> SandboxInfo:
-    return control.up(state_dir, port if port is not None else find_free_base_port(), test_clock=True, timeout=60)
-
-
-# -- Admin API -------------------------------------------------------------------------------------------
-class Admin:
-    """The tenant Admin API over plain HTTP, token in the query as the 3scale clients send it."""
-
-    def __init__(self, info: SandboxInfo) -> None:
-        self.info = info
-        self.session = requests.Session()
-
-    def call(self, method: str, path: str, *, token: str | None = None, **kw: Any) -> Any:
-        params = dict(kw.pop("params", {}) or {})
-        params["access_token"] = token or self.info.admin_token
-        resp = self.session.request(method, self.info.admin_url + path, params=params, timeout=30, **kw)
-        if resp.status_code not in (200, 201):
-            raise AssertionError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json() if resp.content else None
-
-    def freeze_clock(self, now: str = T0) -> None:
-        self.call("PUT", "/sandbox/api/clock.json", token=self.info.master_token, json={"now": now, "freeze": True})
-
-    def register_llm_metrics(self) -> None:
-        registry = self.call("GET", "/admin/api/registry/policies.json")
-        names = {p["policy"]["name"] for p in registry.get("policies", [])}
-        if "llm-metrics" not in names:
-            schema = json.loads(LLM_MANIFEST.read_text())
-            self.call(
-                "POST", "/admin/api/registry/policies.json",
-                json={"name": "llm-metrics", "version": "1.0.0", "schema": schema},
-            )
-
-    def usage(self, app_id: int, metric: str, day: str = T0[:10]) -> int:
-        body = self.call(
-            "GET", f"/stats/applications/{app_id}/usage.json",
-            params={"metric_name": metric, "period": "day", "since": day},
-        )
-        return int(body["total"])
+    return start(state_dir, port)
 
 
 @dataclass
