@@ -20,10 +20,11 @@ $(VENV)/.installed: pyproject.toml setup.py constraints.txt
 run: install
 	$(BIN)/maas run --state-dir $(STATE_DIR)
 
-## Lint, import contracts (design §1), Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
+## Lint, import contracts (design §1), mypy, Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	bash policies/run-specs.sh
 	$(BIN)/pytest
 	$(BIN)/python tools/threescale_suite.py
@@ -31,6 +32,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 policy-test:
 	bash policies/run-specs.sh

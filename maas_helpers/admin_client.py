@@ -36,7 +36,7 @@ class _CountingRest(RestApiClient):
         super().__init__(url=owner.admin_url, token=owner._token.get_secret_value(), ssl_verify=owner.verify)
         self._owner = owner
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str = "GET", url: str | None = None, path: str = "", params: dict | None = None,
         headers: dict | None = None, throws: bool | None = None, **kwargs: Any,
     ) -> requests.Response:

@@ -252,9 +252,10 @@ class _ApiErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        # never swallows: an error passes through, or is raised again as a MaasError
         if exc is None or isinstance(exc, MaasError) or not isinstance(exc, Exception):
-            return False
+            return
         from kubernetes.client.rest import ApiException
 
         if isinstance(exc, ApiException):

@@ -160,10 +160,10 @@ def up(
     state = resolve_state_dir(state_dir)
     current = running(state.path)
     if current is not None:
-        runtime = state.read_runtime() or {}
-        if port is not None and runtime.get("port") != port:
+        existing = state.read_runtime() or {}
+        if port is not None and existing.get("port") != port:
             raise SandboxError(
-                f"a sandbox is already running from {state.path} on port {runtime.get('port')}; "
+                f"a sandbox is already running from {state.path} on port {existing.get('port')}; "
                 "run 'maas sandbox down' first"
             )
         return current

@@ -94,7 +94,7 @@ def _cond(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
 
 def _is_true(obj: dict[str, Any] | None, ctype: str) -> bool:
     c = _cond(obj, ctype)
-    return bool(c) and str(c.get("status")) == "True"
+    return bool(c and str(c.get("status")) == "True")
 
 
 def _rv(obj: dict[str, Any] | None) -> str | None:

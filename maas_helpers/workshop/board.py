@@ -100,13 +100,16 @@ def frame(rows: list[Row]) -> Any:
 
 def figure(rows: list[Row], prefix: str) -> Any:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(max(6.0, 0.35 * len(rows)), 3.5))
     ax = fig.subplots()
     ax.bar([r.username for r in rows], [r.requests for r in rows], color="#0066cc")
     ax.set_title(f"Workshop {prefix}: requests per attendee (last 24 h)")
     ax.set_ylabel("requests")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    locator = ax.yaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # the default AutoLocator is one: keep its steps, whole numbers only
+        locator.set_params(integer=True)
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     fig.tight_layout()
     return fig

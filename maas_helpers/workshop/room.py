@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from maas_helpers.admin_client import AdminClient
@@ -151,12 +152,12 @@ def plan_up(client: AdminClient, sso: SsoUsers, spec: WorkshopSpec, models: list
         if user is None:
             passwords[person.username] = passwords.get(person.username) or new_password()
             rep = sso_user_rep(person, passwords[person.username])
-            steps.append(Step("SSO user", person.username, Change.CREATED, lambda rep=rep: sso.create(rep),
+            steps.append(Step("SSO user", person.username, Change.CREATED, partial(sso.create, rep),
                               "temporary password"))
         elif person.username not in passwords:  # the handout was lost: the only way back is a new one
             passwords[person.username] = new_password()
             steps.append(Step("SSO user", person.username, Change.UPDATED,
-                              lambda uid=user["id"], pw=passwords[person.username]: sso.reset_password(uid, pw),
+                              partial(sso.reset_password, user["id"], passwords[person.username]),
                               "new temporary password (handout had none)"))
         if len(steps) == before:
             steps.append(Step("attendee", person.username, Change.UNCHANGED, lambda: None))
@@ -208,14 +209,14 @@ def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
         for app in (seen.apps.get(username) or {}).values():
             path = f"/admin/api/accounts/{app['account_id']}/applications/{app['id']}.json"
             steps.append(Step("application", str(app["name"]), Change.DELETED,
-                              lambda path=path: client.request("DELETE", path, allow=(404,))))
+                              partial(client.request, "DELETE", path, allow=(404,))))
         if account is not None:
             path = f"/admin/api/accounts/{account['id']}.json"
             steps.append(Step("account", username, Change.DELETED,
-                              lambda path=path: client.request("DELETE", path, allow=(404,))))
+                              partial(client.request, "DELETE", path, allow=(404,))))
         if username in seen.sso:
             steps.append(Step("SSO user", username, Change.DELETED,
-                              lambda uid=seen.sso[username]["id"]: sso.delete(uid)))
+                              partial(sso.delete, seen.sso[username]["id"])))
         for step in steps[before:]:  # an attendee's applications go before its account
             step.group = username
     return steps
