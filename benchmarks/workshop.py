@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
 
-from maas_helpers.kit import Kit  # noqa: E402
 from maas_helpers.reconcile import SECTIONS  # noqa: E402
 from maas_helpers.workshop import Workshop, WorkshopSpec  # noqa: E402
 from maas_sandbox import control  # noqa: E402
@@ -35,12 +34,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="maas-bench-workshop-") as tmp:
         state = Path(tmp) / "state"
-        sandbox.start(state, test_clock=False, admin_latency_ms=args.latency_ms)
+        info = sandbox.start(state, test_clock=False, admin_latency_ms=args.latency_ms)
         try:
-            kit = Kit.configure(target="sandbox", state_dir=str(state), org_name="Workshop bench",
-                                concurrency=args.concurrency)
-            for section in SECTIONS:
-                kit.apply(section)
+            kit = sandbox.applied_kit(info, "Workshop bench", SECTIONS, concurrency=args.concurrency)
             room = Workshop(kit, Path(tmp) / "out")
             models = len(kit.catalogue.products)
             spec = WorkshopSpec(attendees=args.attendees, prefix="bench")

@@ -45,11 +45,12 @@ def core_sections() -> list[str]:
     return [s for s in SECTIONS if s != "sso"]
 
 
-def applied_kit(info: SandboxInfo, org_name: str, sections: Sequence[str] | None = None) -> Kit:
-    """A Kit on this sandbox with the default catalogue applied, section by section (SSO left out)."""
+def applied_kit(info: SandboxInfo, org_name: str, sections: Sequence[str] | None = None, **settings: Any) -> Kit:
+    """A Kit on this sandbox with the default catalogue applied, section by section (by default all but SSO);
+    `settings` go to Kit.configure (e.g. concurrency)."""
     from maas_helpers.kit import Kit
 
-    kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name=org_name)
+    kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name=org_name, **settings)
     for section in core_sections() if sections is None else sections:
         kit.apply(section)
     return kit
