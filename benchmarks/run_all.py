@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NOT_SCRIPTS = {"run_all.py", "soak.py", "loopback.py"}  # the runner, `make soak`, the shared harness
+NOT_SCRIPTS = {"run_all.py", "soak.py"}  # the runner, `make soak` (the shared harness is tests/harness/)
 ORDER = ["gateway_overhead", "reconcile", "tutorial_run", "auth_fuzz", "limits_concurrency", "crash_safety"]
 ARGS = {"auth_fuzz": ["--requests", "50000"], "crash_safety": ["--rounds", "3"]}  # bounded long versions
 FIGURE = re.compile(r"(?i)\d.*\b(p50|p99|ratio|ttfb|added|target|re-apply|apply|destroy|total|req/s|run)\b"
