@@ -1,7 +1,9 @@
 """The porta-shaped HTTP app: tenant Admin API, Master API, Analytics and CMS, plus sandbox endpoints.
 
-Every module in `maas_sandbox.admin.routes` that defines `router` (a FastAPI APIRouter) is included, so
-resource groups live in their own files. Routes must be `async def` (the store is used from the event loop).
+Every module in `maas_sandbox.admin.routes` that defines `router` and/or `master_router` (FastAPI APIRouters)
+is included, so resource groups live in their own files. The token check is the router's dependency
+(`conventions.admin_router` / `master_api_router`), attached once per router, never called by a route.
+Routes must be `async def` (the store is used from the event loop).
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
     app.add_exception_handler(ApiError, api_error_handler)
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if router is not None:
-            app.include_router(router)
+        for name in ("router", "master_router"):  # tenant-token (or public) routes, then master-token ones
+            router = getattr(module, name, None)
+            if router is not None:
+                app.include_router(router)
     app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
     _docs_routes(app, sandbox)
     admin_ms, deploy_ms = read_ms(ADMIN_ENV), read_ms(DEPLOY_ENV)

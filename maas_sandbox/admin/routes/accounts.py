@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     collection,
     deleted,
@@ -21,13 +22,13 @@ from maas_sandbox.admin.conventions import (
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["accounts"])
+router = admin_router(tags=["accounts"])
 Obj = dict[str, Any]
 API = "/admin/api"
 ACCOUNT_FIELDS = ("org_name", "monthly_billing_enabled", "monthly_charging_enabled")
@@ -78,7 +79,7 @@ def _ids(value: Any) -> list[int] | None:
 # -- signup and accounts --------------------------------------------------------------------------
 @router.post(API + "/signup.json")
 async def signup(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan_ids = _ids(params.get("account_plan_id"))
     account, _user = accounts.signup(
@@ -97,7 +98,7 @@ async def signup(request: Request) -> Response:
 
 @router.get(API + "/accounts.json")
 async def list_accounts(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     state = params.get("state")
     rows = sandbox.store.list("account", state=state) if state else sandbox.store.list("account")
@@ -106,7 +107,7 @@ async def list_accounts(request: Request) -> Response:
 
 @router.get(API + "/accounts/find.json")
 async def find_account(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = None
     if params.get("user_id") not in (None, ""):
@@ -123,13 +124,13 @@ async def find_account(request: Request) -> Response:
 
 @router.get(API + "/accounts/{account_id}.json")
 async def read_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return single("account", account_view(sandbox, account_of(sandbox, account_id)))
 
 
 @router.put(API + "/accounts/{account_id}.json")
 async def update_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     attrs = wrapped(params, "account")
@@ -149,13 +150,13 @@ async def update_account(request: Request, account_id: str) -> Response:
 
 @router.delete(API + "/accounts/{account_id}.json")
 async def delete_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     accounts.delete_account(sandbox, account_of(sandbox, account_id)["id"])
     return deleted()
 
 
 async def _account_event(request: Request, account_id: str, event: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = accounts.set_account_state(sandbox, account_of(sandbox, account_id)["id"], event)
     return single("account", account_view(sandbox, account))
 
@@ -177,7 +178,7 @@ async def make_pending_account(request: Request, account_id: str) -> Response:
 
 @router.put(API + "/accounts/{account_id}/change_plan.json")
 async def change_account_plan(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     plan = sandbox.store.get("plan", params.get("plan_id"))
@@ -197,7 +198,7 @@ def _user(sandbox: Sandbox, account: Obj, user_id: str) -> Obj:
 
 @router.get(API + "/accounts/{account_id}/users.json")
 async def list_users(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     users = sandbox.store.list("user", account_id=account["id"])
@@ -209,7 +210,7 @@ async def list_users(request: Request, account_id: str) -> Response:
 
 @router.post(API + "/accounts/{account_id}/users.json")
 async def create_user(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     attrs = wrapped(params, "user")
@@ -221,14 +222,14 @@ async def create_user(request: Request, account_id: str) -> Response:
 
 @router.get(API + "/accounts/{account_id}/users/{user_id}.json")
 async def read_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
     return single("user", user_view(sandbox, user))
 
 
 @router.put(API + "/accounts/{account_id}/users/{user_id}.json")
 async def update_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
     attrs = wrapped(params, "user")
@@ -245,7 +246,7 @@ async def update_user(request: Request, account_id: str, user_id: str) -> Respon
 
 @router.delete(API + "/accounts/{account_id}/users/{user_id}.json")
 async def delete_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     user = _user(sandbox, account, user_id)
     admins = [u for u in sandbox.store.list("user", account_id=account["id"]) if u["role"] == "admin"]
@@ -266,7 +267,7 @@ _USER_EVENTS = {
 
 @router.put(API + "/accounts/{account_id}/users/{user_id}/{event}.json")
 async def user_event(request: Request, account_id: str, user_id: str, event: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     if event not in _USER_EVENTS:
         raise NotFound()
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
@@ -281,7 +282,7 @@ async def user_event(request: Request, account_id: str, user_id: str, event: str
 # -- service subscriptions ------------------------------------------------------------------------
 @router.get(API + "/accounts/{account_id}/service_subscriptions.json")
 async def list_subscriptions(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     subs = sandbox.store.list("service_subscription", account_id=account["id"])
     return collection("service_subscriptions", "service_subscription", [subscription_view(sandbox, s) for s in subs])
@@ -289,7 +290,7 @@ async def list_subscriptions(request: Request, account_id: str) -> Response:
 
 @router.post(API + "/accounts/{account_id}/service_subscriptions.json")
 async def create_subscription(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     plan_id = wrapped(params, "service_subscription").get("plan_id")
@@ -302,7 +303,7 @@ async def create_subscription(request: Request, account_id: str) -> Response:
 
 @router.get(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
 async def read_subscription(request: Request, account_id: str, sub_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     sub = sandbox.store.get("service_subscription", path_id(sub_id))
     if sub is None or sub["account_id"] != account["id"]:
@@ -313,7 +314,7 @@ async def read_subscription(request: Request, account_id: str, sub_id: str) -> R
 @router.delete(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
 async def delete_subscription(request: Request, account_id: str, sub_id: str) -> Response:
     """porta refuses to unsubscribe while the account has applications on that product."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     sub = sandbox.store.get("service_subscription", path_id(sub_id))
     if sub is None or sub["account_id"] != account["id"]:
@@ -334,7 +335,7 @@ def _subscription(sandbox: Sandbox, account: Obj, sub_id: str) -> Obj:
 @router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/approve.json")
 async def approve_subscription(request: Request, account_id: str, sub_id: str) -> Response:
     """porta service_subscriptions_controller.rb#approve: accept! from pending, else 422."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
     if sub["state"] != "pending":
         raise accounts.transition_error("accept")
@@ -345,7 +346,7 @@ async def approve_subscription(request: Request, account_id: str, sub_id: str) -
 @router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/change_plan.json")
 async def change_subscription_plan(request: Request, account_id: str, sub_id: str) -> Response:
     """porta service_subscriptions_controller.rb#change_plan: a service plan of the same product."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
     plan = sandbox.store.get("plan", params.get("plan_id"))
@@ -358,7 +359,7 @@ async def change_subscription_plan(request: Request, account_id: str, sub_id: st
 @router.get(API + "/accounts/{account_id}/plan.json")
 async def read_account_plan(request: Request, account_id: str) -> Response:
     """porta buyers_account_plans_controller.rb#show: the account's account plan."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     plan = sandbox.store.get("plan", account.get("plan_id"))
     if plan is None:

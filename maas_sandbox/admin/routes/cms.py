@@ -12,24 +12,25 @@ import base64
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     deleted,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
 )
 from maas_sandbox.admin.domain_accounts import system_name_from
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["cms"])
+router = admin_router(tags=["cms"])
 Obj = dict[str, Any]
 API = "/admin/api/cms"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
@@ -256,7 +257,7 @@ def _template_changes(sandbox: Sandbox, attrs: Obj, kind: str, current: Obj | No
 
 @router.get(API + "/templates.json")
 async def list_templates(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, LIST_TEMPLATE_PARAMS)
     rows = sandbox.store.list("cms_template")
@@ -270,7 +271,7 @@ async def list_templates(request: Request) -> Response:
 
 @router.post(API + "/templates.json")
 async def create_template(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, TEMPLATE_PARAMS)
     kind = params.get("type")
@@ -289,14 +290,14 @@ async def create_template(request: Request) -> Response:
 
 @router.get(API + "/templates/{template_id}.json")
 async def read_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     return JSONResponse(template_view(_get(sandbox, "cms_template", template_id)))
 
 
 @router.put(API + "/templates/{template_id}.json")
 async def update_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
@@ -306,7 +307,7 @@ async def update_template(request: Request, template_id: str) -> Response:
 
 @router.put(API + "/templates/{template_id}/publish.json")
 async def publish_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
     # porta cms/template.rb publish!: only with a draft; published = draft, draft = nil
@@ -317,7 +318,7 @@ async def publish_template(request: Request, template_id: str) -> Response:
 
 @router.delete(API + "/templates/{template_id}.json")
 async def delete_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     template = _get(sandbox, "cms_template", template_id)
     if template["type"].startswith("builtin"):
         raise Unprocessable(body={"error": "Built-in resources can't be deleted"})  # template_service.rb
@@ -367,7 +368,7 @@ def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
 
 @router.get(API + "/sections.json")
 async def list_sections(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
     rows = sandbox.store.list("cms_section")
@@ -378,7 +379,7 @@ async def list_sections(request: Request) -> Response:
 
 @router.post(API + "/sections.json")
 async def create_section(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
     section = sandbox.store.insert("cms_section", _section_values(sandbox, params, None))
@@ -387,13 +388,13 @@ async def create_section(request: Request) -> Response:
 
 @router.get(API + "/sections/{section_id}.json")
 async def read_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse(public(_get(sandbox, "cms_section", section_id)))
 
 
 @router.put(API + "/sections/{section_id}.json")
 async def update_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
     section = _get(sandbox, "cms_section", section_id)
@@ -403,7 +404,7 @@ async def update_section(request: Request, section_id: str) -> Response:
 
 @router.delete(API + "/sections/{section_id}.json")
 async def delete_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     section = _get(sandbox, "cms_section", section_id)
     if section["system_name"] == "root":
         raise Unprocessable(body={"error": "The root section cannot be deleted"})
@@ -469,7 +470,7 @@ async def _file_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj
 
 @router.get(API + "/files.json")
 async def list_files(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
     rows = sandbox.store.list("cms_file")
@@ -480,7 +481,7 @@ async def list_files(request: Request) -> Response:
 
 @router.post(API + "/files.json")
 async def create_file(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
     item = sandbox.store.insert("cms_file", await _file_values(sandbox, params, None))
@@ -489,13 +490,13 @@ async def create_file(request: Request) -> Response:
 
 @router.get(API + "/files/{file_id}.json")
 async def read_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse(file_view(sandbox, _get(sandbox, "cms_file", file_id)))
 
 
 @router.put(API + "/files/{file_id}.json")
 async def update_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
     item = _get(sandbox, "cms_file", file_id)
@@ -505,6 +506,6 @@ async def update_file(request: Request, file_id: str) -> Response:
 
 @router.delete(API + "/files/{file_id}.json")
 async def delete_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     sandbox.store.delete("cms_file", _get(sandbox, "cms_file", file_id)["id"])
     return deleted()

@@ -13,23 +13,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     deleted,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["fields definitions", "webhooks"])
+router = admin_router(tags=["fields definitions", "webhooks"])
 Obj = dict[str, Any]
 API = "/admin/api"
 TARGETS = ("Account", "User", "Cinstance")
@@ -109,14 +110,14 @@ def _values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
 
 @router.get(API + "/fields_definitions.json")
 async def list_fields(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rows = sorted(_fields(sandbox), key=lambda f: (f["position"], f["id"]))
     return JSONResponse({"fields_definitions": [{"fields_definition": public(f)} for f in rows]})
 
 
 @router.post(API + "/fields_definitions.json")
 async def create_field(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "fields_definition")
     rows = _fields(sandbox)
     values = {"required": False, "hidden": False, "read_only": False, "choices": [], **_values(sandbox, attrs, None)}
@@ -127,13 +128,13 @@ async def create_field(request: Request) -> Response:
 
 @router.get(API + "/fields_definitions/{field_id}.json")
 async def read_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"fields_definition": public(_field(sandbox, field_id))})
 
 
 @router.put(API + "/fields_definitions/{field_id}.json")
 async def update_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "fields_definition")
     field = _field(sandbox, field_id)
     updated = sandbox.store.update("fields_definition", field["id"], _values(sandbox, attrs, field))
@@ -142,7 +143,7 @@ async def update_field(request: Request, field_id: str) -> Response:
 
 @router.delete(API + "/fields_definitions/{field_id}.json")
 async def delete_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     sandbox.store.delete("fields_definition", _field(sandbox, field_id)["id"])
     return deleted()
 
@@ -156,13 +157,13 @@ def _webhook(sandbox: Sandbox) -> Obj:
 
 @router.get(API + "/webhooks.json")
 async def read_webhook(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"webhook": _webhook(sandbox)})
 
 
 @router.put(API + "/webhooks.json")
 async def update_webhook(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "webhook")
     current = _webhook(sandbox)
     if "url" in attrs:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     collection,
     deleted,
     link,
@@ -24,13 +25,13 @@ from maas_sandbox.admin.conventions import (
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["plans"])
+router = admin_router(tags=["plans"])
 Obj = dict[str, Any]
 API = "/admin/api"
 
@@ -128,13 +129,13 @@ def _delete(sandbox: Sandbox, plan: Obj) -> Response:
 # -- application plans ----------------------------------------------------------------------------
 @router.get(API + "/application_plans.json")
 async def list_all_application_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "application_plan", sandbox.store.list("plan", type="application_plan"))
 
 
 @router.get(API + "/services/{service_id}/application_plans.json")
 async def list_application_plans(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     plans = sandbox.store.list("plan", type="application_plan", issuer_id=service["id"])
     return _plans_body(sandbox, "application_plan", plans)
@@ -142,47 +143,47 @@ async def list_application_plans(request: Request, service_id: str) -> Response:
 
 @router.post(API + "/services/{service_id}/application_plans.json")
 async def create_application_plan(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return await _create(request, "application_plan", service["id"], sandbox)
 
 
 @router.get(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def read_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.put(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def update_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"])
     return await _update(request, plan, sandbox)
 
 
 @router.put(API + "/services/{service_id}/application_plans/{plan_id}/default.json")
 async def default_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"])
     return _make_default(sandbox, plan)
 
 
 @router.delete(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def delete_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 # -- service plans --------------------------------------------------------------------------------
 @router.get(API + "/service_plans.json")
 async def list_all_service_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "service_plan", sandbox.store.list("plan", type="service_plan"))
 
 
 @router.get(API + "/services/{service_id}/service_plans.json")
 async def list_service_plans(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return _plans_body(
         sandbox, "service_plan", sandbox.store.list("plan", type="service_plan", issuer_id=service["id"])
@@ -191,69 +192,69 @@ async def list_service_plans(request: Request, service_id: str) -> Response:
 
 @router.post(API + "/services/{service_id}/service_plans.json")
 async def create_service_plan(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _create(request, "service_plan", _service(sandbox, service_id)["id"], sandbox)
 
 
 @router.get(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def read_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.put(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def update_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"])
     return await _update(request, plan, sandbox)
 
 
 @router.put(API + "/services/{service_id}/service_plans/{plan_id}/default.json")
 async def default_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _make_default(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.delete(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def delete_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 # -- account plans --------------------------------------------------------------------------------
 @router.get(API + "/account_plans.json")
 async def list_account_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "account_plan", sandbox.store.list("plan", type="account_plan"))
 
 
 @router.post(API + "/account_plans.json")
 async def create_account_plan(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _create(request, "account_plan", None, sandbox)
 
 
 @router.get(API + "/account_plans/{plan_id}.json")
 async def read_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
 @router.put(API + "/account_plans/{plan_id}.json")
 async def update_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _update(request, _plan(sandbox, "account_plan", plan_id), sandbox)
 
 
 @router.put(API + "/account_plans/{plan_id}/default.json")
 async def default_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _make_default(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
 @router.delete(API + "/account_plans/{plan_id}.json")
 async def delete_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
@@ -292,7 +293,7 @@ def _check_period_free(sandbox: Sandbox, plan_id: int, metric_id: int, period: s
 
 @router.get(API + "/application_plans/{plan_id}/limits.json")
 async def list_plan_limits(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limits = [limit_view(sandbox, x) for x in sandbox.store.list("limit", plan_id=plan["id"])]
@@ -301,7 +302,7 @@ async def list_plan_limits(request: Request, plan_id: str) -> Response:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits.json")
 async def list_metric_limits(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     limits = sandbox.store.list("limit", plan_id=plan["id"], metric_id=metric["id"])
@@ -310,7 +311,7 @@ async def list_metric_limits(request: Request, plan_id: str, metric_id: str) -> 
 
 @router.post(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits.json")
 async def create_limit(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
@@ -330,7 +331,7 @@ def _limit(sandbox: Sandbox, plan: Obj, metric: Obj, limit_id: str) -> Obj:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def read_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limit = _limit(sandbox, plan, _plan_metric(sandbox, plan, metric_id), limit_id)
     return single("limit", limit_view(sandbox, limit))
@@ -338,7 +339,7 @@ async def read_limit(request: Request, plan_id: str, metric_id: str, limit_id: s
 
 @router.put(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def update_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
@@ -353,7 +354,7 @@ async def update_limit(request: Request, plan_id: str, metric_id: str, limit_id:
 
 @router.delete(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def delete_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limit = _limit(sandbox, plan, _plan_metric(sandbox, plan, metric_id), limit_id)
     sandbox.store.delete("limit", limit["id"])
@@ -408,7 +409,7 @@ def _no_overlap(sandbox: Sandbox, plan_id: int, metric_id: int, attrs: Obj) -> N
 
 @router.get(API + "/application_plans/{plan_id}/pricing_rules.json")
 async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     rules = sandbox.store.list("pricing_rule", plan_id=plan["id"])
     return collection("pricing_rules", "pricing_rule", [_pricing_view(r) for r in rules])
@@ -416,7 +417,7 @@ async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
 async def list_metric_pricing_rules(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     rules = sandbox.store.list("pricing_rule", plan_id=plan["id"], metric_id=metric["id"])
@@ -425,7 +426,7 @@ async def list_metric_pricing_rules(request: Request, plan_id: str, metric_id: s
 
 @router.post(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
 async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
@@ -437,7 +438,7 @@ async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) ->
 
 @router.delete(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules/{rule_id}.json")
 async def delete_pricing_rule(request: Request, plan_id: str, metric_id: str, rule_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     rule = sandbox.store.get("pricing_rule", path_id(rule_id))

@@ -14,25 +14,26 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     collection,
     deleted,
     link,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["provider users"])
+router = admin_router(tags=["provider users"])
 Obj = dict[str, Any]
 API = "/admin/api"
 SECTIONS = ("portal", "finance", "settings", "partners", "monitoring", "plans", "policy_registry")
@@ -78,7 +79,7 @@ def _check(sandbox: Sandbox, username: Any, email: Any, except_id: int | None = 
 
 @router.get(API + "/users.json")
 async def list_users(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     rows = sandbox.store.list("provider_user")
     for field in ("state", "role"):
@@ -89,7 +90,7 @@ async def list_users(request: Request) -> Response:
 
 @router.post(API + "/users.json")
 async def create_user(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "user")
     _check(sandbox, attrs.get("username"), attrs.get("email"))
     password = attrs.get("password") or None
@@ -105,13 +106,13 @@ async def create_user(request: Request) -> Response:
 
 @router.get(API + "/users/{user_id}.json")
 async def read_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"user": _view(sandbox, _user(sandbox, user_id))})
 
 
 @router.put(API + "/users/{user_id}.json")
 async def update_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "user")
     user = _user(sandbox, user_id)
     username, email = attrs.get("username", user["username"]), attrs.get("email", user["email"])
@@ -124,7 +125,7 @@ async def update_user(request: Request, user_id: str) -> Response:
 
 @router.delete(API + "/users/{user_id}.json")
 async def delete_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     user = _user(sandbox, user_id)
     sandbox.store.delete("provider_user", user["id"])
     sandbox.store.delete_where("access_token", owner_id=user["id"])
@@ -135,7 +136,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
 async def user_event(request: Request, user_id: str, event: str) -> Response:
     if event == "permissions":
         return await update_permissions(request, user_id)
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     if event not in _EVENTS:
         raise NotFound()
     user = _user(sandbox, user_id)
@@ -159,7 +160,7 @@ def _permissions(sandbox: Sandbox, user: Obj) -> JSONResponse:
 
 @router.get(API + "/users/{user_id}/permissions.json")
 async def read_permissions(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _permissions(sandbox, _user(sandbox, user_id))
 
 
@@ -172,7 +173,7 @@ def _list_param(value: Any) -> list[str] | None:
 
 @router.put(API + "/users/{user_id}/permissions.json")
 async def update_permissions(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = _user(sandbox, user_id)
     changes: Obj = {}
@@ -211,7 +212,7 @@ def _token(sandbox: Sandbox, token_id: str) -> Obj:
 
 @router.get(API + "/personal/access_tokens.json")
 async def list_tokens(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     rows = sandbox.store.list("access_token")
     if params.get("name"):
@@ -221,7 +222,7 @@ async def list_tokens(request: Request) -> Response:
 
 @router.post(API + "/personal/access_tokens.json")
 async def create_token(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "token")
     errors: dict[str, list[str]] = {}
     name = str(attrs.get("name") or "").strip()
@@ -247,12 +248,12 @@ async def create_token(request: Request) -> Response:
 
 @router.get(API + "/personal/access_tokens/{token_id}.json")
 async def read_token(request: Request, token_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"access_token": _token_view(_token(sandbox, token_id))})
 
 
 @router.delete(API + "/personal/access_tokens/{token_id}.json")
 async def delete_token(request: Request, token_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     sandbox.store.delete("access_token", _token(sandbox, token_id)["id"])
     return deleted()

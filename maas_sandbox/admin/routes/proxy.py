@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_products as dp
 from maas_sandbox.admin.conventions import (
     NotFound,
+    admin_router,
     deleted,
     path_id,
     read_params,
-    require_admin,
     required_missing,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.admin.routes import p_render as render
 from maas_sandbox.admin.routes.backends import rule_of
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["proxy"])
+router = admin_router(tags=["proxy"])
 Obj = dict[str, Any]
 PROXY = "/admin/api/services/{service_id}/proxy"
 
@@ -37,7 +38,7 @@ def _configs_body(configs: list[Obj]) -> JSONResponse:
 # -- proxy --------------------------------------------------------------------------------------
 @router.get(f"{PROXY}.json")
 async def read_proxy(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return JSONResponse({"proxy": render.proxy(request, sandbox, dp.proxy_of(sandbox, service["id"]))})
 
@@ -45,7 +46,7 @@ async def read_proxy(request: Request, service_id: str) -> JSONResponse:
 @router.put(f"{PROXY}.json")
 @router.patch(f"{PROXY}.json")
 async def update_proxy(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     service = _service(sandbox, service_id)
     proxy = dp.update_proxy(sandbox, service["id"], wrapped(params, "proxy"))
@@ -57,7 +58,7 @@ async def update_proxy(request: Request, service_id: str) -> JSONResponse:
 
 @router.post(f"{PROXY}/deploy.json")
 async def deploy(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     dp.deploy(sandbox, service["id"])
     proxy = dp.proxy_of(sandbox, service["id"])
@@ -67,14 +68,14 @@ async def deploy(request: Request, service_id: str) -> JSONResponse:
 # -- product mapping rules ----------------------------------------------------------------------
 @router.get(f"{PROXY}/mapping_rules.json")
 async def list_rules(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rules = dp.owner_rules(sandbox, "service", _service(sandbox, service_id)["id"])
     return JSONResponse({"mapping_rules": [{"mapping_rule": render.mapping_rule(request, r)} for r in rules]})
 
 
 @router.post(f"{PROXY}/mapping_rules.json")
 async def create_rule(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     owner = _service(sandbox, service_id)["id"]
     rule = dp.create_mapping_rule(sandbox, "service", owner, wrapped(params, "mapping_rule"))
@@ -83,7 +84,7 @@ async def create_rule(request: Request, service_id: str) -> JSONResponse:
 
 @router.get(PROXY + "/mapping_rules/{rule_id}.json")
 async def read_rule(request: Request, service_id: str, rule_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rule = rule_of(sandbox, "service", _service(sandbox, service_id)["id"], rule_id)
     return JSONResponse({"mapping_rule": render.mapping_rule(request, rule)})
 
@@ -91,7 +92,7 @@ async def read_rule(request: Request, service_id: str, rule_id: str) -> JSONResp
 @router.put(PROXY + "/mapping_rules/{rule_id}.json")
 @router.patch(PROXY + "/mapping_rules/{rule_id}.json")
 async def update_rule(request: Request, service_id: str, rule_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     rule = rule_of(sandbox, "service", _service(sandbox, service_id)["id"], rule_id)
     rule = dp.update_mapping_rule(sandbox, rule, wrapped(params, "mapping_rule"))
@@ -100,7 +101,7 @@ async def update_rule(request: Request, service_id: str, rule_id: str) -> JSONRe
 
 @router.delete(PROXY + "/mapping_rules/{rule_id}.json")
 async def delete_rule(request: Request, service_id: str, rule_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     dp.delete_mapping_rule(sandbox, rule_of(sandbox, "service", _service(sandbox, service_id)["id"], rule_id))
     return deleted()
 
@@ -108,14 +109,14 @@ async def delete_rule(request: Request, service_id: str, rule_id: str) -> Respon
 # -- proxy configs ------------------------------------------------------------------------------
 @router.get(PROXY + "/configs/{env}.json")
 async def list_configs(request: Request, service_id: str, env: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return _configs_body(dp.configs_of(sandbox, service["id"], dp.environment(env)))
 
 
 @router.get(PROXY + "/configs/{env}/latest.json")
 async def latest_config(request: Request, service_id: str, env: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     config = dp.latest_config(sandbox, service["id"], env)
     if config is None:
@@ -133,14 +134,14 @@ def _version(sandbox: Sandbox, service_id: int, env: str, version: str) -> Obj:
 
 @router.get(PROXY + "/configs/{env}/{version}.json")
 async def read_config(request: Request, service_id: str, env: str, version: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return JSONResponse({"proxy_config": render.proxy_config(_version(sandbox, service["id"], env, version))})
 
 
 @router.post(PROXY + "/configs/{env}/{version}/promote.json")
 async def promote(request: Request, service_id: str, env: str, version: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     service = _service(sandbox, service_id)
     target = params.get("to")
@@ -154,7 +155,7 @@ async def promote(request: Request, service_id: str, env: str, version: str) -> 
 @router.get("/admin/api/account/proxy_configs/{env}.json")
 async def account_configs(request: Request, env: str) -> JSONResponse:
     """Every product's configs of one environment; `host` filters by gateway host, `version=latest`."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     environment = dp.environment(env)
     configs = sorted(sandbox.store.list("proxy_config", environment=environment),

@@ -17,14 +17,22 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin.conventions import NotFound, Unprocessable, path_id, public, read_params, require_master
+from maas_sandbox.admin.conventions import (
+    NotFound,
+    Unprocessable,
+    master_api_router,
+    path_id,
+    public,
+    read_params,
+    sandbox_of,
+)
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["tenants"])
+router = master_api_router(tags=["tenants"])
 Obj = dict[str, Any]
 
 
@@ -38,7 +46,7 @@ def _view(tenant: Obj) -> Obj:
 
 @router.post("/master/api/providers.json")
 async def create_tenant(request: Request) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     org_name, username = str(params.get("org_name") or ""), str(params.get("username") or "")
     email, password = str(params.get("email") or ""), params.get("password")
@@ -87,7 +95,7 @@ def _tenant(sandbox: Sandbox, tenant_id: str) -> Obj:
 
 @router.delete("/master/api/providers/{tenant_id}.json")
 async def delete_tenant(request: Request, tenant_id: str) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     tenant = _tenant(sandbox, tenant_id)
     tenant = sandbox.store.update("tenant", tenant["id"], {"state": "scheduled_for_deletion"})
     return JSONResponse({"signup": {"account": _view(tenant)}})
