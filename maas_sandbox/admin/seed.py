@@ -10,7 +10,8 @@ import json
 import secrets
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin import domain_products as products
+from maas_sandbox.admin import domain_backends as db
+from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.routes.cms import create_builtin_templates
 from maas_sandbox.context import Sandbox
 
@@ -85,12 +86,12 @@ def seed_tenant(sandbox: Sandbox) -> None:
         accounts.create_plan(
             sandbox, "account_plan", None, {"name": "Default", "state_event": "publish", "default": True}
         )
-        backend = products.create_backend_api(
+        backend = db.create_backend_api(
             sandbox,
             {"name": "API Backend", "system_name": "api", "private_endpoint": "https://echo-api.3scale.net:443"},
         )
-        service = products.create_service(sandbox, {"name": "API", "system_name": "api"})
-        products.create_backend_usage(sandbox, service["id"], backend["id"], "/")
+        service = ds.create_service(sandbox, {"name": "API", "system_name": "api"})
+        db.create_backend_usage(sandbox, service["id"], backend["id"], "/")
         basic = accounts.create_plan(
             sandbox,
             "application_plan",

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from maas_sandbox.admin import domain_products as dp
+from maas_sandbox.admin import domain_backends as db
+from maas_sandbox.admin import domain_common as dc
+from maas_sandbox.admin import domain_metrics as dm
 from maas_sandbox.admin.conventions import (
     NotFound,
     admin_router,
@@ -27,7 +29,7 @@ BACKENDS = "/admin/api/backend_apis"
 
 
 def _backend(sandbox: Sandbox, backend_id: str) -> Obj:
-    return dp.get_or_404(sandbox, "backend_api", path_id(backend_id))
+    return dc.get_or_404(sandbox, "backend_api", path_id(backend_id))
 
 
 @router.get(f"{BACKENDS}.json")
@@ -42,7 +44,7 @@ async def list_backends(request: Request) -> JSONResponse:
 async def create_backend(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    backend = dp.create_backend_api(sandbox, wrapped(params, "backend_api"))
+    backend = db.create_backend_api(sandbox, wrapped(params, "backend_api"))
     return JSONResponse({"backend_api": render.backend_api(request, backend)}, status_code=201)
 
 
@@ -56,14 +58,14 @@ async def read_backend(request: Request, backend_id: str) -> JSONResponse:
 async def update_backend(request: Request, backend_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    backend = dp.update_backend_api(sandbox, path_id(backend_id), wrapped(params, "backend_api"))
+    backend = db.update_backend_api(sandbox, path_id(backend_id), wrapped(params, "backend_api"))
     return JSONResponse({"backend_api": render.backend_api(request, backend)})
 
 
 @router.delete(BACKENDS + "/{backend_id}.json")
 async def delete_backend(request: Request, backend_id: str) -> Response:
     sandbox = sandbox_of(request)
-    dp.delete_backend_api(sandbox, path_id(backend_id))
+    db.delete_backend_api(sandbox, path_id(backend_id))
     return deleted()
 
 
@@ -98,7 +100,7 @@ async def update_metric(request: Request, backend_id: str, metric_id: str) -> JS
 async def delete_metric(request: Request, backend_id: str, metric_id: str) -> Response:
     sandbox = sandbox_of(request)
     metric = shared._metric_of(sandbox, "backend_api", _backend(sandbox, backend_id)["id"], metric_id, method=False)
-    dp.delete_metric(sandbox, metric)
+    dm.delete_metric(sandbox, metric)
     return deleted()
 
 
@@ -135,13 +137,13 @@ async def update_method(request: Request, backend_id: str, metric_id: str, metho
 async def delete_method(request: Request, backend_id: str, metric_id: str, method_id: str) -> Response:
     sandbox = sandbox_of(request)
     owner = _backend(sandbox, backend_id)["id"]
-    dp.delete_metric(sandbox, await shared.one_method(request, "backend_api", owner, metric_id, method_id))
+    dm.delete_metric(sandbox, await shared.one_method(request, "backend_api", owner, metric_id, method_id))
     return deleted()
 
 
 # -- mapping rules ------------------------------------------------------------------------------
 def rule_of(sandbox: Sandbox, owner_type: str, owner_id: int, rule_id: str) -> Obj:
-    rule = dp.get_or_404(sandbox, "mapping_rule", path_id(rule_id))
+    rule = dc.get_or_404(sandbox, "mapping_rule", path_id(rule_id))
     if rule["owner_type"] != owner_type or rule["owner_id"] != owner_id:
         raise NotFound()
     return rule
@@ -151,7 +153,7 @@ def rule_of(sandbox: Sandbox, owner_type: str, owner_id: int, rule_id: str) -> O
 async def list_rules(request: Request, backend_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    rules = dp.owner_rules(sandbox, "backend_api", _backend(sandbox, backend_id)["id"])
+    rules = dm.owner_rules(sandbox, "backend_api", _backend(sandbox, backend_id)["id"])
     rows, meta = render.page(params, rules)
     body: Obj = {"mapping_rules": [{"mapping_rule": render.mapping_rule(request, r)} for r in rows]}
     if meta:
@@ -164,7 +166,7 @@ async def create_rule(request: Request, backend_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
     owner = _backend(sandbox, backend_id)["id"]
-    rule = dp.create_mapping_rule(sandbox, "backend_api", owner, wrapped(params, "mapping_rule"))
+    rule = dm.create_mapping_rule(sandbox, "backend_api", owner, wrapped(params, "mapping_rule"))
     return JSONResponse({"mapping_rule": render.mapping_rule(request, rule)}, status_code=201)
 
 
@@ -181,12 +183,12 @@ async def update_rule(request: Request, backend_id: str, rule_id: str) -> JSONRe
     sandbox = sandbox_of(request)
     params = await read_params(request)
     rule = rule_of(sandbox, "backend_api", _backend(sandbox, backend_id)["id"], rule_id)
-    rule = dp.update_mapping_rule(sandbox, rule, wrapped(params, "mapping_rule"))
+    rule = dm.update_mapping_rule(sandbox, rule, wrapped(params, "mapping_rule"))
     return JSONResponse({"mapping_rule": render.mapping_rule(request, rule)})
 
 
 @router.delete(BACKENDS + "/{backend_id}/mapping_rules/{rule_id}.json")
 async def delete_rule(request: Request, backend_id: str, rule_id: str) -> Response:
     sandbox = sandbox_of(request)
-    dp.delete_mapping_rule(sandbox, rule_of(sandbox, "backend_api", _backend(sandbox, backend_id)["id"], rule_id))
+    dm.delete_mapping_rule(sandbox, rule_of(sandbox, "backend_api", _backend(sandbox, backend_id)["id"], rule_id))
     return deleted()

@@ -9,7 +9,9 @@ import jsonschema
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from maas_sandbox.admin import domain_products as dp
+from maas_sandbox.admin import domain_common as dc
+from maas_sandbox.admin import domain_policies as dpol
+from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.builtin_policies import builtin_manifests
 from maas_sandbox.admin.conventions import (
     NotFound,
@@ -35,20 +37,20 @@ MANIFEST_KEYS = ("$schema", "name", "version", "summary", "configuration")
 @router.get("/admin/api/services/{service_id}/proxy/policies.json")
 async def read_chain(request: Request, service_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
-    service = dp.get_or_404(sandbox, "service", path_id(service_id))
-    proxy = dp.proxy_of(sandbox, service["id"])
-    return JSONResponse({"policies_config": proxy.get("policies_config") or [dict(dp.APICAST)]})
+    service = dc.get_or_404(sandbox, "service", path_id(service_id))
+    proxy = ds.proxy_of(sandbox, service["id"])
+    return JSONResponse({"policies_config": proxy.get("policies_config") or [dict(dpol.APICAST)]})
 
 
 @router.put("/admin/api/services/{service_id}/proxy/policies.json")
 async def update_chain(request: Request, service_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    service = dp.get_or_404(sandbox, "service", path_id(service_id))
+    service = dc.get_or_404(sandbox, "service", path_id(service_id))
     raw = wrapped(params, "proxy").get("policies_config")
     if raw is None or raw == "":
         raise required_missing("policies_config")
-    chain = dp.set_policy_chain(sandbox, service["id"], raw)
+    chain = ds.set_policy_chain(sandbox, service["id"], raw)
     return JSONResponse({"policies_config": chain})
 
 

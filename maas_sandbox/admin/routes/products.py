@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from maas_sandbox.admin import domain_products as dp
+from maas_sandbox.admin import domain_backends as db
+from maas_sandbox.admin import domain_common as dc
+from maas_sandbox.admin import domain_metrics as dm
+from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.conventions import (
     NotFound,
     admin_router,
@@ -27,7 +30,7 @@ SERVICES = "/admin/api/services"
 
 
 def _service(sandbox: Sandbox, service_id: str) -> Obj:
-    return dp.get_or_404(sandbox, "service", path_id(service_id))
+    return dc.get_or_404(sandbox, "service", path_id(service_id))
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -43,7 +46,7 @@ async def list_services(request: Request) -> JSONResponse:
 async def create_service(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    service = dp.create_service(sandbox, wrapped(params, "service"))
+    service = ds.create_service(sandbox, wrapped(params, "service"))
     return JSONResponse({"service": render.service(request, service)}, status_code=201)
 
 
@@ -57,20 +60,20 @@ async def read_service(request: Request, service_id: str) -> JSONResponse:
 async def update_service(request: Request, service_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    service = dp.update_service(sandbox, path_id(service_id), wrapped(params, "service"))
+    service = ds.update_service(sandbox, path_id(service_id), wrapped(params, "service"))
     return JSONResponse({"service": render.service(request, service)})
 
 
 @router.delete(SERVICES + "/{service_id}.json")
 async def delete_service(request: Request, service_id: str) -> Response:
     sandbox = sandbox_of(request)
-    dp.delete_service(sandbox, path_id(service_id))
+    ds.delete_service(sandbox, path_id(service_id))
     return deleted()
 
 
 # -- product metrics and methods ----------------------------------------------------------------
 def _metric_of(sandbox: Sandbox, owner_type: str, owner_id: int, metric_id: str, *, method: bool) -> Obj:
-    metric = dp.get_or_404(sandbox, "metric", path_id(metric_id))
+    metric = dc.get_or_404(sandbox, "metric", path_id(metric_id))
     if metric["owner_type"] != owner_type or metric["owner_id"] != owner_id:
         raise NotFound()
     if method and metric.get("parent_id") is None:
@@ -94,7 +97,7 @@ async def metrics_list(request: Request, owner_type: str, owner_id: int, *, pagi
 async def metric_create(request: Request, owner_type: str, owner_id: int) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    metric = dp.create_metric(sandbox, owner_type, owner_id, wrapped(params, "metric"))
+    metric = dm.create_metric(sandbox, owner_type, owner_id, wrapped(params, "metric"))
     return JSONResponse({"metric": render.metric(request, metric)}, status_code=201)
 
 
@@ -118,7 +121,7 @@ async def method_create(request: Request, owner_type: str, owner_id: int, metric
     params = await read_params(request)
     parent = _metric_of(sandbox, owner_type, owner_id, metric_id, method=False)
     attrs = {**wrapped(params, "metric"), **(params.get("method") if isinstance(params.get("method"), dict) else {})}
-    method = dp.create_metric(sandbox, owner_type, owner_id, attrs, parent_id=parent["id"])
+    method = dm.create_metric(sandbox, owner_type, owner_id, attrs, parent_id=parent["id"])
     return JSONResponse({"method": render.metric(request, method)}, status_code=201)
 
 
@@ -135,7 +138,7 @@ async def metric_or_method_update(request: Request, metric: Obj, entity: str) ->
     sandbox = sandbox_of(request)
     params = await read_params(request)
     attrs = {**wrapped(params, "metric"), **(params.get(entity) if isinstance(params.get(entity), dict) else {})}
-    updated = dp.update_metric(sandbox, metric, attrs)
+    updated = dm.update_metric(sandbox, metric, attrs)
     return JSONResponse({entity: render.metric(request, updated)})
 
 
@@ -173,7 +176,7 @@ async def update_metric(request: Request, service_id: str, metric_id: str) -> JS
 async def delete_metric(request: Request, service_id: str, metric_id: str) -> Response:
     sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
-    dp.delete_metric(sandbox, _metric_of(sandbox, "service", service["id"], metric_id, method=False))
+    dm.delete_metric(sandbox, _metric_of(sandbox, "service", service["id"], metric_id, method=False))
     return deleted()
 
 
@@ -211,13 +214,13 @@ async def update_method(request: Request, service_id: str, metric_id: str, metho
 async def delete_method(request: Request, service_id: str, metric_id: str, method_id: str) -> Response:
     sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
-    dp.delete_metric(sandbox, await one_method(request, "service", service["id"], metric_id, method_id))
+    dm.delete_metric(sandbox, await one_method(request, "service", service["id"], metric_id, method_id))
     return deleted()
 
 
 # -- backend usages -----------------------------------------------------------------------------
 def _usage(sandbox: Sandbox, service: Obj, usage_id: str) -> Obj:
-    usage = dp.get_or_404(sandbox, "backend_usage", path_id(usage_id))
+    usage = dc.get_or_404(sandbox, "backend_usage", path_id(usage_id))
     if usage["service_id"] != service["id"]:
         raise NotFound()
     return usage
@@ -242,7 +245,7 @@ async def create_usage(request: Request, service_id: str) -> JSONResponse:
     backend_id = attrs.get("backend_api_id")
     if backend_id in (None, ""):
         raise required_missing("backend_api_id")
-    usage = dp.create_backend_usage(sandbox, service["id"], path_id(str(backend_id)), attrs.get("path") or "/")
+    usage = db.create_backend_usage(sandbox, service["id"], path_id(str(backend_id)), attrs.get("path") or "/")
     return JSONResponse({"backend_usage": render.backend_usage(request, usage)}, status_code=201)
 
 
@@ -260,7 +263,7 @@ async def update_usage(request: Request, service_id: str, usage_id: str) -> JSON
     usage = _usage(sandbox, _service(sandbox, service_id), usage_id)
     attrs = wrapped(params, "backend_api_config")
     if "path" in attrs:
-        usage = dp.update_backend_usage(sandbox, usage, attrs["path"])
+        usage = db.update_backend_usage(sandbox, usage, attrs["path"])
     return JSONResponse({"backend_usage": render.backend_usage(request, usage)})
 
 
@@ -268,5 +271,5 @@ async def update_usage(request: Request, service_id: str, usage_id: str) -> JSON
 async def delete_usage(request: Request, service_id: str, usage_id: str) -> Response:
     sandbox = sandbox_of(request)
     usage = _usage(sandbox, _service(sandbox, service_id), usage_id)
-    sandbox.store.delete("backend_usage", usage["id"])
+    db.delete_backend_usage(sandbox, usage)
     return deleted()
