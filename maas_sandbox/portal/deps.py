@@ -39,21 +39,27 @@ def get_portal(request: Request) -> Portal:
     return request.app.state.portal
 
 
-def get_sandbox(request: Request) -> Sandbox:
-    return request.app.state.portal.sandbox
-
-
 def login_guards(request: Request) -> tuple[BruteForce, BruteForce]:
     """(per user name, per client address) brute-force guards of the portal's password sign-in."""
     return request.app.state.login_guards
+
+
+# Dependencies are `async def`: FastAPI would run plain functions in a worker thread, and the store is used
+# from the event loop only.
+async def portal_dep(request: Request) -> Portal:
+    return get_portal(request)
+
+
+async def sandbox_dep(request: Request) -> Sandbox:
+    return get_portal(request).sandbox
 
 
 async def get_session(request: Request) -> Obj:
     return get_portal(request).sessions.load(request)
 
 
-PortalDep = Annotated[Portal, Depends(get_portal)]
-SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
+PortalDep = Annotated[Portal, Depends(portal_dep)]
+SandboxDep = Annotated[Sandbox, Depends(sandbox_dep)]
 SessionDep = Annotated[Obj, Depends(get_session)]
 
 
