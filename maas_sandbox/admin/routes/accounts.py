@@ -15,7 +15,6 @@ from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
     admin_router,
-    as_bool,
     collection,
     deleted,
     link,
@@ -132,19 +131,7 @@ async def read_account(request: Request, account_id: str) -> Response:
 async def update_account(request: Request, account_id: str) -> Response:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    account = account_of(sandbox, account_id)
-    attrs = wrapped(params, "account")
-    changes: Obj = {}
-    if "org_name" in attrs:
-        if not str(attrs["org_name"] or "").strip():
-            raise Unprocessable({"org_name": ["can't be blank"]})
-        if len(str(attrs["org_name"])) > 255:  # porta account.rb
-            raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
-        changes["org_name"] = str(attrs["org_name"])
-    for flag in ("monthly_billing_enabled", "monthly_charging_enabled"):
-        if flag in attrs:
-            changes[flag] = as_bool(attrs[flag])
-    account = sandbox.store.update("account", account["id"], changes)
+    account = accounts.update_account(sandbox, account_of(sandbox, account_id), wrapped(params, "account"))
     return single("account", account_view(sandbox, account))
 
 
@@ -181,10 +168,7 @@ async def change_account_plan(request: Request, account_id: str) -> Response:
     sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
-    plan = sandbox.store.get("plan", params.get("plan_id"))
-    if plan is None or plan["type"] != "account_plan":
-        raise NotFound()
-    account = sandbox.store.update("account", account["id"], {"plan_id": plan["id"]})
+    account = accounts.change_account_plan(sandbox, account, params.get("plan_id"))
     return single("account", account_view(sandbox, account))
 
 
@@ -232,15 +216,7 @@ async def update_user(request: Request, account_id: str, user_id: str) -> Respon
     sandbox = sandbox_of(request)
     params = await read_params(request)
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
-    attrs = wrapped(params, "user")
-    changes: Obj = {}
-    username = attrs.get("username", user["username"])
-    email = attrs.get("email", user["email"])
-    accounts.check_user_fields(sandbox, username, email, except_id=user["id"])
-    changes["username"], changes["email"] = str(username), str(email)
-    if attrs.get("password"):
-        changes["_password_hash"] = accounts.hash_password(str(attrs["password"]))
-    user = sandbox.store.update("user", user["id"], changes)
+    user = accounts.update_user(sandbox, user, wrapped(params, "user"))
     return single("user", user_view(sandbox, user))
 
 
@@ -248,34 +224,16 @@ async def update_user(request: Request, account_id: str, user_id: str) -> Respon
 async def delete_user(request: Request, account_id: str, user_id: str) -> Response:
     sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
-    user = _user(sandbox, account, user_id)
-    admins = [u for u in sandbox.store.list("user", account_id=account["id"]) if u["role"] == "admin"]
-    if user["role"] == "admin" and len(admins) == 1:
-        raise Unprocessable({"base": ["last admin of an account cannot be deleted"]})
-    sandbox.store.delete("user", user["id"])
+    accounts.delete_user(sandbox, _user(sandbox, account, user_id))
     return deleted()
-
-
-_USER_EVENTS = {
-    "activate": ("state", "active"),
-    "suspend": ("state", "suspended"),
-    "unsuspend": ("state", "active"),
-    "admin": ("role", "admin"),
-    "member": ("role", "member"),
-}
 
 
 @router.put(API + "/accounts/{account_id}/users/{user_id}/{event}.json")
 async def user_event(request: Request, account_id: str, user_id: str, event: str) -> Response:
     sandbox = sandbox_of(request)
-    if event not in _USER_EVENTS:
+    if event not in accounts.USER_EVENTS:
         raise NotFound()
-    user = _user(sandbox, account_of(sandbox, account_id), user_id)
-    field, value = _USER_EVENTS[event]
-    allowed_from = {"activate": ("pending",), "suspend": ("pending", "active"), "unsuspend": ("suspended",)}
-    if event in allowed_from and user["state"] not in allowed_from[event]:
-        raise accounts.transition_error(event)
-    user = sandbox.store.update("user", user["id"], {field: value})
+    user = accounts.set_user_state(sandbox, _user(sandbox, account_of(sandbox, account_id), user_id), event)
     return single("user", user_view(sandbox, user))
 
 
@@ -319,9 +277,7 @@ async def delete_subscription(request: Request, account_id: str, sub_id: str) ->
     sub = sandbox.store.get("service_subscription", path_id(sub_id))
     if sub is None or sub["account_id"] != account["id"]:
         raise NotFound()
-    if sandbox.store.first("application", account_id=account["id"], service_id=sub["service_id"]):
-        raise Unprocessable({"base": ["Cannot unsubscribe while applications of this service exist"]})
-    sandbox.store.delete("service_subscription", sub["id"])
+    accounts.unsubscribe(sandbox, sub)
     return deleted()
 
 
@@ -337,9 +293,7 @@ async def approve_subscription(request: Request, account_id: str, sub_id: str) -
     """porta service_subscriptions_controller.rb#approve: accept! from pending, else 422."""
     sandbox = sandbox_of(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
-    if sub["state"] != "pending":
-        raise accounts.transition_error("accept")
-    sub = sandbox.store.update("service_subscription", sub["id"], {"state": "live"})
+    sub = accounts.approve_subscription(sandbox, sub)
     return single("service_subscription", subscription_view(sandbox, sub))
 
 
@@ -349,10 +303,7 @@ async def change_subscription_plan(request: Request, account_id: str, sub_id: st
     sandbox = sandbox_of(request)
     params = await read_params(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
-    plan = sandbox.store.get("plan", params.get("plan_id"))
-    if plan is None or plan["type"] != "service_plan" or plan["issuer_id"] != sub["service_id"]:
-        raise NotFound()
-    sub = sandbox.store.update("service_subscription", sub["id"], {"plan_id": plan["id"]})
+    sub = accounts.change_subscription_plan(sandbox, sub, params.get("plan_id"))
     return single("service_subscription", subscription_view(sandbox, sub))
 
 

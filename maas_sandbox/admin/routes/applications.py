@@ -139,23 +139,14 @@ async def update_application(request: Request, account_id: str, app_id: str) -> 
     sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    changes: Obj = {}
-    if "name" in params:
-        if not str(params["name"] or "").strip():
-            raise Unprocessable({"name": ["can't be blank"]})
-        changes["name"] = str(params["name"])
-    if "description" in params:
-        changes["description"] = params["description"] or ""
-    if params.get("user_key") not in (None, "") and params["user_key"] != app["user_key"]:
-        changes["user_key"] = accounts.validate_user_key(sandbox, params["user_key"], except_id=app["id"])
-    return _show(sandbox, sandbox.store.update("application", app["id"], changes))
+    return _show(sandbox, accounts.update_application(sandbox, app, params))
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}.json")
 async def delete_application(request: Request, account_id: str, app_id: str) -> Response:
     sandbox = sandbox_of(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    sandbox.store.delete("application", app["id"])
+    accounts.delete_application(sandbox, app)
     return deleted()
 
 
@@ -216,7 +207,7 @@ async def create_key(request: Request, account_id: str, app_id: str) -> Response
         raise Unprocessable({"base": ["Limit reached"]})
     stamp = iso(sandbox.clock.now())
     extra.append({"value": value, "created_at": stamp, "updated_at": stamp})
-    return _show(sandbox, sandbox.store.update("application", app["id"], {"_app_keys": extra}), status=201)
+    return _show(sandbox, accounts.set_app_keys(sandbox, app, extra), status=201)
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}/keys/{key:path}.json")
@@ -229,4 +220,4 @@ async def delete_key(request: Request, account_id: str, app_id: str, key: str) -
     extra = [k for k in app.get("_app_keys", []) if k["value"] != value]
     if len(extra) == len(app.get("_app_keys", [])):
         raise NotFound()
-    return _show(sandbox, sandbox.store.update("application", app["id"], {"_app_keys": extra}))
+    return _show(sandbox, accounts.set_app_keys(sandbox, app, extra))

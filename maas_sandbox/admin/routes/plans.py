@@ -285,12 +285,6 @@ def _limit_attrs(attrs: Obj, *, partial: bool) -> Obj:
     return out
 
 
-def _check_period_free(sandbox: Sandbox, plan_id: int, metric_id: int, period: str, except_id: int | None) -> None:
-    for other in sandbox.store.list("limit", plan_id=plan_id, metric_id=metric_id, period=period):
-        if other["id"] != except_id:
-            raise Unprocessable({"period": ["has already been taken"]})
-
-
 @router.get(API + "/application_plans/{plan_id}/limits.json")
 async def list_plan_limits(request: Request, plan_id: str) -> Response:
     sandbox = sandbox_of(request)
@@ -316,9 +310,7 @@ async def create_limit(request: Request, plan_id: str, metric_id: str) -> Respon
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _limit_attrs(wrapped(params, "usage_limit"), partial=False)
-    with sandbox.store.transaction():
-        _check_period_free(sandbox, plan["id"], metric["id"], attrs["period"], None)
-        limit = sandbox.store.insert("limit", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+    limit = accounts.create_limit(sandbox, plan, metric, attrs)
     return single("limit", limit_view(sandbox, limit), status=201)
 
 
@@ -345,10 +337,7 @@ async def update_limit(request: Request, plan_id: str, metric_id: str, limit_id:
     metric = _plan_metric(sandbox, plan, metric_id)
     limit = _limit(sandbox, plan, metric, limit_id)
     changes = _limit_attrs(wrapped(params, "usage_limit"), partial=True)
-    with sandbox.store.transaction():
-        if "period" in changes:
-            _check_period_free(sandbox, plan["id"], metric["id"], changes["period"], limit["id"])
-        limit = sandbox.store.update("limit", limit["id"], changes)
+    limit = accounts.update_limit(sandbox, limit, changes)
     return single("limit", limit_view(sandbox, limit))
 
 
@@ -357,7 +346,7 @@ async def delete_limit(request: Request, plan_id: str, metric_id: str, limit_id:
     sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limit = _limit(sandbox, plan, _plan_metric(sandbox, plan, metric_id), limit_id)
-    sandbox.store.delete("limit", limit["id"])
+    accounts.delete_limit(sandbox, limit)
     return deleted()
 
 
@@ -397,16 +386,6 @@ def _pricing_attrs(attrs: Obj) -> Obj:
     return out
 
 
-def _no_overlap(sandbox: Sandbox, plan_id: int, metric_id: int, attrs: Obj) -> None:
-    """pricing_rule.rb `range_overlap`: ranges of one plan and metric must not overlap (nil max = infinity)."""
-    inf = float("inf")
-    for rule in sandbox.store.list("pricing_rule", plan_id=plan_id, metric_id=metric_id):
-        if rule["min"] <= (attrs["max"] if attrs["max"] is not None else inf) and \
-                attrs["min"] <= (rule["max"] if rule["max"] is not None else inf):
-            message = "The 'From' value must be greater than the 'To' values of other existing rules"  # en.yml
-            raise Unprocessable({"min": [message]})
-
-
 @router.get(API + "/application_plans/{plan_id}/pricing_rules.json")
 async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
     sandbox = sandbox_of(request)
@@ -431,8 +410,7 @@ async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) ->
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _pricing_attrs(wrapped(params, "pricing_rule"))
-    _no_overlap(sandbox, plan["id"], metric["id"], attrs)
-    rule = sandbox.store.insert("pricing_rule", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+    rule = accounts.create_pricing_rule(sandbox, plan, metric, attrs)
     return single("pricing_rule", _pricing_view(rule), status=201)
 
 
@@ -444,5 +422,5 @@ async def delete_pricing_rule(request: Request, plan_id: str, metric_id: str, ru
     rule = sandbox.store.get("pricing_rule", path_id(rule_id))
     if rule is None or rule["plan_id"] != plan["id"] or rule["metric_id"] != metric["id"]:
         raise NotFound()
-    sandbox.store.delete("pricing_rule", rule["id"])
+    accounts.delete_pricing_rule(sandbox, rule)
     return deleted()
