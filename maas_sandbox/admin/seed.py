@@ -12,7 +12,7 @@ import secrets
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin import domain_backends as db
 from maas_sandbox.admin import domain_services as ds
-from maas_sandbox.admin.routes.cms import create_builtin_templates
+from maas_sandbox.admin.domain_cms import create_builtin_templates
 from maas_sandbox.context import Sandbox
 
 PROVIDER_ORG_NAME = "Provider Name"

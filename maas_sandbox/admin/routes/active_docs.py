@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from maas_sandbox.admin import domain_cms as cms
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -102,7 +103,8 @@ async def create_active_doc(request: Request) -> Response:
         errors["system_name"] = ["has already been taken"]
     if errors:
         raise Unprocessable(errors)
-    doc = sandbox.store.insert(
+    doc = cms.create(
+        sandbox,
         "active_doc",
         {
             "name": name,
@@ -148,11 +150,11 @@ async def update_active_doc(request: Request, doc_id: str) -> Response:
         changes["published"] = as_bool(attrs["published"])
     if "service_id" in attrs:
         changes["service_id"] = _service_id(sandbox, attrs["service_id"])
-    return single("api_doc", sandbox.store.update("active_doc", doc["id"], changes))
+    return single("api_doc", cms.update(sandbox, "active_doc", doc, changes))
 
 
 @router.delete(API + "/{doc_id}.json")
 async def delete_active_doc(request: Request, doc_id: str) -> Response:
     sandbox = sandbox_of(request)
-    sandbox.store.delete("active_doc", _doc(sandbox, doc_id)["id"])
+    cms.delete(sandbox, "active_doc", _doc(sandbox, doc_id))
     return deleted()
