@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin import rails_zones
 from maas_sandbox.admin.conventions import (
     NotFound,
@@ -75,7 +76,7 @@ async def update_provider(request: Request) -> Response:
     provider = provider_of(sandbox)
     attrs = wrapped(params, "account")
     changes = {k: _text(attrs[k]) for k in TENANT_FIELDS if k in attrs}
-    provider = sandbox.store.update("provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "provider", provider, changes)
     return JSONResponse({"account": provider_view(sandbox, provider)})
 
 
@@ -116,7 +117,7 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
         if event not in PROVIDER_EVENTS:
             raise Unprocessable({"state": [f'cannot transition via "{event}"']})
         changes["state"] = PROVIDER_EVENTS[str(event)]
-    provider = sandbox.store.update("provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "provider", provider, changes)
     return JSONResponse({"signup": {"account": provider_view(sandbox, provider)}})
 
 

@@ -11,13 +11,13 @@ app/controllers/admin/api/personal/access_tokens_controller.rb and app/represent
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -96,7 +96,7 @@ async def create_user(request: Request) -> Response:
     password = attrs.get("password") or None
     if password is not None and len(str(password)) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
-    user = sandbox.store.insert("provider_user", {
+    user = provider_domain.create(sandbox, "provider_user", {
         "username": str(attrs["username"]), "email": str(attrs["email"]), "state": "pending", "role": "member",
         "allowed_sections": [], "allowed_service_ids": None,
         "_password_hash": accounts.hash_password(str(password)) if password else None,
@@ -120,15 +120,14 @@ async def update_user(request: Request, user_id: str) -> Response:
     changes: Obj = {"username": str(username), "email": str(email)}
     if attrs.get("password"):
         changes["_password_hash"] = accounts.hash_password(str(attrs["password"]))
-    return JSONResponse({"user": _view(sandbox, sandbox.store.update("provider_user", user["id"], changes))})
+    return JSONResponse({"user": _view(sandbox, provider_domain.update(sandbox, "provider_user", user, changes))})
 
 
 @router.delete(API + "/users/{user_id}.json")
 async def delete_user(request: Request, user_id: str) -> Response:
     sandbox = sandbox_of(request)
     user = _user(sandbox, user_id)
-    sandbox.store.delete("provider_user", user["id"])
-    sandbox.store.delete_where("access_token", owner_id=user["id"])
+    provider_domain.delete_provider_user(sandbox, user)
     return deleted()
 
 
@@ -143,7 +142,8 @@ async def user_event(request: Request, user_id: str, event: str) -> Response:
     field, value, allowed_from = _EVENTS[event]
     if allowed_from is not None and user["state"] not in allowed_from:
         raise accounts.transition_error(event)
-    return JSONResponse({"user": _view(sandbox, sandbox.store.update("provider_user", user["id"], {field: value}))})
+    user = provider_domain.update(sandbox, "provider_user", user, {field: value})
+    return JSONResponse({"user": _view(sandbox, user)})
 
 
 def _permissions(sandbox: Sandbox, user: Obj) -> JSONResponse:
@@ -191,7 +191,7 @@ async def update_permissions(request: Request, user_id: str) -> Response:
         except ValueError as exc:
             raise Unprocessable({"allowed_service_ids": ["is invalid"]}) from exc
         changes["allowed_service_ids"] = [i for i in ids if i in known]
-    user = sandbox.store.update("provider_user", user["id"], changes)
+    user = provider_domain.update(sandbox, "provider_user", user, changes)
     return _permissions(sandbox, user)
 
 
@@ -239,10 +239,7 @@ async def create_token(request: Request) -> Response:
         errors["permission"] = ["is not included in the list"]
     if errors:
         raise Unprocessable(errors)
-    token = sandbox.store.insert("access_token", {
-        "name": name, "scopes": scopes, "permission": permission, "expires_at": attrs.get("expires_at") or None,
-        "owner_id": None, "_value": secrets.token_hex(32),
-    })  # fmt: skip
+    token = provider_domain.create_access_token(sandbox, name, scopes, permission, attrs.get("expires_at") or None)
     return JSONResponse({"access_token": _token_view(token, with_value=True)}, status_code=201)
 
 
@@ -255,5 +252,5 @@ async def read_token(request: Request, token_id: str) -> Response:
 @router.delete(API + "/personal/access_tokens/{token_id}.json")
 async def delete_token(request: Request, token_id: str) -> Response:
     sandbox = sandbox_of(request)
-    sandbox.store.delete("access_token", _token(sandbox, token_id)["id"])
+    provider_domain.delete(sandbox, "access_token", _token(sandbox, token_id))
     return deleted()

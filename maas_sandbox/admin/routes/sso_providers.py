@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -134,7 +135,7 @@ async def create_provider(request: Request) -> Response:
         if attrs.get(url_field):
             values[url_field] = str(attrs[url_field])
     _check(kind, values)
-    provider = sandbox.store.insert("authentication_provider", values)
+    provider = provider_domain.create(sandbox, "authentication_provider", values)
     return single("authentication_provider", provider_view(sandbox, provider), status=201)
 
 
@@ -156,7 +157,7 @@ async def update_provider(request: Request, provider_id: str) -> Response:
     _check(provider["kind"], merged)
     if "site" in changes and provider["kind"] != "github":
         changes.update(_endpoints(provider["kind"], changes["site"]))
-    provider = sandbox.store.update("authentication_provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "authentication_provider", provider, changes)
     return single("authentication_provider", provider_view(sandbox, provider))
 
 
