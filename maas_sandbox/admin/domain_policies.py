@@ -1,6 +1,6 @@
 """Policy chains as porta validates them (proxy.rb PoliciesConfig / PolicyConfig) and the routing policy porta
-generates for backends at sub-paths (backend_api_logic/routing_policy.rb). Pure functions: the proxy's write
-(`set_policy_chain`) is domain_services'.
+generates for backends at sub-paths (backend_api_logic/routing_policy.rb), pure functions (the proxy's write,
+`set_policy_chain`, is domain_services'); and the writes of the policy registry.
 """
 
 from __future__ import annotations
@@ -135,3 +135,16 @@ def with_routing(chain: list[Obj], usages: list[tuple[Obj, Obj]]) -> list[Obj]:
         return others
     at = next((i for i, p in enumerate(others) if p["name"] == "apicast"), len(others))
     return [*others[:at], routing, *others[at:]]
+
+
+# -- the policy registry (custom policies' manifests; the route validates them) -------------------------------
+def create_registry_policy(sandbox: Sandbox, values: Obj) -> Obj:
+    return sandbox.store.insert("registry_policy", values)
+
+
+def update_registry_policy(sandbox: Sandbox, policy: Obj, values: Obj) -> Obj:
+    return sandbox.store.update("registry_policy", policy["id"], values)
+
+
+def delete_registry_policy(sandbox: Sandbox, policy: Obj) -> None:
+    sandbox.store.delete("registry_policy", policy["id"])

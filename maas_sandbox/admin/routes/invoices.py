@@ -138,9 +138,7 @@ async def update_invoice(request: Request, invoice_id: str) -> Response:
         if not FRIENDLY_ID.fullmatch(str(attrs["friendly_id"])):
             raise Unprocessable({"friendly_id": ["format should be YYYY-MM-XXXXXXXX or YYYY-XXXXXXXX"]})
         changes["friendly_id"] = str(attrs["friendly_id"])
-    if changes:
-        invoice = sandbox.store.update("invoice", invoice["id"], changes)
-    return _one(sandbox, invoice)
+    return _one(sandbox, billing.update_invoice(sandbox, invoice, changes))
 
 
 @router.put("/api/invoices/{invoice_id}/state.json")
@@ -178,9 +176,7 @@ async def delete_line_item(request: Request, invoice_id: str, item_id: str) -> R
     item = sandbox.store.get("line_item", path_id(item_id))
     if item is None or item["invoice_id"] != invoice["id"]:
         raise NotFound()
-    if invoice["state"] not in billing.EDITABLE:
-        raise Unprocessable({"base": ["Invoice is not editable"]})
-    sandbox.store.delete("line_item", item["id"])
+    billing.delete_line_item(sandbox, invoice, item)
     return deleted()
 
 

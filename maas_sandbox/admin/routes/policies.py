@@ -123,7 +123,7 @@ async def create_registry_policy(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await read_params(request)
     values = _policy_values(sandbox, wrapped(params, "policy"), None)
-    policy = sandbox.store.insert("registry_policy", values)
+    policy = dpol.create_registry_policy(sandbox, values)
     return JSONResponse({"policy": render.registry_policy(policy)}, status_code=201)
 
 
@@ -139,14 +139,14 @@ async def update_registry_policy(request: Request, ref: str) -> JSONResponse:
     params = await read_params(request)
     current = _find(sandbox, ref)
     values = _policy_values(sandbox, wrapped(params, "policy"), current)
-    policy = sandbox.store.update("registry_policy", current["id"], values)
+    policy = dpol.update_registry_policy(sandbox, current, values)
     return JSONResponse({"policy": render.registry_policy(policy)})
 
 
 @router.delete(REGISTRY + "/{ref}.json")
 async def delete_registry_policy(request: Request, ref: str) -> Response:
     sandbox = sandbox_of(request)
-    sandbox.store.delete("registry_policy", _find(sandbox, ref)["id"])
+    dpol.delete_registry_policy(sandbox, _find(sandbox, ref))
     return deleted()
 
 
