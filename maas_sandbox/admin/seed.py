@@ -11,6 +11,8 @@ import secrets
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin import domain_backends as db
+from maas_sandbox.admin import domain_cms as cms
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.domain_cms import create_builtin_templates
 from maas_sandbox.context import Sandbox
@@ -57,7 +59,8 @@ def seed_tenant(sandbox: Sandbox) -> None:
         return
     with store.transaction():
         admin_domain = _host(sandbox.admin_url)
-        provider = store.insert(
+        provider = provider_domain.create(
+            sandbox,
             "provider",
             {
                 "org_name": PROVIDER_ORG_NAME,
@@ -113,7 +116,8 @@ def seed_tenant(sandbox: Sandbox) -> None:
             create_applications=False,
         )
         accounts.create_application(sandbox, developer["id"], basic["id"], "Developer's App", "")
-        store.insert(
+        cms.create(
+            sandbox,
             "active_doc",
             {
                 "name": "Echo",

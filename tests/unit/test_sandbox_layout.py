@@ -23,9 +23,11 @@ SANDBOX = Path(__file__).resolve().parents[2] / "maas_sandbox"
 PUBLIC = {"/sandbox/health", "/metrics"}
 MASTER_PREFIXES = ("/master/api/", "/sandbox/api/")
 WRITES = {"insert", "update", "delete", "delete_where", "kv_set", "executemany", "executescript"}
-# Not tenant data: sessions, the SSO's own key material, realm rows (sso/realms.py is the SSO's domain), seed.
-WRITERS_ALLOWED = {"admin/seed.py", "portal/session.py", "sso/keys.py", "sso/state.py", "sso/realms.py",
+# Not tenant data: sessions, the SSO's own key material, realm rows (sso/realms.py is the SSO's domain), the
+# seed's "seeded" flag; the backend's counters and the store itself.
+WRITERS_ALLOWED = {"portal/session.py", "sso/keys.py", "sso/state.py", "sso/realms.py",
                    "backend/engine.py", "store.py"}
+SEED_FLAG = ("admin/seed.py", "store.kv_set")  # the one flag saying the fresh tenant exists
 
 
 def _admin_routes() -> list[tuple[str, APIRoute]]:
@@ -74,6 +76,7 @@ def test_store_writes_live_in_the_domain_modules() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             func = node.func if isinstance(node, ast.Call) else None
-            if isinstance(func, ast.Attribute) and func.attr in WRITES and "store" in ast.unparse(func.value):
+            if isinstance(func, ast.Attribute) and func.attr in WRITES and "store" in ast.unparse(func.value) \
+                    and (rel, ast.unparse(func)) != SEED_FLAG:
                 writes.append(f"{rel}:{node.lineno} {ast.unparse(func)}")
     assert writes == []
