@@ -50,6 +50,8 @@ def test_every_admin_route_gets_its_token_check_from_the_router() -> None:
             continue
         wanted = require_master if route.path.startswith(MASTER_PREFIXES) else require_admin
         assert guards == {wanted}, f"{module}: {sorted(route.methods)} {route.path} needs {wanted.__name__} once"
+        # A declared body parameter would make FastAPI read the body before the token check (issue 13).
+        assert route.body_field is None, f"{module}: {route.path} declares a body; read it with read_params"
 
 
 def _python_files() -> list[Path]:
