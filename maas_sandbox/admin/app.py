@@ -1,22 +1,32 @@
 """The porta-shaped HTTP app: tenant Admin API, Master API, Analytics and CMS, plus sandbox endpoints.
 
-Every module in `maas_sandbox.admin.routes` that defines `router` (a FastAPI APIRouter) is included, so
-resource groups live in their own files. Routes must be `async def` (the store is used from the event loop).
+Every module in `maas_sandbox.admin.routes` that defines `router` and/or `master_router` (FastAPI APIRouters)
+is included, so resource groups live in their own files. The token check is the router's dependency
+(`conventions.admin_router` / `master_api_router`), attached once per router, never called by a route.
+Routes must be `async def` (the store is used from the event loop).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from maas_sandbox import admin_portal
 from maas_sandbox.admin import routes
-from maas_sandbox.admin.conventions import ApiError, Forbidden, api_error_handler, presented_token, tokens_equal
+from maas_sandbox.admin.conventions import (
+    ApiError,
+    Forbidden,
+    api_error_handler,
+    presented_token,
+    sandbox_of,
+    tokens_equal,
+)
 from maas_sandbox.admin.latency import ADMIN_ENV, DEPLOY_ENV, LatencyMiddleware, read_ms
 from maas_sandbox.context import Sandbox
 
@@ -35,30 +45,36 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
     app.add_exception_handler(ApiError, api_error_handler)
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if router is not None:
-            app.include_router(router)
+        for name in ("router", "master_router"):  # tenant-token (or public) routes, then master-token ones
+            router = getattr(module, name, None)
+            if router is not None:
+                app.include_router(router)
     app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
-    _docs_routes(app, sandbox)
+    app.include_router(docs_router)  # /openapi.json and /docs, behind either token
     admin_ms, deploy_ms = read_ms(ADMIN_ENV), read_ms(DEPLOY_ENV)
     if admin_ms or deploy_ms:  # simulate a real cluster's answer times (docs/performance.md)
         app.add_middleware(LatencyMiddleware, admin_ms=admin_ms, deploy_ms=deploy_ms or admin_ms)
     return app
 
 
-def _docs_routes(app: FastAPI, sandbox: Sandbox) -> None:
-    async def token_of(request: Request) -> str:
-        token = await presented_token(request)
-        if not (tokens_equal(token, sandbox.admin_token) or tokens_equal(token, sandbox.master_token)):
-            raise Forbidden()
-        return str(token)
+async def either_token(request: Request) -> str:
+    """The API docs open to the tenant or the master token; the token is handed to Swagger UI's spec URL."""
+    sandbox = sandbox_of(request)
+    token = await presented_token(request)
+    if not (tokens_equal(token, sandbox.admin_token) or tokens_equal(token, sandbox.master_token)):
+        raise Forbidden()
+    return str(token)
 
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request) -> JSONResponse:
-        await token_of(request)
-        return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs(request: Request) -> HTMLResponse:
-        token = await token_of(request)
-        return get_swagger_ui_html(openapi_url=f"/openapi.json?access_token={quote(token)}", title=app.title)
+docs_router = APIRouter(include_in_schema=False, dependencies=[Depends(either_token)])
+
+
+@docs_router.get("/openapi.json")
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@docs_router.get("/docs")
+async def docs(request: Request, token: Annotated[str, Depends(either_token)]) -> HTMLResponse:
+    """`token` is the router's own check, resolved once per request (FastAPI caches dependencies)."""
+    return get_swagger_ui_html(openapi_url=f"/openapi.json?access_token={quote(token)}", title=request.app.title)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from maas_sandbox.context import Sandbox
@@ -300,10 +300,22 @@ async def require_admin(request: Request) -> Sandbox:
 
 
 async def require_master(request: Request) -> Sandbox:
+    """Dependency for every Master API route (and the sandbox's test clock)."""
     sandbox = sandbox_of(request)
     if not await _checked(request, sandbox.master_token):
         raise Forbidden()
     return sandbox
+
+
+def admin_router(**kwargs: Any) -> APIRouter:
+    """A router whose every route needs the tenant token: checked once here, before the route reads anything
+    (the endpoints take only `request` and `str` path parameters, so FastAPI reads no body before this runs)."""
+    return APIRouter(dependencies=[Depends(require_admin)], **kwargs)
+
+
+def master_api_router(**kwargs: Any) -> APIRouter:
+    """A router whose every route needs the master token."""
+    return APIRouter(dependencies=[Depends(require_master)], **kwargs)
 
 
 # -- envelopes ------------------------------------------------------------------------------------

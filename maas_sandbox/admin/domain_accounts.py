@@ -202,6 +202,46 @@ def delete_plan(sandbox: Sandbox, plan_id: int) -> None:
         sandbox.store.delete("plan", plan_id)
 
 
+# -- usage limits and pricing rules of an application plan (attributes parsed by the route) -----------------
+def _check_period_free(sandbox: Sandbox, plan_id: int, metric_id: int, period: str, except_id: int | None) -> None:
+    for other in sandbox.store.list("limit", plan_id=plan_id, metric_id=metric_id, period=period):
+        if other["id"] != except_id:
+            raise Unprocessable({"period": ["has already been taken"]})
+
+
+def create_limit(sandbox: Sandbox, plan: Obj, metric: Obj, attrs: Obj) -> Obj:
+    """One limit per plan, metric and period."""
+    with sandbox.store.transaction():
+        _check_period_free(sandbox, plan["id"], metric["id"], attrs["period"], None)
+        return sandbox.store.insert("limit", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+
+
+def update_limit(sandbox: Sandbox, limit: Obj, changes: Obj) -> Obj:
+    with sandbox.store.transaction():
+        if "period" in changes:
+            _check_period_free(sandbox, limit["plan_id"], limit["metric_id"], changes["period"], limit["id"])
+        return sandbox.store.update("limit", limit["id"], changes)
+
+
+def delete_limit(sandbox: Sandbox, limit: Obj) -> None:
+    sandbox.store.delete("limit", limit["id"])
+
+
+def create_pricing_rule(sandbox: Sandbox, plan: Obj, metric: Obj, attrs: Obj) -> Obj:
+    """pricing_rule.rb `range_overlap`: ranges of one plan and metric must not overlap (nil max = infinity)."""
+    inf = float("inf")
+    for rule in sandbox.store.list("pricing_rule", plan_id=plan["id"], metric_id=metric["id"]):
+        if rule["min"] <= (attrs["max"] if attrs["max"] is not None else inf) and \
+                attrs["min"] <= (rule["max"] if rule["max"] is not None else inf):
+            message = "The 'From' value must be greater than the 'To' values of other existing rules"  # en.yml
+            raise Unprocessable({"min": [message]})
+    return sandbox.store.insert("pricing_rule", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+
+
+def delete_pricing_rule(sandbox: Sandbox, rule: Obj) -> None:
+    sandbox.store.delete("pricing_rule", rule["id"])
+
+
 # -- accounts and users ---------------------------------------------------------------------------
 def check_user_fields(
     sandbox: Sandbox, username: Any, email: Any, *, except_id: int | None = None, minimal: bool = False
@@ -375,6 +415,85 @@ def delete_account(sandbox: Sandbox, account_id: int) -> None:
         sandbox.store.delete("account", account_id)
 
 
+def update_account(sandbox: Sandbox, account: Obj, attrs: Obj) -> Obj:
+    changes: Obj = {}
+    if "org_name" in attrs:
+        if not str(attrs["org_name"] or "").strip():
+            raise Unprocessable({"org_name": ["can't be blank"]})
+        if len(str(attrs["org_name"])) > 255:  # porta account.rb
+            raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
+        changes["org_name"] = str(attrs["org_name"])
+    for flag in ("monthly_billing_enabled", "monthly_charging_enabled"):
+        if flag in attrs:
+            changes[flag] = as_bool(attrs[flag])
+    return sandbox.store.update("account", account["id"], changes)
+
+
+def change_account_plan(sandbox: Sandbox, account: Obj, plan_id: Any) -> Obj:
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None or plan["type"] != "account_plan":
+        raise NotFound()
+    return sandbox.store.update("account", account["id"], {"plan_id": plan["id"]})
+
+
+def update_user(sandbox: Sandbox, user: Obj, attrs: Obj) -> Obj:
+    changes: Obj = {}
+    username = attrs.get("username", user["username"])
+    email = attrs.get("email", user["email"])
+    check_user_fields(sandbox, username, email, except_id=user["id"])
+    changes["username"], changes["email"] = str(username), str(email)
+    if attrs.get("password"):
+        changes["_password_hash"] = hash_password(str(attrs["password"]))
+    return sandbox.store.update("user", user["id"], changes)
+
+
+def delete_user(sandbox: Sandbox, user: Obj) -> None:
+    admins = [u for u in sandbox.store.list("user", account_id=user["account_id"]) if u["role"] == "admin"]
+    if user["role"] == "admin" and len(admins) == 1:
+        raise Unprocessable({"base": ["last admin of an account cannot be deleted"]})
+    sandbox.store.delete("user", user["id"])
+
+
+USER_EVENTS = {
+    "activate": ("state", "active"),
+    "suspend": ("state", "suspended"),
+    "unsuspend": ("state", "active"),
+    "admin": ("role", "admin"),
+    "member": ("role", "member"),
+}
+_USER_EVENT_FROM = {"activate": ("pending",), "suspend": ("pending", "active"), "unsuspend": ("suspended",)}
+
+
+def set_user_state(sandbox: Sandbox, user: Obj, event: str) -> Obj:
+    """A buyer user's state or role event (`USER_EVENTS`); a state event from the wrong state is a 422."""
+    field, value = USER_EVENTS[event]
+    if event in _USER_EVENT_FROM and user["state"] not in _USER_EVENT_FROM[event]:
+        raise transition_error(event)
+    return sandbox.store.update("user", user["id"], {field: value})
+
+
+def unsubscribe(sandbox: Sandbox, sub: Obj) -> None:
+    """porta refuses to unsubscribe while the account has applications on that product."""
+    if sandbox.store.first("application", account_id=sub["account_id"], service_id=sub["service_id"]):
+        raise Unprocessable({"base": ["Cannot unsubscribe while applications of this service exist"]})
+    sandbox.store.delete("service_subscription", sub["id"])
+
+
+def approve_subscription(sandbox: Sandbox, sub: Obj) -> Obj:
+    """porta service_subscriptions_controller.rb#approve: accept! from pending, else 422."""
+    if sub["state"] != "pending":
+        raise transition_error("accept")
+    return sandbox.store.update("service_subscription", sub["id"], {"state": "live"})
+
+
+def change_subscription_plan(sandbox: Sandbox, sub: Obj, plan_id: Any) -> Obj:
+    """A service plan of the same product, else 404."""
+    plan = sandbox.store.get("plan", plan_id)
+    if plan is None or plan["type"] != "service_plan" or plan["issuer_id"] != sub["service_id"]:
+        raise NotFound()
+    return sandbox.store.update("service_subscription", sub["id"], {"plan_id": plan["id"]})
+
+
 # -- applications ---------------------------------------------------------------------------------
 def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None = None) -> str:
     key = str(user_key)
@@ -474,3 +593,30 @@ def change_application_plan(sandbox: Sandbox, app_id: int, plan_id: int) -> Obj:
     if plan["issuer_id"] != app["service_id"]:
         raise Unprocessable({"plan": ["must belong to the application's product"]})
     return sandbox.store.update("application", app_id, {"plan_id": plan_id})
+
+
+def link_sso_user(sandbox: Sandbox, user: Obj, link: Obj) -> Obj:
+    """Record an SSO authorization (provider id, subject) on a developer found by verified email."""
+    return sandbox.store.update("user", user["id"], {"_sso": link})
+
+
+def update_application(sandbox: Sandbox, app: Obj, params: Obj) -> Obj:
+    changes: Obj = {}
+    if "name" in params:
+        if not str(params["name"] or "").strip():
+            raise Unprocessable({"name": ["can't be blank"]})
+        changes["name"] = str(params["name"])
+    if "description" in params:
+        changes["description"] = params["description"] or ""
+    if params.get("user_key") not in (None, "") and params["user_key"] != app["user_key"]:
+        changes["user_key"] = validate_user_key(sandbox, params["user_key"], except_id=app["id"])
+    return sandbox.store.update("application", app["id"], changes)
+
+
+def delete_application(sandbox: Sandbox, app: Obj) -> None:
+    sandbox.store.delete("application", app["id"])
+
+
+def set_app_keys(sandbox: Sandbox, app: Obj, extra: list[Obj]) -> Obj:
+    """The application's app keys besides its user key (the route checks blank, taken and the limit)."""
+    return sandbox.store.update("application", app["id"], {"_app_keys": extra})

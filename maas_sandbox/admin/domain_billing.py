@@ -225,3 +225,14 @@ def bill(sandbox: Sandbox, month: str, account_id: int | None = None) -> list[Ob
             invoice = fire(sandbox, invoice, "finalize")
         touched.append(invoice)
     return touched
+
+
+def update_invoice(sandbox: Sandbox, invoice: Obj, changes: Obj) -> Obj:
+    """`period` / `friendly_id` as the route validated them; nothing to change writes nothing."""
+    return sandbox.store.update("invoice", invoice["id"], changes) if changes else invoice
+
+
+def delete_line_item(sandbox: Sandbox, invoice: Obj, item: Obj) -> None:
+    if invoice["state"] not in EDITABLE:
+        raise Unprocessable({"base": ["Invoice is not editable"]})
+    sandbox.store.delete("line_item", item["id"])

@@ -10,8 +10,11 @@ import json
 import secrets
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin import domain_products as products
-from maas_sandbox.admin.routes.cms import create_builtin_templates
+from maas_sandbox.admin import domain_backends as db
+from maas_sandbox.admin import domain_cms as cms
+from maas_sandbox.admin import domain_provider as provider_domain
+from maas_sandbox.admin import domain_services as ds
+from maas_sandbox.admin.domain_cms import create_builtin_templates
 from maas_sandbox.context import Sandbox
 
 PROVIDER_ORG_NAME = "Provider Name"
@@ -56,7 +59,8 @@ def seed_tenant(sandbox: Sandbox) -> None:
         return
     with store.transaction():
         admin_domain = _host(sandbox.admin_url)
-        provider = store.insert(
+        provider = provider_domain.create(
+            sandbox,
             "provider",
             {
                 "org_name": PROVIDER_ORG_NAME,
@@ -85,12 +89,12 @@ def seed_tenant(sandbox: Sandbox) -> None:
         accounts.create_plan(
             sandbox, "account_plan", None, {"name": "Default", "state_event": "publish", "default": True}
         )
-        backend = products.create_backend_api(
+        backend = db.create_backend_api(
             sandbox,
             {"name": "API Backend", "system_name": "api", "private_endpoint": "https://echo-api.3scale.net:443"},
         )
-        service = products.create_service(sandbox, {"name": "API", "system_name": "api"})
-        products.create_backend_usage(sandbox, service["id"], backend["id"], "/")
+        service = ds.create_service(sandbox, {"name": "API", "system_name": "api"})
+        db.create_backend_usage(sandbox, service["id"], backend["id"], "/")
         basic = accounts.create_plan(
             sandbox,
             "application_plan",
@@ -112,7 +116,8 @@ def seed_tenant(sandbox: Sandbox) -> None:
             create_applications=False,
         )
         accounts.create_application(sandbox, developer["id"], basic["id"], "Developer's App", "")
-        store.insert(
+        cms.create(
+            sandbox,
             "active_doc",
             {
                 "name": "Echo",

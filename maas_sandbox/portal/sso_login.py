@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from maas_sandbox.admin.conventions import ApiError
-from maas_sandbox.admin.domain_accounts import signup
+from maas_sandbox.admin.domain_accounts import link_sso_user, signup
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -132,7 +132,7 @@ def _user_for(sandbox: Sandbox, provider: Obj, claims: Obj) -> Obj:
     if claims.get("email") and claims.get("email_verified"):
         by_email = sandbox.store.first("user", email=str(claims["email"]))
         if by_email is not None:
-            return sandbox.store.update("user", by_email["id"], {"_sso": link})
+            return link_sso_user(sandbox, by_email, link)
     email = claims.get("email") or f"{claims['sub']}@sso.invalid"
     username = claims.get("preferred_username") or email.split("@", 1)[0]
     if sandbox.store.first("user", username=username) is not None:

@@ -143,3 +143,9 @@ def standard_claims(user: Obj) -> Obj:
         claims["given_name"] = first
         claims["family_name"] = last
     return claims
+
+
+def save_users(sandbox: Sandbox, realm_row: Obj, users: list[Obj]) -> Obj:
+    """Replace a realm's users as they are (already hashed: the users API and the login flow's password
+    change prepare them); the only other writer of realm rows besides create/update_realm."""
+    return sandbox.store.update(KIND, realm_row["id"], {"users": users})

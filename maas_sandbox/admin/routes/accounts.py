@@ -7,27 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
-    as_bool,
+    admin_router,
     collection,
     deleted,
     link,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["accounts"])
+router = admin_router(tags=["accounts"])
 Obj = dict[str, Any]
 API = "/admin/api"
 ACCOUNT_FIELDS = ("org_name", "monthly_billing_enabled", "monthly_charging_enabled")
@@ -78,7 +78,7 @@ def _ids(value: Any) -> list[int] | None:
 # -- signup and accounts --------------------------------------------------------------------------
 @router.post(API + "/signup.json")
 async def signup(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan_ids = _ids(params.get("account_plan_id"))
     account, _user = accounts.signup(
@@ -97,7 +97,7 @@ async def signup(request: Request) -> Response:
 
 @router.get(API + "/accounts.json")
 async def list_accounts(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     state = params.get("state")
     rows = sandbox.store.list("account", state=state) if state else sandbox.store.list("account")
@@ -106,7 +106,7 @@ async def list_accounts(request: Request) -> Response:
 
 @router.get(API + "/accounts/find.json")
 async def find_account(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = None
     if params.get("user_id") not in (None, ""):
@@ -123,39 +123,27 @@ async def find_account(request: Request) -> Response:
 
 @router.get(API + "/accounts/{account_id}.json")
 async def read_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return single("account", account_view(sandbox, account_of(sandbox, account_id)))
 
 
 @router.put(API + "/accounts/{account_id}.json")
 async def update_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
-    account = account_of(sandbox, account_id)
-    attrs = wrapped(params, "account")
-    changes: Obj = {}
-    if "org_name" in attrs:
-        if not str(attrs["org_name"] or "").strip():
-            raise Unprocessable({"org_name": ["can't be blank"]})
-        if len(str(attrs["org_name"])) > 255:  # porta account.rb
-            raise Unprocessable({"org_name": ["is too long (maximum is 255 characters)"]})
-        changes["org_name"] = str(attrs["org_name"])
-    for flag in ("monthly_billing_enabled", "monthly_charging_enabled"):
-        if flag in attrs:
-            changes[flag] = as_bool(attrs[flag])
-    account = sandbox.store.update("account", account["id"], changes)
+    account = accounts.update_account(sandbox, account_of(sandbox, account_id), wrapped(params, "account"))
     return single("account", account_view(sandbox, account))
 
 
 @router.delete(API + "/accounts/{account_id}.json")
 async def delete_account(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     accounts.delete_account(sandbox, account_of(sandbox, account_id)["id"])
     return deleted()
 
 
 async def _account_event(request: Request, account_id: str, event: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = accounts.set_account_state(sandbox, account_of(sandbox, account_id)["id"], event)
     return single("account", account_view(sandbox, account))
 
@@ -177,13 +165,10 @@ async def make_pending_account(request: Request, account_id: str) -> Response:
 
 @router.put(API + "/accounts/{account_id}/change_plan.json")
 async def change_account_plan(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
-    plan = sandbox.store.get("plan", params.get("plan_id"))
-    if plan is None or plan["type"] != "account_plan":
-        raise NotFound()
-    account = sandbox.store.update("account", account["id"], {"plan_id": plan["id"]})
+    account = accounts.change_account_plan(sandbox, account, params.get("plan_id"))
     return single("account", account_view(sandbox, account))
 
 
@@ -197,7 +182,7 @@ def _user(sandbox: Sandbox, account: Obj, user_id: str) -> Obj:
 
 @router.get(API + "/accounts/{account_id}/users.json")
 async def list_users(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     users = sandbox.store.list("user", account_id=account["id"])
@@ -209,7 +194,7 @@ async def list_users(request: Request, account_id: str) -> Response:
 
 @router.post(API + "/accounts/{account_id}/users.json")
 async def create_user(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     attrs = wrapped(params, "user")
@@ -221,67 +206,41 @@ async def create_user(request: Request, account_id: str) -> Response:
 
 @router.get(API + "/accounts/{account_id}/users/{user_id}.json")
 async def read_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
     return single("user", user_view(sandbox, user))
 
 
 @router.put(API + "/accounts/{account_id}/users/{user_id}.json")
 async def update_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = _user(sandbox, account_of(sandbox, account_id), user_id)
-    attrs = wrapped(params, "user")
-    changes: Obj = {}
-    username = attrs.get("username", user["username"])
-    email = attrs.get("email", user["email"])
-    accounts.check_user_fields(sandbox, username, email, except_id=user["id"])
-    changes["username"], changes["email"] = str(username), str(email)
-    if attrs.get("password"):
-        changes["_password_hash"] = accounts.hash_password(str(attrs["password"]))
-    user = sandbox.store.update("user", user["id"], changes)
+    user = accounts.update_user(sandbox, user, wrapped(params, "user"))
     return single("user", user_view(sandbox, user))
 
 
 @router.delete(API + "/accounts/{account_id}/users/{user_id}.json")
 async def delete_user(request: Request, account_id: str, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
-    user = _user(sandbox, account, user_id)
-    admins = [u for u in sandbox.store.list("user", account_id=account["id"]) if u["role"] == "admin"]
-    if user["role"] == "admin" and len(admins) == 1:
-        raise Unprocessable({"base": ["last admin of an account cannot be deleted"]})
-    sandbox.store.delete("user", user["id"])
+    accounts.delete_user(sandbox, _user(sandbox, account, user_id))
     return deleted()
-
-
-_USER_EVENTS = {
-    "activate": ("state", "active"),
-    "suspend": ("state", "suspended"),
-    "unsuspend": ("state", "active"),
-    "admin": ("role", "admin"),
-    "member": ("role", "member"),
-}
 
 
 @router.put(API + "/accounts/{account_id}/users/{user_id}/{event}.json")
 async def user_event(request: Request, account_id: str, user_id: str, event: str) -> Response:
-    sandbox = await require_admin(request)
-    if event not in _USER_EVENTS:
+    sandbox = sandbox_of(request)
+    if event not in accounts.USER_EVENTS:
         raise NotFound()
-    user = _user(sandbox, account_of(sandbox, account_id), user_id)
-    field, value = _USER_EVENTS[event]
-    allowed_from = {"activate": ("pending",), "suspend": ("pending", "active"), "unsuspend": ("suspended",)}
-    if event in allowed_from and user["state"] not in allowed_from[event]:
-        raise accounts.transition_error(event)
-    user = sandbox.store.update("user", user["id"], {field: value})
+    user = accounts.set_user_state(sandbox, _user(sandbox, account_of(sandbox, account_id), user_id), event)
     return single("user", user_view(sandbox, user))
 
 
 # -- service subscriptions ------------------------------------------------------------------------
 @router.get(API + "/accounts/{account_id}/service_subscriptions.json")
 async def list_subscriptions(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     subs = sandbox.store.list("service_subscription", account_id=account["id"])
     return collection("service_subscriptions", "service_subscription", [subscription_view(sandbox, s) for s in subs])
@@ -289,7 +248,7 @@ async def list_subscriptions(request: Request, account_id: str) -> Response:
 
 @router.post(API + "/accounts/{account_id}/service_subscriptions.json")
 async def create_subscription(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     plan_id = wrapped(params, "service_subscription").get("plan_id")
@@ -302,7 +261,7 @@ async def create_subscription(request: Request, account_id: str) -> Response:
 
 @router.get(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
 async def read_subscription(request: Request, account_id: str, sub_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     sub = sandbox.store.get("service_subscription", path_id(sub_id))
     if sub is None or sub["account_id"] != account["id"]:
@@ -313,14 +272,12 @@ async def read_subscription(request: Request, account_id: str, sub_id: str) -> R
 @router.delete(API + "/accounts/{account_id}/service_subscriptions/{sub_id}.json")
 async def delete_subscription(request: Request, account_id: str, sub_id: str) -> Response:
     """porta refuses to unsubscribe while the account has applications on that product."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     sub = sandbox.store.get("service_subscription", path_id(sub_id))
     if sub is None or sub["account_id"] != account["id"]:
         raise NotFound()
-    if sandbox.store.first("application", account_id=account["id"], service_id=sub["service_id"]):
-        raise Unprocessable({"base": ["Cannot unsubscribe while applications of this service exist"]})
-    sandbox.store.delete("service_subscription", sub["id"])
+    accounts.unsubscribe(sandbox, sub)
     return deleted()
 
 
@@ -334,31 +291,26 @@ def _subscription(sandbox: Sandbox, account: Obj, sub_id: str) -> Obj:
 @router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/approve.json")
 async def approve_subscription(request: Request, account_id: str, sub_id: str) -> Response:
     """porta service_subscriptions_controller.rb#approve: accept! from pending, else 422."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
-    if sub["state"] != "pending":
-        raise accounts.transition_error("accept")
-    sub = sandbox.store.update("service_subscription", sub["id"], {"state": "live"})
+    sub = accounts.approve_subscription(sandbox, sub)
     return single("service_subscription", subscription_view(sandbox, sub))
 
 
 @router.put(API + "/accounts/{account_id}/service_subscriptions/{sub_id}/change_plan.json")
 async def change_subscription_plan(request: Request, account_id: str, sub_id: str) -> Response:
     """porta service_subscriptions_controller.rb#change_plan: a service plan of the same product."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     sub = _subscription(sandbox, account_of(sandbox, account_id), sub_id)
-    plan = sandbox.store.get("plan", params.get("plan_id"))
-    if plan is None or plan["type"] != "service_plan" or plan["issuer_id"] != sub["service_id"]:
-        raise NotFound()
-    sub = sandbox.store.update("service_subscription", sub["id"], {"plan_id": plan["id"]})
+    sub = accounts.change_subscription_plan(sandbox, sub, params.get("plan_id"))
     return single("service_subscription", subscription_view(sandbox, sub))
 
 
 @router.get(API + "/accounts/{account_id}/plan.json")
 async def read_account_plan(request: Request, account_id: str) -> Response:
     """porta buyers_account_plans_controller.rb#show: the account's account plan."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     plan = sandbox.store.get("plan", account.get("plan_id"))
     if plan is None:

@@ -9,26 +9,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
+from maas_sandbox.admin import domain_cms as cms
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     collection,
     deleted,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.admin.domain_accounts import system_name_from
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["active_docs"])
+router = admin_router(tags=["active_docs"])
 Obj = dict[str, Any]
 API = "/admin/api/active_docs"
 WRAPPER = "api_docs_service"
@@ -80,13 +82,13 @@ def _doc(sandbox: Sandbox, doc_id: str) -> Obj:
 
 @router.get(API + ".json")
 async def list_active_docs(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return collection("api_docs", "api_doc", sandbox.store.list("active_doc"))
 
 
 @router.post(API + ".json")
 async def create_active_doc(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), WRAPPER)
     skip = as_bool(attrs.get("skip_swagger_validations"))
     body = _body_text(attrs.get("body"))
@@ -101,7 +103,8 @@ async def create_active_doc(request: Request) -> Response:
         errors["system_name"] = ["has already been taken"]
     if errors:
         raise Unprocessable(errors)
-    doc = sandbox.store.insert(
+    doc = cms.create(
+        sandbox,
         "active_doc",
         {
             "name": name,
@@ -118,14 +121,14 @@ async def create_active_doc(request: Request) -> Response:
 
 @router.get(API + "/{doc_id}.json")
 async def read_active_doc(request: Request, doc_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return single("api_doc", _doc(sandbox, doc_id))
 
 
 @router.put(API + "/{doc_id}.json")
 async def update_active_doc(request: Request, doc_id: str) -> Response:
     """system_name is fixed at creation; the rest may change."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     doc = _doc(sandbox, doc_id)
     attrs = wrapped(await read_params(request), WRAPPER)
     changes: Obj = {}
@@ -147,11 +150,11 @@ async def update_active_doc(request: Request, doc_id: str) -> Response:
         changes["published"] = as_bool(attrs["published"])
     if "service_id" in attrs:
         changes["service_id"] = _service_id(sandbox, attrs["service_id"])
-    return single("api_doc", sandbox.store.update("active_doc", doc["id"], changes))
+    return single("api_doc", cms.update(sandbox, "active_doc", doc, changes))
 
 
 @router.delete(API + "/{doc_id}.json")
 async def delete_active_doc(request: Request, doc_id: str) -> Response:
-    sandbox = await require_admin(request)
-    sandbox.store.delete("active_doc", _doc(sandbox, doc_id)["id"])
+    sandbox = sandbox_of(request)
+    cms.delete(sandbox, "active_doc", _doc(sandbox, doc_id))
     return deleted()

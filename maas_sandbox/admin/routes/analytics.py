@@ -12,22 +12,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from maas_sandbox.admin.conventions import (
     BadRequest,
     NotFound,
     Obj,
+    admin_router,
     as_bool,
     path_id,
     read_params,
-    require_admin,
     required_missing,
+    sandbox_of,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["analytics"])
+router = admin_router(tags=["analytics"])
 
 # porta app/lib/stats/views/usage.rb GRANULARITIES: period → bucket; a week has 6-hour buckets (21600 s)
 PERIODS = ("year", "month", "week", "day")
@@ -242,7 +243,7 @@ def _series(sandbox: Sandbox, params: Obj, metric: Obj, **where: int) -> Obj:
 
 async def _subject(request: Request, kind: str, obj_id: str) -> tuple[Sandbox, Obj, Obj]:
     """The checks every stats route makes first: token, params, the object (else 404), a running backend."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     obj = sandbox.store.get(kind, path_id(obj_id))
     if obj is None:

@@ -8,27 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     collection,
     deleted,
     link,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
 )
 from maas_sandbox.admin.routes.accounts import account_of
 from maas_sandbox.clock import iso
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["applications"])
+router = admin_router(tags=["applications"])
 Obj = dict[str, Any]
 API = "/admin/api"
 MAX_APP_KEYS = 5
@@ -74,7 +75,7 @@ def _show(sandbox: Sandbox, app: Obj, status: int = 200) -> Response:
 # -- provider-wide --------------------------------------------------------------------------------
 @router.get(API + "/applications.json")
 async def list_all_applications(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     apps = sandbox.store.list("application")
     for field in ("service_id", "plan_id"):
@@ -88,7 +89,7 @@ async def list_all_applications(request: Request) -> Response:
 
 @router.get(API + "/applications/find.json")
 async def find_application(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     app = None
     if params.get("application_id") not in (None, ""):
@@ -105,7 +106,7 @@ async def find_application(request: Request) -> Response:
 # -- per account ----------------------------------------------------------------------------------
 @router.get(API + "/accounts/{account_id}/applications.json")
 async def list_applications(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     apps = sandbox.store.list("application", account_id=account["id"])
     return collection("applications", "application", [application_view(sandbox, a) for a in apps])
@@ -113,7 +114,7 @@ async def list_applications(request: Request, account_id: str) -> Response:
 
 @router.post(API + "/accounts/{account_id}/applications.json")
 async def create_application(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     account = account_of(sandbox, account_id)
     app = accounts.create_application(
@@ -129,45 +130,36 @@ async def create_application(request: Request, account_id: str) -> Response:
 
 @router.get(API + "/accounts/{account_id}/applications/{app_id}.json")
 async def read_application(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _app(sandbox, account_of(sandbox, account_id), app_id))
 
 
 @router.put(API + "/accounts/{account_id}/applications/{app_id}.json")
 async def update_application(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    changes: Obj = {}
-    if "name" in params:
-        if not str(params["name"] or "").strip():
-            raise Unprocessable({"name": ["can't be blank"]})
-        changes["name"] = str(params["name"])
-    if "description" in params:
-        changes["description"] = params["description"] or ""
-    if params.get("user_key") not in (None, "") and params["user_key"] != app["user_key"]:
-        changes["user_key"] = accounts.validate_user_key(sandbox, params["user_key"], except_id=app["id"])
-    return _show(sandbox, sandbox.store.update("application", app["id"], changes))
+    return _show(sandbox, accounts.update_application(sandbox, app, params))
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}.json")
 async def delete_application(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    sandbox.store.delete("application", app["id"])
+    accounts.delete_application(sandbox, app)
     return deleted()
 
 
 @router.put(API + "/accounts/{account_id}/applications/{app_id}/change_plan.json")
 async def change_plan(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     return _show(sandbox, accounts.change_application_plan(sandbox, app["id"], path_id(params.get("plan_id"))))
 
 
 async def _event(request: Request, account_id: str, app_id: str, event: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     return _show(sandbox, accounts.set_application_state(sandbox, app["id"], event))
 
@@ -195,14 +187,14 @@ def _keys(app: Obj) -> list[Obj]:
 
 @router.get(API + "/accounts/{account_id}/applications/{app_id}/keys.json")
 async def list_keys(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     return collection("keys", "key", _keys(app))
 
 
 @router.post(API + "/accounts/{account_id}/applications/{app_id}/keys.json")
 async def create_key(request: Request, account_id: str, app_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     value = str(params.get("key") or "")
@@ -215,12 +207,12 @@ async def create_key(request: Request, account_id: str, app_id: str) -> Response
         raise Unprocessable({"base": ["Limit reached"]})
     stamp = iso(sandbox.clock.now())
     extra.append({"value": value, "created_at": stamp, "updated_at": stamp})
-    return _show(sandbox, sandbox.store.update("application", app["id"], {"_app_keys": extra}), status=201)
+    return _show(sandbox, accounts.set_app_keys(sandbox, app, extra), status=201)
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}/keys/{key:path}.json")
 async def delete_key(request: Request, account_id: str, app_id: str, key: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     # The server has already percent-decoded the path once, as Rails does for a route segment (`key:path`
     # keeps a decoded "/"); decoding again would turn a literal "%D9" in a key into another key.
@@ -228,4 +220,4 @@ async def delete_key(request: Request, account_id: str, app_id: str, key: str) -
     extra = [k for k in app.get("_app_keys", []) if k["value"] != value]
     if len(extra) == len(app.get("_app_keys", [])):
         raise NotFound()
-    return _show(sandbox, sandbox.store.update("application", app["id"], {"_app_keys": extra}))
+    return _show(sandbox, accounts.set_app_keys(sandbox, app, extra))

@@ -3,7 +3,7 @@
 JSON only. Items are returned unwrapped; lists as `{"collection": [...], "metadata": {...}}` with per_page
 default 20, max 100. Parameters an endpoint does not know answer 422 `{"error": "Unpermitted parameters: [...]"}`.
 Templates keep a `draft` and a `published` body; `publish` copies the draft. Builtin pages and partials exist
-from the start (see BUILTIN_PAGES) and can only be updated.
+from the start (see domain_cms.BUILTIN_PAGES) and can only be updated.
 """
 
 from __future__ import annotations
@@ -12,44 +12,30 @@ import base64
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
+from maas_sandbox.admin import domain_cms as cms
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     deleted,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
 )
 from maas_sandbox.admin.domain_accounts import system_name_from
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["cms"])
+router = admin_router(tags=["cms"])
 Obj = dict[str, Any]
 API = "/admin/api/cms"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
 AUTH_KEYS = {"access_token", "provider_key"}
-
-# A fresh tenant's builtin templates that the kit's portal replaces or links to (system_name, title).
-BUILTIN_PAGES = (
-    ("dashboards/show", "Dashboard"),
-    ("login/new", "Sign in"),
-    ("signup/show", "Sign up"),
-    ("accounts/show", "Account"),
-    ("applications/index", "Applications"),
-    ("applications/choose_service", "Choose service"),
-    ("applications/new", "New application"),
-    ("applications/show", "Application"),
-    ("api_docs/index", "Documentation"),
-    ("stats/index", "Statistics"),
-)
-BUILTIN_PARTIALS = ("submenu", "field", "shared/pagination")
-BUILTIN_SECTIONS = (("css", "css"), ("javascripts", "javascripts"), ("images", "images"))
 
 # porta api_support/forbid_params.rb: top-level keys outside the wrapper's `include` list and the controller's
 # whitelist answer 422; within that set, keys a type does not permit are dropped silently (strong params).
@@ -74,66 +60,6 @@ PAGE_PARAMS = BASE_WHITELIST
 HANDLERS = (None, "", "textile", "markdown")
 
 
-# -- seed -----------------------------------------------------------------------------------------
-def create_builtin_templates(sandbox: Sandbox) -> None:
-    """Root and asset sections, builtin pages/partials, the default layout and homepage of a new portal."""
-    store = sandbox.store
-    with store.transaction():
-        root = store.insert(
-            "cms_section",
-            {"title": "Root", "system_name": "root", "public": True, "parent_id": None, "partial_path": "/"},
-        )
-        for system_name, title in BUILTIN_SECTIONS:
-            store.insert(
-                "cms_section",
-                {
-                    "title": title,
-                    "system_name": system_name,
-                    "public": True,
-                    "parent_id": root["id"],
-                    "partial_path": f"/{system_name}",
-                },
-            )
-        layout = _insert_template(
-            sandbox, "layout", "main_layout", title="Main layout", draft="{% content %}", published="{% content %}"
-        )
-        _insert_template(
-            sandbox,
-            "page",
-            "homepage",
-            title="Homepage",
-            path="/",
-            layout_id=layout["id"],
-            section_id=root["id"],
-            draft="<h1>{{ provider.name }}</h1>",
-            published="<h1>{{ provider.name }}</h1>",
-        )
-        for system_name, title in BUILTIN_PAGES:
-            _insert_template(
-                sandbox, "builtin_page", system_name, title=title, layout_id=layout["id"], section_id=root["id"]
-            )
-        for system_name in BUILTIN_PARTIALS:
-            _insert_template(sandbox, "builtin_partial", system_name)
-
-
-def _insert_template(sandbox: Sandbox, kind: str, system_name: str | None, **fields: Any) -> Obj:
-    base: Obj = {
-        "type": kind,
-        "system_name": system_name,
-        "title": None,
-        "path": None,
-        "layout_id": None,
-        "section_id": None,
-        "content_type": "text/html",
-        "liquid_enabled": True,
-        "handler": None,
-        "draft": "",
-        "published": None,
-    }
-    return sandbox.store.insert("cms_template", {**base, **fields})
-
-
-# -- helpers --------------------------------------------------------------------------------------
 def _check_permitted(params: Obj, permitted: set[str]) -> None:
     extra = sorted(k for k in params if k not in permitted and k not in AUTH_KEYS)
     if extra:
@@ -256,7 +182,7 @@ def _template_changes(sandbox: Sandbox, attrs: Obj, kind: str, current: Obj | No
 
 @router.get(API + "/templates.json")
 async def list_templates(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, LIST_TEMPLATE_PARAMS)
     rows = sandbox.store.list("cms_template")
@@ -270,7 +196,7 @@ async def list_templates(request: Request) -> Response:
 
 @router.post(API + "/templates.json")
 async def create_template(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, TEMPLATE_PARAMS)
     kind = params.get("type")
@@ -283,47 +209,39 @@ async def create_template(request: Request) -> Response:
         if values.get("section_id") is None:
             root = sandbox.store.first("cms_section", system_name="root")
             values["section_id"] = root["id"] if root else None
-    template = _insert_template(sandbox, kind, values.pop("system_name", None), **values)
+    template = cms.insert_template(sandbox, kind, values.pop("system_name", None), **values)
     return JSONResponse(template_view(template), status_code=201)
 
 
 @router.get(API + "/templates/{template_id}.json")
 async def read_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     return JSONResponse(template_view(_get(sandbox, "cms_template", template_id)))
 
 
 @router.put(API + "/templates/{template_id}.json")
 async def update_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
     changes = _template_changes(sandbox, params, template["type"], template)
-    return JSONResponse(template_view(sandbox.store.update("cms_template", template["id"], changes)))
+    return JSONResponse(template_view(cms.update(sandbox, "cms_template", template, changes)))
 
 
 @router.put(API + "/templates/{template_id}/publish.json")
 async def publish_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     _check_permitted(await read_params(request), TEMPLATE_PARAMS)
     template = _get(sandbox, "cms_template", template_id)
-    # porta cms/template.rb publish!: only with a draft; published = draft, draft = nil
-    if template.get("draft") is not None:
-        template = sandbox.store.update("cms_template", template["id"], {"published": template["draft"], "draft": None})
-    return JSONResponse(template_view(template))
+    return JSONResponse(template_view(cms.publish_template(sandbox, template)))
 
 
 @router.delete(API + "/templates/{template_id}.json")
 async def delete_template(request: Request, template_id: str) -> Response:
-    sandbox = await require_admin(request)
-    template = _get(sandbox, "cms_template", template_id)
-    if template["type"].startswith("builtin"):
-        raise Unprocessable(body={"error": "Built-in resources can't be deleted"})  # template_service.rb
-    if template["type"] == "layout" and sandbox.store.first("cms_template", layout_id=template["id"]):
-        raise Unprocessable(body={"error": "Layout is used by pages and cannot be deleted"})
-    sandbox.store.delete("cms_template", template["id"])
+    sandbox = sandbox_of(request)
+    cms.delete_template(sandbox, _get(sandbox, "cms_template", template_id))
     return deleted()
 
 
@@ -367,7 +285,7 @@ def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
 
 @router.get(API + "/sections.json")
 async def list_sections(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
     rows = sandbox.store.list("cms_section")
@@ -378,43 +296,33 @@ async def list_sections(request: Request) -> Response:
 
 @router.post(API + "/sections.json")
 async def create_section(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
-    section = sandbox.store.insert("cms_section", _section_values(sandbox, params, None))
+    section = cms.create(sandbox, "cms_section", _section_values(sandbox, params, None))
     return JSONResponse(public(section), status_code=201)
 
 
 @router.get(API + "/sections/{section_id}.json")
 async def read_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse(public(_get(sandbox, "cms_section", section_id)))
 
 
 @router.put(API + "/sections/{section_id}.json")
 async def update_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
     section = _get(sandbox, "cms_section", section_id)
     changes = _section_values(sandbox, params, section)
-    return JSONResponse(public(sandbox.store.update("cms_section", section["id"], changes)))
+    return JSONResponse(public(cms.update(sandbox, "cms_section", section, changes)))
 
 
 @router.delete(API + "/sections/{section_id}.json")
 async def delete_section(request: Request, section_id: str) -> Response:
-    sandbox = await require_admin(request)
-    section = _get(sandbox, "cms_section", section_id)
-    if section["system_name"] == "root":
-        raise Unprocessable(body={"error": "The root section cannot be deleted"})
-    with sandbox.store.transaction():
-        # porta moves the contents of a deleted section to its parent
-        for kind in ("cms_template", "cms_file"):
-            for item in sandbox.store.list(kind, section_id=section["id"]):
-                sandbox.store.update(kind, item["id"], {"section_id": section["parent_id"]})
-        for child in sandbox.store.list("cms_section", parent_id=section["id"]):
-            sandbox.store.update("cms_section", child["id"], {"parent_id": section["parent_id"]})
-        sandbox.store.delete("cms_section", section["id"])
+    sandbox = sandbox_of(request)
+    cms.delete_section(sandbox, _get(sandbox, "cms_section", section_id))
     return deleted()
 
 
@@ -469,7 +377,7 @@ async def _file_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj
 
 @router.get(API + "/files.json")
 async def list_files(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
     rows = sandbox.store.list("cms_file")
@@ -480,31 +388,31 @@ async def list_files(request: Request) -> Response:
 
 @router.post(API + "/files.json")
 async def create_file(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
-    item = sandbox.store.insert("cms_file", await _file_values(sandbox, params, None))
+    item = cms.create(sandbox, "cms_file", await _file_values(sandbox, params, None))
     return JSONResponse(file_view(sandbox, item), status_code=201)
 
 
 @router.get(API + "/files/{file_id}.json")
 async def read_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse(file_view(sandbox, _get(sandbox, "cms_file", file_id)))
 
 
 @router.put(API + "/files/{file_id}.json")
 async def update_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, FILE_PARAMS)
     item = _get(sandbox, "cms_file", file_id)
     changes = await _file_values(sandbox, params, item)
-    return JSONResponse(file_view(sandbox, sandbox.store.update("cms_file", item["id"], changes)))
+    return JSONResponse(file_view(sandbox, cms.update(sandbox, "cms_file", item, changes)))
 
 
 @router.delete(API + "/files/{file_id}.json")
 async def delete_file(request: Request, file_id: str) -> Response:
-    sandbox = await require_admin(request)
-    sandbox.store.delete("cms_file", _get(sandbox, "cms_file", file_id)["id"])
+    sandbox = sandbox_of(request)
+    cms.delete(sandbox, "cms_file", _get(sandbox, "cms_file", file_id))
     return deleted()

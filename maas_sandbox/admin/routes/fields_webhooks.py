@@ -13,34 +13,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     deleted,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["fields definitions", "webhooks"])
+router = admin_router(tags=["fields definitions", "webhooks"])
 Obj = dict[str, Any]
 API = "/admin/api"
 TARGETS = ("Account", "User", "Cinstance")
-DEFAULT_FIELDS = (
-    ("Account", "org_name", "Organization/Group Name", True),
-    ("User", "username", "Username", True),
-    ("User", "email", "Email", True),
-    ("User", "password", "Password", True),
-    ("Cinstance", "name", "Name", True),
-    ("Cinstance", "description", "Description", True),
-)
 WEBHOOK_SWITCHES = (
     "provider_actions",
     "account_created_on", "account_updated_on", "account_deleted_on", "account_plan_changed_on",
@@ -52,16 +46,7 @@ WEBHOOK_SWITCHES = (
 
 
 def _fields(sandbox: Sandbox) -> list[Obj]:
-    store = sandbox.store
-    with store.transaction():
-        if not store.kv_get("fields_definitions_seeded"):
-            for position, (target, name, label, required) in enumerate(DEFAULT_FIELDS):
-                store.insert("fields_definition", {
-                    "target": target, "name": name, "label": label, "required": required, "hidden": False,
-                    "read_only": False, "choices": [], "position": position,
-                })  # fmt: skip
-            store.kv_set("fields_definitions_seeded", True)
-    return store.list("fields_definition")
+    return provider_domain.fields_definitions(sandbox)
 
 
 def _field(sandbox: Sandbox, field_id: str) -> Obj:
@@ -109,41 +94,41 @@ def _values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
 
 @router.get(API + "/fields_definitions.json")
 async def list_fields(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rows = sorted(_fields(sandbox), key=lambda f: (f["position"], f["id"]))
     return JSONResponse({"fields_definitions": [{"fields_definition": public(f)} for f in rows]})
 
 
 @router.post(API + "/fields_definitions.json")
 async def create_field(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "fields_definition")
     rows = _fields(sandbox)
     values = {"required": False, "hidden": False, "read_only": False, "choices": [], **_values(sandbox, attrs, None)}
     values["position"] = max((f["position"] for f in rows), default=-1) + 1
-    field = sandbox.store.insert("fields_definition", values)
+    field = provider_domain.create(sandbox, "fields_definition", values)
     return JSONResponse({"fields_definition": public(field)}, status_code=201)
 
 
 @router.get(API + "/fields_definitions/{field_id}.json")
 async def read_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"fields_definition": public(_field(sandbox, field_id))})
 
 
 @router.put(API + "/fields_definitions/{field_id}.json")
 async def update_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "fields_definition")
     field = _field(sandbox, field_id)
-    updated = sandbox.store.update("fields_definition", field["id"], _values(sandbox, attrs, field))
+    updated = provider_domain.update(sandbox, "fields_definition", field, _values(sandbox, attrs, field))
     return JSONResponse({"fields_definition": public(updated)})
 
 
 @router.delete(API + "/fields_definitions/{field_id}.json")
 async def delete_field(request: Request, field_id: str) -> Response:
-    sandbox = await require_admin(request)
-    sandbox.store.delete("fields_definition", _field(sandbox, field_id)["id"])
+    sandbox = sandbox_of(request)
+    provider_domain.delete(sandbox, "fields_definition", _field(sandbox, field_id))
     return deleted()
 
 
@@ -156,13 +141,13 @@ def _webhook(sandbox: Sandbox) -> Obj:
 
 @router.get(API + "/webhooks.json")
 async def read_webhook(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"webhook": _webhook(sandbox)})
 
 
 @router.put(API + "/webhooks.json")
 async def update_webhook(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "webhook")
     current = _webhook(sandbox)
     if "url" in attrs:
@@ -175,5 +160,5 @@ async def update_webhook(request: Request) -> Response:
             current[key] = as_bool(attrs[key])
     if current["active"] and not current["url"]:
         raise Unprocessable({"url": ["can't be blank"]})
-    sandbox.store.kv_set("webhook", current)
+    provider_domain.save_webhook(sandbox, current)
     return JSONResponse({"webhook": current})

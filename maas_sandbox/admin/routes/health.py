@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from maas_sandbox.admin.conventions import BadRequest, NotFound, read_params, require_master, sandbox_of
+from maas_sandbox.admin.conventions import (
+    BadRequest,
+    NotFound,
+    master_api_router,
+    read_params,
+    sandbox_of,
+)
 from maas_sandbox.clock import iso, parse_iso
 
-router = APIRouter(tags=["sandbox"])
+router = APIRouter(tags=["sandbox"])  # public
+master_router = master_api_router(tags=["sandbox"])
 
 
 @router.get("/sandbox/health")
@@ -16,16 +23,16 @@ async def health(request: Request) -> dict[str, object]:
     return {"status": "ok", "tenant": sandbox.tenant, "now": iso(sandbox.clock.now())}
 
 
-@router.get("/sandbox/api/clock.json")
+@master_router.get("/sandbox/api/clock.json")
 async def get_clock(request: Request) -> dict[str, object]:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     return {"clock": {"now": iso(sandbox.clock.now()), "frozen": sandbox.clock.frozen, "time": sandbox.clock.time()}}
 
 
-@router.put("/sandbox/api/clock.json")
+@master_router.put("/sandbox/api/clock.json")
 async def set_clock(request: Request) -> dict[str, object]:
     """Move sandbox time: `now` (ISO 8601), optional `freeze`, or `advance` (seconds), or `reset`."""
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     if not sandbox.test_clock:
         raise NotFound()
     params = await read_params(request)

@@ -19,7 +19,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_billing as billing
@@ -27,20 +27,22 @@ from maas_sandbox.admin.conventions import (
     BadRequest,
     NotFound,
     Unprocessable,
+    admin_router,
     deleted,
     link,
+    master_api_router,
     page_of,
     path_id,
     read_params,
-    require_admin,
-    require_master,
     required_missing,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.admin.routes.accounts import account_of
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["billing"])
+router = admin_router(tags=["billing"])
+master_router = master_api_router(tags=["billing"])
 Obj = dict[str, Any]
 FRIENDLY_ID = re.compile(r"\d{4}(-\d{2})?-\d{8}")  # invoice.rb
 
@@ -101,13 +103,13 @@ def _invoice(sandbox: Sandbox, invoice_id: str, account_id: int | None = None) -
 
 @router.get("/api/invoices.json")
 async def list_invoices(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _list(sandbox, await read_params(request), sandbox.store.list("invoice"))
 
 
 @router.post("/api/invoices.json")
 async def create_invoice(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     if params.get("account_id") in (None, ""):
         raise required_missing("account_id")
@@ -120,13 +122,13 @@ async def create_invoice(request: Request) -> Response:
 
 @router.get("/api/invoices/{invoice_id}.json")
 async def read_invoice(request: Request, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _one(sandbox, _invoice(sandbox, invoice_id))
 
 
 @router.put("/api/invoices/{invoice_id}.json")
 async def update_invoice(request: Request, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "invoice")
     invoice = _invoice(sandbox, invoice_id)
     changes: Obj = {}
@@ -136,14 +138,12 @@ async def update_invoice(request: Request, invoice_id: str) -> Response:
         if not FRIENDLY_ID.fullmatch(str(attrs["friendly_id"])):
             raise Unprocessable({"friendly_id": ["format should be YYYY-MM-XXXXXXXX or YYYY-XXXXXXXX"]})
         changes["friendly_id"] = str(attrs["friendly_id"])
-    if changes:
-        invoice = sandbox.store.update("invoice", invoice["id"], changes)
-    return _one(sandbox, invoice)
+    return _one(sandbox, billing.update_invoice(sandbox, invoice, changes))
 
 
 @router.put("/api/invoices/{invoice_id}/state.json")
 async def invoice_state(request: Request, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     invoice = _invoice(sandbox, invoice_id)
     if params.get("state") in (None, ""):
@@ -153,7 +153,7 @@ async def invoice_state(request: Request, invoice_id: str) -> Response:
 
 @router.get("/api/invoices/{invoice_id}/line_items.json")
 async def list_line_items(request: Request, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     invoice = _invoice(sandbox, invoice_id)
     items = sandbox.store.list("line_item", invoice_id=invoice["id"])
     return JSONResponse({"line_items": [{"line_item": line_item_view(sandbox, invoice, i)} for i in items]})
@@ -161,7 +161,7 @@ async def list_line_items(request: Request, invoice_id: str) -> Response:
 
 @router.post("/api/invoices/{invoice_id}/line_items.json")
 async def create_line_item(request: Request, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "line_item")
     invoice = _invoice(sandbox, invoice_id)
     allowed = {k: attrs.get(k) for k in ("name", "description", "quantity", "cost")}  # line_item.rb attr_accessible
@@ -171,27 +171,25 @@ async def create_line_item(request: Request, invoice_id: str) -> Response:
 
 @router.delete("/api/invoices/{invoice_id}/line_items/{item_id}.json")
 async def delete_line_item(request: Request, invoice_id: str, item_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     invoice = _invoice(sandbox, invoice_id)
     item = sandbox.store.get("line_item", path_id(item_id))
     if item is None or item["invoice_id"] != invoice["id"]:
         raise NotFound()
-    if invoice["state"] not in billing.EDITABLE:
-        raise Unprocessable({"base": ["Invoice is not editable"]})
-    sandbox.store.delete("line_item", item["id"])
+    billing.delete_line_item(sandbox, invoice, item)
     return deleted()
 
 
 @router.get("/api/accounts/{account_id}/invoices.json")
 async def list_account_invoices(request: Request, account_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     return _list(sandbox, await read_params(request), sandbox.store.list("invoice", buyer_account_id=account["id"]))
 
 
 @router.get("/api/accounts/{account_id}/invoices/{invoice_id}.json")
 async def read_account_invoice(request: Request, account_id: str, invoice_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     account = account_of(sandbox, account_id)
     return _one(sandbox, _invoice(sandbox, invoice_id, account["id"]))
 
@@ -210,7 +208,7 @@ def _billing_month(params: Obj) -> str:
 
 
 async def _billing_job(request: Request, provider_id: str, account_id: str | None) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     provider = sandbox.store.first("provider") or {}
     if path_id(provider_id) != provider.get("id"):
@@ -221,13 +219,13 @@ async def _billing_job(request: Request, provider_id: str, account_id: str | Non
 
 
 # master_api.json documents the `.xml` paths; the controller answers `head :accepted` for either format
-@router.post("/master/api/providers/{provider_id}/billing_jobs.xml")
-@router.post("/master/api/providers/{provider_id}/billing_jobs.json")
+@master_router.post("/master/api/providers/{provider_id}/billing_jobs.xml")
+@master_router.post("/master/api/providers/{provider_id}/billing_jobs.json")
 async def billing_job(request: Request, provider_id: str) -> Response:
     return await _billing_job(request, provider_id, None)
 
 
-@router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.xml")
-@router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.json")
+@master_router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.xml")
+@master_router.post("/master/api/providers/{provider_id}/accounts/{account_id}/billing_jobs.json")
 async def account_billing_job(request: Request, provider_id: str, account_id: str) -> Response:
     return await _billing_job(request, provider_id, account_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
-from maas_sandbox.admin import domain_products as dp
+from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.conventions import link, page_of, public
 from maas_sandbox.context import Sandbox
 
@@ -75,7 +75,7 @@ def backend_usage(request: Request, obj: Obj) -> Obj:
 def proxy(request: Request, sandbox: Sandbox, obj: Obj) -> Obj:
     """porta's proxy representation has no `id`; `api_backend` is the first backend's endpoint."""
     body = {k: v for k, v in public(obj).items() if k != "id"}
-    body["api_backend"] = dp.first_backend_endpoint(sandbox, obj["service_id"])
+    body["api_backend"] = ds.first_backend_endpoint(sandbox, obj["service_id"])
     base = f"{base_url(request)}/admin/api/services/{obj['service_id']}"
     return {**body, "links": [link("service", base), link("self", f"{base}/proxy"),
                               link("proxy_configs", f"{base}/proxy/configs")]}

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     collection,
     deleted,
     link,
@@ -24,13 +25,13 @@ from maas_sandbox.admin.conventions import (
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["plans"])
+router = admin_router(tags=["plans"])
 Obj = dict[str, Any]
 API = "/admin/api"
 
@@ -128,13 +129,13 @@ def _delete(sandbox: Sandbox, plan: Obj) -> Response:
 # -- application plans ----------------------------------------------------------------------------
 @router.get(API + "/application_plans.json")
 async def list_all_application_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "application_plan", sandbox.store.list("plan", type="application_plan"))
 
 
 @router.get(API + "/services/{service_id}/application_plans.json")
 async def list_application_plans(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     plans = sandbox.store.list("plan", type="application_plan", issuer_id=service["id"])
     return _plans_body(sandbox, "application_plan", plans)
@@ -142,47 +143,47 @@ async def list_application_plans(request: Request, service_id: str) -> Response:
 
 @router.post(API + "/services/{service_id}/application_plans.json")
 async def create_application_plan(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return await _create(request, "application_plan", service["id"], sandbox)
 
 
 @router.get(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def read_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.put(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def update_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"])
     return await _update(request, plan, sandbox)
 
 
 @router.put(API + "/services/{service_id}/application_plans/{plan_id}/default.json")
 async def default_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"])
     return _make_default(sandbox, plan)
 
 
 @router.delete(API + "/services/{service_id}/application_plans/{plan_id}.json")
 async def delete_application_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "application_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 # -- service plans --------------------------------------------------------------------------------
 @router.get(API + "/service_plans.json")
 async def list_all_service_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "service_plan", sandbox.store.list("plan", type="service_plan"))
 
 
 @router.get(API + "/services/{service_id}/service_plans.json")
 async def list_service_plans(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     service = _service(sandbox, service_id)
     return _plans_body(
         sandbox, "service_plan", sandbox.store.list("plan", type="service_plan", issuer_id=service["id"])
@@ -191,69 +192,69 @@ async def list_service_plans(request: Request, service_id: str) -> Response:
 
 @router.post(API + "/services/{service_id}/service_plans.json")
 async def create_service_plan(request: Request, service_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _create(request, "service_plan", _service(sandbox, service_id)["id"], sandbox)
 
 
 @router.get(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def read_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.put(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def update_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"])
     return await _update(request, plan, sandbox)
 
 
 @router.put(API + "/services/{service_id}/service_plans/{plan_id}/default.json")
 async def default_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _make_default(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 @router.delete(API + "/services/{service_id}/service_plans/{plan_id}.json")
 async def delete_service_plan(request: Request, service_id: str, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "service_plan", plan_id, _service(sandbox, service_id)["id"]))
 
 
 # -- account plans --------------------------------------------------------------------------------
 @router.get(API + "/account_plans.json")
 async def list_account_plans(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _plans_body(sandbox, "account_plan", sandbox.store.list("plan", type="account_plan"))
 
 
 @router.post(API + "/account_plans.json")
 async def create_account_plan(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _create(request, "account_plan", None, sandbox)
 
 
 @router.get(API + "/account_plans/{plan_id}.json")
 async def read_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _show(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
 @router.put(API + "/account_plans/{plan_id}.json")
 async def update_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return await _update(request, _plan(sandbox, "account_plan", plan_id), sandbox)
 
 
 @router.put(API + "/account_plans/{plan_id}/default.json")
 async def default_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _make_default(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
 @router.delete(API + "/account_plans/{plan_id}.json")
 async def delete_account_plan(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _delete(sandbox, _plan(sandbox, "account_plan", plan_id))
 
 
@@ -284,15 +285,9 @@ def _limit_attrs(attrs: Obj, *, partial: bool) -> Obj:
     return out
 
 
-def _check_period_free(sandbox: Sandbox, plan_id: int, metric_id: int, period: str, except_id: int | None) -> None:
-    for other in sandbox.store.list("limit", plan_id=plan_id, metric_id=metric_id, period=period):
-        if other["id"] != except_id:
-            raise Unprocessable({"period": ["has already been taken"]})
-
-
 @router.get(API + "/application_plans/{plan_id}/limits.json")
 async def list_plan_limits(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limits = [limit_view(sandbox, x) for x in sandbox.store.list("limit", plan_id=plan["id"])]
@@ -301,7 +296,7 @@ async def list_plan_limits(request: Request, plan_id: str) -> Response:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits.json")
 async def list_metric_limits(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     limits = sandbox.store.list("limit", plan_id=plan["id"], metric_id=metric["id"])
@@ -310,14 +305,12 @@ async def list_metric_limits(request: Request, plan_id: str, metric_id: str) -> 
 
 @router.post(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits.json")
 async def create_limit(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _limit_attrs(wrapped(params, "usage_limit"), partial=False)
-    with sandbox.store.transaction():
-        _check_period_free(sandbox, plan["id"], metric["id"], attrs["period"], None)
-        limit = sandbox.store.insert("limit", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+    limit = accounts.create_limit(sandbox, plan, metric, attrs)
     return single("limit", limit_view(sandbox, limit), status=201)
 
 
@@ -330,7 +323,7 @@ def _limit(sandbox: Sandbox, plan: Obj, metric: Obj, limit_id: str) -> Obj:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def read_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limit = _limit(sandbox, plan, _plan_metric(sandbox, plan, metric_id), limit_id)
     return single("limit", limit_view(sandbox, limit))
@@ -338,25 +331,22 @@ async def read_limit(request: Request, plan_id: str, metric_id: str, limit_id: s
 
 @router.put(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def update_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     limit = _limit(sandbox, plan, metric, limit_id)
     changes = _limit_attrs(wrapped(params, "usage_limit"), partial=True)
-    with sandbox.store.transaction():
-        if "period" in changes:
-            _check_period_free(sandbox, plan["id"], metric["id"], changes["period"], limit["id"])
-        limit = sandbox.store.update("limit", limit["id"], changes)
+    limit = accounts.update_limit(sandbox, limit, changes)
     return single("limit", limit_view(sandbox, limit))
 
 
 @router.delete(API + "/application_plans/{plan_id}/metrics/{metric_id}/limits/{limit_id}.json")
 async def delete_limit(request: Request, plan_id: str, metric_id: str, limit_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     limit = _limit(sandbox, plan, _plan_metric(sandbox, plan, metric_id), limit_id)
-    sandbox.store.delete("limit", limit["id"])
+    accounts.delete_limit(sandbox, limit)
     return deleted()
 
 
@@ -396,19 +386,9 @@ def _pricing_attrs(attrs: Obj) -> Obj:
     return out
 
 
-def _no_overlap(sandbox: Sandbox, plan_id: int, metric_id: int, attrs: Obj) -> None:
-    """pricing_rule.rb `range_overlap`: ranges of one plan and metric must not overlap (nil max = infinity)."""
-    inf = float("inf")
-    for rule in sandbox.store.list("pricing_rule", plan_id=plan_id, metric_id=metric_id):
-        if rule["min"] <= (attrs["max"] if attrs["max"] is not None else inf) and \
-                attrs["min"] <= (rule["max"] if rule["max"] is not None else inf):
-            message = "The 'From' value must be greater than the 'To' values of other existing rules"  # en.yml
-            raise Unprocessable({"min": [message]})
-
-
 @router.get(API + "/application_plans/{plan_id}/pricing_rules.json")
 async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     rules = sandbox.store.list("pricing_rule", plan_id=plan["id"])
     return collection("pricing_rules", "pricing_rule", [_pricing_view(r) for r in rules])
@@ -416,7 +396,7 @@ async def list_plan_pricing_rules(request: Request, plan_id: str) -> Response:
 
 @router.get(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
 async def list_metric_pricing_rules(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     rules = sandbox.store.list("pricing_rule", plan_id=plan["id"], metric_id=metric["id"])
@@ -425,23 +405,22 @@ async def list_metric_pricing_rules(request: Request, plan_id: str, metric_id: s
 
 @router.post(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules.json")
 async def create_pricing_rule(request: Request, plan_id: str, metric_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     attrs = _pricing_attrs(wrapped(params, "pricing_rule"))
-    _no_overlap(sandbox, plan["id"], metric["id"], attrs)
-    rule = sandbox.store.insert("pricing_rule", {"plan_id": plan["id"], "metric_id": metric["id"], **attrs})
+    rule = accounts.create_pricing_rule(sandbox, plan, metric, attrs)
     return single("pricing_rule", _pricing_view(rule), status=201)
 
 
 @router.delete(API + "/application_plans/{plan_id}/metrics/{metric_id}/pricing_rules/{rule_id}.json")
 async def delete_pricing_rule(request: Request, plan_id: str, metric_id: str, rule_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     plan = _plan(sandbox, "application_plan", plan_id)
     metric = _plan_metric(sandbox, plan, metric_id)
     rule = sandbox.store.get("pricing_rule", path_id(rule_id))
     if rule is None or rule["plan_id"] != plan["id"] or rule["metric_id"] != metric["id"]:
         raise NotFound()
-    sandbox.store.delete("pricing_rule", rule["id"])
+    accounts.delete_pricing_rule(sandbox, rule)
     return deleted()

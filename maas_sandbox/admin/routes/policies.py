@@ -6,25 +6,28 @@ import json
 from typing import Any
 
 import jsonschema
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from maas_sandbox.admin import domain_products as dp
+from maas_sandbox.admin import domain_common as dc
+from maas_sandbox.admin import domain_policies as dpol
+from maas_sandbox.admin import domain_services as ds
 from maas_sandbox.admin.builtin_policies import builtin_manifests
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     deleted,
     path_id,
     read_params,
-    require_admin,
     required_missing,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.admin.routes import p_render as render
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["policies"])
+router = admin_router(tags=["policies"])
 Obj = dict[str, Any]
 REGISTRY = "/admin/api/registry/policies"
 MANIFEST_KEYS = ("$schema", "name", "version", "summary", "configuration")
@@ -33,21 +36,21 @@ MANIFEST_KEYS = ("$schema", "name", "version", "summary", "configuration")
 # -- product policy chain -----------------------------------------------------------------------
 @router.get("/admin/api/services/{service_id}/proxy/policies.json")
 async def read_chain(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
-    service = dp.get_or_404(sandbox, "service", path_id(service_id))
-    proxy = dp.proxy_of(sandbox, service["id"])
-    return JSONResponse({"policies_config": proxy.get("policies_config") or [dict(dp.APICAST)]})
+    sandbox = sandbox_of(request)
+    service = dc.get_or_404(sandbox, "service", path_id(service_id))
+    proxy = ds.proxy_of(sandbox, service["id"])
+    return JSONResponse({"policies_config": proxy.get("policies_config") or [dict(dpol.APICAST)]})
 
 
 @router.put("/admin/api/services/{service_id}/proxy/policies.json")
 async def update_chain(request: Request, service_id: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
-    service = dp.get_or_404(sandbox, "service", path_id(service_id))
+    service = dc.get_or_404(sandbox, "service", path_id(service_id))
     raw = wrapped(params, "proxy").get("policies_config")
     if raw is None or raw == "":
         raise required_missing("policies_config")
-    chain = dp.set_policy_chain(sandbox, service["id"], raw)
+    chain = ds.set_policy_chain(sandbox, service["id"], raw)
     return JSONResponse({"policies_config": chain})
 
 
@@ -110,40 +113,40 @@ def _manifest_errors(schema: Any) -> dict[str, list[str]]:
 
 @router.get(f"{REGISTRY}.json")
 async def list_registry(request: Request) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rows = sandbox.store.list("registry_policy")
     return JSONResponse({"policies": [{"policy": render.registry_policy(p)} for p in rows]})
 
 
 @router.post(f"{REGISTRY}.json")
 async def create_registry_policy(request: Request) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     values = _policy_values(sandbox, wrapped(params, "policy"), None)
-    policy = sandbox.store.insert("registry_policy", values)
+    policy = dpol.create_registry_policy(sandbox, values)
     return JSONResponse({"policy": render.registry_policy(policy)}, status_code=201)
 
 
 @router.get(REGISTRY + "/{ref}.json")
 async def read_registry_policy(request: Request, ref: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"policy": render.registry_policy(_find(sandbox, ref))})
 
 
 @router.put(REGISTRY + "/{ref}.json")
 async def update_registry_policy(request: Request, ref: str) -> JSONResponse:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     current = _find(sandbox, ref)
     values = _policy_values(sandbox, wrapped(params, "policy"), current)
-    policy = sandbox.store.update("registry_policy", current["id"], values)
+    policy = dpol.update_registry_policy(sandbox, current, values)
     return JSONResponse({"policy": render.registry_policy(policy)})
 
 
 @router.delete(REGISTRY + "/{ref}.json")
 async def delete_registry_policy(request: Request, ref: str) -> Response:
-    sandbox = await require_admin(request)
-    sandbox.store.delete("registry_policy", _find(sandbox, ref)["id"])
+    sandbox = sandbox_of(request)
+    dpol.delete_registry_policy(sandbox, _find(sandbox, ref))
     return deleted()
 
 
@@ -151,7 +154,7 @@ async def delete_registry_policy(request: Request, ref: str) -> Response:
 async def list_policies(request: Request) -> JSONResponse:
     """Policies by name, `{<name>: [manifest, ...]}` unwrapped as porta renders Policies::PoliciesListService:
     the builtins (porta asks APIcast's registry) then the tenant's registry policies."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     grouped: dict[str, list[Obj]] = {}
     for name, manifest in builtin_manifests().items():
         grouped.setdefault(name, []).append(manifest)

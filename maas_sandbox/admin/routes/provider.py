@@ -14,25 +14,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin import rails_zones
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     link,
+    master_api_router,
     path_id,
     public,
     read_params,
-    require_admin,
-    require_master,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["provider"])
+router = admin_router(tags=["provider"])
+master_router = master_api_router(tags=["provider"])
 Obj = dict[str, Any]
 TENANT_FIELDS = ("from_email", "support_email", "finance_support_email", "site_access_code")
 MASTER_FIELDS = ("org_name", *TENANT_FIELDS)
@@ -61,19 +64,19 @@ def provider_timezone(sandbox: Sandbox) -> str:
 
 @router.get("/admin/api/provider.json")
 async def read_provider(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"account": provider_view(sandbox, provider_of(sandbox))})
 
 
 @router.put("/admin/api/provider.json")
 async def update_provider(request: Request) -> Response:
     """Tenant tokens may change only the e-mails and the portal access code; everything else is ignored."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     provider = provider_of(sandbox)
     attrs = wrapped(params, "account")
     changes = {k: _text(attrs[k]) for k in TENANT_FIELDS if k in attrs}
-    provider = sandbox.store.update("provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "provider", provider, changes)
     return JSONResponse({"account": provider_view(sandbox, provider)})
 
 
@@ -88,16 +91,16 @@ def _master_provider(sandbox: Sandbox, provider_id: str) -> Obj:
     return provider
 
 
-@router.get("/master/api/providers/{provider_id}.json")
+@master_router.get("/master/api/providers/{provider_id}.json")
 async def master_read_provider(request: Request, provider_id: str) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     provider = _master_provider(sandbox, provider_id)
     return JSONResponse({"signup": {"account": provider_view(sandbox, provider)}})
 
 
-@router.put("/master/api/providers/{provider_id}.json")
+@master_router.put("/master/api/providers/{provider_id}.json")
 async def master_update_provider(request: Request, provider_id: str) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     provider = _master_provider(sandbox, provider_id)
     attrs = wrapped(params, "account")
@@ -114,7 +117,7 @@ async def master_update_provider(request: Request, provider_id: str) -> Response
         if event not in PROVIDER_EVENTS:
             raise Unprocessable({"state": [f'cannot transition via "{event}"']})
         changes["state"] = PROVIDER_EVENTS[str(event)]
-    provider = sandbox.store.update("provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "provider", provider, changes)
     return JSONResponse({"signup": {"account": provider_view(sandbox, provider)}})
 
 

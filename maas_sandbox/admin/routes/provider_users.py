@@ -11,28 +11,29 @@ app/controllers/admin/api/personal/access_tokens_controller.rb and app/represent
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     collection,
     deleted,
     link,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["provider users"])
+router = admin_router(tags=["provider users"])
 Obj = dict[str, Any]
 API = "/admin/api"
 SECTIONS = ("portal", "finance", "settings", "partners", "monitoring", "plans", "policy_registry")
@@ -78,7 +79,7 @@ def _check(sandbox: Sandbox, username: Any, email: Any, except_id: int | None = 
 
 @router.get(API + "/users.json")
 async def list_users(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     rows = sandbox.store.list("provider_user")
     for field in ("state", "role"):
@@ -89,13 +90,13 @@ async def list_users(request: Request) -> Response:
 
 @router.post(API + "/users.json")
 async def create_user(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "user")
     _check(sandbox, attrs.get("username"), attrs.get("email"))
     password = attrs.get("password") or None
     if password is not None and len(str(password)) < 6:
         raise Unprocessable({"password": ["is too short (minimum is 6 characters)"]})
-    user = sandbox.store.insert("provider_user", {
+    user = provider_domain.create(sandbox, "provider_user", {
         "username": str(attrs["username"]), "email": str(attrs["email"]), "state": "pending", "role": "member",
         "allowed_sections": [], "allowed_service_ids": None,
         "_password_hash": accounts.hash_password(str(password)) if password else None,
@@ -105,13 +106,13 @@ async def create_user(request: Request) -> Response:
 
 @router.get(API + "/users/{user_id}.json")
 async def read_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"user": _view(sandbox, _user(sandbox, user_id))})
 
 
 @router.put(API + "/users/{user_id}.json")
 async def update_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "user")
     user = _user(sandbox, user_id)
     username, email = attrs.get("username", user["username"]), attrs.get("email", user["email"])
@@ -119,15 +120,14 @@ async def update_user(request: Request, user_id: str) -> Response:
     changes: Obj = {"username": str(username), "email": str(email)}
     if attrs.get("password"):
         changes["_password_hash"] = accounts.hash_password(str(attrs["password"]))
-    return JSONResponse({"user": _view(sandbox, sandbox.store.update("provider_user", user["id"], changes))})
+    return JSONResponse({"user": _view(sandbox, provider_domain.update(sandbox, "provider_user", user, changes))})
 
 
 @router.delete(API + "/users/{user_id}.json")
 async def delete_user(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     user = _user(sandbox, user_id)
-    sandbox.store.delete("provider_user", user["id"])
-    sandbox.store.delete_where("access_token", owner_id=user["id"])
+    provider_domain.delete_provider_user(sandbox, user)
     return deleted()
 
 
@@ -135,14 +135,15 @@ async def delete_user(request: Request, user_id: str) -> Response:
 async def user_event(request: Request, user_id: str, event: str) -> Response:
     if event == "permissions":
         return await update_permissions(request, user_id)
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     if event not in _EVENTS:
         raise NotFound()
     user = _user(sandbox, user_id)
     field, value, allowed_from = _EVENTS[event]
     if allowed_from is not None and user["state"] not in allowed_from:
         raise accounts.transition_error(event)
-    return JSONResponse({"user": _view(sandbox, sandbox.store.update("provider_user", user["id"], {field: value}))})
+    user = provider_domain.update(sandbox, "provider_user", user, {field: value})
+    return JSONResponse({"user": _view(sandbox, user)})
 
 
 def _permissions(sandbox: Sandbox, user: Obj) -> JSONResponse:
@@ -159,7 +160,7 @@ def _permissions(sandbox: Sandbox, user: Obj) -> JSONResponse:
 
 @router.get(API + "/users/{user_id}/permissions.json")
 async def read_permissions(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return _permissions(sandbox, _user(sandbox, user_id))
 
 
@@ -172,7 +173,7 @@ def _list_param(value: Any) -> list[str] | None:
 
 @router.put(API + "/users/{user_id}/permissions.json")
 async def update_permissions(request: Request, user_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     user = _user(sandbox, user_id)
     changes: Obj = {}
@@ -190,7 +191,7 @@ async def update_permissions(request: Request, user_id: str) -> Response:
         except ValueError as exc:
             raise Unprocessable({"allowed_service_ids": ["is invalid"]}) from exc
         changes["allowed_service_ids"] = [i for i in ids if i in known]
-    user = sandbox.store.update("provider_user", user["id"], changes)
+    user = provider_domain.update(sandbox, "provider_user", user, changes)
     return _permissions(sandbox, user)
 
 
@@ -211,7 +212,7 @@ def _token(sandbox: Sandbox, token_id: str) -> Obj:
 
 @router.get(API + "/personal/access_tokens.json")
 async def list_tokens(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     rows = sandbox.store.list("access_token")
     if params.get("name"):
@@ -221,7 +222,7 @@ async def list_tokens(request: Request) -> Response:
 
 @router.post(API + "/personal/access_tokens.json")
 async def create_token(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "token")
     errors: dict[str, list[str]] = {}
     name = str(attrs.get("name") or "").strip()
@@ -238,21 +239,18 @@ async def create_token(request: Request) -> Response:
         errors["permission"] = ["is not included in the list"]
     if errors:
         raise Unprocessable(errors)
-    token = sandbox.store.insert("access_token", {
-        "name": name, "scopes": scopes, "permission": permission, "expires_at": attrs.get("expires_at") or None,
-        "owner_id": None, "_value": secrets.token_hex(32),
-    })  # fmt: skip
+    token = provider_domain.create_access_token(sandbox, name, scopes, permission, attrs.get("expires_at") or None)
     return JSONResponse({"access_token": _token_view(token, with_value=True)}, status_code=201)
 
 
 @router.get(API + "/personal/access_tokens/{token_id}.json")
 async def read_token(request: Request, token_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return JSONResponse({"access_token": _token_view(_token(sandbox, token_id))})
 
 
 @router.delete(API + "/personal/access_tokens/{token_id}.json")
 async def delete_token(request: Request, token_id: str) -> Response:
-    sandbox = await require_admin(request)
-    sandbox.store.delete("access_token", _token(sandbox, token_id)["id"])
+    sandbox = sandbox_of(request)
+    provider_domain.delete(sandbox, "access_token", _token(sandbox, token_id))
     return deleted()

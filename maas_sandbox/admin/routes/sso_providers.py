@@ -10,24 +10,26 @@ import re
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
+from maas_sandbox.admin import domain_provider as provider_domain
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
+    admin_router,
     as_bool,
     collection,
     path_id,
     public,
     read_params,
-    require_admin,
+    sandbox_of,
     single,
     wrapped,
 )
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["authentication_providers"])
+router = admin_router(tags=["authentication_providers"])
 Obj = dict[str, Any]
 API = "/admin/api/authentication_providers"
 KIND_NAMES = {"keycloak": "Red Hat Single Sign-On", "github": "GitHub", "auth0": "Auth0"}
@@ -85,7 +87,7 @@ def _provider(sandbox: Sandbox, provider_id: str) -> Obj:
 
 @router.get(API + ".json")
 async def list_providers(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     rows = [provider_view(sandbox, p) for p in sandbox.store.list("authentication_provider")]
     return collection("authentication_providers", "authentication_provider", rows)
 
@@ -102,7 +104,7 @@ def _system_name(kind: str, attrs: Obj) -> str:
 
 @router.post(API + ".json")
 async def create_provider(request: Request) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     attrs = wrapped(await read_params(request), "authentication_provider")
     kind = str(attrs.get("kind") or "")
     if not kind:
@@ -133,20 +135,20 @@ async def create_provider(request: Request) -> Response:
         if attrs.get(url_field):
             values[url_field] = str(attrs[url_field])
     _check(kind, values)
-    provider = sandbox.store.insert("authentication_provider", values)
+    provider = provider_domain.create(sandbox, "authentication_provider", values)
     return single("authentication_provider", provider_view(sandbox, provider), status=201)
 
 
 @router.get(API + "/{provider_id}.json")
 async def read_provider(request: Request, provider_id: str) -> Response:
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     return single("authentication_provider", provider_view(sandbox, _provider(sandbox, provider_id)))
 
 
 @router.put(API + "/{provider_id}.json")
 async def update_provider(request: Request, provider_id: str) -> Response:
     """Only client_id, client_secret, site and the three flags change; other params are ignored."""
-    sandbox = await require_admin(request)
+    sandbox = sandbox_of(request)
     provider = _provider(sandbox, provider_id)
     attrs = wrapped(await read_params(request), "authentication_provider")
     changes: Obj = {k: (attrs[k] or None) for k in UPDATABLE if k in attrs}
@@ -155,12 +157,11 @@ async def update_provider(request: Request, provider_id: str) -> Response:
     _check(provider["kind"], merged)
     if "site" in changes and provider["kind"] != "github":
         changes.update(_endpoints(provider["kind"], changes["site"]))
-    provider = sandbox.store.update("authentication_provider", provider["id"], changes)
+    provider = provider_domain.update(sandbox, "authentication_provider", provider, changes)
     return single("authentication_provider", provider_view(sandbox, provider))
 
 
 @router.delete(API + "/{provider_id}.json")
 async def delete_provider(request: Request, provider_id: str) -> Response:
     """porta has no such route for developer-portal providers: Rails answers 404."""
-    await require_admin(request)
     raise NotFound()

@@ -13,18 +13,26 @@ both reported as porta does, but their Admin API is not served (docs/sandbox.md)
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin.conventions import NotFound, Unprocessable, path_id, public, read_params, require_master
+from maas_sandbox.admin import domain_provider as provider_domain
+from maas_sandbox.admin.conventions import (
+    NotFound,
+    Unprocessable,
+    master_api_router,
+    path_id,
+    public,
+    read_params,
+    sandbox_of,
+)
 from maas_sandbox.context import Sandbox
 
-router = APIRouter(tags=["tenants"])
+router = master_api_router(tags=["tenants"])
 Obj = dict[str, Any]
 
 
@@ -38,7 +46,7 @@ def _view(tenant: Obj) -> Obj:
 
 @router.post("/master/api/providers.json")
 async def create_tenant(request: Request) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     params = await read_params(request)
     org_name, username = str(params.get("org_name") or ""), str(params.get("username") or "")
     email, password = str(params.get("email") or ""), params.get("password")
@@ -61,17 +69,12 @@ async def create_tenant(request: Request) -> Response:
         subdomain = f"{_subdomain(org_name)}-{n}"
     host = base.hostname or "127.0.0.1"
     port = f":{base.port}" if base.port else ""
-    token_value = secrets.token_hex(32)
-    tenant = sandbox.store.insert("tenant", {
+    tenant, token, token_value = provider_domain.create_tenant(sandbox, {
         "org_name": org_name, "state": "approved", "subdomain": subdomain,
         "domain": f"{subdomain}.{host}", "admin_domain": f"{subdomain}-admin.{host}",
         "base_url": f"{base.scheme}://{subdomain}.{host}{port}",
         "admin_base_url": f"{base.scheme}://{subdomain}-admin.{host}{port}",
         "annotations": {}, "admin_username": username, "admin_email": email,
-        "_admin_token": token_value,
-    })  # fmt: skip
-    token = sandbox.store.insert("tenant_access_token", {
-        "tenant_id": tenant["id"], "name": "Administration", "scopes": ["account_management"], "permission": "rw",
     })  # fmt: skip
     access_token = {"id": token["id"], "name": token["name"], "scopes": token["scopes"],
                     "permission": token["permission"], "expires_at": None, "value": token_value}  # fmt: skip
@@ -87,7 +90,7 @@ def _tenant(sandbox: Sandbox, tenant_id: str) -> Obj:
 
 @router.delete("/master/api/providers/{tenant_id}.json")
 async def delete_tenant(request: Request, tenant_id: str) -> Response:
-    sandbox = await require_master(request)
+    sandbox = sandbox_of(request)
     tenant = _tenant(sandbox, tenant_id)
-    tenant = sandbox.store.update("tenant", tenant["id"], {"state": "scheduled_for_deletion"})
+    tenant = provider_domain.update(sandbox, "tenant", tenant, {"state": "scheduled_for_deletion"})
     return JSONResponse({"signup": {"account": _view(tenant)}})
