@@ -3,107 +3,155 @@ chain, and deploy/promote."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from threescale_api.resources import Service
+
 from maas_helpers.catalogue import Product
-from maas_helpers.reconcile.context import Context, describe, diff, entity, with_default_port
+from maas_helpers.normalise import with_default_port
+from maas_helpers.reconcile.actions import Action, FieldChange, Links, Ref, Write, act, field_changes
+from maas_helpers.reconcile.context import Context, describe, diff, entity
 from maas_helpers.results import Change, StepResult
 
+# --- backends ------------------------------------------------------------------------------------------------
+BACKENDS = "/admin/api/backend_apis.json"
 
-def _backend_link(ctx: Context, backend: Any) -> str | None:
-    return ctx.link(f"/p/admin/backend_apis/{backend['id']}") if backend is not None else None
+
+def plan_backends(products: list[Product], observed: Mapping[str, Mapping[str, Any]], links: Links) -> list[Action]:
+    """Each product's backend: created when 3scale has none of that system name, updated field by field."""
+    actions: list[Action] = []
+    seen: set[str] = set()
+    for product in products:
+        want = product.backend
+        have = observed.get(want.system_name)
+        if want.system_name in seen:  # shared by an earlier product of the catalogue
+            actions.append(act("backend", want.system_name, Change.UNCHANGED,
+                               link=links.backend(have["id"]) if have else None))
+            continue
+        seen.add(want.system_name)
+        desired = {"name": want.name, "description": want.description, "private_endpoint": want.private_endpoint}
+        if have is None:
+            actions.append(act("backend", want.system_name, Change.CREATED,
+                               Write("POST", BACKENDS, {"system_name": want.system_name, **desired},
+                                     provides=f"backend:{want.system_name}"),
+                               detail=want.private_endpoint))
+            continue
+        changes = field_changes(have, desired)
+        writes = [Write("PUT", "/admin/api/backend_apis/{}.json", {c.field: c.new for c in changes},
+                        args=(have["id"],))] if changes else []
+        actions.append(act("backend", want.system_name, Change.UPDATED if changes else Change.UNCHANGED, *writes,
+                           changes=changes, link=links.backend(have["id"])))
+    return actions
 
 
 def apply_backends(ctx: Context) -> StepResult:
     result = StepResult("Backends")
-    backends = ctx.backends()
-    for product in ctx.catalogue.products:
-        want = product.backend
-        desired = {"name": want.name, "description": want.description,
-                   "private_endpoint": with_default_port(want.private_endpoint)}
-        have = backends.get(want.system_name)
-        with ctx.client.about(f"backend {want.system_name}"):
-            if have is None:
-                created = ctx.write(lambda want=want: ctx.ts.backends.create(
-                    {"system_name": want.system_name, "name": want.name, "description": want.description,
-                     "private_endpoint": want.private_endpoint}))
-                if created is not None:
-                    backends[want.system_name] = created
-                ctx.record(result, "backend", want.system_name, Change.CREATED, want.private_endpoint,
-                           _backend_link(ctx, created))
-                continue
-            changes = diff(entity(have), desired)
-            if not changes:
-                ctx.record(result, "backend", want.system_name, Change.UNCHANGED, link=_backend_link(ctx, have))
-                continue
-            detail = describe(entity(have), changes)
-            if "private_endpoint" in changes:
-                changes["private_endpoint"] = want.private_endpoint
-            updated = ctx.write(lambda have=have, changes=changes: ctx.ts.backends.update(have["id"], changes))
-            if updated is not None:
-                backends[want.system_name] = updated
-            ctx.record(result, "backend", want.system_name, Change.UPDATED, detail, _backend_link(ctx, have))
+    with ctx.client.about("backends"):
+        backends = ctx.backends()
+    actions = plan_backends(ctx.catalogue.products, {k: entity(v) for k, v in backends.items()}, ctx.links)
+    created = ctx.execute(result, actions)
+    for action in actions:  # what 3scale now holds, for the later sections of this run (no re-read)
+        name = action.name
+        if f"backend:{name}" in created:
+            backends[name] = created[f"backend:{name}"]
+            action.link = ctx.links.backend(backends[name].get("id"))
+        elif action.changes and not ctx.plan_only:
+            backends[name] = {**entity(backends[name]), **{c.field: c.new for c in action.changes}}
     return result
+
+
+# --- products and their backend usage -------------------------------------------------------------------------
+SERVICES = "/admin/api/services.json"
+
+
+def plan_products(products: list[Product], observed: Mapping[str, Mapping[str, Any]],
+                  backends: Mapping[str, Mapping[str, Any]], usages: Mapping[str, list[Mapping[str, Any]]],
+                  links: Links) -> list[Action]:
+    """Each product (name, description) and the backend mounted at its path. `usages` are the observed backend
+    usages of each existing product (by system name)."""
+    actions: list[Action] = []
+    for product in products:
+        have = observed.get(product.system_name)
+        if have is None:
+            actions.append(act("product", product.system_name, Change.CREATED,
+                               Write("POST", SERVICES, {"system_name": product.system_name, "name": product.name,
+                                                        "description": product.description},
+                                     provides=f"product:{product.system_name}")))
+        else:
+            changes = field_changes(have, {"name": product.name, "description": product.description})
+            writes = [Write("PUT", "/admin/api/services/{}.json", {c.field: c.new for c in changes},
+                            args=(have["id"],))] if changes else []
+            actions.append(act("product", product.system_name, Change.UPDATED if changes else Change.UNCHANGED,
+                               *writes, changes=changes, link=links.product(have["id"])))
+        actions.append(_plan_backend_usage(product, have, backends.get(product.backend.system_name),
+                                           usages.get(product.system_name, []), links))
+    return actions
+
+
+def _plan_backend_usage(product: Product, service: Mapping[str, Any] | None, backend: Mapping[str, Any] | None,
+                        usages: list[Mapping[str, Any]], links: Links) -> Action:
+    name = f"{product.system_name} → {product.backend.system_name} at {product.path}"
+    link = links.product(service["id"] if service is not None else None, "/backend_usages")
+    if backend is None:
+        return act("backend usage", name, Change.CREATED, detail="after its backend is created", link=link)
+    service_id: Any = service["id"] if service is not None else Ref(f"product:{product.system_name}")
+    create = Write("POST", "/admin/api/services/{}/backend_usages.json",
+                   {"backend_api_id": backend["id"], "path": product.path}, args=(service_id,))
+    mine = next((u for u in usages if u.get("backend_id") == backend["id"]), None)
+    if mine is None:
+        # The product is ours: another backend mounted at our path (an older catalogue, a manual edit) is
+        # replaced, since 3scale allows one backend per path and never re-points a usage.
+        taken = next((u for u in usages if u.get("path") == product.path), None)
+        if taken is None:
+            return act("backend usage", name, Change.CREATED, create, link=link)
+        return act("backend usage", name, Change.UPDATED,
+                   Write("DELETE", "/admin/api/services/{}/backend_usages/{}.json", args=(service_id, taken["id"])),
+                   create, changes=[FieldChange(f"backend at {product.path}", taken.get("backend_id"), backend["id"])],
+                   detail=f"backend at {product.path}: {taken.get('backend_id')} → {backend['id']}", link=link)
+    if mine.get("path") != product.path:
+        return act("backend usage", name, Change.UPDATED,
+                   Write("PUT", "/admin/api/services/{}/backend_usages/{}.json", {"path": product.path},
+                         args=(service_id, mine["id"])),
+                   changes=[FieldChange("path", mine.get("path"), product.path)], link=link)
+    return act("backend usage", name, Change.UNCHANGED, link=link)
 
 
 def apply_products(ctx: Context) -> StepResult:
     result = StepResult("Products")
-    services = ctx.services()
-    for product in ctx.catalogue.products:
-        desired = {"name": product.name, "description": product.description}
-        have = services.get(product.system_name)
-        with ctx.client.about(f"product {product.system_name}"):
-            if have is None:
-                created = ctx.write(lambda p=product: ctx.ts.services.create(
-                    {"system_name": p.system_name, "name": p.name, "description": p.description}))
-                if created is not None:
-                    services[product.system_name] = have = created
-                ctx.record(result, "product", product.system_name, Change.CREATED,
-                           link=ctx.product_link(created["id"]) if created is not None else None)
-            else:
-                changes = diff(entity(have), desired)
-                if changes:
-                    ctx.write(lambda have=have, changes=changes: ctx.ts.services.update(have["id"], changes))
-                    ctx.record(result, "product", product.system_name, Change.UPDATED,
-                               describe(entity(have), changes), ctx.product_link(have["id"]))
-                    ctx.forget("services")
-                else:
-                    ctx.record(result, "product", product.system_name, Change.UNCHANGED,
-                               link=ctx.product_link(have["id"]))
-            _ensure_backend_usage(ctx, result, product, have)
+    with ctx.client.about("products"):
+        services = ctx.services()
+        backends = ctx.backends()
+        existing = [services[p.system_name] for p in ctx.catalogue.products if p.system_name in services]
+        with_usages = [s for s in existing if _backend_known(ctx, s, backends)]
+        usages = dict(zip([s["system_name"] for s in with_usages],
+                          ctx.map(ctx.backend_usages, with_usages), strict=True))
+    actions = plan_products(ctx.catalogue.products, {k: entity(v) for k, v in services.items()},
+                            {k: entity(v) for k, v in backends.items()}, usages, ctx.links)
+    created = ctx.execute(result, actions)
+    if ctx.plan_only:
+        return result
+    for action in actions:
+        if action.kind == "product" and f"product:{action.name}" in created:
+            services[action.name] = Service(client=ctx.ts.services, entity=created[f"product:{action.name}"])
+            action.link = ctx.links.product(services[action.name]["id"])
+        elif action.kind == "product" and action.writes:
+            ctx.forget("services")
+        elif action.kind == "backend usage" and action.writes:
+            service = services.get(action.name.split(" → ", 1)[0])
+            if service is not None:
+                ctx.forget(f"usages:{service['id']}")
+    for action in actions:  # a new product's usage link, now that its id is known
+        if action.kind == "backend usage" and action.link is None:
+            service = services.get(action.name.split(" → ", 1)[0])
+            action.link = ctx.links.product(service["id"], "/backend_usages") if service is not None else None
     return result
 
 
-def _ensure_backend_usage(ctx: Context, result: StepResult, product: Product, service: Any | None) -> None:
-    backend = ctx.backends().get(product.backend.system_name)
-    name = f"{product.system_name} → {product.backend.system_name} at {product.path}"
-    link = ctx.product_link(service["id"] if service is not None else None, "/backend_usages")
-    if service is None or backend is None:
-        ctx.record(result, "backend usage", name, Change.CREATED, link=link)
-        return
-    with ctx.client.about(f"product {product.system_name}: backend usage"):
-        usages = ctx.backend_usages(service)
-        mine = next((u for u in usages if u.get("backend_id") == backend["id"]), None)
-        if mine is None:
-            # The product is ours: another backend mounted at our path (an older catalogue, a manual edit) is
-            # replaced, since 3scale allows one backend per path and never re-points a usage.
-            taken = next((u for u in usages if u.get("path") == product.path), None)
-            if taken is not None:
-                ctx.write(lambda: service.backend_usages.delete(taken["id"]))
-            ctx.write(lambda: service.backend_usages.create({"backend_api_id": backend["id"], "path": product.path}))
-            ctx.forget(f"usages:{service['id']}")
-            if taken is None:
-                ctx.record(result, "backend usage", name, Change.CREATED, link=link)
-            else:
-                ctx.record(result, "backend usage", name, Change.UPDATED,
-                           f"backend at {product.path}: {taken.get('backend_id')} → {backend['id']}", link)
-        elif mine.get("path") != product.path:
-            ctx.write(lambda: service.backend_usages.update(mine["id"], {"path": product.path}))
-            ctx.forget(f"usages:{service['id']}")
-            ctx.record(result, "backend usage", name, Change.UPDATED, f"path: {mine.get('path')!r} → {product.path!r}",
-                       link)
-        else:
-            ctx.record(result, "backend usage", name, Change.UNCHANGED, link=link)
+def _backend_known(ctx: Context, service: Any, backends: Mapping[str, Any]) -> bool:
+    """Whether the product's usages need reading: only when its backend exists (else nothing can match)."""
+    product = next(p for p in ctx.catalogue.products if p.system_name == service["system_name"])
+    return product.backend.system_name in backends
 
 
 def _missing_product(ctx: Context, result: StepResult, product: Product, kind: str, names: list[str]) -> None:
