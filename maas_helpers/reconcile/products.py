@@ -504,7 +504,7 @@ def apply_promote(ctx: Context) -> StepResult:
                     ctx.forget(f"latest:{sid}:sandbox")
                     staging = ctx.latest_config(service, "sandbox")
                     version = f"v{staging['version']}" if staging else "new version"
-                    deploy.detail = f"{version}: {', '.join(reasons)} changed"
+                    deploy.detail = f"{version}: {', '.join(reasons)} changed"  # the recorded row, now numbered
             # round two: promote the latest staging version
             promote = plan_promote(product, sid, staging, ctx.latest_config(service, "production"), ctx.links)
             ctx.execute(result, [promote])
