@@ -3,10 +3,10 @@ subscriptions of every developer account to every product (so the portal offers 
 monthly billing for the accounts on priced plans.
 
 Two rounds: the applications first (a new application also subscribes its account to the product: porta
-cinstance.rb `create_contract_if_missing`, so the subscriptions are read after it), then the subscriptions and
-billing. Requests as threescale_api sends them (JSON): accounts/{id}/applications, …/change_plan; the
-subscriptions and billing as porta admin/api/service_contracts_controller.rb and accounts_controller.rb take
-them.
+app/lib/logic/contracting.rb `find_or_create_service_contract`, so the subscriptions are read after it), then
+the subscriptions and billing. Requests as threescale_api sends them (JSON): accounts/{id}/applications and
+…/change_plan; subscriptions and billing as porta admin/api/service_subscriptions_controller.rb and
+accounts_controller.rb take them.
 """
 
 from __future__ import annotations
