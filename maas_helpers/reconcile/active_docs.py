@@ -23,7 +23,8 @@ def plan_active_docs(products: list[Product], services: Mapping[str, Mapping[str
     """Each product's ActiveDoc. `endpoints`: each existing product's production endpoint (by system name);
     `docs`: the ActiveDocs 3scale holds (by system name)."""
     actions: list[Action] = []
-    for product in products:
+    previous: tuple[str, ...] = ()  # new docs one after the other: 3scale lists them (and the portal shows them)
+    for product in products:        # in creation order
         spec = product.active_doc
         if spec is None:
             continue
@@ -41,8 +42,10 @@ def plan_active_docs(products: list[Product], services: Mapping[str, Mapping[str
         if have is None:
             actions.append(act("ActiveDoc", spec.system_name, Change.CREATED,
                                Write("POST", ACTIVE_DOCS, {"system_name": spec.system_name, **desired,
-                                                           "body": json.dumps(document)}),
+                                                           "body": json.dumps(document)},
+                                     provides=f"active_doc:{spec.system_name}", after=previous),
                                detail=f"servers: {endpoint}", link=link))
+            previous = (f"active_doc:{spec.system_name}",)
             continue
         changes = list(field_changes(have, desired))
         if not _same_body(have.get("body"), document):

@@ -55,9 +55,12 @@ def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, O
                     detail=f"{len(plan.limits)} limits") for plan in product.plans], []
     by_name = {m["system_name"]: m for m in metrics}
     actions: list[Action] = []
+    created: tuple[str, ...] = ()
     for plan in product.plans:
         have = plans.get(plan.system_name)
-        actions.append(_plan_action(product, service, plan, have, links))
+        # new plans one after the other: 3scale lists plans in creation order, which is the portal's order
+        actions.append(_plan_action(product, service, plan, have, links, after=created))
+        created = created if have is not None else (_plan_key(product, plan),)
         plan_id = have["id"] if have is not None else Ref(_plan_key(product, plan))
         label = f"{product.system_name}: {plan.system_name}"
         link = _plan_link(links, have["id"]) if have is not None else None
@@ -70,7 +73,8 @@ def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, O
     return actions, notes
 
 
-def _plan_action(product: Product, service: Observed, plan: Plan, have: Observed | None, links: Links) -> Action:
+def _plan_action(product: Product, service: Observed, plan: Plan, have: Observed | None, links: Links,
+                 after: tuple[str, ...] = ()) -> Action:
     label = f"{product.system_name}: {plan.system_name}"
     state = "published" if plan.published else "hidden"
     if have is None:
@@ -79,7 +83,7 @@ def _plan_action(product: Product, service: Observed, plan: Plan, have: Observed
                 **({"state_event": "publish"} if plan.published else {})}
         return act("application plan", label, Change.CREATED,
                    Write("POST", "/admin/api/services/{}/application_plans.json", body, args=(service["id"],),
-                         provides=_plan_key(product, plan)), detail=state)
+                         provides=_plan_key(product, plan), after=after), detail=state)
     changes = list(field_changes(have, _plan_fields(plan)))
     detail = "; ".join(str(c) for c in changes)
     body: dict[str, Any] = {c.field: c.new for c in changes}

@@ -98,3 +98,11 @@ def test_echo_is_unpublished_once() -> None:
     (action,) = plan_echo({"id": 31, "name": "Echo", "published": False})
     assert (action.change, action.writes) == (Change.UNCHANGED, ())
     assert plan_echo(None) == []
+
+
+def test_new_active_docs_are_created_in_catalogue_order() -> None:
+    other = product_for_model(ModelEndpoint(name="mistral", url="http://mistral:8080"))
+    services = SERVICES | {"mistral": {"id": 6, "system_name": "mistral"}}
+    first, second = plan_active_docs([PRODUCT, other], services, {}, {}, LINKS)
+    assert (first.writes[0].provides, second.writes[0].after) == ("active_doc:granite", ("active_doc:granite",))
+    assert [[a.name for a in wave] for wave in _waves([first, second])] == [["granite"], ["mistral"]]

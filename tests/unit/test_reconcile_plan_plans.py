@@ -157,3 +157,15 @@ def test_a_service_plan_named_default_is_made_default_or_a_note_says_what_to_do(
     actions, notes = _run(_product(), service_plans=[])
     assert not [a for a in actions if a.kind == "service plan"]
     assert notes == ["granite: no service plan found; create one named Default in the admin portal"]
+
+
+def test_new_plans_are_created_in_catalogue_order() -> None:
+    """3scale lists a product's plans in creation order (the portal shows them so): one after the other, even
+    when the executor sends independent actions side by side."""
+    free = _plan(system_name="free", name="Free", limits=[], pricing=Pricing())
+    premium = _plan(system_name="premium", name="Premium", limits=[], pricing=Pricing())
+    actions, _ = _run(_product(free, _plan(limits=[], pricing=Pricing()), premium), {"standard": _observed_plan()})
+    creates = [a for a in actions if a.kind == "application plan" and a.change is Change.CREATED]
+    assert [a.writes[0].after for a in creates] == [(), ("plan:granite:free",)]
+    assert [[a.name for a in wave if a.kind == "application plan"] for wave in _waves(actions)] == [
+        ["granite: free", "granite: standard"], ["granite: premium"]]
