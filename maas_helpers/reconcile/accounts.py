@@ -11,7 +11,8 @@ accounts_controller.rb take them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from maas_helpers.catalogue import Catalogue
@@ -31,7 +32,7 @@ def _app_key(account: str, name: str) -> str:
 
 
 def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], services: Mapping[str, Observed],
-                      plans: Mapping[str, Mapping[str, Observed]], apps: Mapping[Any, list[Observed]],
+                      plans: Mapping[str, Mapping[str, Observed]], apps: Mapping[Any, Sequence[Observed]],
                       links: Links) -> tuple[list[Action], list[str]]:
     """Each catalogue application: created on its plan, moved to it, or in sync. `services`/`plans` by product
     system name (existing products only), `apps` by account id (accounts of existing products only)."""
@@ -71,12 +72,12 @@ def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], se
     return actions, notes
 
 
-def _default_service_plan(plans: list[Observed]) -> Observed | None:
+def _default_service_plan(plans: Sequence[Observed]) -> Observed | None:
     return next((p for p in plans if p.get("default")), plans[0] if plans else None)
 
 
-def plan_subscriptions(catalogue: Catalogue, accounts: list[Observed], services: Mapping[str, Observed],
-                       subscriptions: Mapping[Any, list[Observed]], service_plans: Mapping[str, list[Observed]],
+def plan_subscriptions(catalogue: Catalogue, accounts: Sequence[Observed], services: Mapping[str, Observed],
+                       subscriptions: Mapping[Any, Sequence[Observed]], service_plans: Mapping[str, Sequence[Observed]],
                        links: Links) -> tuple[list[Action], list[str]]:
     """Every account subscribed to every product (on the product's default service plan). `subscriptions` by
     account id; `service_plans` by product system name (the products some account is not subscribed to)."""
@@ -151,7 +152,7 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             continue
         with ctx.client.about(f"application {spec.name} of {spec.account}"):
             plans[spec.product] = {k: entity(v) for k, v in ctx.app_plans(service).items()}
-            listed = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
+            listed = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
         apps[account["id"]] = [entity(a) for a in listed]
     actions, notes = plan_applications(ctx.catalogue, {k: entity(v) for k, v in accounts.items()},
                                        {k: entity(v) for k, v in services.items()}, plans, apps, ctx.links)
@@ -201,7 +202,7 @@ def application_keys(ctx: Context) -> dict[str, str]:
         service = ctx.service(ctx.catalogue.product(spec.product))
         if account is None or service is None:
             continue
-        apps = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
+        apps = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
         for app in apps:
             data = entity(app)
             if data["name"] == spec.name and data["service_id"] == service["id"]:

@@ -7,7 +7,7 @@ the objects are independent, so they are removed `ctx.concurrency` at a time and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from maas_helpers.catalogue import Catalogue
@@ -20,8 +20,8 @@ KEPT = ("kept: the policy registry entry, portal content and the SSO provider (3
 
 
 def plan_destroy(catalogue: Catalogue, services: Mapping[str, Mapping[str, Any]],
-                 accounts: Mapping[str, Mapping[str, Any]], apps: Mapping[Any, list[Mapping[str, Any]]],
-                 docs: Mapping[str, Mapping[str, Any]], usages: Mapping[str, list[Mapping[str, Any]]],
+                 accounts: Mapping[str, Mapping[str, Any]], apps: Mapping[Any, Sequence[Mapping[str, Any]]],
+                 docs: Mapping[str, Mapping[str, Any]], usages: Mapping[str, Sequence[Mapping[str, Any]]],
                  backends: Mapping[str, Mapping[str, Any]]) -> list[Action]:
     """The deletions, stage by stage. `apps`: each account's applications (by account id); `usages`: each owned
     product's backend usages (by system name)."""

@@ -11,7 +11,7 @@ replaced), the default service plan through service_plans/{id}/default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -44,9 +44,9 @@ def _rule_name(label: str, metric: str, low: int, high: int | None) -> str:
     return f"{label}: {metric} {low}–{high if high is not None else '∞'}"
 
 
-def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, Observed], metrics: list[Observed],
-               limits: Mapping[Any, list[Observed]], pricing: Mapping[Any, list[Observed]],
-               service_plans: list[Observed], links: Links) -> tuple[list[Action], list[str]]:
+def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, Observed], metrics: Sequence[Observed],
+               limits: Mapping[Any, Sequence[Observed]], pricing: Mapping[Any, Sequence[Observed]],
+               service_plans: Sequence[Observed], links: Links) -> tuple[list[Action], list[str]]:
     """One product's application plans with their limits and pricing rules, its default application plan and
     its default service plan. `plans` by system name; `limits`/`pricing` by plan id (the existing plans of the
     catalogue); `metrics` are the product's metrics and methods. Returns the actions and notes for the learner."""
@@ -79,10 +79,10 @@ def _plan_action(product: Product, service: Observed, plan: Plan, have: Observed
     state = "published" if plan.published else "hidden"
     if have is None:
         # porta creates plans hidden and `hide` fires only from published (plan.rb): no event for a hidden one
-        body = {"system_name": plan.system_name, **_plan_fields(plan), "description": plan.description,
-                **({"state_event": "publish"} if plan.published else {})}
+        new = {"system_name": plan.system_name, **_plan_fields(plan), "description": plan.description,
+               **({"state_event": "publish"} if plan.published else {})}
         return act("application plan", label, Change.CREATED,
-                   Write("POST", "/admin/api/services/{}/application_plans.json", body, args=(service["id"],),
+                   Write("POST", "/admin/api/services/{}/application_plans.json", new, args=(service["id"],),
                          provides=_plan_key(product, plan), after=after), detail=state)
     changes = list(field_changes(have, _plan_fields(plan)))
     detail = "; ".join(str(c) for c in changes)
@@ -100,7 +100,7 @@ def _plan_action(product: Product, service: Observed, plan: Plan, have: Observed
                changes=changes, detail=detail, link=link)
 
 
-def _limit_actions(plan: Plan, plan_id: Any, metrics: Mapping[str, Observed], observed: list[Observed], label: str,
+def _limit_actions(plan: Plan, plan_id: Any, metrics: Mapping[str, Observed], observed: Sequence[Observed], label: str,
                    link: str | None) -> list[Action]:
     """Limits by (metric, period): created, value updated, or deleted when the catalogue has none there (a
     limit on a metric that is not the product's, e.g. a backend's, is not ours to manage)."""
@@ -137,7 +137,7 @@ def _limit_actions(plan: Plan, plan_id: Any, metrics: Mapping[str, Observed], ob
     return actions
 
 
-def _pricing_actions(plan: Plan, plan_id: Any, metrics: Mapping[str, Observed], observed: list[Observed],
+def _pricing_actions(plan: Plan, plan_id: Any, metrics: Mapping[str, Observed], observed: Sequence[Observed],
                      label: str, link: str | None) -> list[Action]:
     """Pricing rules matched by metric, range and price; the others replaced. Stale rules are deleted before
     any new one is created (`Write.after`): porta's range_overlap validation rejects a new rule over an old
@@ -196,7 +196,7 @@ def _default_plan_action(product: Product, service: Observed, plans: Mapping[str
                changes=[FieldChange("default", have.get("default") if have is not None else None, True)])
 
 
-def _service_plan_action(product: Product, service: Observed, service_plans: list[Observed],
+def _service_plan_action(product: Product, service: Observed, service_plans: Sequence[Observed],
                          links: Links) -> tuple[Action | None, list[str]]:
     link = links.product(service["id"], "/service_plans")
     name = f"{product.system_name}: default service plan"

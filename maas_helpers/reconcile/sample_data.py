@@ -14,7 +14,8 @@ the Echo ActiveDoc and keeps the product itself. `remove_sample_data: false` in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from maas_helpers.reconcile.actions import Action, FieldChange, Links, Write, act
@@ -35,7 +36,7 @@ def _is_sample_application(app: Mapping[str, Any], account: Mapping[str, Any], p
 
 
 def plan_sample_plans(service: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]],
-                      accounts: list[Mapping[str, Any]], apps: Mapping[Any, list[Mapping[str, Any]]],
+                      accounts: Sequence[Mapping[str, Any]], apps: Mapping[Any, Sequence[Mapping[str, Any]]],
                       links: Links) -> tuple[list[Action], list[str]]:
     """The sample applications on the sample product's plans, then the plans nobody else's application uses
     (porta refuses to delete a plan with applications: each plan's delete waits for its applications' deletes).
@@ -107,6 +108,10 @@ def apply_sample_data(ctx: Context) -> StepResult:
     return result
 
 
+def _applications(account: Any) -> list[Any]:
+    return list(account.applications.list())
+
+
 def _remove_plans(ctx: Context, result: StepResult, service: Any) -> None:
     plans = ctx.app_plans(service)
     accounts: list[Any] = []
@@ -116,7 +121,7 @@ def _remove_plans(ctx: Context, result: StepResult, service: Any) -> None:
             accounts = list(ctx.ts.accounts.list())
         for account in accounts:
             with ctx.client.about(f"applications of {account['org_name']}"):
-                listed = ctx.cached(f"apps:{account['id']}", lambda account=account: list(account.applications.list()))
+                listed = ctx.cached(f"apps:{account['id']}", partial(_applications, account))
             apps[account["id"]] = [entity(a) for a in listed]
     actions, notes = plan_sample_plans(entity(service), {k: entity(v) for k, v in plans.items()},
                                        [entity(a) for a in accounts], apps, ctx.links)
