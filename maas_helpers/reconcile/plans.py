@@ -64,8 +64,11 @@ def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, O
         plan_id = have["id"] if have is not None else Ref(_plan_key(product, plan))
         label = f"{product.system_name}: {plan.system_name}"
         link = _plan_link(links, have["id"]) if have is not None else None
-        actions += _limit_actions(plan, plan_id, by_name, limits.get(plan_id, []) if have else [], label, link)
-        actions += _pricing_actions(plan, plan_id, by_name, pricing.get(plan_id, []) if have else [], label, link)
+        # a plan still to be created has no limits nor pricing rules yet
+        actions += _limit_actions(plan, plan_id, by_name, limits.get(plan_id, []) if have is not None else [],
+                                  label, link)
+        actions += _pricing_actions(plan, plan_id, by_name, pricing.get(plan_id, []) if have is not None else [],
+                                    label, link)
     default = _default_plan_action(product, service, plans)
     actions += [default] if default is not None else []
     service_plan, notes = _service_plan_action(product, service, service_plans, links)
