@@ -45,6 +45,13 @@ def money(value: Any) -> Decimal:
 _FIELDS = {"private_endpoint": endpoint, "cost_per_month": money, "setup_fee": money, "cost_per_unit": money}
 
 
+# Fields whose missing value means 0: porta's plan fee columns are `default: "0.0", null: false`
+# (db/schema.rb `plans`), so a plan JSON without one has none to pay.
+_ZERO_WHEN_MISSING = {"cost_per_month", "setup_fee"}
+
+
 def comparable(name: str, value: Any) -> Any:
     fn = _FIELDS.get(name)
-    return fn(value) if fn is not None and value is not None else value
+    if fn is None or (value is None and name not in _ZERO_WHEN_MISSING):
+        return value
+    return fn(value)

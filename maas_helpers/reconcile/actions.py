@@ -33,7 +33,9 @@ class Ref:
 class Write:
     """One Admin API request. `path` may hold `{}` slots filled from `args` (ids or `Ref`s); `body` values may
     be `Ref`s too. `provides` names the created object for later `Ref`s. `form`/`files`: a multipart request
-    (CMS files) instead of JSON. `master`: sent to the Master API."""
+    (CMS files) instead of JSON. `master`: sent to the Master API. `after`: `provides` keys of writes that must
+    have been sent first although nothing of their answer is used (porta refuses a pricing rule over a range an
+    old rule still holds, a plan that still has applications, a backend a product still uses)."""
 
     method: str
     path: str
@@ -43,6 +45,7 @@ class Write:
     form: Mapping[str, str] | None = None
     files: Mapping[str, Any] | None = field(default=None, compare=False)
     master: bool = False
+    after: tuple[str, ...] = ()
 
     @property
     def refs(self) -> list[Ref]:

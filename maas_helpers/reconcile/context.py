@@ -270,12 +270,14 @@ class Context:
 
 def _waves(actions: list[Action]) -> list[list[Action]]:
     """Layers of actions: an action goes out in the layer after the one that creates what it refers to
-    (`Ref`), otherwise in the first; the actions of a layer are independent of each other."""
+    (`Ref`) or must follow (`Write.after`), otherwise in the first; the actions of a layer are independent of
+    each other."""
     layer_of: dict[str, int] = {}
     waves: list[list[Action]] = []
     for action in actions:
         writes = [w for w in action.writes if isinstance(w, Write)]
-        needs = {r.key for w in writes for r in w.refs} - {w.provides for w in writes}
+        needs = {r.key for w in writes for r in w.refs} | {k for w in writes for k in w.after}
+        needs -= {w.provides for w in writes}
         layer = 1 + max((layer_of[k] for k in needs if k in layer_of), default=-1)
         while len(waves) <= layer:
             waves.append([])
