@@ -180,7 +180,8 @@ def apply_sso(ctx: Context) -> StepResult:
         have = created.get("provider") or have
     if ctx.plan_only and not have:
         # Planning from empty: the provider (and so 3scale's callback_url) only exists after apply creates it.
-        ctx.record(result, "SSO realm", sso.realm, Change.CREATED, "after the provider gives its callback_url")
+        ctx.execute(result, [act("SSO realm", sso.realm, Change.CREATED,
+                                 detail="after the provider gives its callback_url")])
         return result
     callback = str((have or {}).get("callback_url") or "")
     if not re.match(r"^https?://[^/\s]+/", callback):
