@@ -1027,3 +1027,12 @@ def test_sso_realm_is_read_back_from_the_import_and_its_secret_and_not_rewritten
     kinds = [o["kind"] for o in kube.applied]
     assert "KeycloakRealmImport" not in kinds and "Keycloak" in kinds
     assert "keycloak-maas-realm-secrets" not in [o["metadata"]["name"] for o in kube.applied]
+
+
+def test_cluster_capabilities_reconcile_asks_for(settings, kube, clock) -> None:
+    """The operator fills the registry from the CPD, porta has no switch API, registration follows the setting."""
+    p = platform(settings, kube, clock)
+    assert (p.policy_registry, p.provider_switches_api, p.sso_registration_allowed) == (
+        "custom_policy_definition", False, False)
+    allowed = settings.model_copy(update={"sso_registration": True})
+    assert platform(allowed, kube, clock).sso_registration_allowed is True

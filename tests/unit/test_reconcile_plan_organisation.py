@@ -83,3 +83,23 @@ def test_registry_entry_created_updated_or_left() -> None:
     same = plan_policy_registry("llm-metrics", "1.0.0", SCHEMA, "f", [{**stale, "schema": SCHEMA}], LINKS)
     assert same.change is Change.UNCHANGED and same.writes == ()
     assert same.link == "https://admin.example/p/admin/registry/policies"
+
+
+def test_the_sandbox_platform_only_renders_the_definition_and_leaves_the_registry_to_the_section(tmp_path) -> None:
+    """No Admin API call and no Reconciler from the platform step: the `policy_registry` section fills the
+    registry because the platform says `policy_registry = "admin_api"`."""
+    import ast
+    from pathlib import Path
+
+    from maas_helpers.config import make_settings
+    from maas_helpers.platform import sandbox
+
+    tree = ast.parse(Path(sandbox.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m and m.startswith("maas_helpers.reconcile") for m in imported), imported
+    platform = sandbox.SandboxPlatform(make_settings(target="sandbox", state_dir=str(tmp_path)), start=False)
+    result = platform.ensure_custom_policy_definition()  # would raise if it needed the (absent) sandbox
+    assert [(a.kind, a.change) for a in result.actions] == [("CustomPolicyDefinition", Change.SKIPPED)]
+    assert any("policy_registry" in n for n in result.notes)
+    assert (platform.policy_registry, platform.provider_switches_api, platform.sso_registration_allowed) == (
+        "admin_api", True, True)
