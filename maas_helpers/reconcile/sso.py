@@ -16,6 +16,7 @@ import yaml
 
 from maas_helpers.catalogue import Sso, resolve_path
 from maas_helpers.errors import MaasError
+from maas_helpers.normalise import comparable
 from maas_helpers.reconcile.actions import Action, FieldChange, Links, Write, act, field_changes
 from maas_helpers.reconcile.context import Context
 from maas_helpers.results import Change, StepResult
@@ -60,8 +61,6 @@ def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: 
 
 
 # --- the realm: desired (the kit's representation) vs observed (read back from the SSO) ----------------------
-# Fields the provider keeps as a set (Keycloak's ClientModel redirect URIs and web origins): order is not kept.
-_SETS = {"redirectUris", "webOrigins"}
 
 
 def _secret_field(path: str) -> bool:
@@ -95,10 +94,7 @@ def _compare(path: str, have: Any, want: Any, out: list[FieldChange]) -> None:
                 out.append(FieldChange(f"{path}[{name}]", "absent", "present"))
             else:
                 _compare(f"{path}[{name}]", found, item, out)
-    elif key in _SETS and isinstance(want, list):
-        if sorted(map(str, have or [])) != sorted(map(str, want)):
-            out.append(FieldChange(path, have, want))
-    elif have != want:
+    elif comparable(key, have) != comparable(key, want):  # maas_helpers.normalise: e.g. redirect URIs as a set
         out.append(FieldChange(path, _shown(path, have), _shown(path, want)))
 
 
