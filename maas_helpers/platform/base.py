@@ -6,6 +6,7 @@ shows the same table whichever target it runs against.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -65,7 +66,8 @@ class Platform(Protocol):
 
     def admin_credentials(self) -> AdminCredentials: ...  # cluster: system-seed + routes; sandbox: running sandbox
 
-    def sso_realm(self, realm_name: str) -> dict[str, Any] | None: ...  # the realm as the SSO holds it (None: none)
+    # The realm as the SSO holds it (None: none yet), with the named users (credentials only where readable).
+    def sso_realm(self, realm_name: str, users: Collection[str] = ()) -> dict[str, Any] | None: ...
 
     # cluster: RHBK operator + Keycloak (+ the realm import when `write_realm`); sandbox: the realm through the
     # sandbox SSO's admin API when `write_realm`. Reconcile passes `write_realm=False` when `sso_realm` matches.

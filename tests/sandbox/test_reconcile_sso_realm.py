@@ -67,6 +67,7 @@ def test_a_realm_changed_behind_the_kits_back_is_repaired_and_an_unchanged_one_i
 
     # Someone edits the client in the SSO: a redirect URI that is not 3scale's callback.
     client = _portal_client(fresh_sandbox)
+    uuid = client["id"]  # Keycloak's {client-uuid}
     client["redirectUris"] = ["https://elsewhere.example/cb"]
     realm = _admin(fresh_sandbox, "GET", "/maas").json()
     assert _admin(fresh_sandbox, "PUT", "/maas", json={**realm, "clients": [client]}).status_code == 204
@@ -83,6 +84,7 @@ def test_a_realm_changed_behind_the_kits_back_is_repaired_and_an_unchanged_one_i
     assert row.change is Change.UPDATED and "redirectUris" in row.detail
     assert _writes(sso_calls) == [("PUT", "/admin/realms/maas")]
     assert _portal_client(fresh_sandbox)["redirectUris"] == callback
+    assert _portal_client(fresh_sandbox)["id"] == uuid  # updated in place, not a new client
     sso_calls.clear()
     assert kit.apply("sso").in_sync and _writes(sso_calls) == []
 
@@ -107,3 +109,22 @@ def test_a_changed_client_secret_is_put_back_and_never_shown(fresh_sandbox: Sand
     assert secret not in shown and rotated not in shown and "****" in shown
     assert _writes(sso_calls) == [("PUT", "/admin/realms/maas")]
     assert _portal_client(fresh_sandbox)["secret"] == secret
+
+
+def test_reads_have_keycloaks_shapes(sandbox: SandboxInfo) -> None:
+    """GET realm: top level only; GET clients: the confidential client's secret, none for a public client;
+    GET users: no credentials (RealmAdminResource.getRealm, ClientsResource.getClients, UsersResource)."""
+    realm = {"realm": "shapes", "enabled": True, "registrationAllowed": False,
+             "clients": [{"clientId": "web", "secret": "conf-secret-value", "redirectUris": ["https://a/cb"]},
+                         {"clientId": "spa", "publicClient": True, "redirectUris": ["https://b/cb"]}],
+             "users": [{"username": "Ann", "credentials": [{"type": "password", "value": "ann-pass-word"}]}]}
+    assert _admin(sandbox, "POST", "", json=realm).status_code == 201
+    top = _admin(sandbox, "GET", "/shapes").json()
+    assert top["registrationAllowed"] is False and "clients" not in top and "users" not in top
+    clients = {c["clientId"]: c for c in _admin(sandbox, "GET", "/shapes/clients").json()}
+    assert clients["web"]["secret"] == "conf-secret-value" and "secret" not in clients["spa"]
+    assert len({c["id"] for c in clients.values()}) == 2
+    (only,) = _admin(sandbox, "GET", "/shapes/clients", params={"clientId": "spa"}).json()
+    assert only["id"] == clients["spa"]["id"]
+    (ann,) = _admin(sandbox, "GET", "/shapes/users", params={"username": "ann", "exact": "true"}).json()
+    assert ann["username"] == "ann" and "credentials" not in ann
