@@ -41,8 +41,15 @@ def money(value: Any) -> Decimal:
     return Decimal(str(value if value not in (None, "") else 0)).normalize()
 
 
+def unordered(values: Any) -> list[str]:
+    """Keycloak keeps a client's redirect URIs and web origins as a set (ClientModel.getRedirectUris returns a
+    Set<String>): the order read back is not the order sent."""
+    return sorted(str(v) for v in values or [])
+
+
 # Field by field: how an observed value is brought to the shape of the desired one before comparing.
-_FIELDS = {"private_endpoint": endpoint, "cost_per_month": money, "setup_fee": money, "cost_per_unit": money}
+_FIELDS = {"private_endpoint": endpoint, "cost_per_month": money, "setup_fee": money, "cost_per_unit": money,
+           "redirectUris": unordered, "webOrigins": unordered}
 
 
 # Fields whose missing value means 0: porta's plan fee columns are `default: "0.0", null: false`

@@ -1,4 +1,4 @@
-"""The users part of Keycloak's admin REST API, as the sandbox SSO serves it.
+"""The users and clients part of Keycloak's admin REST API, as the sandbox SSO serves it.
 
 Shapes follow Keycloak's `UsersResource` / `UserResource` (services/src/main/java/org/keycloak/services/
 resources/admin/): list with `username`, `exact`, `q` (attribute `key:value` pairs), `first`, `max`; create answers
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.context import Sandbox
-from maas_sandbox.sso.realms import KIND
+from maas_sandbox.sso.realms import KIND, client_view
 
 Obj = dict[str, Any]
 # Keycloak's argon2 provider defaults (Argon2PasswordHashProviderFactory: 7168 KiB, 5 iterations, parallelism 1);
@@ -83,6 +83,16 @@ def router(sandbox: Sandbox, authorised: Callable[[Request], bool]) -> APIRouter
         if row is None:
             return None, JSONResponse({"error": "Realm not found."}, status_code=404)
         return row, None
+
+    @api.get("/admin/realms/{realm}/clients")
+    async def list_clients(realm: str, request: Request) -> Response:
+        """Keycloak's ClientsResource.getClients: every client, or the one whose `clientId` is given."""
+        row, error = guard(request, realm)
+        if error:
+            return error
+        wanted = request.query_params.get("clientId")
+        clients = [c for c in row.get("clients") or [] if not wanted or c.get("clientId") == wanted]  # type: ignore[union-attr]
+        return JSONResponse([client_view(c) for c in clients])
 
     @api.get(base)
     async def list_users(realm: str, request: Request) -> Response:

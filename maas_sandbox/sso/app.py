@@ -33,6 +33,7 @@ from maas_sandbox.sso.realms import (
     find_user,
     get_realm,
     mapped_claims,
+    realm_view,
     standard_claims,
     update_realm,
 )
@@ -103,8 +104,7 @@ def create_sso_app(sandbox: Sandbox) -> FastAPI:
         found = get_realm(sandbox, realm)
         if found is None:
             return JSONResponse({"error": "Realm not found."}, status_code=404)
-        shown = ("realm", "displayName", "enabled", "registrationAllowed")
-        return JSONResponse({k: found[k] for k in shown if k in found})
+        return JSONResponse(realm_view(found))
 
     # -- discovery and keys ----------------------------------------------------------------------
     @app.get("/realms/{realm}/.well-known/openid-configuration")
