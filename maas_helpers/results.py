@@ -9,6 +9,7 @@ import html
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Change(StrEnum):
@@ -28,6 +29,20 @@ class Change(StrEnum):
 WRITES = {Change.CREATED, Change.UPDATED, Change.DELETED, Change.APPLIED}
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one object: what 3scale holds → what the catalogue wants."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        if all(isinstance(v, str | int | float | bool) or v is None for v in (self.old, self.new)):
+            return f"{self.field}: {self.old!r} → {self.new!r}"
+        return f"{self.field} changed"
+
+
 @dataclass
 class Action:
     kind: str  # "backend", "product", "mapping rule", "Subscription", ...
@@ -35,6 +50,8 @@ class Action:
     change: Change
     detail: str = ""  # e.g. "private_endpoint: old → new"
     link: str | None = None  # where a learner can see the object (admin portal / console URL)
+    changes: tuple[FieldChange, ...] = ()  # field-level old → new (reconcile's planners fill it in)
+    writes: tuple[Any, ...] = field(default=(), repr=False)  # the Admin API requests (reconcile.actions.Write)
 
     def __str__(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""

@@ -6,8 +6,9 @@ shows the same table whichever target it runs against.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -36,7 +37,18 @@ class AdminCredentials:
 
 @runtime_checkable
 class Platform(Protocol):
+    """Reconcile never asks which platform it runs on (`name` is for people); it asks what the platform does."""
+
     name: str  # "openshift" | "sandbox"
+    # Who fills the tenant's policy registry: the kit through the Admin API (`admin_api`, the sandbox) or the
+    # 3scale operator from the CustomPolicyDefinition (`custom_policy_definition`, a cluster).
+    policy_registry: Literal["admin_api", "custom_policy_definition"]
+    # Whether the Master API provider update takes `multiple_applications` (a sandbox extension; porta has no
+    # API for the Feature Visibility switch, so on a cluster it is a manual step).
+    provider_switches_api: bool
+
+    @property
+    def sso_registration_allowed(self) -> bool: ...  # the realm's registrationAllowed ("Register" on the login page)
 
     def ensure_namespace(self) -> StepResult: ...
 
@@ -54,7 +66,12 @@ class Platform(Protocol):
 
     def admin_credentials(self) -> AdminCredentials: ...  # cluster: system-seed + routes; sandbox: running sandbox
 
-    def ensure_sso(self, realm: dict) -> StepResult: ...  # cluster: RHBK operator + Keycloak + realm import
+    # The realm as the SSO holds it (None: none yet), with the named users (credentials only where readable).
+    def sso_realm(self, realm_name: str, users: Collection[str] = ()) -> dict[str, Any] | None: ...
+
+    # cluster: RHBK operator + Keycloak (+ the realm import when `write_realm`); sandbox: the realm through the
+    # sandbox SSO's admin API when `write_realm`. Reconcile passes `write_realm=False` when `sso_realm` matches.
+    def ensure_sso(self, realm: dict, *, write_realm: bool = True) -> StepResult: ...
 
     def sso_realm_url(self, realm_name: str) -> str: ...
 

@@ -8,10 +8,11 @@ stuck: a pending InstallPlan, a failed CSV, image pull errors, unready deploymen
 from __future__ import annotations
 
 import base64
+import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
@@ -133,6 +134,8 @@ class OpenShiftPlatform:
     """`Platform` for a real cluster. Pass ``kube`` to reuse a connection (tests pass a recording fake)."""
 
     name = "openshift"
+    policy_registry: Literal["admin_api", "custom_policy_definition"] = "custom_policy_definition"  # the operator
+    provider_switches_api = False  # porta has no API for the Feature Visibility switch: a manual step
 
     def __init__(
         self,
@@ -794,9 +797,33 @@ class OpenShiftPlatform:
         port = int(given.get("port") or 5432)
         return mf.keycloak_db(host=given["host"], database=given["database"], port=port, secret=source)
 
-    def ensure_sso(self, realm: dict[str, Any], *, timeout: float = 900) -> StepResult:
+    @property
+    def sso_registration_allowed(self) -> bool:
+        return bool(self.settings.sso_registration)
+
+    def sso_realm(self, realm_name: str, users: Collection[str] = ()) -> dict[str, Any] | None:
+        """The realm as the cluster holds it: the KeycloakRealmImport's ``spec.realm`` with its ``${NAME}``
+        placeholders filled from the Secret ``spec.placeholders`` names (None: no import yet)."""
+        ns = self.settings.sso_namespace
+        name = f"{mf.KEYCLOAK_NAME}-{realm_name}".lower()
+        imp = self.kube.get("k8s.keycloak.org/v2alpha1", "KeycloakRealmImport", name, ns)
+        if imp is None:
+            return None
+        spec = imp.get("spec") or {}
+        values: dict[str, str] = {}
+        for key, ref in (spec.get("placeholders") or {}).items():
+            secret = ((ref or {}).get("secret") or {}).get("name")
+            if secret:
+                values[key] = _decode(self.kube.get("v1", "Secret", secret, ns)).get(key, "")
+        text = json.dumps(spec.get("realm") or {})
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", json.dumps(value)[1:-1])
+        return dict(json.loads(text))
+
+    def ensure_sso(self, realm: dict[str, Any], *, timeout: float = 900, write_realm: bool = True) -> StepResult:
         """RHBK operator (pinned channel, Manual approval of the expected CSV only), its PostgreSQL, Keycloak
-        on it, and the realm import whose secrets come from a Secret through ``spec.placeholders``."""
+        on it, and (when ``write_realm``) the realm import whose secrets come from a Secret through
+        ``spec.placeholders``."""
         s = self.settings
         ns = s.sso_namespace
         result = self._ensure_namespace(ns, "SSO")
@@ -816,6 +843,8 @@ class OpenShiftPlatform:
         self._wait_condition(
             result, kc["apiVersion"], "Keycloak", mf.KEYCLOAK_NAME, ns, "Ready", timeout, "HasErrors", generation
         )
+        if not write_realm:  # reconcile read the realm back (sso_realm) and found it as wanted
+            return result
         plain, values = mf.split_realm_secrets(realm)
         imp = mf.keycloak_realm_import(ns, plain, placeholders=values)
         if values:

@@ -1,16 +1,16 @@
 """The sandbox platform: the same steps as on OpenShift, against the local sandbox.
 
 Cluster steps render and validate the very manifests the OpenShift path would apply and report them as
-skipped ("sandbox: would apply …"); the custom policy goes into the tenant's policy registry; SSO realms are
-imported through the sandbox SSO's Keycloak-style admin API. `maas_sandbox.control` is the only sandbox
+skipped ("sandbox: would apply …"); the custom policy goes into the tenant's policy registry through the Admin
+API (the kit's `policy_registry` section does that: `policy_registry = "admin_api"`); SSO realms are read and
+written through the sandbox SSO's Keycloak-shaped admin REST API. `maas_sandbox.control` is the only sandbox
 module the helpers import.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Literal
 
 import requests
 from pydantic import SecretStr
@@ -23,6 +23,9 @@ from maas_helpers.results import Change, StepResult
 
 class SandboxPlatform:
     name = "sandbox"
+    policy_registry: Literal["admin_api", "custom_policy_definition"] = "admin_api"
+    provider_switches_api = True  # the sandbox's provider update takes `multiple_applications`
+    sso_registration_allowed = True  # learners try the "Register" link on the sandbox
 
     def __init__(self, settings: Settings, *, start: bool = True) -> None:
         self.settings = settings
@@ -121,14 +124,12 @@ class SandboxPlatform:
                 "not_ready": [] if up else ["sandbox"]}
 
     def ensure_custom_policy_definition(self) -> StepResult:
-        """Render the CustomPolicyDefinition (skipped) and register the policy through the registry API."""
-        from maas_helpers.admin_client import AdminClient
-        from maas_helpers.catalogue import Catalogue
-        from maas_helpers.reconcile import Reconciler
-
+        """Render the CustomPolicyDefinition (skipped): without an operator nothing registers it, so the kit's
+        `policy_registry` section puts the policy into the tenant's registry through the Admin API."""
         result = self._would_apply("llm-metrics custom policy", self._manifests("CustomPolicyDefinition"))
-        client = AdminClient.from_credentials(self.admin_credentials())
-        return result.extend(Reconciler(client, Catalogue(), platform=self).apply("policy_registry"))
+        result.notes.append("sandbox: the policy registry entry comes from the kit's policy_registry section "
+                            "(kit.apply('policy_registry'))")
+        return result
 
     def running_credentials(self) -> AdminCredentials | None:
         """The credentials of a sandbox already running from the state dir, or None (never starts one)."""
@@ -152,38 +153,53 @@ class SandboxPlatform:
     def sso_realm_url(self, realm_name: str) -> str:
         return f"{self.info.sso_url}/realms/{realm_name}"
 
-    def ensure_sso(self, realm: dict) -> StepResult:
-        """Import (or update) the realm through the sandbox SSO's admin API; unchanged when identical."""
+    def _sso(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call to the sandbox SSO's admin REST API (master token as the bearer, as admin-cli's would be)."""
         info = self.info
+        try:
+            return requests.request(method, f"{info.sso_url}/admin/realms{path}", timeout=10,
+                                    headers={"Authorization": f"Bearer {info.master_token}"}, **kwargs)
+        except requests.RequestException as exc:
+            why = type(exc).__name__
+            raise MaasError(f"SSO: cannot reach the sandbox SSO at {info.sso_url} ({why})") from None
+
+    def _sso_ok(self, resp: requests.Response, what: str) -> requests.Response:
+        if not resp.ok:
+            detail = resp.text[:200].replace(self.info.master_token, "****")
+            raise MaasError(f"SSO realm {what}: the sandbox SSO refused it ({resp.status_code} {detail})")
+        return resp
+
+    def sso_realm(self, realm_name: str, users: Collection[str] = ()) -> dict[str, Any] | None:
+        """The realm as the sandbox SSO holds it, read the way Keycloak serves it: the top-level representation
+        (GET /admin/realms/{realm}, no clients or users: RealmAdminResource.getRealm), its clients with their
+        secrets (GET …/clients, ClientsResource), and the named users without credentials (GET
+        …/users?username=…&exact=true, UsersResource). None when the realm does not exist."""
+        resp = self._sso("GET", f"/{realm_name}")
+        if resp.status_code == 404:
+            return None
+        realm = dict(self._sso_ok(resp, realm_name).json())
+        realm["clients"] = self._sso_ok(self._sso("GET", f"/{realm_name}/clients"), realm_name).json()
+        found = []
+        for username in users:
+            resp = self._sso("GET", f"/{realm_name}/users", params={"username": username, "exact": "true"})
+            found += self._sso_ok(resp, realm_name).json()
+        realm["users"] = found
+        return realm
+
+    def ensure_sso(self, realm: dict, *, write_realm: bool = True) -> StepResult:
+        """The SSO manifests a cluster would get (rendered, skipped) and, when `write_realm`, the realm
+        imported (POST /admin/realms) or, when it exists, replaced (PUT /admin/realms/{realm}: the sandbox's
+        PUT also takes the clients and users, like an import would)."""
         name = str(realm.get("realm"))
         result = StepResult(f"SSO realm {name}")
         for obj in self._sso_manifests(realm):
             result.add(obj["kind"], obj["metadata"]["name"], Change.SKIPPED, "sandbox: would apply")
-        digest = hashlib.sha256(json.dumps(realm, sort_keys=True).encode()).hexdigest()
-        marker = info.state_dir / f"sso-realm-{name}.sha256"
-        headers = {"Authorization": f"Bearer {info.master_token}"}
-        base = f"{info.sso_url}/admin/realms"
-        link = f"{info.sso_url}/realms/{name}/.well-known/openid-configuration"
-        try:
-            exists = requests.get(f"{base}/{name}", headers=headers, timeout=10).status_code == 200
-            if exists and marker.exists() and marker.read_text() == digest:
-                result.add("realm", name, Change.UNCHANGED, link=link)
-                return result
-            if exists:
-                resp = requests.put(f"{base}/{name}", json=realm, headers=headers, timeout=10)
-                change = Change.UPDATED
-            else:
-                resp = requests.post(base, json=realm, headers=headers, timeout=10)
-                change = Change.CREATED
-        except requests.RequestException as exc:
-            why = type(exc).__name__
-            raise MaasError(f"SSO realm {name}: cannot reach the sandbox SSO at {info.sso_url} ({why})") from None
-        if not resp.ok:
-            detail = resp.text[:200].replace(info.master_token, "****")
-            raise MaasError(f"SSO realm {name}: the sandbox SSO refused it ({resp.status_code} {detail})")
-        marker.write_text(digest)
-        result.add("realm", name, change, "clients: " + ", ".join(c.get("clientId", "?") for c in
-                                                              realm.get("clients", [])), link)
+        if not write_realm:
+            return result
+        if self._sso("GET", f"/{name}").status_code == 200:
+            self._sso_ok(self._sso("PUT", f"/{name}", json=realm), name)
+        else:
+            self._sso_ok(self._sso("POST", "", json=realm), name)
         return result
 
     def _sso_manifests(self, realm: dict) -> list[dict[str, Any]]:

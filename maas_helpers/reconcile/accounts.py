@@ -1,136 +1,196 @@
-"""Applications the admin creates for existing accounts (the guide's workaround) and explicit service
-subscriptions of every developer account to every product (so the portal offers the products' plans)."""
+"""Applications the admin creates for existing accounts (the guide's workaround), explicit service
+subscriptions of every developer account to every product (so the portal offers the products' plans), and
+monthly billing for the accounts on priced plans.
+
+Two rounds: the applications first (a new application also subscribes its account to the product: porta
+app/lib/logic/contracting.rb `find_or_create_service_contract`, so the subscriptions are read after it), then
+the subscriptions and billing. Requests as threescale_api sends them (JSON): accounts/{id}/applications and
+…/change_plan; subscriptions and billing as porta admin/api/service_subscriptions_controller.rb and
+accounts_controller.rb take them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
+from maas_helpers.catalogue import Catalogue
+from maas_helpers.reconcile.actions import Action, FieldChange, Links, Write, act
 from maas_helpers.reconcile.context import Context, entity
 from maas_helpers.results import Change, StepResult
 
+Observed = Mapping[str, Any]
 
-def _default_service_plan(ctx: Context, service: Any) -> dict[str, Any] | None:
-    plans = ctx.service_plans(service)  # the plans section usually read them already in this run
+BILLING_NOTE = ("billing: 3scale bills these prices only once the tenant's billing is on — the Admin API has no "
+                "switch for it; on a real 3scale set Audience → Billing → Charging & Gateway (mode, currency, "
+                "charging) in the admin portal")
+
+
+def _app_key(account: str, name: str) -> str:
+    return f"application:{account}:{name}"
+
+
+def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], services: Mapping[str, Observed],
+                      plans: Mapping[str, Mapping[str, Observed]], apps: Mapping[Any, Sequence[Observed]],
+                      links: Links) -> tuple[list[Action], list[str]]:
+    """Each catalogue application: created on its plan, moved to it, or in sync. `services`/`plans` by product
+    system name (existing products only), `apps` by account id (accounts of existing products only)."""
+    actions: list[Action] = []
+    notes: list[str] = []
+    for spec in catalogue.applications:
+        label = f"{spec.account}: {spec.name}"
+        account = accounts.get(spec.account)
+        service = services.get(spec.product)
+        if account is None:
+            notes.append(f"application {spec.name!r}: account {spec.account!r} does not exist; skipped")
+            actions.append(act("application", label, Change.SKIPPED, detail="account missing"))
+            continue
+        if service is None:
+            actions.append(act("application", label, Change.CREATED, detail=f"plan {spec.plan}"))
+            continue
+        plan = plans.get(spec.product, {}).get(spec.plan)
+        have = next((a for a in apps.get(account["id"], []) if a["name"] == spec.name
+                     and a["service_id"] == service["id"]), None)
+        link = links.page(f"/p/admin/applications/{have['id']}") if have is not None else None
+        if plan is None:
+            actions.append(act("application", label, Change.CREATED, detail=f"plan {spec.plan} (plan not created yet)"))
+        elif have is None:
+            actions.append(act("application", label, Change.CREATED,
+                               Write("POST", "/admin/api/accounts/{}/applications.json",
+                                     {"plan_id": plan["id"], "name": spec.name, "description": spec.description},
+                                     args=(account["id"],), provides=_app_key(spec.account, spec.name)),
+                               detail=f"plan {spec.plan}"))
+        elif have["plan_id"] != plan["id"]:
+            actions.append(act("application", label, Change.UPDATED,
+                               Write("PUT", "/admin/api/accounts/{}/applications/{}/change_plan.json",
+                                     {"plan_id": plan["id"]}, args=(account["id"], have["id"])),
+                               changes=[FieldChange("plan_id", have["plan_id"], plan["id"])],
+                               detail=f"plan: {have.get('plan_name')} → {plan['name']}", link=link))
+        else:
+            actions.append(act("application", label, Change.UNCHANGED, detail=f"plan {spec.plan}", link=link))
+    return actions, notes
+
+
+def _default_service_plan(plans: Sequence[Observed]) -> Observed | None:
     return next((p for p in plans if p.get("default")), plans[0] if plans else None)
+
+
+def plan_subscriptions(catalogue: Catalogue, accounts: Sequence[Observed], services: Mapping[str, Observed],
+                       subscriptions: Mapping[Any, Sequence[Observed]], service_plans: Mapping[str, Sequence[Observed]],
+                       links: Links) -> tuple[list[Action], list[str]]:
+    """Every account subscribed to every product (on the product's default service plan). `subscriptions` by
+    account id; `service_plans` by product system name (the products some account is not subscribed to)."""
+    actions: list[Action] = []
+    notes: list[str] = []
+    for account in accounts:
+        subscribed = {s.get("service_id") for s in subscriptions.get(account["id"], [])}
+        path = "/admin/api/accounts/{}/service_subscriptions.json"
+        link = links.page(f"/buyers/accounts/{account['id']}/service_contracts")
+        for product in catalogue.products:
+            label = f"{account['org_name']} → {product.system_name}"
+            service = services.get(product.system_name)
+            if service is None:
+                actions.append(act("service subscription", label, Change.CREATED))
+                continue
+            if service["id"] in subscribed:
+                actions.append(act("service subscription", label, Change.UNCHANGED, link=link))
+                continue
+            plan = _default_service_plan(list(service_plans.get(product.system_name, [])))
+            if plan is None:
+                notes.append(f"{product.system_name}: no service plan to subscribe {account['org_name']} to")
+                continue
+            actions.append(act("service subscription", label, Change.CREATED,
+                               Write("POST", path, {"plan_id": plan["id"]}, args=(account["id"],)),
+                               detail=f"service plan {plan.get('name')}", link=link))
+    return actions, notes
+
+
+def priced_accounts(catalogue: Catalogue) -> list[str]:
+    """Accounts whose catalogue applications are on a priced plan (fees or prices)."""
+    priced = {spec.account for spec in catalogue.applications
+              if (plan := next((p for p in catalogue.product(spec.product).plans if p.system_name == spec.plan),
+                               None)) is not None and (plan.pricing.prices or plan.pricing.cost_per_month)}
+    return sorted(priced)
+
+
+def plan_billing(catalogue: Catalogue, accounts: Mapping[str, Observed]) -> tuple[list[Action], list[str]]:
+    """Monthly billing on for the priced accounts (porta admin/api/accounts_controller.rb `billing_params`:
+    monthly_billing_enabled, monthly_charging_enabled)."""
+    names = priced_accounts(catalogue)
+    if not names:
+        return [], []
+    actions: list[Action] = []
+    for name in names:
+        account = accounts.get(name)
+        if account is None:
+            continue
+        label = f"{name}: monthly billing"
+        if account.get("monthly_billing_enabled") is False:
+            actions.append(act("billing", label, Change.UPDATED,
+                               Write("PUT", "/admin/api/accounts/{}.json", {"monthly_billing_enabled": True},
+                                     args=(account["id"],)),
+                               changes=[FieldChange("monthly_billing_enabled", False, True)],
+                               detail="monthly_billing_enabled: false → true"))
+        else:
+            actions.append(act("billing", label, Change.UNCHANGED, detail="enabled"))
+    return actions, [BILLING_NOTE]
 
 
 def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     result = StepResult("Applications and service subscriptions")
     with ctx.client.about("accounts"):
         accounts = ctx.accounts()
-    # Decide every application first (reads are cached per run), then send the writes side by side
-    # (ctx.concurrency; different applications are independent) and record the rows in catalogue order.
-    rows: list[tuple[str, Change, str, Any]] = []  # label, change, detail, link or a write's index
-    writes: list[tuple[str, Any, tuple[Any, ...]]] = []  # error subject, function, arguments
-    touched: set[Any] = set()
+    # round 1: the applications
+    services = {s.product: service for s in ctx.catalogue.applications
+                if (service := ctx.service(ctx.catalogue.product(s.product))) is not None}
+    plans: dict[str, dict[str, Any]] = {}
+    apps: dict[Any, list[dict[str, Any]]] = {}
     for spec in ctx.catalogue.applications:
-        product = ctx.catalogue.product(spec.product)
-        service = ctx.service(product)
-        label = f"{spec.account}: {spec.name}"
-        account = accounts.get(spec.account)
-        if account is None:
-            result.notes.append(f"application {spec.name!r}: account {spec.account!r} does not exist; skipped")
-            rows.append((label, Change.SKIPPED, "account missing", None))
-            continue
-        if service is None:
-            rows.append((label, Change.CREATED, f"plan {spec.plan}", None))
+        account, service = accounts.get(spec.account), services.get(spec.product)
+        if account is None or service is None:
             continue
         with ctx.client.about(f"application {spec.name} of {spec.account}"):
-            plan = ctx.app_plans(service).get(spec.plan)
-            apps = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
-            have = next((a for a in apps if a["name"] == spec.name and a["service_id"] == service["id"]), None)
-            link = ctx.link(f"/p/admin/applications/{have['id']}") if have is not None else None
-            if plan is None:
-                rows.append((label, Change.CREATED, f"plan {spec.plan} (plan not created yet)", None))
-            elif have is None:
-                writes.append((f"application {spec.name} of {spec.account}", account.applications.create,
-                               ({"plan_id": plan["id"], "name": spec.name, "description": spec.description},)))
-                rows.append((label, Change.CREATED, f"plan {spec.plan}", len(writes) - 1))
-                touched.add(account["id"])
-            elif have["plan_id"] != plan["id"]:
-                writes.append((f"application {spec.name} of {spec.account}", account.applications.change_plan,
-                               (have["id"], plan["id"])))
-                rows.append((label, Change.UPDATED, f"plan: {have.get('plan_name')} → {plan['name']}", link))
-            else:
-                rows.append((label, Change.UNCHANGED, f"plan {spec.plan}", link))
-
-    def send(call: tuple[str, Any, tuple[Any, ...]]) -> Any:
-        with ctx.client.about(call[0]):
-            return ctx.write(call[1], *call[2])
-
-    answers = ctx.map(send, writes)
-    for account_id in touched:  # a new application also subscribes its account to the product
-        ctx.forget(f"apps:{account_id}", f"subs:{account_id}")
-    for label, change, detail, where in rows:
-        if isinstance(where, int):
-            created = answers[where]
-            where = ctx.link(f"/p/admin/applications/{created['id']}") if created is not None else None
-        ctx.record(result, "application", label, change, detail, where)
+            plans[spec.product] = {k: entity(v) for k, v in ctx.app_plans(service).items()}
+            listed = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
+        apps[account["id"]] = [entity(a) for a in listed]
+    actions, notes = plan_applications(ctx.catalogue, {k: entity(v) for k, v in accounts.items()},
+                                       {k: entity(v) for k, v in services.items()}, plans, apps, ctx.links)
+    result.notes.extend(notes)
+    created = ctx.execute(result, actions)
+    for action in actions:
+        if action.change is Change.CREATED and action.writes:  # its account is now subscribed to the product
+            account_id = action.writes[0].args[0]
+            ctx.forget(f"apps:{account_id}", f"subs:{account_id}")
+            new = created.get(action.writes[0].provides or "")
+            action.link = ctx.link(f"/p/admin/applications/{new['id']}") if new else None
+    # round 2: subscriptions (read after the applications' writes) and billing
     if ctx.catalogue.subscribe_existing_accounts:
-        parts = ctx.map(lambda account: _ensure_subscriptions(ctx, StepResult(result.title), account),
-                        list(accounts.values()))
-        for part in parts:
-            result.extend(part)
-    _ensure_monthly_billing(ctx, result, accounts)
+        everyone = list(accounts.values())
+        subs = dict(zip([a["id"] for a in everyone], ctx.map(lambda a: _subscriptions(ctx, a), everyone),
+                        strict=True))
+        product_services = {p.system_name: s for p in ctx.catalogue.products if (s := ctx.service(p)) is not None}
+        unsubscribed = [name for name, service in product_services.items()
+                        if any(service["id"] not in {x.get("service_id") for x in subs[a["id"]]} for a in everyone)]
+        service_plans = {name: ctx.service_plans(product_services[name]) for name in unsubscribed}
+        actions, notes = plan_subscriptions(ctx.catalogue, [entity(a) for a in everyone],
+                                            {k: entity(v) for k, v in product_services.items()}, subs,
+                                            service_plans, ctx.links)
+        ctx.execute(result, actions)
+        result.notes.extend(notes)
+        for account_id in {a.writes[0].args[0] for a in actions if a.writes}:
+            ctx.forget(f"subs:{account_id}")
+    actions, notes = plan_billing(ctx.catalogue, {k: entity(v) for k, v in accounts.items()})
+    ctx.execute(result, actions)
+    result.notes.extend(notes)
     return result
 
 
-def _ensure_monthly_billing(ctx: Context, result: StepResult, accounts: dict[str, Any]) -> None:
-    """Accounts whose catalogue applications are on a priced plan get monthly billing on (porta
-    admin/api/accounts_controller.rb `billing_params`: monthly_billing_enabled, monthly_charging_enabled)."""
-    priced = {spec.account for spec in ctx.catalogue.applications
-              if (plan := next((p for p in ctx.catalogue.product(spec.product).plans if p.system_name == spec.plan),
-                               None)) is not None and (plan.pricing.prices or plan.pricing.cost_per_month)}
-    if not priced:
-        return
-    for name in sorted(priced):
-        account = accounts.get(name)
-        if account is None:
-            continue
-        data = entity(account)
-        label = f"{name}: monthly billing"
-        if data.get("monthly_billing_enabled") is False:
-            ctx.write(ctx.client.send_json, "PUT", f"/admin/api/accounts/{data['id']}.json",
-                      {"monthly_billing_enabled": True})
-            ctx.record(result, "billing", label, Change.UPDATED, "monthly_billing_enabled: false → true")
-        else:
-            ctx.record(result, "billing", label, Change.UNCHANGED, "enabled")
-    result.notes.append("billing: 3scale bills these prices only once the tenant's billing is on — the Admin API has "
-                        "no switch for it; on a real 3scale set Audience → Billing → Charging & Gateway (mode, "
-                        "currency, charging) in the admin portal")
-
-
-def _ensure_subscriptions(ctx: Context, result: StepResult, account: Any) -> StepResult:
+def _subscriptions(ctx: Context, account: Any) -> list[dict[str, Any]]:
     path = f"/admin/api/accounts/{account['id']}/service_subscriptions.json"
     with ctx.client.about(f"service subscriptions of {account['org_name']}"):
-        subs = ctx.cached(f"subs:{account['id']}", lambda: [
+        return ctx.cached(f"subs:{account['id']}", lambda: [
             s.get("service_subscription", s) for s in ctx.client.get_json(path).get("service_subscriptions", [])])
-        subscribed = {s.get("service_id") for s in subs}
-        link = ctx.link(f"/buyers/accounts/{account['id']}/service_contracts")
-        # Subscriptions to different products are independent: sent side by side, recorded in catalogue order.
-        writes: list[Any] = []
-        rows: list[tuple[str, Change, str, str | None]] = []
-        for product in ctx.catalogue.products:
-            label = f"{account['org_name']} → {product.system_name}"
-            service = ctx.service(product)
-            if service is None:
-                rows.append((label, Change.CREATED, "", None))
-                continue
-            if service["id"] in subscribed:
-                rows.append((label, Change.UNCHANGED, "", link))
-                continue
-            plan = _default_service_plan(ctx, service)
-            if plan is None:
-                result.notes.append(f"{product.system_name}: no service plan to subscribe {account['org_name']} to")
-                continue
-            writes.append({"plan_id": plan["id"]})
-            rows.append((label, Change.CREATED, f"service plan {plan.get('name')}", link))
-        ctx.map(lambda body: ctx.write(ctx.client.send_json, "POST", path, body), writes)
-        if writes:
-            ctx.forget(f"subs:{account['id']}")
-        for label, change, detail, row_link in rows:
-            ctx.record(result, "service subscription", label, change, detail, row_link)
-    return result
 
 
 def application_keys(ctx: Context) -> dict[str, str]:
@@ -142,7 +202,7 @@ def application_keys(ctx: Context) -> dict[str, str]:
         service = ctx.service(ctx.catalogue.product(spec.product))
         if account is None or service is None:
             continue
-        apps = ctx.cached(f"apps:{account['id']}", lambda account=account: ctx.listing(account.applications))
+        apps = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
         for app in apps:
             data = entity(app)
             if data["name"] == spec.name and data["service_id"] == service["id"]:

@@ -5,14 +5,14 @@ who hears about each recorded object (progress bars)."""
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, Product
+from maas_helpers.reconcile.actions import Links, Write
 from maas_helpers.results import Action, Change, StepResult
 
 if TYPE_CHECKING:
@@ -25,15 +25,6 @@ PLANNED = {Change.CREATED: Change.PLANNED_CREATE, Change.UPDATED: Change.PLANNED
 def entity(obj: Any) -> dict[str, Any]:
     """The plain dict of a `threescale_api` resource (or a dict already)."""
     return dict(obj.entity) if hasattr(obj, "entity") else dict(obj)
-
-
-def with_default_port(url: str) -> str:
-    """3scale stores backend private endpoints with an explicit port (`:80` / `:443`); compare like that."""
-    parsed = urlparse(url)
-    if parsed.port is not None or parsed.scheme not in ("http", "https"):
-        return url
-    port = 443 if parsed.scheme == "https" else 80
-    return parsed._replace(netloc=f"{parsed.netloc}:{port}").geturl()
 
 
 @dataclass
@@ -52,11 +43,15 @@ class Context:
         return self.client.threescale
 
     # --- links -----------------------------------------------------------------------------------------
+    @property
+    def links(self) -> Links:
+        return Links(self.client.admin_url)
+
     def link(self, path: str) -> str:
-        return f"{self.client.admin_url}{path}"
+        return self.links.page(path)
 
     def product_link(self, service_id: Any, tail: str = "") -> str | None:
-        return self.link(f"/apiconfig/services/{service_id}{tail}") if service_id else None
+        return self.links.product(service_id, tail)
 
     # --- recording -------------------------------------------------------------------------------------
     def record(self, result: StepResult, kind: str, name: str, change: Change, detail: str = "",
@@ -66,6 +61,46 @@ class Context:
         action = result.add(kind, name, change, detail, link)
         if self.progress is not None:
             self.progress(action)
+
+    def record_action(self, result: StepResult, action: Action) -> Action:
+        """Add a planned action to `result` (as "would …" when planning) and tell the progress listener."""
+        if self.plan_only and action.change in PLANNED:
+            action = replace(action, change=PLANNED[action.change])
+        result.actions.append(action)
+        if self.progress is not None:
+            self.progress(action)
+        return action
+
+    def execute(self, result: StepResult, actions: Iterable[Action]) -> dict[str, dict[str, Any]]:
+        """The one executor: send the actions' writes (unless planning) and record every action in order.
+
+        Actions are independent unless one refers (`Ref`) to an object another creates: independent ones go out
+        side by side (`concurrency`), a dependent one after what it needs. Returns the created objects by their
+        `provides` key."""
+        actions = list(actions)
+        known: dict[str, dict[str, Any]] = {}
+        if not self.plan_only:
+            for wave in _waves(actions):
+                for created in self.map(lambda action: self._send(action, known), wave):
+                    known.update(created)
+        for action in actions:
+            self.record_action(result, action)
+        return known
+
+    def _send(self, action: Action, known: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        created: dict[str, dict[str, Any]] = {}
+        with self.client.about(f"{action.kind} {action.name}"):
+            for write in action.writes:
+                path, body = write.resolved({**known, **created})
+                kwargs: dict[str, Any] = {"master": write.master}
+                if write.form is not None or write.files is not None:
+                    kwargs.update(data=dict(write.form or {}), files=write.files)
+                elif body is not None:
+                    kwargs["json"] = body
+                resp = self.client.request(write.method, path, **kwargs)
+                if write.provides:
+                    created[write.provides] = _unwrap(resp.json() if resp.content else {})
+        return created
 
     def for_product(self, product: Product) -> Context:
         """A context for one product's sections on a worker thread: its own cache, sharing the run's
@@ -231,6 +266,35 @@ class Context:
     def app_plans(self, service: Any) -> dict[str, Any]:
         return self.cached(f"plans:{service['id']}",
                            lambda: {p["system_name"]: p for p in service.app_plans.list()})
+
+
+def _waves(actions: list[Action]) -> list[list[Action]]:
+    """Layers of actions: an action goes out in the layer after the one that creates what it refers to
+    (`Ref`) or must follow (`Write.after`), otherwise in the first; the actions of a layer are independent of
+    each other."""
+    layer_of: dict[str, int] = {}
+    waves: list[list[Action]] = []
+    for action in actions:
+        writes = [w for w in action.writes if isinstance(w, Write)]
+        needs = {r.key for w in writes for r in w.refs} | {k for w in writes for k in w.after}
+        needs -= {w.provides for w in writes}
+        layer = 1 + max((layer_of[k] for k in needs if k in layer_of), default=-1)
+        while len(waves) <= layer:
+            waves.append([])
+        waves[layer].append(action)
+        for w in writes:
+            if w.provides:
+                layer_of[w.provides] = layer
+    return waves
+
+
+def _unwrap(body: Any) -> dict[str, Any]:
+    """porta wraps an object in its type (`{"backend_api": {...}}`): the object."""
+    if isinstance(body, dict) and len(body) == 1:
+        (inner,) = body.values()
+        if isinstance(inner, dict):
+            return inner
+    return body if isinstance(body, dict) else {}
 
 
 def diff(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:

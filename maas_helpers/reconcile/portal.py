@@ -1,10 +1,14 @@
 """Developer portal content through the CMS API, from `portal/manifest.yaml`: sections, layouts, partials,
-pages, builtin pages/partials (updated in place) and files. Templates are saved as draft then published."""
+pages, builtin pages/partials (updated in place) and files. Templates are saved as draft then published.
+
+Observed (the CMS listings, each file's stored bytes) and desired (the manifest and the files it names) go to
+pure planners; `ctx.execute` sends their requests (files as multipart Writes with `form`/`files`)."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -13,6 +17,7 @@ import yaml
 
 from maas_helpers.catalogue import resolve_path
 from maas_helpers.errors import MaasError
+from maas_helpers.reconcile.actions import Action, FieldChange, Ref, Write, act, field_changes
 from maas_helpers.reconcile.context import Context
 from maas_helpers.results import Change, StepResult
 
@@ -43,61 +48,83 @@ def _collection(ctx: Context, path: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def apply_portal(ctx: Context) -> StepResult:
+    """Three rounds of observe → plan → execute: the access code and the sections first (templates and files
+    name a section by the id its create returns), then the templates kind by kind (a page is created with its
+    layout's name, so layouts go before pages), then the files."""
     result = StepResult("Developer portal content")
-    if not ctx.catalogue.portal.enabled:
+    portal = ctx.catalogue.portal
+    if not portal.enabled:
         result.notes.append("portal disabled in the catalogue")
         return result
     manifest, root = load_manifest(ctx)
     link = ctx.link("/p/admin/cms")
     with ctx.client.about("developer portal CMS"):
-        _access_code(ctx, result)
+        first: list[Action] = []
+        if portal.remove_access_code:
+            provider = ctx.cached("provider", lambda: ctx.client.get_json("/admin/api/provider.json")["account"])
+            first.append(plan_access_code(provider))
         sections = {s["system_name"]: s for s in _collection(ctx, "/admin/api/cms/sections.json")}
-        for spec in manifest.get("sections") or []:
-            _ensure_section(ctx, result, sections, spec, link)
+        first += plan_sections(manifest.get("sections") or [], sections, link)
+        created = ctx.execute(result, first)
+        if first and first[0].kind == "portal access code" and first[0].writes and not ctx.plan_only:
+            ctx.forget("provider")
+        sections.update({k.removeprefix("section:"): v for k, v in created.items() if k.startswith("section:")})
+
         templates = _collection(ctx, TEMPLATES, content="true")
         by_key = {(t.get("type"), t.get("system_name")): t for t in templates}
         for kind, key in (("layout", "layouts"), ("partial", "partials"), ("page", "pages"),
                           ("builtin_page", "builtin_pages"), ("builtin_partial", "builtin_partials")):
-            for spec in manifest.get(key) or []:
-                _ensure_template(ctx, result, by_key, kind, spec, root, sections, link)
+            specs = manifest.get(key) or []
+            contents = {spec["system_name"]: (root / spec["file"]).read_text() for spec in specs}
+            actions, notes = plan_templates(kind, specs, contents, by_key, sections, link)
+            result.notes.extend(notes)
+            ctx.execute(result, actions)
+
         files = {f["path"]: f for f in _collection(ctx, "/admin/api/cms/files.json")}
-        for spec in manifest.get("files") or []:
-            _ensure_file(ctx, result, files, spec, root, sections, link)
+        specs = manifest.get("files") or []
+        sources = {spec["path"]: _source(root / spec["file"]) for spec in specs}
+        differences = {path: _content_difference(ctx, result, files[path], content, mime)
+                       for path, (_, content, mime) in sources.items() if path in files}
+        ctx.execute(result, plan_files(specs, sources, files, differences, sections, link))
     return result
 
 
-def _access_code(ctx: Context, result: StepResult) -> None:
-    if not ctx.catalogue.portal.remove_access_code:
-        return
-    provider = ctx.cached("provider", lambda: ctx.client.get_json("/admin/api/provider.json")["account"])
+def plan_access_code(provider: Mapping[str, Any]) -> Action:
+    """porta's provider update with an empty `site_access_code` opens the portal to visitors
+    (admin/api/providers_controller.rb)."""
     if provider.get("site_access_code"):
-        ctx.write(ctx.client.send_json, "PUT", "/admin/api/provider.json", {"site_access_code": ""})
-        ctx.record(result, "portal access code", "developer portal", Change.DELETED, "portal open to visitors")
-        ctx.forget("provider")
-    else:
-        ctx.record(result, "portal access code", "developer portal", Change.UNCHANGED, "none")
+        return act("portal access code", "developer portal", Change.DELETED,
+                   Write("PUT", "/admin/api/provider.json", {"site_access_code": ""}),
+                   changes=[FieldChange("site_access_code", "set", "")], detail="portal open to visitors")
+    return act("portal access code", "developer portal", Change.UNCHANGED, detail="none")
 
 
-def _ensure_section(ctx: Context, result: StepResult, sections: dict[str, Any], spec: dict[str, Any],
-                    link: str) -> None:
-    desired = {"title": spec["title"], "partial_path": spec.get("partial_path"), "public": spec.get("public", True)}
-    have = sections.get(spec["system_name"])
-    if have is None:
-        created = ctx.write(ctx.client.send_json, "POST", "/admin/api/cms/sections.json",
-                            {"system_name": spec["system_name"], **desired})
-        if created is not None:
-            sections[spec["system_name"]] = created
-        ctx.record(result, "CMS section", spec["system_name"], Change.CREATED, desired["partial_path"] or "", link)
-        return
-    changes = {k: v for k, v in desired.items() if have.get(k) != v}
-    if changes:
-        ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/sections/{have['id']}.json", changes)
-        ctx.record(result, "CMS section", spec["system_name"], Change.UPDATED, ", ".join(changes), link)
-    else:
-        ctx.record(result, "CMS section", spec["system_name"], Change.UNCHANGED, link=link)
+def plan_sections(specs: list[dict[str, Any]], observed: Mapping[str, Mapping[str, Any]], link: str) -> list[Action]:
+    """Each section of the manifest, created (answering its id as `section:<system_name>`) or updated by field
+    (porta admin/api/cms/sections_controller.rb)."""
+    actions = []
+    for spec in specs:
+        name = spec["system_name"]
+        desired = {"title": spec["title"], "partial_path": spec.get("partial_path"), "public": spec.get("public", True)}
+        have = observed.get(name)
+        if have is None:
+            actions.append(act("CMS section", name, Change.CREATED,
+                               Write("POST", "/admin/api/cms/sections.json", {"system_name": name, **desired},
+                                     provides=f"section:{name}"),
+                               detail=desired["partial_path"] or "", link=link))
+            continue
+        changes = field_changes(have, desired)
+        if changes:
+            actions.append(act("CMS section", name, Change.UPDATED,
+                               Write("PUT", "/admin/api/cms/sections/{}.json", {c.field: c.new for c in changes},
+                                     args=(have["id"],)),
+                               changes=changes, detail=", ".join(c.field for c in changes), link=link))
+        else:
+            actions.append(act("CMS section", name, Change.UNCHANGED, link=link))
+    return actions
 
 
-def _template_fields(kind: str, spec: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+def _template_fields(kind: str, spec: dict[str, Any], sections: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if kind in ("layout", "page"):
         fields["title"] = spec.get("title")
@@ -109,42 +136,55 @@ def _template_fields(kind: str, spec: dict[str, Any], sections: dict[str, Any]) 
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _ensure_template(ctx: Context, result: StepResult, by_key: dict[tuple[Any, Any], Any], kind: str,
-                     spec: dict[str, Any], root: Path, sections: dict[str, Any], link: str) -> None:
-    name = spec["system_name"]
-    content = (root / spec["file"]).read_text()
-    fields = _template_fields(kind, spec, sections)
-    have = by_key.get((kind, name))
+def plan_templates(kind: str, specs: list[dict[str, Any]], contents: Mapping[str, str],
+                   by_key: Mapping[tuple[Any, Any], Mapping[str, Any]], sections: Mapping[str, Any],
+                   link: str) -> tuple[list[Action], list[str]]:
+    """Templates of one kind (porta admin/api/cms/templates_controller.rb): a new one is created as a draft and
+    published; a changed one gets its differing fields and draft, then the publish. Builtins are only updated."""
+    actions: list[Action] = []
+    notes: list[str] = []
     label = kind.replace("_", " ")
-    if have is None:
-        if kind.startswith("builtin"):
-            result.notes.append(f"{label} {name!r} does not exist in this 3scale; skipped")
-            ctx.record(result, f"CMS {label}", name, Change.SKIPPED, "no such builtin")
-            return
-        params: dict[str, Any] = {"type": kind, "system_name": name, "draft": content, **fields}
+    for spec in specs:
+        name = spec["system_name"]
+        content = contents[name]
+        fields = _template_fields(kind, spec, sections)
+        have = by_key.get((kind, name))
+        if have is None:
+            if kind.startswith("builtin"):
+                notes.append(f"{label} {name!r} does not exist in this 3scale; skipped")
+                actions.append(act(f"CMS {label}", name, Change.SKIPPED, detail="no such builtin"))
+                continue
+            params: dict[str, Any] = {"type": kind, "system_name": name, "draft": content, **fields}
+            if kind == "page" and spec.get("layout"):
+                params["layout_name"] = spec["layout"]
+            key = f"template:{kind}:{name}"
+            actions.append(act(f"CMS {label}", name, Change.CREATED, Write("POST", TEMPLATES, params, provides=key),
+                               Write("PUT", "/admin/api/cms/templates/{}/publish.json", args=(Ref(key),)),
+                               detail="published", link=link))
+            continue
+        changes = list(field_changes(have, fields))
+        body = {c.field: c.new for c in changes}
         if kind == "page" and spec.get("layout"):
-            params["layout_name"] = spec["layout"]
-        created = ctx.write(ctx.client.send_json, "POST", TEMPLATES, params)
-        if created is not None:
-            ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{created['id']}/publish.json")
-        ctx.record(result, f"CMS {label}", name, Change.CREATED, "published", link)
-        return
-    changes = {k: v for k, v in fields.items() if have.get(k) != v}
-    if kind == "page" and spec.get("layout"):
-        layout = by_key.get(("layout", spec["layout"]))
-        if layout is not None and have.get("layout_id") != layout["id"]:
-            changes["layout_name"] = spec["layout"]
-    stale = have.get("published") != content or have.get("draft") not in (None, "", content)
-    if not changes and not stale:
-        ctx.record(result, f"CMS {label}", name, Change.UNCHANGED, "published", link)
-        return
-    if stale and have.get("draft") != content:
-        changes["draft"] = content
-    if changes:  # a draft already equal to the file (saved, never published) only needs the publish
-        ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{have['id']}.json", changes)
-    ctx.write(ctx.client.send_json, "PUT", f"/admin/api/cms/templates/{have['id']}/publish.json")
-    what = [k for k in changes if k != "draft"] + (["content"] if stale else [])
-    ctx.record(result, f"CMS {label}", name, Change.UPDATED, ", ".join(what) + "; published", link)
+            layout = by_key.get(("layout", spec["layout"]))
+            if layout is not None and have.get("layout_id") != layout["id"]:
+                changes.append(FieldChange("layout_id", have.get("layout_id"), layout["id"]))
+                body["layout_name"] = spec["layout"]
+        stale = have.get("published") != content or have.get("draft") not in (None, "", content)
+        if not changes and not stale:
+            actions.append(act(f"CMS {label}", name, Change.UNCHANGED, detail="published", link=link))
+            continue
+        if stale:
+            changes.append(FieldChange("published", have.get("published"), content))
+            if have.get("draft") != content:
+                body["draft"] = content
+        writes = [Write("PUT", "/admin/api/cms/templates/{}.json", body, args=(have["id"],))] if body else []
+        # a draft already equal to the file (saved, never published) only needs the publish
+        writes.append(Write("PUT", "/admin/api/cms/templates/{}/publish.json", args=(have["id"],)))
+        what = [k for k in body if k not in ("draft", "layout_name")] + (
+            ["layout_name"] if "layout_name" in body else []) + (["content"] if stale else [])
+        actions.append(act(f"CMS {label}", name, Change.UPDATED, *writes, changes=changes,
+                           detail=", ".join(what) + "; published", link=link))
+    return actions, notes
 
 
 # Explicit types for the assets a portal ships: `mimetypes` reads the host's tables, which differ between
@@ -159,44 +199,55 @@ def mime_type(source: Path) -> str:
     return WEB_TYPES.get(source.suffix.lower()) or mimetypes.guess_type(source.name)[0] or "application/octet-stream"
 
 
-def _file_fields(spec: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+def _file_fields(spec: dict[str, Any], sections: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"downloadable": bool(spec.get("downloadable", False))}
     if spec.get("section") in sections:
         fields["section_id"] = sections[spec["section"]]["id"]
     return fields
 
 
-def _form(fields: dict[str, Any]) -> dict[str, str]:
+def _form(fields: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
 
 
-def _ensure_file(ctx: Context, result: StepResult, files: dict[str, Any], spec: dict[str, Any], root: Path,
-                 sections: dict[str, Any], link: str) -> None:
-    path = spec["path"]
-    source = root / spec["file"]
-    content = source.read_bytes()
-    mime = mime_type(source)
-    fields = _file_fields(spec, sections)
-    attachment = {"attachment": (source.name, content, mime)}
-    have = files.get(path)
-    if have is None:
-        ctx.write(ctx.client.request, "POST", "/admin/api/cms/files.json", data=_form({"path": path, **fields}),
-                  files=attachment)
-        ctx.record(result, "CMS file", path, Change.CREATED, f"{len(content)} bytes, {mime}", link)
-        return
-    # porta's file JSON has no `downloadable`; compare each field only where the API shows it.
-    changes = {k: v for k, v in fields.items() if k in have and have[k] != v}
-    why = _content_difference(ctx, result, have, content, mime)
-    if not changes and why is None:
-        ctx.record(result, "CMS file", path, Change.UNCHANGED, link=link)
-        return
-    # porta's `PUT /admin/api/cms/files/{id}.json` takes a new `attachment` (multipart) and replaces the
-    # stored one in place, so the id, path and links stay; no delete + recreate needed.
-    ctx.write(ctx.client.request, "PUT", f"/admin/api/cms/files/{have['id']}.json", data=_form(changes),
-              files=attachment if why else None)
-    details = [why] if why else []
-    details += [f"{k}: {have.get(k)!r} → {v!r}" for k, v in changes.items()]
-    ctx.record(result, "CMS file", path, Change.UPDATED, "; ".join(details), link)
+def _source(source: Path) -> tuple[str, bytes, str]:
+    return source.name, source.read_bytes(), mime_type(source)
+
+
+def plan_files(specs: list[dict[str, Any]], sources: Mapping[str, tuple[str, bytes, str]],
+               observed: Mapping[str, Mapping[str, Any]], differences: Mapping[str, str | None],
+               sections: Mapping[str, Any], link: str) -> list[Action]:
+    """CMS files (porta admin/api/cms/files_controller.rb, multipart): created with their attachment, or updated
+    in place — `PUT /admin/api/cms/files/{id}.json` takes a new `attachment` and replaces the stored one, so the
+    id, path and links stay. `differences`: why each existing file's stored bytes differ (None: the same)."""
+    actions = []
+    for spec in specs:
+        path = spec["path"]
+        filename, content, mime = sources[path]
+        fields = _file_fields(spec, sections)
+        attachment = {"attachment": (filename, content, mime)}
+        have = observed.get(path)
+        if have is None:
+            actions.append(act("CMS file", path, Change.CREATED,
+                               Write("POST", "/admin/api/cms/files.json", form=_form({"path": path, **fields}),
+                                     files=attachment),
+                               detail=f"{len(content)} bytes, {mime}", link=link))
+            continue
+        # porta's file JSON has no `downloadable`; compare each field only where the API shows it.
+        changes = [FieldChange(k, have[k], v) for k, v in fields.items() if k in have and have[k] != v]
+        why = differences.get(path)
+        if not changes and why is None:
+            actions.append(act("CMS file", path, Change.UNCHANGED, link=link))
+            continue
+        details = ([why] if why else []) + [str(c) for c in changes]
+        if why:
+            changes.append(FieldChange("attachment", None, f"{len(content)} bytes, {mime}"))
+        actions.append(act("CMS file", path, Change.UPDATED,
+                           Write("PUT", "/admin/api/cms/files/{}.json", args=(have["id"],),
+                                 form=_form({c.field: c.new for c in changes if c.field != "attachment"}),
+                                 files=attachment if why else None),
+                           changes=changes, detail="; ".join(details), link=link))
+    return actions
 
 
 def _content_difference(ctx: Context, result: StepResult, have: dict[str, Any], content: bytes,

@@ -1,4 +1,4 @@
-"""Keycloak's admin REST API as the sandbox SSO serves it: realm import/read/update and the users part.
+"""Keycloak's admin REST API as the sandbox SSO serves it: realm import/read/update, clients and users.
 
 Shapes follow Keycloak's `UsersResource` / `UserResource` (services/src/main/java/org/keycloak/services/
 resources/admin/): list with `username`, `exact`, `q` (attribute `key:value` pairs), `first`, `max`; create answers
@@ -20,7 +20,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.context import Sandbox
-from maas_sandbox.sso.realms import KIND, RealmError, create_realm, get_realm, save_users, update_realm
+from maas_sandbox.sso.realms import (
+    KIND,
+    RealmError,
+    client_view,
+    create_realm,
+    get_realm,
+    realm_view,
+    save_users,
+    update_realm,
+)
 from maas_sandbox.sso.state import SsoDep, require_master_bearer
 
 Obj = dict[str, Any]
@@ -98,14 +107,27 @@ async def read_realm(realm: str, sso: SsoDep) -> Response:
     found = get_realm(sso.sandbox, realm)
     if found is None:
         return JSONResponse({"error": "Realm not found."}, status_code=404)
-    shown = ("realm", "displayName", "enabled", "registrationAllowed")
-    return JSONResponse({k: found[k] for k in shown if k in found})
+    return JSONResponse(realm_view(found))
 
 
-# -- users ---------------------------------------------------------------------------------------
 def _realm_row(sandbox: Sandbox, realm: str) -> Obj | Response:
     row = sandbox.store.first(KIND, realm=realm)
     return JSONResponse({"error": "Realm not found."}, status_code=404) if row is None else row
+
+
+# -- clients -------------------------------------------------------------------------------------
+@router.get("/admin/realms/{realm}/clients")
+async def list_clients(realm: str, request: Request, sso: SsoDep) -> Response:
+    """Keycloak's ClientsResource.getClients: every client, or the one whose `clientId` is given."""
+    row = _realm_row(sso.sandbox, realm)
+    if isinstance(row, Response):
+        return row
+    wanted = request.query_params.get("clientId")
+    clients = [c for c in row.get("clients") or [] if not wanted or c.get("clientId") == wanted]
+    return JSONResponse([client_view(c) for c in clients])
+
+
+# -- users ---------------------------------------------------------------------------------------
 
 
 @router.get(USERS)

@@ -28,6 +28,7 @@ def _prepare(rep: Obj) -> Obj:
     for client in clean.get("clients") or []:
         if not client.get("clientId"):
             raise RealmError("clientId is required for every client")
+        client.setdefault("id", str(uuid.uuid4()))  # Keycloak's client UUID (the admin API's {client-uuid})
         if not client.get("publicClient", False) and not client.get("secret"):
             raise RealmError(f"confidential client {client['clientId']} needs a secret")
     for user in clean.get("users") or []:
@@ -69,6 +70,10 @@ def update_realm(sandbox: Sandbox, name: str, rep: Obj) -> Obj:
     merged = {k: v for k, v in current.items() if k not in ("id", "created_at", "updated_at")}
     merged.update(rep)
     merged["realm"] = rep.get("realm", name)
+    old_clients = {c.get("clientId"): c for c in current.get("clients") or []}
+    for client in merged.get("clients") or []:  # a client keeps its UUID across updates, as in Keycloak
+        if client.get("clientId") in old_clients and old_clients[client["clientId"]].get("id"):
+            client.setdefault("id", old_clients[client["clientId"]]["id"])
     old_users = {u["username"]: u for u in current.get("users") or []}
     for user in merged.get("users") or []:
         previous = old_users.get(str(user.get("username", "")).lower())
@@ -82,6 +87,23 @@ def update_realm(sandbox: Sandbox, name: str, rep: Obj) -> Obj:
     if "users" in rep:
         merged["users"] = [*(merged.get("users") or []), *(u for n, u in old_users.items() if n not in named)]
     return sandbox.store.update(KIND, current["id"], _prepare(merged))
+
+
+def realm_view(realm: Obj) -> Obj:
+    """GET /admin/realms/{realm}: the top-level representation only, no clients or users (Keycloak's
+    RealmAdminResource.getRealm: "It will not include nested information like User and Client
+    representations")."""
+    return {k: copy.deepcopy(v) for k, v in realm.items() if k not in ("id", "created_at", "updated_at", "clients",
+                                                                         "users")}
+
+
+def client_view(client: Obj) -> Obj:
+    """A ClientRepresentation as Keycloak's GET …/clients serves it: the secret of a confidential client is
+    included, a public or bearer-only client's is not (ModelToRepresentation.toRepresentation(ClientModel))."""
+    view = copy.deepcopy(client)
+    if view.get("publicClient") or view.get("bearerOnly"):
+        view.pop("secret", None)
+    return view
 
 
 def find_client(realm: Obj, client_id: str | None) -> Obj | None:

@@ -1005,3 +1005,34 @@ def test_destroy_removes_what_was_created(settings, kube, clock) -> None:
     kube.statuses.clear()  # the operator is gone: nothing reports status any more
     again = p.destroy()
     assert again.writes == 0 and all(a.detail == "absent" for a in again.actions)
+
+
+def test_sso_realm_is_read_back_from_the_import_and_its_secret_and_not_rewritten(settings, kube, clock) -> None:
+    """The cluster's realm as reconcile observes it: the KeycloakRealmImport's spec.realm with the placeholders
+    filled from the Secret its spec.placeholders name (RHBK 26.0 CRD); with write_realm=False neither is applied."""
+    realm = {
+        "realm": "maas",
+        "clients": [{"clientId": "3scale-portal", "secret": 'client-s3cret"\\', "redirectUris": ["https://p/cb"]}],
+        "users": [{"username": "demo", "credentials": [{"type": "password", "value": "demo-pa55"}]}],
+    }
+    _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
+    kube.script("Keycloak", "keycloak", "rhbk", {"conditions": [{"type": "Ready", "status": "True"}]})
+    p = platform(settings, kube, clock)
+    assert p.sso_realm("maas") is None  # no import yet
+    kube.script("KeycloakRealmImport", "keycloak-maas", "rhbk", {"conditions": [{"type": "Done", "status": "True"}]})
+    p.ensure_sso(copy.deepcopy(realm))
+    assert p.sso_realm("maas") == realm
+    kube.applied.clear()
+    p.ensure_sso(copy.deepcopy(realm), write_realm=False)
+    kinds = [o["kind"] for o in kube.applied]
+    assert "KeycloakRealmImport" not in kinds and "Keycloak" in kinds
+    assert "keycloak-maas-realm-secrets" not in [o["metadata"]["name"] for o in kube.applied]
+
+
+def test_cluster_capabilities_reconcile_asks_for(settings, kube, clock) -> None:
+    """The operator fills the registry from the CPD, porta has no switch API, registration follows the setting."""
+    p = platform(settings, kube, clock)
+    assert (p.policy_registry, p.provider_switches_api, p.sso_registration_allowed) == (
+        "custom_policy_definition", False, False)
+    allowed = settings.model_copy(update={"sso_registration": True})
+    assert platform(allowed, kube, clock).sso_registration_allowed is True

@@ -45,7 +45,7 @@ class RecordingPlatform:
     def sso_realm_url(self, realm: str) -> str:
         return f"https://keycloak-rhbk.apps.x.example.com/realms/{realm}"
 
-    def ensure_sso(self, realm: dict[str, Any]) -> StepResult:
+    def ensure_sso(self, realm: dict[str, Any], *, write_realm: bool = True) -> StepResult:
         self.realms.append(realm)
         return StepResult("realm")
 
