@@ -8,6 +8,7 @@ import contextvars
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from maas_helpers.admin_client import AdminClient
@@ -105,7 +106,7 @@ class Context:
     def for_product(self, product: Product) -> Context:
         """A context for one product's sections on a worker thread: its own cache, sharing the run's
         product and backend lists (each thread only touches its own product's entries)."""
-        shared = {k: self.cache[k] for k in ("services", "backends") if k in self.cache}
+        shared: dict[str, Any] = {k: self.cache[k] for k in ("services", "backends") if k in self.cache}
         return Context(self.client, self.catalogue.model_copy(update={"products": [product]}),
                        plan_only=self.plan_only, platform=self.platform, state_dir=self.state_dir, cache=shared,
                        concurrency=self.concurrency, progress=self.progress)
@@ -260,7 +261,7 @@ class Context:
             then.append(lambda: self.policy_chain(service))
         if "plans" in names:
             for plan in self.app_plans(service).values():
-                then += [lambda plan=plan: self.limits(plan), lambda plan=plan: self.pricing_rules(plan)]
+                then += [partial(self.limits, plan), partial(self.pricing_rules, plan)]
         self.map(lambda load: load(), then)
 
     def app_plans(self, service: Any) -> dict[str, Any]:
