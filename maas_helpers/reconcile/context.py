@@ -55,14 +55,6 @@ class Context:
         return self.links.product(service_id, tail)
 
     # --- recording -------------------------------------------------------------------------------------
-    def record(self, result: StepResult, kind: str, name: str, change: Change, detail: str = "",
-               link: str | None = None) -> None:
-        if self.plan_only:
-            change = PLANNED.get(change, change)
-        action = result.add(kind, name, change, detail, link)
-        if self.progress is not None:
-            self.progress(action)
-
     def record_action(self, result: StepResult, action: Action) -> Action:
         """Add a planned action to `result` (as "would …" when planning) and tell the progress listener."""
         if self.plan_only and action.change in PLANNED:
@@ -133,10 +125,6 @@ class Context:
             # each task runs in a copy of the caller's context: errors keep naming the object (client.about)
             futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         return [f.result() for f in futures]
-
-    def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call a writing function unless planning (then return None)."""
-        return None if self.plan_only else fn(*args, **kwargs)
 
     def cached(self, key: str, load: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -296,19 +284,3 @@ def _unwrap(body: Any) -> dict[str, Any]:
         if isinstance(inner, dict):
             return inner
     return body if isinstance(body, dict) else {}
-
-
-def diff(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
-    """The desired fields whose observed value differs."""
-    return {k: v for k, v in desired.items() if existing.get(k) != v}
-
-
-def describe(existing: dict[str, Any], changes: dict[str, Any]) -> str:
-    parts = []
-    for key, new in changes.items():
-        old, shown = existing.get(key), new
-        if isinstance(new, str | int | float | bool) or new is None:
-            parts.append(f"{key}: {old!r} → {shown!r}")
-        else:
-            parts.append(f"{key} changed")
-    return "; ".join(parts)

@@ -265,7 +265,8 @@ def plan_mapping_rules(product: Product, service_id: Any, metrics: Sequence[Mapp
     observed = {(r["http_method"], r["pattern"]): r for r in rules}
     actions: list[Action] = []
     wanted: set[tuple[str, str]] = set()
-    for method in product.methods:
+    previous: tuple[str, ...] = ()  # new rules are created one after the other: 3scale lists (and positions)
+    for method in product.methods:  # them in creation order, so the admin portal shows the catalogue's order
         key = (method.http_method, method.pattern)
         wanted.add(key)
         label = f"{product.system_name}: {_rule_name(*key)}"
@@ -275,8 +276,9 @@ def plan_mapping_rules(product: Product, service_id: Any, metrics: Sequence[Mapp
             actions.append(act("mapping rule", label, Change.CREATED,
                                Write("POST", RULES, {"http_method": method.http_method, "pattern": method.pattern,
                                                      "delta": method.delta, "metric_id": metric_id, "last": False},
-                                     args=(service_id,)),
+                                     args=(service_id,), provides=f"rule:{label}", after=previous),
                                detail=f"→ {method.system_name} +{method.delta}", link=link))
+            previous = (f"rule:{label}",)
             continue
         changes = field_changes(have, {"metric_id": metric_id, "delta": method.delta, "last": False})
         writes = [Write("PUT", RULE, {c.field: c.new for c in changes}, args=(service_id, have["id"]))] \

@@ -13,6 +13,7 @@ from maas_helpers.catalogue import Product, product_for_model
 from maas_helpers.config import ModelEndpoint
 from maas_helpers.errors import MaasError
 from maas_helpers.reconcile.actions import Links, Write
+from maas_helpers.reconcile.context import _waves
 from maas_helpers.reconcile.products import (
     plan_authentication,
     plan_deploy,
@@ -116,7 +117,8 @@ def test_rules_are_created_and_the_default_and_strays_deleted() -> None:
         ("granite: GET /old", Change.DELETED, "not in the catalogue")]
     assert actions[0].writes == (Write("POST", "/admin/api/services/{}/proxy/mapping_rules.json",
                                        {"http_method": "POST", "pattern": "/v1/chat/completions$", "delta": 1,
-                                        "metric_id": 11, "last": False}, args=(SID,)),)
+                                        "metric_id": 11, "last": False}, args=(SID,),
+                                       provides="rule:granite: POST /v1/chat/completions$"),)
     assert [str(w) for a in actions[1:] for w in a.writes] == [
         "DELETE /admin/api/services/5/proxy/mapping_rules/1.json",
         "DELETE /admin/api/services/5/proxy/mapping_rules/2.json"]
@@ -141,6 +143,17 @@ def test_a_changed_delta_is_one_put_of_that_field() -> None:
     assert (action.change, action.changes) == (Change.UPDATED, (FieldChange("delta", 1, 2),))
     assert action.writes == (Write("PUT", "/admin/api/services/{}/proxy/mapping_rules/{}.json", {"delta": 2},
                                    args=(SID, 3)),)
+
+
+def test_new_rules_go_out_one_after_the_other_in_catalogue_order() -> None:
+    """3scale positions rules in creation order (porta proxy_rule.rb `acts_as_list`): side by side creates would
+    list them differently from run to run."""
+    product = _product()
+    product.methods.append(product.methods[0].model_copy(update={"system_name": "extra", "pattern": "/extra$"}))
+    metrics = [*_observed_metrics(product), {"id": 12, "system_name": "extra"}]
+    actions = plan_mapping_rules(product, SID, metrics, [], LINKS)
+    assert [[a.name for a in wave] for wave in _waves(actions)] == [
+        ["granite: POST /v1/chat/completions$"], ["granite: POST /extra$"]]
 
 
 def test_planning_a_rule_for_a_method_not_created_yet() -> None:
