@@ -1,8 +1,10 @@
 """The notebook facade: load the saved settings, build the catalogue, talk to 3scale through one client.
 
     kit = Kit.load()                 # settings from maas-config.yaml (notebook 0 saves it)
-    kit.apply("backends")            # one reconcile section → StepResult (renders as a table)
-    kit.plan()                       # what would change, nothing written
+    kit.backends.apply()             # one object per tutorial step, same verbs: plan() / apply() / list()
+    kit.operator.install()           # platform steps: install() / status()
+    kit.teardown.plan()              # what a teardown removes (destroy's own code, nothing written)
+    kit.apply("backends")            # one reconcile section (the CLI and the tests); kit.plan() for all
     kit.links()                      # where to look in the admin and developer portals
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from maas_helpers import listings
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
 from maas_helpers.config import Settings, load_settings, make_settings, save_settings
@@ -23,6 +26,18 @@ from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
 from maas_helpers.results import Action, StepResult
+from maas_helpers.steps import (
+    ApiManagerStep,
+    JourneyStep,
+    OperatorStep,
+    PortalStep,
+    ProductsStep,
+    SsoStep,
+    Step,
+    TeardownStep,
+    TenantStep,
+    UsageStep,
+)
 
 
 class Kit:
@@ -107,7 +122,67 @@ class Kit:
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
                           concurrency=self.settings.concurrency, progress=self.progress)
 
-    # --- steps ------------------------------------------------------------------------------------------
+    # --- the tutorial's steps, one object each (maas_helpers/steps.py) ------------------------------------
+    @property
+    def operator(self) -> OperatorStep:  # notebook 1
+        return OperatorStep(self)
+
+    @property
+    def apimanager(self) -> ApiManagerStep:  # notebook 2
+        return ApiManagerStep(self)
+
+    @property
+    def tenant(self) -> TenantStep:  # notebook 2
+        return TenantStep(self, "tenant", ("policy_registry", "organisation"), listings.provider_account)
+
+    @property
+    def backends(self) -> Step:  # notebook 3
+        return Step(self, "backends", ("backends",), listings.list_backends)
+
+    @property
+    def products(self) -> ProductsStep:  # notebook 4
+        return ProductsStep(self, "products", ("products", "metrics", "mapping_rules", "authentication",
+                                               "sample_data"), listings.list_mapping_rules)
+
+    @property
+    def policies(self) -> Step:  # notebook 5
+        return Step(self, "policies and promotion", ("policies", "promote"), listings.list_proxy_versions)
+
+    @property
+    def plans(self) -> Step:  # notebook 6
+        return Step(self, "application plans", ("plans", "subscriptions_and_apps"), listings.list_plan_limits)
+
+    @property
+    def active_docs(self) -> Step:  # notebook 7
+        return Step(self, "ActiveDocs", ("active_docs",), listings.list_active_docs)
+
+    @property
+    def portal(self) -> PortalStep:  # notebook 8
+        return PortalStep(self, "developer portal", ("portal",), listings.portal_served)
+
+    @property
+    def sso(self) -> SsoStep:  # notebook 9
+        return SsoStep(self, "SSO", ("sso",))
+
+    @property
+    def journey(self) -> JourneyStep:  # notebook 10
+        return JourneyStep(self)
+
+    @property
+    def usage(self) -> UsageStep:  # notebook 11
+        return UsageStep(self)
+
+    @property
+    def teardown(self) -> TeardownStep:  # notebook 99
+        return TeardownStep(self)
+
+    def workshop(self, out_dir: str | Path | None = None) -> Any:  # notebook 12
+        """A workshop room (maas_helpers.workshop.Workshop); its handout goes to `out_dir` (default build/workshop)."""
+        from maas_helpers.workshop import DEFAULT_DIR, Workshop
+
+        return Workshop(self, out_dir or DEFAULT_DIR)
+
+    # --- reconcile sections -----------------------------------------------------------------------------
     sections = tuple(SECTIONS)
 
     progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)

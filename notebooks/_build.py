@@ -153,9 +153,8 @@ manifests it would apply and reports them as *skipped*, so you can read them.
     LOAD,
     md("## Install\nNamespace, OperatorGroup + Subscription (then wait for the CSV), and the policy Secret."),
     code("""
-steps = [kit.platform.ensure_namespace(), kit.platform.ensure_operator(), kit.platform.ensure_policy_secret()]
-for step in steps:
-    display(step)
+installed = kit.operator.install()
+installed
 """),
     md("""
 ## The manifests
@@ -163,16 +162,12 @@ for step in steps:
 These are the objects sent to the cluster (on the sandbox: the objects that *would* be sent). The Secret's
 data is summarised by file name, never printed.
 """),
+    code("kit.operator.manifests()"),
+    md("### Verify\nEvery object was handled (created, unchanged, or skipped on the sandbox) and none failed."),
     code("""
-from maas_helpers.developer import show_manifests
-
-show_manifests(kit, ["Namespace", "OperatorGroup", "Subscription", "Secret"])
-"""),
-    md("### Verify\nEvery step finished (created, unchanged, or skipped on the sandbox) and none failed."),
-    code("""
-assert steps and all(step.actions for step in steps), "a step reported nothing"
-assert not any(a.change == "failed" for step in steps for a in step.actions)
-print("operator and policy secret:", ", ".join(step.summary() for step in steps))
+assert installed.actions, "the install reported nothing"
+assert not any(a.change == "failed" for a in installed.actions)
+print("operator and policy secret:", installed.summary())
 """),
     next_step("Notebook **2** creates the `APIManager`, waits for 3scale, and sets up the tenant."),
 ]
@@ -217,10 +212,8 @@ reported as a manual step with a link.
     LOAD,
     md("## Deploy 3scale\nDatabases and their Secrets first (on OpenShift), then the APIManager, then the wait."),
     code("""
-deploy_steps = [kit.platform.ensure_apimanager(), kit.platform.wait_for_apimanager(timeout=wait_timeout),
-                kit.platform.ensure_custom_policy_definition()]
-for step in deploy_steps:
-    display(step)
+deployed = kit.apimanager.install(timeout=wait_timeout)
+deployed
 """),
     md("""
 ### What the kit created for the databases
@@ -229,30 +222,26 @@ The Secrets the operator reads, with their keys; the generated values stay in th
 cluster, so this list is empty there).
 """),
     code("""
-for action in deploy_steps[0].actions:
+for action in deployed.actions:
     if action.kind == "Secret":
         print(f"{action.name}: {action.detail}")
 """),
     md("## The tenant: credentials, policy registry and organisation"),
     code("""
-credentials = kit.platform.admin_credentials()  # tokens stay masked in every repr
-tenant_steps = [kit.apply("policy_registry"), kit.apply("organisation")]
-for step in tenant_steps:
-    display(step)
+credentials = kit.tenant.credentials()  # tokens stay masked in every repr
+display(kit.tenant.apply())  # the policy registry entry, then the organisation's name and timezone
 credentials
 """),
     md("### Verify\n3scale is `Available` with every deployment ready, the Admin API answers with these "
        "credentials, and re-planning finds nothing left to do."),
     code("""
-from maas_helpers.developer import admin_get
-
-status = kit.platform.apimanager_status()
+status = kit.apimanager.status()
 assert status["available"], status["conditions"]
 assert status["ready"] and not status["not_ready"], status["not_ready"]
 
-provider = admin_get(kit, "/admin/api/provider.json")["account"]
+provider = kit.tenant.list()  # the tenant's account as the Admin API returns it
 assert provider["org_name"] == kit.settings.org_name, provider["org_name"]
-assert kit.plan("organisation").in_sync
+assert kit.tenant.plan().in_sync
 print("tenant organisation:", provider["org_name"])  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **3** turns each model server into a 3scale **backend**."),
@@ -279,14 +268,12 @@ The kit derives backends from the saved model list, creates missing ones, update
     LOAD,
     md("## Create or update the backends"),
     code("""
-result = kit.apply("backends")
+result = kit.backends.apply()
 result
 """),
     md("## What exists now"),
     code("""
-from maas_helpers.developer import list_backends
-
-backends = list_backends(kit)
+backends = kit.backends.list()
 backends
 """),
     md("### Verify\nEvery model has a backend pointing at its URL, and nothing is left to change."),
@@ -294,7 +281,7 @@ backends
 actual = dict(zip(backends.system_name, backends.private_endpoint, strict=True))
 expected = {p.backend.system_name: p.backend.private_endpoint for p in kit.catalogue.products}
 assert expected and all(actual.get(name) == url for name, url in expected.items()), actual
-assert kit.plan("backends").in_sync
+assert kit.backends.plan().in_sync
 print("backends:", sorted(expected))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **4** builds a **product** per model on top of these backends."),
@@ -338,15 +325,12 @@ to delete its default product, and its Admin API cannot make a plan non-default.
     LOAD,
     md("## Products, methods and metrics, mapping rules, authentication, the sample product"),
     code("""
-steps = [kit.apply(section) for section in ("products", "metrics", "mapping_rules", "authentication", "sample_data")]
-for step in steps:
-    display(step)
+result = kit.products.apply()
+result
 """),
     md("## The mapping rules of each product\nOne row per rule, one column per product: the method each rule counts."),
     code("""
-from maas_helpers.developer import list_mapping_rules
-
-rules = list_mapping_rules(kit)
+rules = kit.products.list()
 rules.pivot_table(index=["http_method", "pattern"], columns="product", values="metric", aggfunc="first").fillna("—")
 """),
     md("""### Verify
@@ -355,17 +339,13 @@ left, the sample product has no application plan, and nothing is left to change.
 after notebook 5 promotes the configuration and notebook 6 creates a key; notebook 10 sends the requests (a GET
 to the chat path gets 404 *No Mapping Rule matched*, a POST gets 200)."""),
     code("""
-from maas_helpers.developer import admin_get
-
 assert not rules[(rules.http_method == "GET") & (rules.pattern == "/")].shape[0], "default GET / rule still there"
 chat = rules[rules.pattern == "/v1/chat/completions$"]
 assert set(chat.http_method) == {"POST"} and len(chat) >= 1
-sample = next((s for s in admin_get(kit, "/admin/api/services.json")["services"]
-               if s["service"]["system_name"] == "api"), None)
-if sample is not None and kit.catalogue.remove_sample_data:
-    sample_plans = admin_get(kit, f"/admin/api/services/{sample['service']['id']}/application_plans.json")["plans"]
+sample_plans = kit.products.sample_plans()  # None: this tenant has no sample product
+if sample_plans is not None and kit.catalogue.remove_sample_data:
     assert sample_plans == [], "the sample product still has application plans"
-assert all(kit.plan(s).in_sync for s in ("products", "metrics", "mapping_rules", "authentication", "sample_data"))
+assert kit.products.plan().in_sync
 print(rules.groupby("product").size().to_string())  # NBVAL_CHECK_OUTPUT
 """),
     md("""
@@ -373,11 +353,7 @@ print(rules.groupby("product").size().to_string())  # NBVAL_CHECK_OUTPUT
 
 The same objects in the admin portal (3scale's own paths). On the sandbox a read-only admin portal answers them.
 """),
-    code("""
-from maas_helpers.developer import admin_links
-
-admin_links(kit)
-"""),
+    code("kit.products.links()"),
     next_step("Notebook **5** sets the policy chain and promotes the configuration to production."),
 ]
 
@@ -409,9 +385,8 @@ nothing).
     LOAD,
     md("## Policy chain, then deploy and promote"),
     code("""
-steps = [kit.apply("policies"), kit.apply("promote")]
-for step in steps:
-    display(step)
+result = kit.policies.apply()
+result
 """),
     md("""
 On a first run *Deploy to staging* may say **unchanged v2**: 3scale's policy-chain update
@@ -421,16 +396,14 @@ promotion to production is left.
 """),
     md("## Configuration versions per product"),
     code("""
-from maas_helpers.developer import list_proxy_versions
-
-versions = list_proxy_versions(kit)
+versions = kit.policies.list()
 versions
 """),
     md("### Verify\nProduction runs the latest staging version with our chain, and a re-plan finds nothing to do."),
     code("""
 assert (versions.production == versions.staging).all(), "production is behind staging"
 assert all(chain == ["cors", "llm-metrics", "apicast"] for chain in versions.policy_chain)
-assert kit.plan("policies").in_sync and kit.plan("promote").in_sync
+assert kit.policies.plan().in_sync
 print("policy chains:", sorted({" → ".join(c) for c in versions.policy_chain}))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **6** offers the products through **application plans**."),
@@ -468,15 +441,12 @@ subscribes existing developer accounts explicitly, and still creates the admin-s
     LOAD,
     md("## Plans, limits, subscriptions and the admin-created application"),
     code("""
-steps = [kit.apply("plans"), kit.apply("subscriptions_and_apps")]
-display(steps[0].fold("limit", "each limit is in the table below"))
-display(steps[1])
+result = kit.plans.apply()
+result.fold("limit", "each limit is in the table below")
 """),
     md("## Plans and their limits\nOne row per product and plan, one column per metric and period: the limit's value."),
     code("""
-from maas_helpers.developer import list_plan_limits
-
-limits = list_plan_limits(kit)
+limits = kit.plans.list()
 limits.pivot_table(index=["product", "plan"], columns=["metric", "period"], values="value", aggfunc="first")
 """),
     md("### Verify\nEvery product has its published plans with both hit and token limits; nothing is left to change."),
@@ -484,7 +454,7 @@ limits.pivot_table(index=["product", "plan"], columns=["metric", "period"], valu
 assert set(limits.plan) >= {"free", "standard", "premium"}
 assert {"hits", "total_tokens"} <= set(limits.metric)
 assert limits.published.all()
-assert kit.plan("plans").in_sync and kit.plan("subscriptions_and_apps").in_sync
+assert kit.plans.plan().in_sync
 counts = limits.pivot_table(index="plan", columns="metric", values="value", aggfunc="count")
 print(counts.to_string())  # NBVAL_CHECK_OUTPUT
 """),
@@ -510,17 +480,15 @@ JWT format, and the product's model name in the examples.
     parameters(),
     LOAD,
     code("""
-result = kit.apply("active_docs")
+result = kit.active_docs.apply()
 result
 """),
     md("### Verify\nEach product has a published spec whose server is its production gateway URL."),
     code("""
-from maas_helpers.developer import list_active_docs
-
-docs = list_active_docs(kit)
+docs = kit.active_docs.list()
 assert len(docs) == len(kit.catalogue.products) and docs.published.all()
 assert (docs.server == docs.production_endpoint).all(), "spec servers differ from the production endpoints"
-assert kit.plan("active_docs").in_sync
+assert kit.active_docs.plan().in_sync
 print("active docs:", sorted(docs.system_name))  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **8** installs the developer portal's pages."),
@@ -557,22 +525,25 @@ products instead of hard-coding another cluster's URLs and models, and the key i
     parameters(),
     LOAD,
     code("""
-result = kit.apply("portal")
+result = kit.portal.apply()
 result
 """),
-    md("### Verify\nThe portal serves **our** published content — the home page from `portal/pages/homepage.html.liquid` "
-       "with the kit's stylesheet — not 3scale's default home page, and nothing is left to publish."),
+    md("""
+## What the portal serves
+Fetched like a visitor would, without signing in: the home page must contain a line of the kit's own
+`portal/pages/homepage.html.liquid` and link its stylesheet, and each stylesheet, script and image must come back
+byte for byte as `portal/files/` ships it. 3scale's default home page, or a portal never published, fails here.
+"""),
     code("""
-import requests
-
-portal_url = kit.links()["developer portal"].rstrip("/")
-home = requests.get(portal_url + "/", timeout=10, verify=kit.settings.tls_verify)
-css = requests.get(portal_url + "/css/maas.css", timeout=10, verify=kit.settings.tls_verify)
-assert home.status_code == 200, home.status_code
-assert 'class="maas-hero"' in home.text and "/css/maas.css" in home.text, "the portal does not serve our home page"
-assert css.status_code == 200 and css.text.strip(), "the kit's stylesheet is not served"
-assert kit.plan("portal").in_sync
-print("portal serves the kit's home page and stylesheet:", True)  # NBVAL_CHECK_OUTPUT
+served = kit.portal.served()
+served
+"""),
+    md("### Verify\nThe portal serves **our** published content, not 3scale's default pages, and nothing is left to "
+       "publish."),
+    code("""
+assert served.ours.all(), served[~served.ours].to_string()
+assert kit.portal.plan().in_sync
+print("portal serves the kit's home page and files:", served.ours.all())  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **9** lets developers sign in with **single sign-on**."),
 ]
@@ -607,24 +578,22 @@ has to be maintained, and each developer gets an account of their own in 3scale.
     parameters(),
     LOAD,
     code("""
-result = kit.apply("sso")  # realm (through the platform) + 3scale's authentication provider
+result = kit.sso.apply()  # realm (through the platform) + 3scale's authentication provider
 result
 """),
     md("## How a developer signs in\nThe realm's demo user, where its password is, and registration when allowed."),
     code("""
-from maas_helpers.developer import sso_sign_in
-
-sign_in = sso_sign_in(kit)
+sign_in = kit.sso.sign_in()
 sign_in
 """),
     md("### Verify\nThe realm publishes its OpenID configuration and 3scale knows the published provider."),
     code("""
 import requests
 
-realm_url = kit.platform.sso_realm_url(kit.catalogue.sso.realm)
+realm_url = kit.sso.realm_url()
 oidc = requests.get(f"{realm_url}/.well-known/openid-configuration", timeout=10, verify=kit.settings.tls_verify)
 assert oidc.status_code == 200 and oidc.json()["issuer"] == realm_url
-assert kit.plan("sso").in_sync
+assert kit.sso.plan().in_sync
 print("realm:", realm_url.rsplit("/", 1)[-1], "· provider in sync")  # NBVAL_CHECK_OUTPUT
 """),
     next_step("Notebook **10** takes the **developer's** side: sign up, get a key, call the models."),
@@ -658,9 +627,7 @@ rate_limit_demo = True  # drive the Free plan to its per-minute hit limit to sho
     LOAD,
     md("## Sign up and create an application\nThe account and its application are reused when they already exist."),
     code("""
-from maas_helpers.developer import Journey
-
-journey = Journey.start(kit, developer)
+journey = kit.journey.start(developer)
 journey
 """),
     md("""
@@ -738,9 +705,7 @@ run_billing = False  # sandbox: bill this month's usage so far now
 """),
     LOAD,
     code("""
-from maas_helpers.developer import usage_summary
-
-usage = usage_summary(kit)
+usage = kit.usage.summary()
 usage.by_product
 """),
     md("## Tokens per application"),
@@ -782,18 +747,14 @@ The table below is **usage × pricing** from the Analytics API, computed as 3sca
 this month so far: the same figures as `maas stats --cost` and the developer portal's usage page.
 """),
     code("""
-import pandas as pd
-
-from maas_helpers import billing
-
-services = {s["system_name"]: s["id"] for s in kit.admin.threescale.services.list()}
-prices = pd.concat([billing.prices_frame(kit.admin, services[p.system_name]).assign(product=p.system_name)
-                    for p in kit.catalogue.products if p.system_name in services], ignore_index=True)
-prices[["product", "plan", "metric", "min", "max", "cost_per_unit", "cost_per_month", "setup_fee"]]
+prices = kit.usage.prices()  # one row per plan and priced metric, with the plan's fees
+prices
 """),
     code("""
+from maas_helpers import billing
+
 month = billing.current_month()
-cost = billing.cost_frame(kit.admin, month)  # per account, application, metric and day
+cost = kit.usage.cost(month)  # per account, application, metric and day
 summary = billing.cost_summary(cost)
 summary[summary.total > 0] if (summary.total > 0).any() else summary
 """),
@@ -817,7 +778,7 @@ if run_billing and kit.settings.target == "sandbox":
     from maas_sandbox import control
 
     control.bill(month, kit.settings.state_dir)
-invoices = billing.invoices_frame(kit.admin, month)
+invoices = kit.usage.invoices(month)
 invoices if not invoices.empty else "no invoices for this month yet"
 """),
     md("### Verify\nThe traffic checks above passed; the days add up to the month, and no invoice bills more "
@@ -870,9 +831,9 @@ take_down = False  # true: remove the room at the end
     md("## Set up the room"),
     code("""
 from maas_helpers.runner import NOTEBOOKS_DIR
-from maas_helpers.workshop import Workshop, WorkshopSpec
+from maas_helpers.workshop import WorkshopSpec
 
-room = Workshop(kit, out_dir or NOTEBOOKS_DIR.parent / "build" / "workshop")
+room = kit.workshop(out_dir or NOTEBOOKS_DIR.parent / "build" / "workshop")
 spec = WorkshopSpec(attendees=attendees, prefix=prefix, plan=plan, models=tuple(models or ()))
 room.up(spec)
 """),
@@ -960,37 +921,31 @@ Interactively, a button asks for confirmation. Headless runs only show the plan 
     LOAD,
     md("## What would be removed"),
     code("""
-from maas_helpers.developer import teardown_plan
-
-teardown_plan(kit)
+preview = kit.teardown.plan()  # destroy's own code with writes skipped, plus the developer accounts
+preview
 """),
     md("## Remove"),
     code("""
 from maas_helpers.widgets import in_interactive_kernel
 
 if confirm_teardown:
-    from maas_helpers.developer import remove_developers
-
-    display(remove_developers(kit))  # the developer accounts notebook 10 signed up, then our objects
-    removed = kit.destroy()  # catalogue objects, then the platform's (cluster) objects
+    removed = kit.teardown.apply()  # notebook 10's developer accounts, our objects, then the platform's
     display(removed)
 elif in_interactive_kernel():
-    from maas_helpers.developer import teardown_button
-
-    display(teardown_button(kit))
+    display(kit.teardown.button())
 else:
     print("teardown skipped (pass -p confirm_teardown=true to delete)")
 """),
     md("### Verify\nAfter a confirmed teardown nothing of ours is left: no product, backend or developer account the "
        "kit created. Without confirmation the plan above must still list what a teardown would remove."),
     code("""
-plan = teardown_plan(kit)
+left = kit.teardown.plan()
 if confirm_teardown:
-    assert plan.empty, f"still there: {plan.to_dict('records')}"
+    assert not left.actions, f"still there: {[str(a) for a in left.actions]}"
     print("teardown complete")
 else:
-    assert not plan.empty, "nothing to remove: run the tutorial first"
-    print(f"teardown not confirmed; {len(plan)} object(s) would be removed")
+    assert left.changed, "nothing to remove: run the tutorial first"
+    print(f"teardown not confirmed; {len(left.actions)} object(s) would be removed")
 """),
     md("That's the end of the tutorial. Run notebook 0 again to start over."),
 ]
