@@ -161,14 +161,16 @@ class Journey:
                     result = client.embeddings.create(model=app.model, input="Model as a Service")
                     chunks, text = 1, f"{len(result.data[0].embedding)} dimensions"
                 elif app.kind == "chat":
-                    for chunk in client.chat.completions.create(
-                            model=app.model, stream=stream, max_tokens=24,
-                            messages=[{"role": "user", "content": "Say hello to the API gateway."}]):
+                    chat: Any = client.chat.completions.create(  # a stream of chunks (stream=True)
+                        model=app.model, stream=stream, max_tokens=24,
+                        messages=[{"role": "user", "content": "Say hello to the API gateway."}])
+                    for chunk in chat:
                         chunks += 1
                         text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
                 else:
-                    for chunk in client.completions.create(model=app.model, prompt="import ", stream=stream,
-                                                           max_tokens=24):
+                    completion: Any = client.completions.create(model=app.model, prompt="import ", stream=stream,
+                                                                max_tokens=24)
+                    for chunk in completion:
                         chunks += 1
                         text += chunk.choices[0].text if chunk.choices else ""
             except openai.APIError as exc:

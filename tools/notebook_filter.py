@@ -12,6 +12,7 @@ Python release). The repository's `.gitattributes` routes `*.ipynb` through the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,9 @@ EXTRA_KEYS = (
 )
 
 
-def _nbstripout(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _nbstripout(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "nbstripout", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+                          check=False, env=env)
 
 
 def install(repo: Path = REPO) -> int:
@@ -63,7 +64,9 @@ def stripped(paths: Iterable[Path]) -> dict[Path, str]:
         copies = [work / f"{i:02d}-{p.name}" for i, p in enumerate(paths)]
         for source, copy in zip(paths, copies, strict=True):
             shutil.copyfile(source, copy)
-        done = _nbstripout("--extra-keys", " ".join(EXTRA_KEYS), *map(str, copies), cwd=work)
+        # nbstripout also reads filter.nbstripout.* from git config: none of the user's global settings either
+        hermetic = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        done = _nbstripout("--extra-keys", " ".join(EXTRA_KEYS), *map(str, copies), cwd=work, env=hermetic)
         if done.returncode != 0:
             raise RuntimeError(f"nbstripout failed: {done.stderr.strip()}")
         return {source: copy.read_text() for source, copy in zip(paths, copies, strict=True)}
