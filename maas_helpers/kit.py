@@ -133,7 +133,7 @@ class Kit:
 
     @property
     def tenant(self) -> TenantStep:  # notebook 2
-        return TenantStep(self, "tenant", ("policy_registry", "organisation"), listings.provider_account)
+        return TenantStep(self, "tenant", ("policy_registry", "organisation"), listings.get_provider_account)
 
     @property
     def backends(self) -> Step:  # notebook 3
@@ -158,7 +158,7 @@ class Kit:
 
     @property
     def portal(self) -> PortalStep:  # notebook 8
-        return PortalStep(self, "developer portal", ("portal",), listings.portal_served)
+        return PortalStep(self, "developer portal", ("portal",), listings.list_portal_served)
 
     @property
     def sso(self) -> SsoStep:  # notebook 9

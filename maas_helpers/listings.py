@@ -115,7 +115,7 @@ def list_active_docs(kit: Kit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["system_name", "product", "published", "server", "production_endpoint"])
 
 
-def sample_product_plans(kit: Kit) -> list[dict[str, Any]] | None:
+def list_sample_plans(kit: Kit) -> list[dict[str, Any]] | None:
     """The application plans of 3scale's seed product `api`; None when the tenant has no such product."""
     sample = services_by_system_name(kit).get("api")
     if sample is None:
@@ -124,7 +124,7 @@ def sample_product_plans(kit: Kit) -> list[dict[str, Any]] | None:
                    "application_plan")
 
 
-def provider_account(kit: Kit) -> dict[str, Any]:
+def get_provider_account(kit: Kit) -> dict[str, Any]:
     """The tenant's own account as the Admin API returns it (org name, timezone …)."""
     return admin_get(kit, "/admin/api/provider.json")["account"]
 
@@ -143,7 +143,7 @@ class ManifestView:
         return f"<pre>{html.escape(str(self))}</pre>"
 
 
-def manifest_view(kit: Kit, kinds: list[str]) -> ManifestView:
+def show_manifests(kit: Kit, kinds: list[str]) -> ManifestView:
     """The cluster objects of `kinds` for these settings; Secret data reduced to file names and sizes."""
     from maas_helpers.manifests import threescale_manifests
 
@@ -174,7 +174,7 @@ def _literal_line(template: str) -> str:
     raise ValueError("the home page template has no literal line to look for")
 
 
-def portal_served(kit: Kit) -> pd.DataFrame:
+def list_portal_served(kit: Kit) -> pd.DataFrame:
     """GET the developer portal's home page and the kit's files, anonymously, and say whether each serves the
     content in the catalogue's portal directory (`portal/` by default): the home page must contain a literal
     line of `pages/homepage…` and link our stylesheet; each text file must come back byte for byte."""

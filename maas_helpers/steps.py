@@ -77,7 +77,7 @@ class ProductsStep(Step):
 
     def sample_plans(self) -> list[dict[str, Any]] | None:
         """Application plans left on 3scale's sample product `api` (None: the tenant has no sample product)."""
-        return listings.sample_product_plans(self.kit)
+        return listings.list_sample_plans(self.kit)
 
 
 class TenantStep(Step):
@@ -92,7 +92,7 @@ class PortalStep(Step):
 
     def served(self) -> pd.DataFrame:
         """Whether the portal serves the kit's own home page and files (one row per check, `ours` True/False)."""
-        return listings.portal_served(self.kit)
+        return listings.list_portal_served(self.kit)
 
 
 class SsoStep(Step):
@@ -118,7 +118,7 @@ class OperatorStep:
 
     def manifests(self) -> listings.ManifestView:
         """The objects `install` sends (on the sandbox: would send); Secret data shown as file sizes only."""
-        return listings.manifest_view(self.kit, list(OPERATOR_KINDS))
+        return listings.show_manifests(self.kit, list(OPERATOR_KINDS))
 
     def __repr__(self) -> str:
         return "<OperatorStep: Namespace, OperatorGroup, Subscription, policy Secret>"
@@ -171,7 +171,7 @@ class UsageStep:
         return usage.usage_summary(self.kit, day)
 
     def prices(self) -> pd.DataFrame:
-        return usage.price_table(self.kit)
+        return usage.list_prices(self.kit)
 
     def cost(self, month: str | None = None) -> pd.DataFrame:
         """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills."""

@@ -84,7 +84,7 @@ def usage_summary(kit: Kit, day: str | None = None) -> UsageSummary:
 
 
 
-def price_table(kit: Kit) -> pd.DataFrame:
+def list_prices(kit: Kit) -> pd.DataFrame:
     """Every pricing rule and fee of our products' plans, one row per plan and metric (3scale's pricing rules)."""
     from maas_helpers import billing
 

@@ -300,12 +300,12 @@ def test_committed_files_parse_as_valid_manifests() -> None:
 
 
 def test_show_manifests_summarises_the_policy_secret_without_its_content() -> None:
-    from maas_helpers.listings import manifest_view
+    from maas_helpers.listings import show_manifests
 
     class _Kit:
         settings = _settings()
 
-    text = str(manifest_view(_Kit(), ["Secret"]))  # type: ignore[arg-type]
+    text = str(show_manifests(_Kit(), ["Secret"]))  # type: ignore[arg-type]
     init = (POLICY_JSON.parent / "init.lua").read_bytes()
     assert f"init.lua: <{len(init)} bytes from policies/>" in text
     assert init.decode().strip() not in text and "stringData" not in text
