@@ -133,7 +133,7 @@ class Kit:
 
     @property
     def tenant(self) -> TenantStep:  # notebook 2
-        return TenantStep(self, "tenant", ("policy_registry", "organisation"), listings.get_provider_account)
+        return TenantStep(self, "tenant", ("organisation", "policy_registry"), listings.get_provider_account)
 
     @property
     def backends(self) -> Step:  # notebook 3

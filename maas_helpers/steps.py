@@ -52,10 +52,12 @@ class Step:
         self._lister = lister
 
     def plan(self) -> StepResult:
-        return merged(f"plan {self.title}", [self.kit.plan(s) for s in self.sections])
+        title = f"plan {self.title}"  # one progress bar for the step in JupyterLab, not one per section
+        return self.kit._with_progress(title, lambda: merged(title, [self.kit.plan(s) for s in self.sections]))
 
     def apply(self) -> StepResult:
-        return merged(self.title, [self.kit.apply(s) for s in self.sections])
+        return self.kit._with_progress(
+            self.title, lambda: merged(self.title, [self.kit.apply(s) for s in self.sections]))
 
     def list(self) -> Any:
         if self._lister is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from maas_helpers.kit import Kit
+from maas_helpers.reconcile import SECTIONS
 from maas_helpers.results import Change
 from maas_helpers.steps import Step
 from maas_sandbox.control import SandboxInfo
@@ -20,6 +21,16 @@ def _names(result) -> list[tuple[str, str, str]]:
 def test_a_step_refuses_an_unknown_section() -> None:
     with pytest.raises(ValueError, match="unknown reconcile section"):
         Step(Kit.configure(target="sandbox"), "typo", ("backend",))
+
+
+def test_the_notebook_steps_cover_every_reconcile_section_once_in_order() -> None:
+    """Running the notebooks' steps one after another applies what `kit.apply()` applies, in its order."""
+    kit = Kit.configure(target="sandbox")
+    steps = [kit.tenant, kit.backends, kit.products, kit.policies, kit.plans, kit.active_docs, kit.portal, kit.sso]
+    owned = [s for step in steps for s in step.sections]
+    assert sorted(owned) == sorted(SECTIONS) and len(owned) == len(set(owned))
+    for step in steps:  # each step's sections keep the reconciler's order
+        assert list(step.sections) == sorted(step.sections, key=list(SECTIONS).index), step
 
 
 def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo) -> None:
