@@ -2,7 +2,7 @@
 
     kit = Kit.load()                 # settings from maas-config.yaml (notebook 0 saves it)
     kit.backends.apply()             # one object per tutorial step, same verbs: plan() / apply() / list()
-    kit.operator.install()           # platform steps: install() / status()
+    kit.operator.install()           # platform steps: install(); kit.apimanager.status()
     kit.teardown.plan()              # what a teardown removes (destroy's own code, nothing written)
     kit.apply("backends")            # one reconcile section (the CLI and the tests); kit.plan() for all
     kit.links()                      # where to look in the admin and developer portals
@@ -14,11 +14,10 @@ import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from maas_helpers import listings
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
 from maas_helpers.config import Settings, load_settings, make_settings, save_settings
@@ -26,18 +25,20 @@ from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
 from maas_helpers.results import Action, StepResult
-from maas_helpers.steps import (
-    ApiManagerStep,
-    JourneyStep,
-    OperatorStep,
-    PortalStep,
-    ProductsStep,
-    SsoStep,
-    Step,
-    TeardownStep,
-    TenantStep,
-    UsageStep,
-)
+
+if TYPE_CHECKING:
+    from maas_helpers.steps import (
+        ApiManagerStep,
+        JourneyStep,
+        OperatorStep,
+        PortalStep,
+        ProductsStep,
+        SsoStep,
+        Step,
+        TeardownStep,
+        TenantStep,
+        UsageStep,
+    )
 
 
 class Kit:
@@ -122,59 +123,63 @@ class Kit:
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
                           concurrency=self.settings.concurrency, progress=self.progress)
 
-    # --- the tutorial's steps, one object each (maas_helpers/steps.py) ------------------------------------
+    # --- the tutorial's steps, one object each (maas_helpers/steps.py; imported on first use: pandas) ------
+    def _step(self, name: str) -> Any:
+        from maas_helpers.steps import make_step
+
+        return make_step(self, name)
+
     @property
     def operator(self) -> OperatorStep:  # notebook 1
-        return OperatorStep(self)
+        return self._step("operator")
 
     @property
     def apimanager(self) -> ApiManagerStep:  # notebook 2
-        return ApiManagerStep(self)
+        return self._step("apimanager")
 
     @property
     def tenant(self) -> TenantStep:  # notebook 2
-        return TenantStep(self, "tenant", ("organisation", "policy_registry"), listings.get_provider_account)
+        return self._step("tenant")
 
     @property
     def backends(self) -> Step:  # notebook 3
-        return Step(self, "backends", ("backends",), listings.list_backends)
+        return self._step("backends")
 
     @property
     def products(self) -> ProductsStep:  # notebook 4
-        return ProductsStep(self, "products", ("products", "metrics", "mapping_rules", "authentication",
-                                               "sample_data"), listings.list_mapping_rules)
+        return self._step("products")
 
     @property
     def policies(self) -> Step:  # notebook 5
-        return Step(self, "policies and promotion", ("policies", "promote"), listings.list_proxy_versions)
+        return self._step("policies")
 
     @property
     def plans(self) -> Step:  # notebook 6
-        return Step(self, "application plans", ("plans", "subscriptions_and_apps"), listings.list_plan_limits)
+        return self._step("plans")
 
     @property
     def active_docs(self) -> Step:  # notebook 7
-        return Step(self, "ActiveDocs", ("active_docs",), listings.list_active_docs)
+        return self._step("active_docs")
 
     @property
     def portal(self) -> PortalStep:  # notebook 8
-        return PortalStep(self, "developer portal", ("portal",), listings.list_portal_served)
+        return self._step("portal")
 
     @property
     def sso(self) -> SsoStep:  # notebook 9
-        return SsoStep(self, "SSO", ("sso",))
+        return self._step("sso")
 
     @property
     def journey(self) -> JourneyStep:  # notebook 10
-        return JourneyStep(self)
+        return self._step("journey")
 
     @property
     def usage(self) -> UsageStep:  # notebook 11
-        return UsageStep(self)
+        return self._step("usage")
 
     @property
     def teardown(self) -> TeardownStep:  # notebook 99
-        return TeardownStep(self)
+        return self._step("teardown")
 
     def workshop(self, out_dir: str | Path | None = None) -> Any:  # notebook 12
         """A workshop room (maas_helpers.workshop.Workshop); its handout goes to `out_dir` (default build/workshop)."""

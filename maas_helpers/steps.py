@@ -209,3 +209,29 @@ class TeardownStep:
 
     def __repr__(self) -> str:
         return "<TeardownStep: plan(), apply()>"
+
+
+# name → the step object (the Kit's properties of the same name)
+STEPS: dict[str, Callable[[Kit], Any]] = {
+    "operator": OperatorStep,
+    "apimanager": ApiManagerStep,
+    "tenant": lambda kit: TenantStep(kit, "tenant", ("organisation", "policy_registry"),
+                                     listings.get_provider_account),
+    "backends": lambda kit: Step(kit, "backends", ("backends",), listings.list_backends),
+    "products": lambda kit: ProductsStep(kit, "products", ("products", "metrics", "mapping_rules", "authentication",
+                                                           "sample_data"), listings.list_mapping_rules),
+    "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
+                                 listings.list_proxy_versions),
+    "plans": lambda kit: Step(kit, "application plans", ("plans", "subscriptions_and_apps"),
+                              listings.list_plan_limits),
+    "active_docs": lambda kit: Step(kit, "ActiveDocs", ("active_docs",), listings.list_active_docs),
+    "portal": lambda kit: PortalStep(kit, "developer portal", ("portal",), listings.list_portal_served),
+    "sso": lambda kit: SsoStep(kit, "SSO", ("sso",)),
+    "journey": JourneyStep,
+    "usage": UsageStep,
+    "teardown": TeardownStep,
+}
+
+
+def make_step(kit: Kit, name: str) -> Any:
+    return STEPS[name](kit)
