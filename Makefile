@@ -7,7 +7,9 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: install run test lint unit-test policy-test lab bench soak clean
 
+## The venv (pinned by constraints.txt) and nbstripout as this clone's git filter for notebooks (harmless again).
 install: $(VENV)/.installed
+	$(BIN)/python tools/notebook_filter.py install
 
 $(VENV)/.installed: pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

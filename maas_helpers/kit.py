@@ -1,8 +1,10 @@
 """The notebook facade: load the saved settings, build the catalogue, talk to 3scale through one client.
 
     kit = Kit.load()                 # settings from maas-config.yaml (notebook 0 saves it)
-    kit.apply("backends")            # one reconcile section → StepResult (renders as a table)
-    kit.plan()                       # what would change, nothing written
+    kit.backends.apply()             # one object per tutorial step, same verbs: plan() / apply() / list()
+    kit.operator.install()           # platform steps: install(); kit.apimanager.status()
+    kit.teardown.plan()              # what a teardown removes (destroy's own code, nothing written)
+    kit.apply("backends")            # one reconcile section (the CLI and the tests); kit.plan() for all
     kit.links()                      # where to look in the admin and developer portals
 """
 
@@ -12,7 +14,7 @@ import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -23,6 +25,20 @@ from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
 from maas_helpers.results import Action, StepResult
+
+if TYPE_CHECKING:
+    from maas_helpers.steps import (
+        ApiManagerStep,
+        JourneyStep,
+        OperatorStep,
+        PortalStep,
+        ProductsStep,
+        SsoStep,
+        Step,
+        TeardownStep,
+        TenantStep,
+        UsageStep,
+    )
 
 
 class Kit:
@@ -107,7 +123,71 @@ class Kit:
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
                           concurrency=self.settings.concurrency, progress=self.progress)
 
-    # --- steps ------------------------------------------------------------------------------------------
+    # --- the tutorial's steps, one object each (maas_helpers/steps.py; imported on first use: pandas) ------
+    def _step(self, name: str) -> Any:
+        from maas_helpers.steps import make_step
+
+        return make_step(self, name)
+
+    @property
+    def operator(self) -> OperatorStep:  # notebook 1
+        return self._step("operator")
+
+    @property
+    def apimanager(self) -> ApiManagerStep:  # notebook 2
+        return self._step("apimanager")
+
+    @property
+    def tenant(self) -> TenantStep:  # notebook 2
+        return self._step("tenant")
+
+    @property
+    def backends(self) -> Step:  # notebook 3
+        return self._step("backends")
+
+    @property
+    def products(self) -> ProductsStep:  # notebook 4
+        return self._step("products")
+
+    @property
+    def policies(self) -> Step:  # notebook 5
+        return self._step("policies")
+
+    @property
+    def plans(self) -> Step:  # notebook 6
+        return self._step("plans")
+
+    @property
+    def active_docs(self) -> Step:  # notebook 7
+        return self._step("active_docs")
+
+    @property
+    def portal(self) -> PortalStep:  # notebook 8
+        return self._step("portal")
+
+    @property
+    def sso(self) -> SsoStep:  # notebook 9
+        return self._step("sso")
+
+    @property
+    def journey(self) -> JourneyStep:  # notebook 10
+        return self._step("journey")
+
+    @property
+    def usage(self) -> UsageStep:  # notebook 11
+        return self._step("usage")
+
+    @property
+    def teardown(self) -> TeardownStep:  # notebook 99
+        return self._step("teardown")
+
+    def workshop(self, out_dir: str | Path | None = None) -> Any:  # notebook 12
+        """A workshop room (maas_helpers.workshop.Workshop); its handout goes to `out_dir` (default build/workshop)."""
+        from maas_helpers.workshop import DEFAULT_DIR, Workshop
+
+        return Workshop(self, out_dir or DEFAULT_DIR)
+
+    # --- reconcile sections -----------------------------------------------------------------------------
     sections = tuple(SECTIONS)
 
     progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import requests
 
-from maas_helpers.developer import admin_links
 from maas_helpers.kit import Kit
 
 SECTIONS = ("organisation", "policy_registry", "backends", "products", "metrics", "mapping_rules", "authentication",
@@ -37,7 +36,7 @@ def test_notebook_4_links_open_their_objects(browser: Any, portal_sandbox: Any, 
                              json={"model": "markov-chat-small", "max_tokens": 8,
                                    "messages": [{"role": "user", "content": prompt}]})
         assert resp.status_code == 200, resp.text
-    table = admin_links(kit).frame()
+    table = kit.products.links().frame()
     assert len(table) >= 6 and step_links
     context = browser.new_context()
     page = context.new_page()

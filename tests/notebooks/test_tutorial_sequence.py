@@ -176,7 +176,7 @@ def test_sample_product_is_hidden_from_developers(first_run) -> None:
 
 
 def test_developer_password_is_generated_private_and_never_shown(first_run) -> None:
-    """Issue 14 item 4: notebook 10 used a password hard-coded in maas_helpers/developer.py."""
+    """Issue 14 item 4: notebook 10 used a password hard-coded in maas_helpers/developer.py (now journey.py)."""
     secret = first_run.state_dir / "developer-journey-dev.secret"
     assert secret.stat().st_mode & 0o777 == 0o600
     password = secret.read_text().strip()

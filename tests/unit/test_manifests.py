@@ -300,7 +300,7 @@ def test_committed_files_parse_as_valid_manifests() -> None:
 
 
 def test_show_manifests_summarises_the_policy_secret_without_its_content() -> None:
-    from maas_helpers.developer import show_manifests
+    from maas_helpers.listings import show_manifests
 
     class _Kit:
         settings = _settings()

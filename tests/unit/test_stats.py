@@ -233,8 +233,8 @@ def test_figures_display_once_as_png_with_readable_labels(client: AdminClient) -
 
 def test_model_answers_are_shown_on_one_line() -> None:
     """Issue 14 item 11: notebook 10's table showed answers with literal `\\n`."""
-    from maas_helpers.developer import _answer
+    from maas_helpers.journey import answer_text
 
     chat = {"choices": [{"message": {"content": "the gateway\ncounts\n\ntokens "}}]}
-    assert _answer(chat) == "the gateway counts tokens"
-    assert _answer({"choices": [{"text": "def f():\n    return 1"}]}) == "def f(): return 1"
+    assert answer_text(chat) == "the gateway counts tokens"
+    assert answer_text({"choices": [{"text": "def f():\n    return 1"}]}) == "def f(): return 1"

@@ -1,0 +1,237 @@
+"""The notebook API: one object per tutorial step, each with the same verbs.
+
+    kit.backends.plan()      # what would change (nothing written) → StepResult
+    kit.backends.apply()     # make it so → StepResult (renders as a table of what changed)
+    kit.backends.list()      # what exists in 3scale now → DataFrame (the notebook's "what exists" table)
+    kit.products.links()     # where to see it in the admin portal
+
+A reconcile step owns one or more sections of `Reconciler` (`kit.plan(section)` / `kit.apply(section)`, still
+there for the CLI and the tests) and runs them in the reconciler's order; its result is one table. Platform
+steps (`kit.operator`, `kit.apimanager`) wrap the platform's `ensure_*` methods: on a cluster they apply and
+wait, on the sandbox they report the manifests they would apply as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from maas_helpers import journey, links, listings, teardown, usage
+from maas_helpers.reconcile import SECTIONS
+from maas_helpers.results import StepResult
+
+if TYPE_CHECKING:
+    from maas_helpers.kit import Kit
+    from maas_helpers.platform.base import AdminCredentials
+
+OPERATOR_KINDS = ("Namespace", "OperatorGroup", "Subscription", "Secret")
+
+
+def merged(title: str, results: list[StepResult]) -> StepResult:
+    """One table for a step: every section's actions in order; notes keep the section they came from."""
+    out = StepResult(title)
+    for result in results:
+        out.actions.extend(result.actions)
+        out.notes.extend(f"{result.title}: {note}" if len(results) > 1 else note for note in result.notes)
+    return out
+
+
+class Step:
+    """A reconcile step: `plan()`, `apply()`, `list()` and (where there is something to see) `links()`."""
+
+    def __init__(self, kit: Kit, title: str, sections: tuple[str, ...],
+                 lister: Callable[[Kit], Any] | None = None) -> None:
+        unknown = [s for s in sections if s not in SECTIONS]
+        if unknown:  # a programming error, caught by the unit tests
+            raise ValueError(f"unknown reconcile section(s) {unknown}")
+        self.kit = kit
+        self.title = title
+        self.sections = sections
+        self._lister = lister
+
+    def plan(self) -> StepResult:
+        title = f"plan {self.title}"  # one progress bar for the step in JupyterLab, not one per section
+        return self.kit._with_progress(title, lambda: merged(title, [self.kit.plan(s) for s in self.sections]))
+
+    def apply(self) -> StepResult:
+        return self.kit._with_progress(
+            self.title, lambda: merged(self.title, [self.kit.apply(s) for s in self.sections]))
+
+    def list(self) -> Any:
+        if self._lister is None:
+            raise NotImplementedError(f"{self.title}: nothing to list")
+        return self._lister(self.kit)
+
+    def links(self) -> dict[str, str]:
+        """Admin-portal page of each product and its gateway URLs (the Kit's links)."""
+        return self.kit.links()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.title}: {', '.join(self.sections)}>"
+
+
+class ProductsStep(Step):
+    def links(self) -> links.AdminLinks:  # type: ignore[override]
+        """Each product's pages in the admin portal (overview, metrics, rules, configuration, plans, traffic)."""
+        return links.admin_links(self.kit)
+
+    def sample_plans(self) -> list[dict[str, Any]] | None:
+        """Application plans left on 3scale's sample product `api` (None: the tenant has no sample product)."""
+        return listings.list_sample_plans(self.kit)
+
+
+class TenantStep(Step):
+    def credentials(self) -> AdminCredentials:
+        """The tenant's admin URL and token (cluster: `system-seed`; sandbox: its credentials file), masked."""
+        return self.kit.platform.admin_credentials()
+
+
+class PortalStep(Step):
+    def links(self) -> dict[str, str]:
+        return {"developer portal": self.kit.credentials.portal_url or ""}
+
+    def served(self) -> pd.DataFrame:
+        """Whether the portal serves the kit's own home page and files (one row per check, `ours` True/False)."""
+        return listings.list_portal_served(self.kit)
+
+
+class SsoStep(Step):
+    def realm_url(self) -> str:
+        return self.kit.platform.sso_realm_url(self.kit.catalogue.sso.realm)
+
+    def sign_in(self) -> links.SsoSignIn:
+        """How a developer signs in: the demo user, where its password is, whether registration is open."""
+        return links.sso_sign_in(self.kit)
+
+
+class OperatorStep:
+    """Notebook 1: the namespace, the 3scale operator (OperatorGroup + Subscription, then the CSV) and the
+    llm-metrics policy Secret."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    def install(self) -> StepResult:
+        p = self.kit.platform
+        return merged("3scale operator and policy Secret",
+                      [p.ensure_namespace(), p.ensure_operator(), p.ensure_policy_secret()])
+
+    def manifests(self) -> listings.ManifestView:
+        """The objects `install` sends (on the sandbox: would send); Secret data shown as file sizes only."""
+        return listings.show_manifests(self.kit, list(OPERATOR_KINDS))
+
+    def __repr__(self) -> str:
+        return "<OperatorStep: Namespace, OperatorGroup, Subscription, policy Secret>"
+
+
+class ApiManagerStep:
+    """Notebook 2: the databases (cluster), the APIManager and its wait, the CustomPolicyDefinition."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    def install(self, timeout: float = 1800) -> StepResult:
+        p = self.kit.platform
+        return merged("APIManager", [p.ensure_apimanager(), p.wait_for_apimanager(timeout=timeout),
+                                     p.ensure_custom_policy_definition()])
+
+    def status(self) -> dict[str, Any]:
+        """available, the False conditions, ready / not_ready deployments."""
+        return self.kit.platform.apimanager_status()
+
+    def __repr__(self) -> str:
+        return "<ApiManagerStep: databases, APIManager, CustomPolicyDefinition>"
+
+
+class JourneyStep:
+    """Notebook 10: the developer's side. `start` signs a developer up (or finds the account) with keys."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    def start(self, username: str, plan: str = "standard") -> journey.Journey:
+        return journey.Journey.start(self.kit, username, plan)
+
+    def list(self) -> pd.DataFrame:
+        """The developer accounts the kit signed up that exist now."""
+        rows = teardown.developer_accounts(self.kit)
+        return pd.DataFrame(rows, columns=["username", "account_id"])
+
+    def __repr__(self) -> str:
+        return "<JourneyStep: start(username)>"
+
+
+class UsageStep:
+    """Notebook 11: traffic from the Analytics API and the plans' prices."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    def summary(self, day: str | None = None) -> usage.UsageSummary:
+        return usage.usage_summary(self.kit, day)
+
+    def prices(self) -> pd.DataFrame:
+        return usage.list_prices(self.kit)
+
+    def cost(self, month: str | None = None) -> pd.DataFrame:
+        """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills."""
+        from maas_helpers import billing
+
+        return billing.cost_frame(self.kit.admin, month)
+
+    def invoices(self, month: str | None = None) -> pd.DataFrame:
+        """The invoices' line items of `month` from the Billing API."""
+        from maas_helpers import billing
+
+        return billing.invoices_frame(self.kit.admin, month)
+
+    def __repr__(self) -> str:
+        return "<UsageStep: summary(), prices(), cost(month), invoices(month)>"
+
+
+class TeardownStep:
+    """Notebook 99: `plan()` is destroy's own code with writes skipped plus the developer accounts the same
+    lookup finds; `apply()` removes them."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    def plan(self) -> StepResult:
+        return teardown.teardown_plan(self.kit)
+
+    def apply(self) -> StepResult:
+        return teardown.teardown_apply(self.kit)
+
+    def button(self) -> Any:
+        return teardown.teardown_button(self.kit)
+
+    def __repr__(self) -> str:
+        return "<TeardownStep: plan(), apply()>"
+
+
+# name → the step object (the Kit's properties of the same name)
+STEPS: dict[str, Callable[[Kit], Any]] = {
+    "operator": OperatorStep,
+    "apimanager": ApiManagerStep,
+    "tenant": lambda kit: TenantStep(kit, "tenant", ("organisation", "policy_registry"),
+                                     listings.get_provider_account),
+    "backends": lambda kit: Step(kit, "backends", ("backends",), listings.list_backends),
+    "products": lambda kit: ProductsStep(kit, "products", ("products", "metrics", "mapping_rules", "authentication",
+                                                           "sample_data"), listings.list_mapping_rules),
+    "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
+                                 listings.list_proxy_versions),
+    "plans": lambda kit: Step(kit, "application plans", ("plans", "subscriptions_and_apps"),
+                              listings.list_plan_limits),
+    "active_docs": lambda kit: Step(kit, "ActiveDocs", ("active_docs",), listings.list_active_docs),
+    "portal": lambda kit: PortalStep(kit, "developer portal", ("portal",), listings.list_portal_served),
+    "sso": lambda kit: SsoStep(kit, "SSO", ("sso",)),
+    "journey": JourneyStep,
+    "usage": UsageStep,
+    "teardown": TeardownStep,
+}
+
+
+def make_step(kit: Kit, name: str) -> Any:
+    return STEPS[name](kit)
