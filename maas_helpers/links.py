@@ -87,7 +87,7 @@ class SsoSignIn:
 def sso_sign_in(kit: Kit) -> SsoSignIn:
     sso = kit.catalogue.sso
     path = Path(kit.settings.state_dir) / f"sso-{sso.realm}-{sso.client_id}-demo-user.secret"
-    allowed = kit.settings.target == "sandbox" or kit.settings.sso_registration
+    allowed = kit.platform.sso_registration_allowed
     return SsoSignIn(kit.links().get("developer portal", ""), kit.platform.sso_realm_url(sso.realm), "demo",
                      path, allowed)
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from maas_helpers.normalise import public_url
+
 if TYPE_CHECKING:
     from maas_helpers.catalogue import Product
     from maas_helpers.kit import Kit
@@ -110,8 +112,8 @@ def list_active_docs(kit: Kit) -> pd.DataFrame:
         proxy = admin_get(kit, f"/admin/api/services/{service['id']}/proxy.json")["proxy"]
         rows.append({"system_name": doc["system_name"], "product": service["system_name"],
                      "published": bool(doc.get("published")),
-                     "server": (spec.get("servers") or [{}])[0].get("url", "").rstrip("/"),
-                     "production_endpoint": str(proxy.get("endpoint", "")).rstrip("/")})
+                     "server": public_url((spec.get("servers") or [{}])[0].get("url", "")),
+                     "production_endpoint": public_url(proxy.get("endpoint", ""))})
     return pd.DataFrame(rows, columns=["system_name", "product", "published", "server", "production_endpoint"])
 
 
