@@ -118,6 +118,10 @@ class OperatorStep:
         return merged("3scale operator and policy Secret",
                       [p.ensure_namespace(), p.ensure_operator(), p.ensure_policy_secret()])
 
+    def status(self) -> dict[str, Any]:
+        """subscription, channel, installed_csv, phase, reason, policy_secret, ready (read from the cluster)."""
+        return self.kit.platform.operator_status()
+
     def manifests(self) -> listings.ManifestView:
         """The objects `install` sends (on the sandbox: would send); Secret data shown as file sizes only."""
         return listings.show_manifests(self.kit, list(OPERATOR_KINDS))

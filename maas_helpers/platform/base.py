@@ -54,6 +54,8 @@ class Platform(Protocol):
 
     def ensure_operator(self) -> StepResult: ...  # OperatorGroup + Subscription, wait CSV Succeeded
 
+    def operator_status(self) -> dict[str, Any]: ...  # installed CSV, its phase, the policy Secret; reads only
+
     def ensure_policy_secret(self) -> StepResult: ...  # Secret from policies/llm-metrics/1.0.0, watched-by label
 
     def ensure_apimanager(self) -> StepResult: ...  # RWX precheck, APIManager with customPolicies

@@ -672,6 +672,26 @@ class OpenShiftPlatform:
         moved = any(now.get(name, 0) > gen for name, gen in before.items()) or set(now) - set(before)
         return bool(moved) or settled_polls >= SETTLE_POLLS
 
+    def operator_status(self) -> dict[str, Any]:
+        """What notebook 1 verifies, read from the cluster: the Subscription's installed CSV and its phase (OLM's
+        ClusterServiceVersion status), and whether the llm-metrics policy Secret is there. Reads only."""
+        sub_name = mf.subscription(self.ns, self.settings.operator_channel)["metadata"]["name"]
+        sub = self.kube.get(SUB_API, "Subscription", sub_name, self.ns) or {}
+        status = sub.get("status") or {}
+        csv_name = status.get("installedCSV")
+        csv = (self.kube.get(SUB_API, "ClusterServiceVersion", csv_name, self.ns) or {}) if csv_name else {}
+        cstatus = csv.get("status") or {}
+        secret = mf.policy_secret(self.ns)["metadata"]["name"]
+        return {
+            "subscription": f"{self.ns}/{sub_name}" if sub else None,
+            "channel": (sub.get("spec") or {}).get("channel"),
+            "installed_csv": csv_name,
+            "phase": cstatus.get("phase") or ("no CSV installed yet" if sub else "no Subscription"),
+            "reason": cstatus.get("reason", ""),
+            "policy_secret": self.kube.get("v1", "Secret", secret, self.ns) is not None,
+            "ready": cstatus.get("phase") == "Succeeded",
+        }
+
     def apimanager_status(self) -> dict[str, Any]:
         """What notebook 2 verifies: the Available condition and each owned Deployment's readiness."""
         am = self.kube.get("apps.3scale.net/v1alpha1", "APIManager", mf.APIMANAGER_NAME, self.ns)

@@ -111,6 +111,12 @@ class SandboxPlatform:
         result.add("sandbox", "developer portal", Change.WAITED, info.portal_url, info.portal_url)
         return result
 
+    def operator_status(self) -> dict[str, Any]:
+        """The sandbox runs 3scale's parts itself: there is no operator or CSV (same keys as on OpenShift)."""
+        return {"subscription": None, "channel": None, "installed_csv": None,
+                "phase": "sandbox: no operator, 3scale's parts run in the sandbox", "reason": "",
+                "policy_secret": False, "ready": True}
+
     def apimanager_status(self) -> dict[str, Any]:
         """The sandbox has no APIManager: "available" means its admin API answers; its one "deployment" is
         the sandbox itself (same shape as the OpenShift platform's answer, for notebook 2's check)."""

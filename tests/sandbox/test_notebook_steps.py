@@ -43,6 +43,8 @@ def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo) -> None
     assert {a.kind for a in installed.actions} >= {"Namespace", "OperatorGroup", "Subscription", "Secret"}
     assert {a.change for a in installed.actions} == {Change.SKIPPED}
     assert "init.lua: <" in str(kit.operator.manifests())
+    status = kit.operator.status()  # the sandbox has no operator: ready, and it says why there is no CSV
+    assert status["ready"] and status["installed_csv"] is None and "no operator" in status["phase"]
     assert kit.apimanager.status()["available"] is True
 
     # a one-section step: plan writes nothing, apply creates what plan said, list shows it, re-plan is in sync

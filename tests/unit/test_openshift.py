@@ -239,6 +239,26 @@ def test_operator_applies_exact_objects_and_waits_for_csv(settings, kube, clock)
     assert ("create", "operators.coreos.com", "subscriptions", "3scale") in kube.reviews
 
 
+def test_operator_status_reads_the_installed_csv_phase_and_the_policy_secret(settings, kube, clock) -> None:
+    """kit.operator.status(): OLM's Subscription `status.installedCSV` → the CSV's `status.phase` (what the
+    OLM console shows), before and after the install; nothing is written."""
+    p = platform(settings, kube, clock)
+    before = p.operator_status()
+    assert (before["subscription"], before["installed_csv"], before["ready"]) == (None, None, False)
+    assert before["phase"] == "no Subscription" and before["policy_secret"] is False
+    kube.put(mf.subscription("3scale", "threescale-2.16", "Automatic"))
+    kube.script("Subscription", "3scale-operator", "3scale", {"installedCSV": CSV})
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Installing", "reason": "InstallWaiting"})
+    installing = p.operator_status()
+    assert installing["installed_csv"] == CSV and installing["phase"] == "Installing" and not installing["ready"]
+    assert installing["channel"] == "threescale-2.16" and installing["reason"] == "InstallWaiting"
+    kube.script("ClusterServiceVersion", CSV, "3scale", {"phase": "Succeeded"})
+    kube.put(mf.policy_secret("3scale"))
+    done = p.operator_status()
+    assert done["ready"] and done["policy_secret"] and done["subscription"] == "3scale/3scale-operator"
+    assert kube.applied == [] and kube.patched == []
+
+
 def test_operator_timeout_names_pending_manual_install_plan(settings, kube, clock) -> None:
     kube.script("Subscription", "3scale-operator", "3scale", {"installPlanRef": {"name": "install-abc"}})
     kube.put(
