@@ -246,11 +246,17 @@ class Journey:
         per_minute = self._hits_per_minute(app)
         headers = {"Authorization": f"Bearer {app.key}"}
         calls, resp = 0, None
-        for _ in range(per_minute + 2):
-            calls += 1
-            resp = requests.get(app.endpoint + "/v1/models", headers=headers, timeout=TIMEOUT,
-                                verify=self.kit.settings.tls_verify)
-            if resp.status_code == expected:
+        # 3scale's minute is a calendar minute (apisonator's period starts): calls split across a minute's end
+        # may never reach the limit in either, so a run that crossed one is tried once more in the new minute.
+        for _ in range(2):
+            minute = int(time.time() // 60)
+            for _ in range(per_minute + 2):
+                calls += 1
+                resp = requests.get(app.endpoint + "/v1/models", headers=headers, timeout=TIMEOUT,
+                                    verify=self.kit.settings.tls_verify)
+                if resp.status_code == expected:
+                    break
+            if resp is not None and resp.status_code == expected or int(time.time() // 60) == minute:
                 break
         assert resp is not None
         return {"case": "rate limit", "request": f"GET /v1/models × {calls} on the {app.plan} plan "
