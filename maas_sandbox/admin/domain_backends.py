@@ -12,11 +12,10 @@ from maas_sandbox.admin.conventions import Refused, Unprocessable
 from maas_sandbox.admin.domain_common import (
     BLANK,
     TAKEN,
-    check_system_name,
     fail,
     get_or_404,
+    new_system_name,
     provider_account_id,
-    system_name_from,
 )
 from maas_sandbox.admin.domain_metrics import delete_metric_dependents
 from maas_sandbox.context import Sandbox
@@ -68,10 +67,7 @@ def create_backend_api(sandbox: Sandbox, attrs: Obj) -> Obj:
     """A backend with its `hits.<id>` metric."""
     store = sandbox.store
     values, errors = _backend_attrs(attrs, creating=True)
-    system_name = str(attrs.get("system_name") or system_name_from(values.get("name") or ""))
-    check_system_name(errors, system_name)
-    if store.first("backend_api", system_name=system_name):
-        errors.setdefault("system_name", []).append(TAKEN)
+    system_name = new_system_name(sandbox, "backend_api", attrs, values, errors)
     fail(errors)
     with store.transaction():
         # porta backend_api_representer.rb includes annotations ({} for a new backend)

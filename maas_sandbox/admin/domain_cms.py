@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from maas_sandbox.admin.conventions import Unprocessable
+from maas_sandbox.admin.domain_common import PlainWrites
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -93,19 +94,8 @@ def insert_template(sandbox: Sandbox, kind: str, system_name: str | None, **fiel
 
 
 # -- plain writes (values already validated by the route) ------------------------------------------------
-def create(sandbox: Sandbox, kind: str, values: Obj) -> Obj:
-    assert kind in CONTENT_KINDS, kind
-    return sandbox.store.insert(kind, values)
-
-
-def update(sandbox: Sandbox, kind: str, item: Obj, changes: Obj) -> Obj:
-    assert kind in CONTENT_KINDS, kind
-    return sandbox.store.update(kind, item["id"], changes)
-
-
-def delete(sandbox: Sandbox, kind: str, item: Obj) -> None:
-    assert kind in CONTENT_KINDS, kind
-    sandbox.store.delete(kind, item["id"])
+_plain = PlainWrites(CONTENT_KINDS)
+create, update, delete = _plain.create, _plain.update, _plain.delete
 
 
 # -- rules porta applies ------------------------------------------------------------------------------------

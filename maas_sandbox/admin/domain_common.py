@@ -33,6 +33,40 @@ def check_system_name(errors: dict[str, list[str]], name: str) -> None:
                                                     "are allowed.")
 
 
+def new_system_name(sandbox: Sandbox, kind: str, attrs: Obj, values: Obj, errors: dict[str, list[str]]) -> str:
+    """The system name of a new service or backend: given, or generated from the name; checked for porta's
+    format and uniqueness (errors collected, not raised)."""
+    system_name = str(attrs.get("system_name") or system_name_from(values.get("name") or ""))
+    check_system_name(errors, system_name)
+    if sandbox.store.first(kind, system_name=system_name):
+        errors.setdefault("system_name", []).append(TAKEN)
+    return system_name
+
+
+class PlainWrites:
+    """Inserts, updates and deletes of rows a route has already validated, limited to the kinds one domain
+    module owns (a write of another kind is a programming error)."""
+
+    def __init__(self, kinds: frozenset[str] | set[str] | tuple[str, ...]) -> None:
+        self.kinds = frozenset(kinds)
+
+    def _own(self, kind: str) -> None:
+        if kind not in self.kinds:
+            raise ValueError(f"{kind!r} is not written by this domain module ({', '.join(sorted(self.kinds))})")
+
+    def create(self, sandbox: Sandbox, kind: str, values: Obj) -> Obj:
+        self._own(kind)
+        return sandbox.store.insert(kind, values)
+
+    def update(self, sandbox: Sandbox, kind: str, item: Obj, changes: Obj) -> Obj:
+        self._own(kind)
+        return sandbox.store.update(kind, item["id"], changes)
+
+    def delete(self, sandbox: Sandbox, kind: str, item: Obj) -> None:
+        self._own(kind)
+        sandbox.store.delete(kind, item["id"])
+
+
 def fail(errors: dict[str, list[str]]) -> None:
     if errors:
         raise Unprocessable(errors)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from maas_sandbox.admin.domain_common import PlainWrites
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -24,19 +25,8 @@ DEFAULT_FIELDS = (
 
 
 # -- plain writes (values already validated by the route) ------------------------------------------------
-def create(sandbox: Sandbox, kind: str, values: Obj) -> Obj:
-    assert kind in KINDS, kind
-    return sandbox.store.insert(kind, values)
-
-
-def update(sandbox: Sandbox, kind: str, item: Obj, changes: Obj) -> Obj:
-    assert kind in KINDS, kind
-    return sandbox.store.update(kind, item["id"], changes)
-
-
-def delete(sandbox: Sandbox, kind: str, item: Obj) -> None:
-    assert kind in KINDS, kind
-    sandbox.store.delete(kind, item["id"])
+_plain = PlainWrites(KINDS)
+create, update, delete = _plain.create, _plain.update, _plain.delete
 
 
 # -- rules ------------------------------------------------------------------------------------------------

@@ -18,11 +18,10 @@ from maas_sandbox.admin.domain_backends import (
 from maas_sandbox.admin.domain_common import (
     BLANK,
     TAKEN,
-    check_system_name,
     fail,
     get_or_404,
+    new_system_name,
     provider_account_id,
-    system_name_from,
 )
 from maas_sandbox.admin.domain_metrics import create_mapping_rule, delete_metric_dependents, owner_rules, pattern_parts
 from maas_sandbox.admin.domain_policies import APICAST, validate_policy_chain, with_routing
@@ -130,10 +129,7 @@ def create_service(sandbox: Sandbox, attrs: Obj) -> Obj:
     """A product with 3scale's create side effects: `hits`, service plan `Default`, proxy, rule `GET /`."""
     store = sandbox.store
     values, errors = _service_attrs(attrs, creating=True)
-    system_name = str(attrs.get("system_name") or system_name_from(values.get("name") or ""))
-    check_system_name(errors, system_name)
-    if store.first("service", system_name=system_name):
-        errors.setdefault("system_name", []).append(TAKEN)
+    system_name = new_system_name(sandbox, "service", attrs, values, errors)
     fail(errors)
     with store.transaction():
         slot = store.next_counter("gateway_slot")
