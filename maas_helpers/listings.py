@@ -46,12 +46,17 @@ def list_backends(kit: Kit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["system_name", "name", "private_endpoint", "id"])
 
 
+def _metric_names(kit: Kit, service_id: int) -> dict[int, str]:
+    """A product's metrics and methods by id (3scale lists both under metrics.json)."""
+    listed = admin_get(kit, f"/admin/api/services/{service_id}/metrics.json")["metrics"]
+    return {m["id"]: m["system_name"] for m in _unwrap(listed, "metric")}
+
+
 def list_mapping_rules(kit: Kit) -> pd.DataFrame:
     rows = []
     for product, service in our_products(kit):
         sid = service["id"]
-        metrics = {m["id"]: m["system_name"] for m in _unwrap(
-            admin_get(kit, f"/admin/api/services/{sid}/metrics.json")["metrics"], "metric")}
+        metrics = _metric_names(kit, sid)
         for method_list in (admin_get(kit, f"/admin/api/services/{sid}/metrics/{mid}/methods.json")
                             for mid, name in metrics.items() if name == "hits"):
             metrics.update({m["id"]: m["system_name"] for m in _unwrap(method_list["methods"], "method")})
@@ -86,8 +91,7 @@ def list_plan_limits(kit: Kit) -> pd.DataFrame:
     rows = []
     for product, service in our_products(kit):
         sid = service["id"]
-        metrics = {m["id"]: m["system_name"] for m in _unwrap(
-            admin_get(kit, f"/admin/api/services/{sid}/metrics.json")["metrics"], "metric")}
+        metrics = _metric_names(kit, sid)
         for plan in _unwrap(admin_get(kit, f"/admin/api/services/{sid}/application_plans.json")["plans"],
                             "application_plan"):
             limits = _unwrap(admin_get(kit, f"/admin/api/application_plans/{plan['id']}/limits.json")["limits"],
