@@ -1,7 +1,10 @@
-"""Converge 3scale to the catalogue: desired (catalogue) vs observed (Admin API) → actions → apply.
+"""Converge 3scale to the catalogue: desired (catalogue) vs observed (Admin API) → actions → execute.
 
-`Reconciler.apply(section)` runs one section (one notebook step) or all of them in order; `plan` is the same
-without writing; `destroy` removes what the catalogue owns. Re-applying an unchanged catalogue makes no write.
+Each section observes (the run's cached reads), plans with pure functions (`plan_*` in the section modules:
+`Action`s with field-level changes and the exact `Write`s) and hands the actions to `Context.execute`, the one
+executor. `Reconciler.apply(section)` runs one section (one notebook step) or all of them in order; `plan` is the
+same code with nothing sent; `destroy` / `plan_destroy` remove / preview what the catalogue owns. Re-applying an
+unchanged catalogue makes no write.
 
 With `concurrency` > 1 the per-product sections (backends … plans) run product by product on a bounded thread
 pool: each product goes through them in 3scale's order (backend before usage, rules before deploy, deploy
