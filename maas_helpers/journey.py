@@ -161,18 +161,23 @@ class Journey:
                     result = client.embeddings.create(model=app.model, input="Model as a Service")
                     chunks, text = 1, f"{len(result.data[0].embedding)} dimensions"
                 elif app.kind == "chat":
-                    chat: Any = client.chat.completions.create(  # a stream of chunks (stream=True)
-                        model=app.model, stream=stream, max_tokens=24,
-                        messages=[{"role": "user", "content": "Say hello to the API gateway."}])
-                    for chunk in chat:
+                    messages: list[Any] = [{"role": "user", "content": "Say hello to the API gateway."}]
+                    if stream:
+                        for chunk in client.chat.completions.create(model=app.model, stream=True, max_tokens=24,
+                                                                    messages=messages):
+                            chunks += 1
+                            text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+                    else:  # one answer, not an iterable of chunks
+                        answer = client.chat.completions.create(model=app.model, max_tokens=24, messages=messages)
+                        chunks, text = 1, (answer.choices[0].message.content or "") if answer.choices else ""
+                elif stream:
+                    for part in client.completions.create(model=app.model, prompt="import ", stream=True,
+                                                          max_tokens=24):
                         chunks += 1
-                        text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+                        text += part.choices[0].text if part.choices else ""
                 else:
-                    completion: Any = client.completions.create(model=app.model, prompt="import ", stream=stream,
-                                                                max_tokens=24)
-                    for chunk in completion:
-                        chunks += 1
-                        text += chunk.choices[0].text if chunk.choices else ""
+                    done = client.completions.create(model=app.model, prompt="import ", max_tokens=24)
+                    chunks, text = 1, done.choices[0].text if done.choices else ""
             except openai.APIError as exc:
                 status = f"error: {type(exc).__name__}"
             rows.append({"product": app.product, "kind": app.kind,

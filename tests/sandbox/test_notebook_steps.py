@@ -88,6 +88,11 @@ def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo) -> None
     # the developer's journey signs up an account the teardown then knows about
     journey = kit.journey.start("steps-dev")
     assert len(journey.apps) == len(products) and list(kit.journey.list().username) == ["steps-dev"]
+    # the OpenAI SDK both ways: a stream is chunks, a plain call one answer (it used to iterate the answer object)
+    for stream in (True, False):
+        sdk = journey.call_with_openai_sdk(stream=stream)
+        assert (sdk.status == "ok").all() and (sdk.text.str.len() > 0).all(), sdk.to_string()
+        assert (sdk.chunks > 1).any() if stream else (sdk.chunks == 1).all(), sdk.to_string()
 
     writes = kit.admin.writes
     preview = kit.teardown.plan()
