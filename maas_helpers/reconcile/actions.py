@@ -39,11 +39,11 @@ class Write:
 
     method: str
     path: str
-    body: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] | None = field(default=None, repr=False)  # may hold a secret (SSO client_secret)
     args: tuple[Any, ...] = ()
     provides: str | None = None
-    form: Mapping[str, str] | None = None
-    files: Mapping[str, Any] | None = field(default=None, compare=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    files: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     master: bool = False
     after: tuple[str, ...] = ()
 

@@ -96,3 +96,10 @@ def test_independent_actions_share_a_wave_and_dependants_follow_their_provider()
     actions = plan_products([a, b], {}, {"a": {"id": 1}, "b": {"id": 2}}, {}, LINKS)
     waves = _waves(actions)
     assert [[x.name for x in wave] for wave in waves] == [["a", "b"], ["a → a at /", "b → b at /"]]
+
+
+def test_a_write_never_shows_its_body() -> None:
+    """Bodies may carry secrets (the SSO provider's client_secret): neither repr nor str shows them."""
+    write = Write("PUT", "/admin/api/authentication_providers/{}.json", {"client_secret": "s3cr3t-value"}, args=(4,))
+    assert "s3cr3t" not in repr(write) and "s3cr3t" not in str(write)
+    assert str(write) == "PUT /admin/api/authentication_providers/4.json"
