@@ -17,7 +17,7 @@ from maas_sandbox.admin.domain_common import (
     new_system_name,
     provider_account_id,
 )
-from maas_sandbox.admin.domain_metrics import delete_metric_dependents
+from maas_sandbox.admin.domain_metrics import create_hits, delete_owned_metrics
 from maas_sandbox.context import Sandbox
 
 Obj = dict[str, Any]
@@ -73,11 +73,7 @@ def create_backend_api(sandbox: Sandbox, attrs: Obj) -> Obj:
         # porta backend_api_representer.rb includes annotations ({} for a new backend)
         backend = store.insert("backend_api", {"description": "", "annotations": {}, **values,
                                                "system_name": system_name, "account_id": provider_account_id(sandbox)})
-        store.insert("metric", {
-            "owner_type": "backend_api", "owner_id": backend["id"], "name": "hits",
-            "system_name": f"hits.{backend['id']}", "friendly_name": "Hits", "unit": "hit",
-            "description": "Number of API hits", "parent_id": None,
-        })
+        create_hits(sandbox, "backend_api", backend["id"])
     return backend
 
 
@@ -95,9 +91,7 @@ def delete_backend_api(sandbox: Sandbox, backend_id: int) -> None:
         # backend_api.rb validate_destroyed_by_association_or_not_used_by_services; en.yml's text
         raise Refused({"base": ["cannot be deleted because it is used by at least one Product"]})
     with store.transaction():
-        for metric in store.list("metric", owner_type="backend_api", owner_id=backend["id"]):
-            delete_metric_dependents(sandbox, metric["id"])
-            store.delete("metric", metric["id"])
+        delete_owned_metrics(sandbox, "backend_api", backend["id"])
         store.delete_where("mapping_rule", owner_type="backend_api", owner_id=backend["id"])
         store.delete("backend_api", backend["id"])
 

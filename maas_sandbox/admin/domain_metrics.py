@@ -66,6 +66,23 @@ def update_metric(sandbox: Sandbox, metric: Obj, attrs: Obj) -> Obj:
     return sandbox.store.update("metric", metric["id"], changes)
 
 
+def create_hits(sandbox: Sandbox, owner_type: str, owner_id: int) -> Obj:
+    """The `hits` metric porta creates with every product and backend (metric.rb; a backend's is named
+    `hits.<backend id>` in the API, backend_api.rb)."""
+    system_name = "hits" if owner_type == "service" else f"hits.{owner_id}"
+    return sandbox.store.insert("metric", {
+        "owner_type": owner_type, "owner_id": owner_id, "name": "hits", "system_name": system_name,
+        "friendly_name": "Hits", "unit": "hit", "description": "Number of API hits", "parent_id": None,
+    })
+
+
+def delete_owned_metrics(sandbox: Sandbox, owner_type: str, owner_id: int) -> None:
+    """Every metric of a product or backend, with what hangs on them (inside the caller's transaction)."""
+    for metric in sandbox.store.list("metric", owner_type=owner_type, owner_id=owner_id):
+        delete_metric_dependents(sandbox, metric["id"])
+        sandbox.store.delete("metric", metric["id"])
+
+
 def delete_metric_dependents(sandbox: Sandbox, metric_id: int) -> None:
     store = sandbox.store
     for child in store.list("metric", parent_id=metric_id):

@@ -23,7 +23,13 @@ from maas_sandbox.admin.domain_common import (
     new_system_name,
     provider_account_id,
 )
-from maas_sandbox.admin.domain_metrics import create_mapping_rule, delete_metric_dependents, owner_rules, pattern_parts
+from maas_sandbox.admin.domain_metrics import (
+    create_hits,
+    create_mapping_rule,
+    delete_owned_metrics,
+    owner_rules,
+    pattern_parts,
+)
 from maas_sandbox.admin.domain_policies import APICAST, validate_policy_chain, with_routing
 from maas_sandbox.context import Sandbox
 
@@ -138,10 +144,7 @@ def create_service(sandbox: Sandbox, attrs: Obj) -> Obj:
             {**SERVICE_DEFAULTS, **values, "system_name": system_name, "account_id": provider_account_id(sandbox),
              "_gateway_slot": slot},
         )
-        hits = store.insert("metric", {
-            "owner_type": "service", "owner_id": service["id"], "name": "hits", "system_name": "hits",
-            "friendly_name": "Hits", "unit": "hit", "description": "Number of API hits", "parent_id": None,
-        })
+        hits = create_hits(sandbox, "service", service["id"])
         store.insert("plan", {
             "type": "service_plan", "issuer_id": service["id"], "name": "Default", "system_name": "default",
             # porta service.rb create_default_service_plan: named Default but not the default plan
@@ -175,9 +178,7 @@ def delete_service(sandbox: Sandbox, service_id: int) -> None:
         raise Unprocessable({"base": ["This service cannot be deleted: it is the last one of the account"]})
     sid = service["id"]
     with store.transaction():
-        for metric in store.list("metric", owner_type="service", owner_id=sid):
-            delete_metric_dependents(sandbox, metric["id"])
-            store.delete("metric", metric["id"])
+        delete_owned_metrics(sandbox, "service", sid)
         store.delete_where("mapping_rule", owner_type="service", owner_id=sid)
         store.delete_where("backend_usage", service_id=sid)
         store.delete_where("proxy", service_id=sid)
