@@ -27,8 +27,7 @@ router = APIRouter()
 
 @router.get("/admin/applications")
 async def applications_index(portal: PortalDep, session: SessionDep, _user: UserDep) -> Response:
-    page = portal.builtin("applications/index")
-    return portal.render(page, session) if page else portal.not_found(session)
+    return portal.render_builtin("applications/index", session)
 
 
 @router.get("/admin/applications/new")
@@ -40,10 +39,8 @@ async def new_application(
     services = [s for s in services if s["application_plans"]]  # only products a developer can subscribe to
     chosen = next((s for s in services if wanted in (s["system_name"], str(s["id"]))), None) if wanted else None
     if chosen is None:
-        page = portal.builtin("applications/choose_service")
-        return portal.render(page, session, {"services": services}) if page else portal.not_found(session)
-    page = portal.builtin("applications/new")
-    return portal.render(page, session, {"service": chosen}) if page else portal.not_found(session)
+        return portal.render_builtin("applications/choose_service", session, {"services": services})
+    return portal.render_builtin("applications/new", session, {"service": chosen})
 
 
 @router.post("/admin/applications")
@@ -74,10 +71,9 @@ async def show_application(
     app_id: str, portal: PortalDep, sandbox: SandboxDep, session: SessionDep, user: UserDep
 ) -> Response:
     found = own_application(sandbox, user, app_id)
-    page = portal.builtin("applications/show")
-    if found is None or page is None:
+    if found is None:
         return portal.not_found(session)
-    return portal.render(page, session, {"application": drops.application_drop(sandbox, found)})
+    return portal.render_builtin("applications/show", session, {"application": drops.application_drop(sandbox, found)})
 
 
 @router.post("/admin/applications/{app_id}/change_user_key")

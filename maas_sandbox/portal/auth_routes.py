@@ -42,8 +42,7 @@ async def login_form(request: Request, portal: PortalDep, session: SessionDep) -
         return portal.redirect(session, "/")
     if "return_to" in request.query_params:
         session["return_to"] = safe_return_to(request.query_params["return_to"])
-    page = portal.builtin("login/new")
-    return portal.render(page, session) if page else portal.not_found(session)
+    return portal.render_builtin("login/new", session)
 
 
 @router.post("/login")
@@ -99,8 +98,7 @@ async def logout(portal: PortalDep, session: SessionDep, _csrf: CsrfChecked) -> 
 
 @router.get("/signup")
 async def signup_form(portal: PortalDep, session: SessionDep) -> Response:
-    page = portal.builtin("signup/show")
-    return portal.render(page, session) if page else portal.not_found(session)
+    return portal.render_builtin("signup/show", session)
 
 
 @router.post("/signup")

@@ -118,6 +118,11 @@ class Portal:
         self.sessions.save(response, session)
         return response
 
+    def render_builtin(self, system_name: str, session: Obj, extra: Obj | None = None) -> Response:
+        """One of porta's builtin pages (login, sign-up, applications) as published, or 404 when it is not."""
+        page = self.builtin(system_name)
+        return self.render(page, session, extra) if page else self.not_found(session)
+
     def not_found(self, session: Obj) -> Response:
         return self.simple_page(session, "Not found", "<h1>Not found</h1><p>The page does not exist.</p>", 404)
 
