@@ -206,16 +206,18 @@ end
 
 -- Whether bytes first..last of buffer (one SSE event's data) hold `"usage"` followed by an object:
 -- looked up in place, so the text deltas of a stream never become strings of their own.
--- The next `"usage"` found in the current buffer is remembered, so a chunk of events without any
--- is scanned once, not once per event.
-local memo_buffer, memo_at
+-- The next `"usage"` at or after a start position is remembered with that start, so a chunk of
+-- events without any is scanned once, not once per event. The memo is a pure function of the bytes
+-- and the start: it stays right for the next request of the worker, whose byte-identical chunk is
+-- the very same Lua string (interned), because it is used only for a start at or after its own.
+local memo_buffer, memo_from, memo_at
 local function usage_object_in(buffer, first, last)
   local at
-  if buffer == memo_buffer and (memo_at == false or memo_at >= first) then
+  if buffer == memo_buffer and memo_from <= first and (memo_at == false or memo_at >= first) then
     at = memo_at
   else
     at = find(buffer, '"usage"', first, true) or false
-    memo_buffer, memo_at = buffer, at
+    memo_buffer, memo_from, memo_at = buffer, first, at
   end
   return at ~= false and at < last and find(buffer, '^%s*:%s*{', at + 7) ~= nil
 end
@@ -406,7 +408,7 @@ function _M:post_action(context)
     if not state.estimate then return end
     counts = Usage.estimate(state.request_bytes, state.sse and state.sse.events, state.response_bytes)
     label_values = labels(self, context, state)
-    estimated_reports:inc(1, { label_values[1], label_values[2] })
+    if estimated_reports then estimated_reports:inc(1, { label_values[1], label_values[2] }) end
     ngx.log(ngx.INFO, 'llm-metrics: no usage in the response, estimated ', Usage.describe(counts))
   end
   label_values = label_values or labels(self, context, state)
