@@ -218,6 +218,7 @@ http {{
   scgi_temp_path {prefix}/scgi;
   lua_package_path '{policy}/?.lua;{lua}/?.lua;;';
   lua_shared_dict harness_metrics 1m;
+  {metrics_dict}
   init_by_lua_block {{
     require('harness').init({{ backend_port = {backend_port}, chain = '{chain}', report_interval = {interval},
                               config = {config} }})
@@ -252,7 +253,8 @@ http {{
 
 
 class Nginx:
-    """One nginx master + worker with a temporary prefix; `chain` is "policy" or "plain"."""
+    """One nginx master + worker with a temporary prefix; `chain` is "policy" or "plain"; `metrics=False`:
+    no metrics listener (APIcast's `apicast.prometheus(...)` returns nil then)."""
 
     def __init__(
         self,
@@ -261,6 +263,7 @@ class Nginx:
         config: dict[str, Any] | None = None,
         report_interval: float = 0.5,
         log_level: str = "info",
+        metrics: bool = True,
     ) -> None:
         self.servers = servers
         self.port = free_port()
@@ -279,6 +282,8 @@ class Nginx:
             chain=chain,
             interval=report_interval,
             config=config_text,
+            # APIcast has this dict only with a metrics listener; without it apicast.prometheus(...) is nil.
+            metrics_dict="lua_shared_dict prometheus_metrics 1m;" if metrics else "",
         )
         (self.prefix / "nginx.conf").write_text(text)
         self.process: subprocess.Popen[bytes] | None = None

@@ -283,3 +283,60 @@ def test_per_rule_carries_the_remainder_between_requests(nginx: Any, fake_server
     assert seen == [{"prompt_tokens": 700}, {"prompt_tokens": 700, "prompt_tokens_k": 1},
                     {"prompt_tokens": 700, "prompt_tokens_k": 1}]
     assert _errors(nginx) == ""
+
+
+def _case(name: str) -> dict[str, Any]:
+    return next(c for c in CASES if c["name"] == name)
+
+
+def _billed(server: Any, fake_servers: Any, nginx_harness: Any, case_id: str, case: dict[str, Any]) -> dict[str, int]:
+    """Send one request of `case`; the usage the fake 3scale backend received for it."""
+    recorder = fake_servers.recorder
+    recorder.scripts[case_id] = _script(nginx_harness, case)
+    reports_before, before = len(recorder.reports), _post_actions(server.port)
+    raw = _exchange(server.port, _request_bytes(case_id, case, nginx_harness))
+    assert raw.startswith(b"HTTP/1.1 200")
+    _settle(server.port, before)
+    usage: dict[str, int] = {}
+    for report in recorder.reports[reports_before:]:
+        for key, value in report.items():
+            if "[usage][" in key:
+                metric = key.rsplit("[usage][", 1)[1].rstrip("]")
+                usage[metric] = usage.get(metric, 0) + int(value)
+    return usage
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sse whole stream in one chunk", "sse with usage in the final chunk and [DONE]", "json chat completion"],
+)
+def test_byte_identical_responses_are_each_billed_with_their_usage(
+    nginx: Any, fake_servers: Any, nginx_harness: Any, name: str
+) -> None:
+    """Issue 27, bug 1: one worker, the same response three times in a row. nginx hands the body filter a Lua
+    string per chunk, and identical strings are one object in LuaJIT: nothing remembered from the previous
+    response may make the next one skip its usage (it was billed by the estimate, 33/4/37, instead)."""
+    case = _case(name)
+    seen = [_billed(nginx, fake_servers, nginx_harness, f"same-{name}", case) for _ in range(3)]
+    assert seen == [case["expect"]["usage"]] * 3
+
+
+def test_without_a_metrics_listener_every_response_is_still_reported(nginx_harness: Any, fake_servers: Any) -> None:
+    """Issue 27, bug 2: with no `prometheus_metrics` dict (APIcast without its metrics listener) the policy's
+    counters are nil; a response that needs an estimate must still be reported. Our chain swallows a policy
+    error as APIcast's does, so only the usage reaching 3scale tells."""
+    server = nginx_harness.Nginx(fake_servers, metrics=False).start()
+    try:
+        assert _get(server.port, "/__metrics") == b""  # really no metrics
+        names = [
+            "json chat completion",
+            "sse whole stream in one chunk",
+            "sse without usage is estimated from its events",
+            "usage missing: estimated from request and response bytes",
+        ]
+        for name in names:
+            case = _case(name)
+            assert case["expect"]["usage"], name
+            assert _billed(server, fake_servers, nginx_harness, f"bare-{name}", case) == case["expect"]["usage"], name
+    finally:
+        server.stop()

@@ -1,8 +1,8 @@
 --- Drives one request through the policy phases the way APIcast calls them:
 -- rewrite -> access -> (upstream) header_filter -> body_filter per chunk -> post_action.
 -- Each phase runs under pcall, as APIcast's policy_chain.lua runs every policy phase: an error in the
--- policy is swallowed (handed to `context.policy_error_callback` when one is set, never logged), so a
--- spec must see a policy error by its effect (nothing reported), as an operator would.
+-- policy is swallowed (handed to `context.policy_error_callback`, set only by APIcast's on_failed policy;
+-- never logged), so a spec must see a policy error by its effect (nothing reported), as an operator would.
 local ngx_stub = require('ngx_stub')
 local backend_client = require('apicast.backend_client')
 local prometheus = require('apicast.prometheus')
