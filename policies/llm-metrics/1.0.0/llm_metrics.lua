@@ -8,7 +8,6 @@
 local policy = require('apicast.policy')
 local _M = policy.new('llm-metrics', '1.0.0')
 
-local backend_client = require('apicast.backend_client')
 local prometheus = require('apicast.prometheus')
 local Request = require('llm_metrics_request')
 local Usage = require('llm_metrics_usage')
@@ -151,35 +150,32 @@ local function request_body(max)
   return data
 end
 
--- Whether the request has a body at all (GET /v1/models has none: nothing to read).
-local function has_body()
-  local length = tonumber(ngx.var.content_length)
-  if length then return length > 0 end
-  return ngx.var.http_transfer_encoding ~= nil
-end
-
 function _M:rewrite(context)
   local state = state_of(context)
-  state.request_bytes = tonumber(ngx.var.content_length) or 0
+  local length = tonumber(ngx.var.content_length)
+  state.request_bytes = length or 0
   if not (self.force_include_usage or self.model_label) then return end
-  if not has_body() then return end
+  -- GET /v1/models has no body: nothing to read.
+  if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then return end
 
   -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
   local body = request_body(self.max_request_body_size)
   if not body then return end
   state.request_bytes = #body
 
+  local model
   if self.force_include_usage then
-    local new_body, reason = Request.with_include_usage(body)
+    local new_body, reason
+    new_body, reason, model = Request.with_include_usage(body)
     if new_body then
+      -- set_body_data sets the upstream Content-Length itself (lua-nginx-module).
       ngx.req.set_body_data(new_body)
-      ngx.req.set_header('Content-Length', tostring(#new_body))
-      body = new_body
       ngx.log(ngx.DEBUG, 'llm-metrics: request rewritten: ', reason)
     end
   end
 
-  if self.model_label then state.request_body = body end
+  -- post_action needs only the model name (for the label when the response names none), not the body.
+  if self.model_label then state.request_model = model or Request.model_in(body) end
 end
 
 local function credential_of(credentials)
@@ -348,13 +344,13 @@ local function report(context, deltas)
     return
   end
 
-  local backend, err = backend_client:new(service)
+  local backend, err = Batcher.client_for(service)
   if not backend then
     ngx.log(ngx.ERR, 'llm-metrics: no backend client: ', err)
     return
   end
 
-  Batcher.add(service, backend, kind, credential, deltas)
+  Batcher.add(service, kind, credential, deltas)
 end
 
 -- Remainders of `per` rules, per service and credential, in this worker: a remainder waits for
@@ -380,7 +376,7 @@ local function labels(self, context, state)
   local credentials = type(context.credentials) == 'table' and context.credentials or {}
   local model = ''
   if self.model_label then
-    model = state.response_model or Request.model_of(state.request_body) or ''
+    model = state.response_model or state.request_model or ''
   end
   local system_name = service.system_name
     or (type(service.serializable) == 'table' and service.serializable.system_name) or ''

@@ -3,7 +3,7 @@
 -- counts nothing, so asking with delta 1 admits a request while the quota is not used up; the real
 -- counts are reported after the response (overshoot <= one request's tokens per request in flight).
 
-local backend_client = require('apicast.backend_client')
+local Batcher = require('llm_metrics_batcher')
 
 local pairs = pairs
 local ipairs = ipairs
@@ -38,7 +38,7 @@ function _M.check(service, credentials, metrics, pending)
     usage['usage[' .. metric .. ']'] = 1 + ((pending and pending[metric]) or 0)
   end
 
-  local backend, err = backend_client:new(service)
+  local backend, err = Batcher.client_for(service)
   if not backend then
     ngx.log(ngx.ERR, 'llm-metrics quota: no backend client: ', err, ', admitting')
     return 'admit'

@@ -96,9 +96,11 @@ function M.new(request)
       end
       return ngx.body_file
     end,
+    -- As lua-nginx-module's ngx.req.set_body_data: the request's Content-Length follows the new body.
     set_body_data = function(data)
       body = data
       ngx.request_body = data
+      request_headers['Content-Length'] = tostring(#data)
     end,
     set_header = function(name, value) request_headers[name] = value end,
     get_method = function() return request.method or 'GET' end,

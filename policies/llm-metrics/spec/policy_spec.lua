@@ -52,6 +52,18 @@ describe('llm-metrics policy', function()
       assert.same({}, backend_client.calls)
     end)
 
+    it('keeps the model name for post_action, never the request body', function()
+      for _, body in ipairs({ STREAMING, '{"model":"m1","messages":[]}' }) do
+        local result = runner.run(llm_metrics.new({}), request(body),
+          { status = 200, headers = JSON, body = '{"usage":{"total_tokens":3}}' })
+        local state = result.context.llm_metrics
+        assert.equal('m1', state.request_model)
+        for _, value in pairs(state) do assert.is_not.equal(body, value) end
+        assert.equal('m1', prometheus.samples('llm_total_tokens_total')[1].labels.model)
+        runner.reset()
+      end
+    end)
+
     it('does not read the body when neither rewrite nor model label needs it', function()
       local result = runner.run(llm_metrics.new({ force_include_usage = false, model_label = false }),
         request(STREAMING), { status = 200, headers = JSON, body = COMPLETION })
@@ -263,7 +275,7 @@ describe('llm-metrics batched reports', function()
     local ngx_stub = require('ngx_stub')
     _G.ngx = ngx_stub.new(request('{}'))
     ngx.timers_fail = true
-    Batcher.add(runner.SERVICE, backend_client:new(runner.SERVICE), 'user_key', 'k', { total_tokens = 3 })
+    Batcher.add(runner.SERVICE, 'user_key', 'k', { total_tokens = 3 })
     assert.same({ total_tokens = 3 }, backend_client.reported_usage())
   end)
 end)
