@@ -96,6 +96,7 @@ function _M.new(config)
   self.quota_enabled = quota.enabled == true
   self.quota_metrics = (type(quota.metrics) == 'table' and #quota.metrics > 0)
     and quota.metrics or metrics_of(self.rules)
+  self.default_max_tokens = tonumber(quota.default_max_tokens) or Quota.DEFAULT_MAX_TOKENS
 
   return self
 end
@@ -154,12 +155,18 @@ function _M:rewrite(context)
   local state = state_of(context)
   local length = tonumber(ngx.var.content_length)
   state.request_bytes = length or 0
-  if not (self.force_include_usage or self.model_label) then return end
+  if not (self.force_include_usage or self.model_label or self.quota_enabled) then return end
   -- GET /v1/models has no body: nothing to read.
   if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then return end
 
   -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
   local body = request_body(self.max_request_body_size)
+  if self.quota_enabled then
+    -- Before any rewrite: the client's own body bounds what it can be billed (a body not read, too
+    -- big for max_request_body_size, is bounded by its length and the default completion).
+    state.quota_estimate = Quota.estimate(self.rules, body or '{}', body and #body or state.request_bytes,
+                                          ngx.var.uri, self.default_max_tokens)
+  end
   if not body then return end
   state.request_bytes = #body
 
@@ -193,10 +200,12 @@ function _M:access(context)
   local pending
   local kind, credential = credential_of(context.credentials)
   if kind and context.service then pending = Batcher.pending(context.service.id, kind, credential) end
-  local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics, pending)
+  local state = state_of(context)
+  local decision, retry_after, described = Quota.check(context.service, context.credentials, self.quota_metrics,
+                                                       pending, state.quota_estimate)
   if decision == 'reject' then
-    state_of(context).rejected = true
-    return Quota.reject(context.service, retry_after)
+    state.rejected = true
+    return Quota.reject(context.service, retry_after, described)
   end
 end
 

@@ -65,6 +65,7 @@ function M.new(request)
     __index = function(_, name)
       if name == 'content_type' then return request_headers['Content-Type'] end
       if name == 'request_method' then return request.method or 'GET' end
+      if name == 'uri' then return request.path and (request.path:gsub('%?.*$', '')) end
       if name == 'content_length' then
         if body == nil or request.chunked then return nil end
         return tostring(#body)

@@ -237,7 +237,8 @@ describe('llm-metrics batched reports', function()
     for _, call in ipairs(backend_client.calls) do
       if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
     end
-    assert.same({ 1, 13 }, asked)
+    local own = 2 + 4096 -- this request's bound: its 2 body bytes + the default completion bound
+    assert.same({ own, own + 12 }, asked)
   end)
 
   it('counts an estimate against the quota like real usage (issue 19: no usage from the upstream)', function()
@@ -250,7 +251,9 @@ describe('llm-metrics batched reports', function()
     for _, call in ipairs(backend_client.calls) do
       if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
     end
-    assert.same({ 1, 1 + 100 + 4 }, asked) -- 100 prompt + ceil(14 / 4) completion, not flushed yet
+    -- Its own bound (400 body bytes; not a JSON object, so nothing to generate), then the second
+    -- request's (2 + 4096) plus the first one's estimate (100 prompt + ceil(14 / 4)), not flushed yet.
+    assert.same({ 400, 2 + 4096 + 100 + 4 }, asked)
   end)
 
   it('keeps a failed report for the next flush, and drops it only at worker exit', function()
