@@ -121,10 +121,27 @@ def test_shared_case_in_real_nginx(nginx: Any, fake_servers: Any, nginx_harness:
 
     abort = case["response"].get("client_abort_after")
     marker = script.chunks[abort - 1] if abort else None  # the whole last chunk the client waits for
-    raw = _exchange(nginx.port, _request_bytes(case_id, case, nginx_harness), marker)
-    _settle(nginx.port, before)
+    if "quota" in case:
+        recorder.quota = {**case["quota"], "base": recorder.reported_usage()}
+    try:
+        raw = _exchange(nginx.port, _request_bytes(case_id, case, nginx_harness), marker)
+        _settle(nginx.port, before)
+    finally:
+        recorder.quota = None
 
     expect = case["expect"]
+    if "quota_requested" in expect:
+        asked = recorder.authorizations[-1]
+        assert {m: int(asked[f"usage[{m}]"]) for m in expect["quota_requested"]} == expect["quota_requested"]
+    if expect.get("status") == 429:
+        assert raw.startswith(b"HTTP/1.1 429")
+        head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+        metric, requested = next(iter(expect["quota_requested"].items()))
+        limit, used = case["quota"]["limits"][metric], case["quota"]["used"].get(metric, 0)
+        assert f"x-llm-quota: limit={limit}; remaining={limit - used}; requested={requested}" in head
+        assert case_id not in recorder.upstream_bodies  # never reached the model
+        assert recorder.reports[reports_before:] == []
+        return
     upstream_body = recorder.upstream_bodies[case_id]
     if "upstream_request_json" in expect:
         assert json.loads(upstream_body) == expect["upstream_request_json"]
@@ -217,9 +234,10 @@ def test_quota_admission_adds_tokens_not_flushed_yet(nginx_harness: Any, fake_se
         fake_servers, config={"quota": {"enabled": True, "metrics": ["total_tokens"]}}, report_interval=30
     ).start()
     try:
-        recorder.limits["total_tokens"] = recorder.reported_usage().get("total_tokens", 0) + 10
         case = _stream_case(10, True)  # usage: 11 total tokens
         case["config"] = {"quota": {"enabled": True, "metrics": ["total_tokens"]}}
+        bound = len(case["request"]["body"]) + 4096  # its body bytes + the default completion bound
+        recorder.limits["total_tokens"] = recorder.reported_usage().get("total_tokens", 0) + bound + 10
         recorder.scripts["quota"] = _script(nginx_harness, case)
         first = _exchange(server.port, _request_bytes("quota", case, nginx_harness))
         assert first.startswith(b"HTTP/1.1 200")
@@ -228,8 +246,8 @@ def test_quota_admission_adds_tokens_not_flushed_yet(nginx_harness: Any, fake_se
             assert time.monotonic() < deadline
             time.sleep(0.01)
         second = _exchange(server.port, _request_bytes("quota", case, nginx_harness))
-        assert second.startswith(b"HTTP/1.1 429")  # 11 pending + 1 > the 10 left, none of it reported yet
-        assert recorder.authorizations[-1]["usage[total_tokens]"] == "12"
+        assert second.startswith(b"HTTP/1.1 429")  # 11 pending + its bound > bound + 10, none reported yet
+        assert recorder.authorizations[-1]["usage[total_tokens]"] == str(bound + 11)
     finally:
         recorder.limits = {}
         server.stop()
