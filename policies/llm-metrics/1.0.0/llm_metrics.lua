@@ -138,10 +138,15 @@ local function read_file(path, max)
 end
 
 -- The request body, whether nginx kept it in memory or in a temporary file (bounded by `max`).
-local function request_body(max)
+-- Reading the file is blocking disk I/O in the worker (lua-nginx-module has no non-blocking file
+-- API; get_body_file's documentation suggests client_body_buffer_size = client_max_body_size to keep
+-- bodies in memory), so it is done only when `need_file` says the content matters (a rewrite or a
+-- quota bound), never for the model label alone.
+local function request_body(max, need_file)
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
   if body then return body end
+  if not need_file then return nil end
   local path = ngx.req.get_body_file()
   if not path then return nil end
   local data, err = read_file(path, max)
@@ -160,7 +165,7 @@ function _M:rewrite(context)
   if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then return end
 
   -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
-  local body = request_body(self.max_request_body_size)
+  local body = request_body(self.max_request_body_size, self.force_include_usage or self.quota_enabled)
   if self.quota_enabled then
     -- Before any rewrite: the client's own body bounds what it can be billed (a body not read, too
     -- big for max_request_body_size, is bounded by its length and the default completion).

@@ -84,6 +84,16 @@ describe('llm-metrics policy', function()
                   backend_client.reported_usage())
     end)
 
+    it('does not read a file-buffered body when only the model label would use it (blocking disk I/O)', function()
+      local req = request(STREAMING)
+      req.body_in_file = true
+      local result = runner.run(llm_metrics.new({ force_include_usage = false }), req,
+        { status = 200, headers = JSON, body = COMPLETION })
+      assert.is_nil(result.ngx.body_file) -- get_body_file was never asked for
+      assert.equal(STREAMING, result.upstream_request_body)
+      assert.equal('m1', prometheus.samples('llm_total_tokens_total')[1].labels.model) -- from the response
+    end)
+
     it('forwards a file-buffered body over max_request_body_size uninspected, and says so', function()
       local req = request(STREAMING)
       req.body_in_file = true
