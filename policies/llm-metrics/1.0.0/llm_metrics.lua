@@ -8,7 +8,7 @@
 local policy = require('apicast.policy')
 local _M = policy.new('llm-metrics', '1.0.0')
 
-local prometheus = require('apicast.prometheus')
+local Counters = require('llm_metrics_counters')
 local Request = require('llm_metrics_request')
 local Usage = require('llm_metrics_usage')
 local SSE = require('llm_metrics_sse')
@@ -29,19 +29,6 @@ local MAX_JSON_BODY = 8 * 1024 * 1024
 
 -- Request bodies nginx spooled to a file are read up to this size (config max_request_body_size).
 local DEFAULT_MAX_REQUEST_BODY = 16 * 1024 * 1024
-
-local LABELS = { 'service_id', 'service_system_name', 'application_id', 'model' }
-
-local counters = {
-  prompt_tokens = prometheus('counter', 'llm_prompt_tokens_total',
-    'Prompt (input) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-  completion_tokens = prometheus('counter', 'llm_completion_tokens_total',
-    'Completion (output) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-  total_tokens = prometheus('counter', 'llm_total_tokens_total',
-    'Total tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-}
-local estimated_reports = prometheus('counter', 'llm_estimated_reports_total',
-  'Responses without usage whose tokens were estimated', { 'service_id', 'service_system_name' })
 
 local DEFAULT_STATUSES = { 200 }
 
@@ -385,7 +372,8 @@ end
 
 _M._carries = carries -- for the specs
 
-local function labels(self, context, state)
+-- The Prometheus label values: service id, service system name, application id, model.
+local function label_values(self, context, state)
   local service = context.service or {}
   local credentials = type(context.credentials) == 'table' and context.credentials or {}
   local model = ''
@@ -394,14 +382,9 @@ local function labels(self, context, state)
   end
   local system_name = service.system_name
     or (type(service.serializable) == 'table' and service.serializable.system_name) or ''
-  return {
-    tostring(service.id or ''),
-    tostring(system_name),
-    -- With user_key credentials APIcast never learns the application id: the label stays empty
-    -- rather than exporting the key itself.
-    tostring(credentials.app_id or ''),
-    model,
-  }
+  -- With user_key credentials APIcast never learns the application id: the label stays empty
+  -- rather than exporting the key itself.
+  return tostring(service.id or ''), tostring(system_name), tostring(credentials.app_id or ''), model
 end
 
 -- Runs after the response, also when the client went away mid-stream (nginx runs post_action on
@@ -413,18 +396,17 @@ function _M:post_action(context)
   state.mode = nil
 
   local counts = state.counts
-  local label_values
+  local estimated = false
   if not counts then
     if not state.estimate then return end
     counts = Usage.estimate(state.request_bytes, state.sse and state.sse.events, state.response_bytes)
-    label_values = labels(self, context, state)
-    if estimated_reports then estimated_reports:inc(1, { label_values[1], label_values[2] }) end
+    estimated = true
     ngx.log(ngx.INFO, 'llm-metrics: no usage in the response, estimated ', Usage.describe(counts))
   end
-  label_values = label_values or labels(self, context, state)
-  for field, counter in pairs(counters) do
-    local value = counts[field]
-    if value and counter then counter:inc(value, label_values) end
+  -- Prometheus: added up in this worker, handed to the counters on the report timer.
+  if Counters.enabled then
+    local service_id, system_name, app_id, model = label_values(self, context, state)
+    if Counters.add(service_id, system_name, app_id, model, counts, estimated) then Batcher.schedule() end
   end
 
   local deltas = Usage.deltas(self.rules, counts, state.status, carry_of(context))

@@ -76,7 +76,10 @@ end
 
 --- Report everything pending now: one backend call per service and credential type.
 -- A failed call puts its deltas back for the next flush, except when the worker is exiting.
+-- The Prometheus counts kept since the last flush go to the counters in the same step.
 function _M.flush(premature)
+  local counters = package.loaded['llm_metrics_counters']
+  if counters then counters.flush() end
   local batches = pending
   pending = {}
   for _, entry in pairs(batches) do
@@ -109,8 +112,13 @@ local function on_timer(premature)
   _M.flush(premature)
 end
 
+local function nothing_pending()
+  local counters = package.loaded['llm_metrics_counters']
+  return next(pending) == nil and not (counters and counters.has_pending())
+end
+
 function _M.schedule()
-  if timer_scheduled or next(pending) == nil then return end
+  if timer_scheduled or nothing_pending() then return end
   local ok, err = ngx.timer.at(_M.interval, on_timer)
   if ok then
     timer_scheduled = true

@@ -239,6 +239,22 @@ describe('llm-metrics batched reports', function()
                 reports[1].batch.reports)
   end)
 
+  it('hands the Prometheus counts over on the timer, one increment per label set and interval', function()
+    local policy = llm_metrics.new({})
+    local first
+    for i = 1, 3 do
+      local result = runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION },
+        { keep_pending = true })
+      first = first or result
+    end
+    assert.same({}, prometheus.samples('llm_total_tokens_total')) -- nothing per request
+    first.ngx.run_timers()
+    local samples = prometheus.samples('llm_total_tokens_total')
+    assert.equal(1, #samples)
+    assert.equal(36, samples[1].value)
+    assert.equal('m1', samples[1].labels.model)
+  end)
+
   it('adds pending deltas to the quota check so tokens not flushed yet are not admitted twice', function()
     local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
     runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })

@@ -63,7 +63,7 @@ describe('llm-metrics on one worker, request after request', function()
 end)
 
 describe('llm-metrics without a metrics listener (apicast.prometheus returns nil)', function()
-  local bare = prometheus.without_listener('llm_metrics')
+  local bare = prometheus.without_listener('llm_metrics_counters', 'llm_metrics')
   before_each(runner.reset)
 
   it('still reports every response to 3scale, with usage or estimated', function()

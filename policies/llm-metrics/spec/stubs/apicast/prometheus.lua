@@ -34,14 +34,19 @@ setmetatable(M, {
   end,
 })
 
---- Loads `module` afresh as APIcast would without a metrics listener; the loaded copy stays as it was.
-function M.without_listener(module)
-  local loaded = package.loaded[module]
-  package.loaded[module] = nil
+--- Loads `modules` afresh (in order; the policy after the helpers that create its counters) as APIcast
+-- would without a metrics listener; the loaded copies stay as they were. Returns the last one.
+function M.without_listener(...)
+  local names, saved = { ... }, {}
+  for _, name in ipairs(names) do saved[name] = package.loaded[name]; package.loaded[name] = nil end
   M.listener = false
-  local ok, fresh = pcall(require, module)
+  local ok, fresh = true, nil
+  for _, name in ipairs(names) do
+    ok, fresh = pcall(require, name)
+    if not ok then break end
+  end
   M.listener = true
-  package.loaded[module] = loaded
+  for _, name in ipairs(names) do package.loaded[name] = saved[name] end
   assert(ok, fresh)
   return fresh
 end
