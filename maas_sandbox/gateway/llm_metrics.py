@@ -291,8 +291,8 @@ def reader_for(
     content_encoding: str | None,
     request_bytes: int = 0,
 ) -> UsageReader | None:
-    if status not in config.statuses:
-        return None
+    if status not in config.statuses or request_bytes <= 0:
+        return None  # a request without a body (GET /v1/models) generates nothing: not metered at all
     counting = ByteCountingReader() if estimates(config, status, request_bytes) else None
     if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
         return counting

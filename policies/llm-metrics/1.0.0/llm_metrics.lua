@@ -147,9 +147,13 @@ function _M:rewrite(context)
   local state = state_of(context)
   local length = tonumber(ngx.var.content_length)
   state.request_bytes = length or 0
+  -- A request without a body (GET /v1/models) generates nothing: it is not metered at all, so an
+  -- unmetered route costs only this check (issue 27: <= +5 us).
+  if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then
+    state.unmetered = true
+    return
+  end
   if not (self.force_include_usage or self.model_label or self.quota_enabled) then return end
-  -- GET /v1/models has no body: nothing to read.
-  if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then return end
 
   -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
   local body = request_body(self.max_request_body_size, self.force_include_usage or self.quota_enabled)
@@ -221,13 +225,12 @@ end
 
 function _M:header_filter(context)
   local state = state_of(context)
-  if state.rejected then return end
+  if state.rejected or state.unmetered then return end
 
   local status = ngx.status
   state.status = status
   if not Usage.any_rule_for_status(self.rules, status) then return end
   -- Only a 2xx answer without usage is estimated; bytes are counted for it in any mode.
-  -- A request without a body (GET /v1/models) generates nothing and is never estimated.
   state.estimate = self.estimate_missing_usage and status >= 200 and status < 300
     and (state.request_bytes or 0) > 0
   state.response_bytes = 0
