@@ -92,6 +92,7 @@ function M.reset()
   backend_client.reset()
   prometheus.reset()
   require('llm_metrics_batcher').reset()
+  require('llm_metrics_counters').reset()
 end
 
 return M
