@@ -218,6 +218,8 @@ class FakeDynamic:
             raise api_error(401, "Unauthorized", "Unauthorized")
 
     def _authorize(self, verb: str, res: Res, name: str | None, namespace: str | None) -> None:
+        if res.kind == "Namespace" and name:
+            namespace = name  # apiserver requestinfo.go: /namespaces/{name} is attributed to that namespace
         self._authenticate()
         self.requests.append((verb, f"{res.kind} {namespace or ''}/{name or ''}"))
         injected = self.fail_next.pop((verb, res.kind), None)
@@ -384,6 +386,9 @@ class FakeDynamic:
         raise NotImplementedError(res.kind)
 
 
+SERVER_CONTROLS = {"rbac", "token_valid", "user", "validate", "deployments_roll_out"}
+
+
 class FakeKube(Kube):
     """The real `Kube` over `FakeDynamic`; the fake's controls and records are reachable as attributes."""
 
@@ -399,13 +404,11 @@ class FakeKube(Kube):
             raise AttributeError(name)
         return getattr(self._dyn, name)
 
-    @property
-    def deployments_roll_out(self) -> bool:
-        return self.server.deployments_roll_out
-
-    @deployments_roll_out.setter
-    def deployments_roll_out(self, value: bool) -> None:
-        self.server.deployments_roll_out = value
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SERVER_CONTROLS:  # the fake server's switches, set through the Kube the test holds
+            setattr(self._dyn, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def pod_log(self, name: str, namespace: str, container: str | None = None, tail_lines: int = 1) -> str:
         return self.server.logs.get(name, "")  # the kubelet's log endpoint is not part of this fake
@@ -434,5 +437,43 @@ def nobody(verb: str, group: str, resource: str, namespace: str | None) -> bool:
     return False
 
 
-__all__ = ["AccessReview", "FakeDynamic", "FakeKube", "WHO", "api_error", "forbidden_text", "nobody",
-           "project_admin", "schemas"]
+__all__ = ["AccessReview", "FakeClock", "FakeDynamic", "FakeKube", "QuietProgress", "WHO", "api_error",
+           "forbidden_text", "kit_object", "nobody", "project_admin", "schemas"]
+
+
+# --- what the OpenShift platform tests share ---------------------------------------------------------------
+
+
+class FakeClock:
+    """`clock` and `sleep` for the platform: sleeping moves time, so waits run without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+
+
+class QuietProgress:
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    def update(self, ready: int, total: int, waiting: str = "") -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def kit_object(obj: dict[str, Any], instance: str = "3scale") -> dict[str, Any]:
+    """The object as the kit sends it: with its ownership labels for ``instance``."""
+    from maas_helpers.ownership import cluster_labels
+
+    out = copy.deepcopy(obj)
+    out["metadata"].setdefault("labels", {}).update(cluster_labels(instance))
+    return out

@@ -67,7 +67,8 @@ class Target:
 
     def need(self) -> permissions.Need:
         group, resource = RESOURCES[self.kind]
-        return permissions.Need("delete", group, resource, self.namespace)
+        # deleting namespace X is authorized in namespace X (apiserver requestinfo.go)
+        return permissions.Need("delete", group, resource, self.name if self.kind == "Namespace" else self.namespace)
 
 
 class DestroySteps(ClusterBase):

@@ -226,6 +226,8 @@ class ClusterBase:
             else:
                 self.left_alone(result, mf.namespace(name), link)  # used as it is, never deleted
             return result
-        self.require(permissions.writes("", "namespaces", None), f"creating namespace {name}", notebook)
+        # A request naming a namespace is authorized in that namespace (apiserver requestinfo.go); a create is not.
+        needs = [permissions.Need("create", "", "namespaces"), permissions.Need("patch", "", "namespaces", name)]
+        self.require(needs, f"creating namespace {name}", notebook)
         self.apply(result, mf.namespace(name))
         return result
