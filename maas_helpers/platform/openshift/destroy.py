@@ -1,19 +1,18 @@
 """Notebook 99's cluster side: delete exactly the objects that carry the kit's labels for this instance.
 
-`plan_destroy()` and `destroy()` share one plan (`_destroy_plan`): the preview is what destroy deletes. Objects
-are found by label selector, never by name; an object the kit would have made but that lacks the labels is
-listed as left alone. The CSV of a Subscription the kit created goes with it (deleting a Subscription leaves the
-operator running); a namespace goes only when the kit created it and holds nothing foreign the kit knows of.
-Every delete permission is checked before the first delete; a destroy that stops half-way (403, network) lists
-what it deleted and what is left, and the next run finishes the job.
+`plan_destroy()` and `destroy()` share one plan (`_destroy_plan`): the preview is what destroy deletes.
+Ownership is read from the labels, never from a name. An object without them that someone put there on purpose
+(`deliberate`) is listed as left alone and keeps a namespace the kit created from being deleted. The CSV of a
+Subscription the kit created goes with it (deleting a Subscription leaves the operator running). Every delete
+permission is checked before the first delete; a destroy that stops half-way (403, network) lists what it
+deleted and what is left, and the next run finishes the job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from maas_helpers import manifests as mf
-from maas_helpers import ownership
 from maas_helpers.errors import MaasError
 from maas_helpers.platform.openshift import permissions
 from maas_helpers.platform.openshift.permissions import OLM
@@ -53,6 +52,17 @@ RESOURCES = {
 }
 
 
+INCIDENTAL_SECRET_TYPES = {"kubernetes.io/service-account-token", "kubernetes.io/dockercfg",
+                           "kubernetes.io/dockerconfigjson"}
+
+
+def deliberate(obj: dict[str, Any]) -> bool:
+    """An object someone put here on purpose: not a child of another object (ownerReferences: an operator's
+    Deployments, OLM's copies) and not a service account's token or pull secret the platform makes."""
+    meta = obj.get("metadata") or {}
+    return not meta.get("ownerReferences") and obj.get("type") not in INCIDENTAL_SECRET_TYPES
+
+
 @dataclass(frozen=True)
 class Target:
     api_version: str
@@ -72,60 +82,40 @@ class Target:
 
 
 class DestroySteps(ClusterBase):
-    def _selector(self) -> str:
-        labels = ownership.cluster_labels(self.instance)
-        keys = (ownership.MANAGED_BY_LABEL, ownership.INSTANCE_LABEL)
-        return ",".join(f"{k}={labels[k]}" for k in keys)
-
-    def _known_names(self, ns: str, sso: str) -> list[tuple[str, str, str, str | None]]:
-        """The objects the kit would create under fixed names: read to report foreign ones left alone."""
-        cpd = mf.custom_policy_definition(ns)
-        return [
-            (KC_API, "Keycloak", mf.KEYCLOAK_NAME, sso),
-            (SUB_API, "Subscription", mf.RHBK_PACKAGE, sso),
-            (cpd["apiVersion"], cpd["kind"], cpd["metadata"]["name"], ns),
-            (AM_API, "APIManager", mf.APIMANAGER_NAME, ns),
-            ("v1", "Secret", mf.policy_secret(ns)["metadata"]["name"], ns),
-            (SUB_API, "Subscription", mf.THREESCALE_PACKAGE, ns),
-        ]
-
     def _destroy_plan(self) -> tuple[list[Target], list[Target]]:
         """(what destroy deletes, in order; foreign objects it leaves alone)."""
         ns, sso = self.ns, self.settings.sso_namespace
-        selector = self._selector()
         delete: list[Target] = []
-        foreign: list[Target] = []
+        foreign: dict[tuple[str, str | None, str], Target] = {}
         for namespace in dict.fromkeys((sso, ns)):
             for api_version, kind in NAMESPACED_KINDS:
-                for obj in self.kube.list(api_version, kind, namespace, label_selector=selector):
-                    if not self.owned(obj):
-                        continue
+                for obj in self.kube.list(api_version, kind, namespace):
                     name = obj["metadata"]["name"]
+                    if not self.owned(obj):
+                        if deliberate(obj):
+                            foreign[(kind, namespace, name)] = Target(api_version, kind, name, namespace)
+                        continue
                     delete.append(Target(api_version, kind, name, namespace))
                     csv = ((obj.get("status") or {}).get("installedCSV")) if kind == "Subscription" else None
                     if csv:  # the operator the kit's Subscription installed
                         delete.append(Target(SUB_API, "ClusterServiceVersion", csv, namespace, f"installed by {name}"))
-            for og in self.kube.list(OG_API, "OperatorGroup", namespace):
-                if not self.owned(og):
-                    foreign.append(Target(OG_API, "OperatorGroup", og["metadata"]["name"], namespace))
-        for known_api, known_kind, known_name, known_ns in self._known_names(ns, sso):
-            found = self.kube.get(known_api, known_kind, known_name, known_ns)
-            if found is not None and not self.owned(found):
-                foreign.append(Target(known_api, known_kind, known_name, known_ns))
         for ns_name in dict.fromkeys((sso, ns)):
             ns_obj = self.kube.get("v1", "Namespace", ns_name)
             if ns_obj is None:
                 continue
+            target = Target("v1", "Namespace", ns_name, None)
             if not self.owned(ns_obj):
-                foreign.append(Target("v1", "Namespace", ns_name, None))
+                foreign[("Namespace", None, ns_name)] = target
             elif terminating(ns_obj):
-                foreign.append(Target("v1", "Namespace", ns_name, None, "being deleted: wait until it is gone"))
-            elif any(f.namespace == ns_name for f in foreign):
-                foreign.append(Target("v1", "Namespace", ns_name, None, "created by the kit, but holds objects "
-                                      "that are not the kit's: kept"))
+                foreign[("Namespace", None, ns_name)] = Target("v1", "Namespace", ns_name, None,
+                                                               "being deleted: wait until it is gone")
+            elif any(f.namespace == ns_name for f in foreign.values()):
+                foreign[("Namespace", None, ns_name)] = Target(
+                    "v1", "Namespace", ns_name, None,
+                    "created by the kit, but holds objects that are not the kit's (listed here): kept")
             else:
                 delete.append(Target("v1", "Namespace", ns_name, None, "created by the kit"))
-        return delete, foreign
+        return delete, list(foreign.values())
 
     def _foreign_rows(self, result: StepResult, foreign: list[Target]) -> None:
         for t in foreign:
