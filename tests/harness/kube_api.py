@@ -477,3 +477,32 @@ def kit_object(obj: dict[str, Any], instance: str = "3scale") -> dict[str, Any]:
     out = copy.deepcopy(obj)
     out["metadata"].setdefault("labels", {}).update(cluster_labels(instance))
     return out
+
+
+def every_applied_object(settings: Any, realm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every object the OpenShift platform applies for ``settings`` (notebooks 1, 2 and 9, databases deployed),
+    exactly as it sends them, captured on this fake with the operators' answers scripted."""
+    from maas_helpers import manifests as mf
+    from maas_helpers.platform.openshift import OpenShiftPlatform
+
+    kube, clock = FakeKube(), FakeClock()
+    kube.put({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": settings.storage_class},
+              "provisioner": "openshift-storage.cephfs.csi.ceph.com"})
+    ns, sso = settings.namespace, settings.sso_namespace
+    kube.script("Subscription", mf.THREESCALE_PACKAGE, ns, {"installedCSV": "3scale-operator.v0.12.3"})
+    kube.script("ClusterServiceVersion", "3scale-operator.v0.12.3", ns, {"phase": "Succeeded"})
+    csv = f"{mf.RHBK_PACKAGE}.v{settings.sso_channel.removeprefix('stable-v')}.5"
+    kube.script("Subscription", mf.RHBK_PACKAGE, sso, {"installedCSV": csv})
+    kube.script("ClusterServiceVersion", csv, sso, {"phase": "Succeeded"})
+    kube.script("Keycloak", mf.KEYCLOAK_NAME, sso, {"conditions": [{"type": "Ready", "status": "True"}]})
+    kube.script("KeycloakRealmImport", f"{mf.KEYCLOAK_NAME}-maas", sso,
+                {"conditions": [{"type": "Done", "status": "True"}]})
+    p = OpenShiftPlatform(settings, kube, clock=clock, sleep=clock.sleep, progress=QuietProgress)
+    p.ensure_namespace()
+    p.ensure_operator()
+    p.ensure_policy_secret()
+    p.ensure_apimanager()
+    p.ensure_custom_policy_definition()
+    p.ensure_sso(realm or {"realm": "maas", "enabled": True, "clients": [
+        {"clientId": "3scale-portal", "secret": "dry-run-only", "redirectUris": ["https://maas.example/cb"]}]})
+    return [copy.deepcopy(o) for o in kube.applied]
