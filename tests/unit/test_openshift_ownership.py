@@ -169,3 +169,14 @@ def test_rerun_with_a_terminating_namespace_says_wait() -> None:
                                "then re-run")
     kube.finish_terminating()
     assert [a.change for a in p.ensure_namespace().actions] == [Change.CREATED]
+
+
+def test_instance_and_adopt_settings_are_one_line_errors_when_malformed() -> None:
+    assert settings().cluster_instance == "3scale"  # default: the namespace, the same on every workbench
+    assert settings(instance="team-a").cluster_instance == "team-a"
+    with pytest.raises(MaasError, match="instance"):
+        settings(instance="Team A")
+    with pytest.raises(MaasError, match="Kind/namespace/name"):
+        settings(adopt=["APIManager/apimanager"])
+    assert settings(adopt=["Namespace/rhbk", "Keycloak/rhbk/keycloak"]).adopt == ["Namespace/rhbk",
+                                                                                 "Keycloak/rhbk/keycloak"]
