@@ -1,4 +1,5 @@
-"""OpenShift platform at the `Kube` boundary: exact objects applied, waits over simulated status sequences.
+"""OpenShift platform at the `kubernetes` boundary (the real `Kube` over tests/harness/kube_api.py's fake API
+server): exact objects applied, waits over simulated status sequences.
 
 Operator behaviour replayed here follows the 3scale operator at tag 3scale-2.16.3-GA
 (controllers/apps/apimanager_controller.go preflights; apimanager_status_reconciler.go conditions) and the
