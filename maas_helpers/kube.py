@@ -114,8 +114,21 @@ class Kube:
         ``dry_run`` lets the API server validate and default the object without persisting it."""
         meta = obj.get("metadata", {})
         resource = self._resource(obj["apiVersion"], obj["kind"])
+        try:
+            result = self._server_side_apply(resource, obj, meta, dry_run)
+        except MaasError as exc:
+            if exc.status == 404 and meta.get("namespace"):  # applying into a namespace that does not exist
+                raise MaasError(
+                    f"namespace {meta['namespace']} does not exist, so {obj['kind']} {meta.get('name')} cannot be "
+                    "applied; create it first (notebook 1 / ensure_namespace, notebook 9 for the SSO namespace)",
+                    status=404,
+                ) from exc
+            raise
+        return _as_dict(result)
+
+    def _server_side_apply(self, resource: Any, obj: dict[str, Any], meta: dict[str, Any], dry_run: bool) -> Any:
         with self._errors(obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace"), "apply"):
-            result = self._dyn.server_side_apply(
+            return self._dyn.server_side_apply(
                 resource,
                 body=obj,
                 name=meta.get("name"),
@@ -124,7 +137,6 @@ class Kube:
                 force_conflicts=True,
                 dry_run="All" if dry_run else None,
             )
-        return _as_dict(result)
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None when it (or its whole API, i.e. the CRD) does not exist."""

@@ -173,3 +173,25 @@ def test_rerun_reports_every_database_object_unchanged_although_the_server_fille
     assert changes == {("Secret", Change.UNCHANGED), ("PersistentVolumeClaim", Change.UNCHANGED),
                        ("Service", Change.UNCHANGED), ("Deployment", Change.UNCHANGED)}
     assert again.writes == 0 and kube.applied == []
+
+
+# --- what the API server says reaches the learner as one line -------------------------------------------------
+
+
+def test_a_forbidden_read_carries_kube_apiservers_own_words() -> None:
+    kube = cluster()
+    kube.denied.add(("get", "", "secrets", "3scale"))
+    with pytest.raises(MaasError) as info:
+        kube.get("v1", "Secret", "system-seed", "3scale")
+    assert info.value.status == 403
+    assert ('(403 secrets "system-seed" is forbidden: User "system:serviceaccount:workbench:notebook" cannot get '
+            'resource "secrets" in API group "" in the namespace "3scale")') in str(info.value)
+
+
+def test_applying_into_a_missing_namespace_says_which_notebook_creates_it(settings, clock) -> None:
+    kube = cluster()
+    with pytest.raises(MaasError) as info:
+        platform(settings, kube, clock).ensure_policy_secret()
+    assert str(info.value) == ("namespace 3scale does not exist, so Secret apicast-policy-llm-metrics-1-0-0 cannot be "
+                               "applied; create it first (notebook 1 / ensure_namespace, notebook 9 for the SSO "
+                               "namespace)")
