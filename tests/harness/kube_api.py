@@ -141,6 +141,47 @@ def forbidden_text(user: str, verb: str, res: Res, name: str | None, namespace: 
             f'in API group "{res.group}" {scope}')
 
 
+def unknown_fields(value: Any, schema: dict[str, Any], path: str = "", preserved: bool = False,
+                   ) -> tuple[list[str], list[str]]:
+    """(refused, pruned): fields a schema does not declare. Where the node itself preserves unknown fields they
+    stay; below an ancestor that preserves them (the APIManager's `spec`) the server drops them silently even
+    with Strict; anywhere else Strict refuses them (the issue's observation on kube-apiserver 1.36)."""
+    refused: list[str] = []
+    pruned: list[str] = []
+    keeps = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, child in value.items():
+            where = f"{path}.{key}" if path else key
+            if props is not None and key in props:
+                r, p = unknown_fields(child, props[key], where, preserved or keeps)
+            elif isinstance(extra, dict):
+                r, p = unknown_fields(child, extra, where, preserved or keeps)
+            elif keeps or (props is None and extra is not False):
+                continue
+            elif preserved:
+                r, p = [], [where]
+            else:
+                r, p = [where], []
+            refused += r
+            pruned += p
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            r, p = unknown_fields(item, schema["items"], f"{path}[{i}]", preserved or keeps)
+            refused += r
+            pruned += p
+    return refused, pruned
+
+
+def _drop(obj: dict[str, Any], path: str) -> None:
+    node: Any = obj
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node.pop(parts[-1], None)
+
+
 class Discovery:
     """`DynamicClient.resources`: get() by apiVersion and kind; a miss is a full re-discovery upstream."""
 
@@ -245,22 +286,25 @@ class FakeDynamic:
             obj = {**obj, "status": {"phase": "Pending"}}  # filled on read, as the real server shows a new claim
         return copy.deepcopy(obj) if obj is not None else None
 
-    def _check(self, obj: dict[str, Any]) -> None:
+    def _check(self, obj: dict[str, Any]) -> list[str]:
+        """Strict field validation; returns the paths the server prunes silently (see `unknown_fields`)."""
         by_kind, meta = schemas()
         schema = by_kind.get((obj["apiVersion"], obj["kind"]))
         if not self.validate or schema is None:
-            return
+            return []
         m = obj["metadata"]
-        unknown = crdcheck.pruned_fields(obj, schema)
-        if unknown:
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}  # always allowed
+        refused, pruned = unknown_fields(body, schema)
+        if refused:
             raise api_error(
                 500, "InternalError",
                 f"failed to create typed patch object ({m.get('namespace', '')}/{m['name']}; {obj['apiVersion']}, "
-                f"Kind={obj['kind']}): .{unknown[0]}: field not declared in schema",
+                f"Kind={obj['kind']}): .{refused[0]}: field not declared in schema",
             )
         problems = crdcheck.schema_errors(obj, schema, meta)
         if problems:
             raise api_error(422, "Invalid", f"{obj['kind']} \"{m['name']}\" is invalid: {problems[0]}")
+        return pruned
 
     def _namespace_open(self, namespace: str | None) -> None:
         if namespace is None:
@@ -313,10 +357,12 @@ class FakeDynamic:
         if current is None:
             self._authorize("create", res, name, namespace)
             self._namespace_open(namespace if res.namespaced else None)
-        self._check(body)
+        pruned = self._check(body)
         if dry_run:
             self.dry_runs.append(copy.deepcopy(body))
         desired = copy.deepcopy({k: v for k, v in body.items() if k != "status"})
+        for path in pruned:
+            _drop(desired, path)
         if "stringData" in desired:  # merged into data key by key, as the server does
             merged = dict((current or {}).get("data") or {})
             merged.update({k: base64.b64encode(v.encode()).decode() for k, v in desired.pop("stringData").items()})

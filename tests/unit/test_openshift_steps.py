@@ -18,9 +18,10 @@ from maas_helpers.platform.openshift import OpenShiftPlatform
 from maas_helpers.results import Change
 from maas_helpers.steps import ApiManagerStep, OperatorStep
 
-from harness.kube_api import FakeClock, FakeKube, QuietProgress, kit_object
+from harness.kube_api import CRDS, FakeClock, FakeKube, QuietProgress, kit_object
 
 POLL = 5.0
+needs_schemas = pytest.mark.skipif(CRDS is None, reason="../shared/reference CRDs not present: no strict validation")
 
 
 @pytest.fixture
@@ -143,6 +144,7 @@ def test_apimanager_status_says_missing_or_no_operator_instead_of_empty_conditio
 # --- problem 6: strict field validation answers 500 for a built-in kind --------------------------------------
 
 
+@needs_schemas
 def test_a_typo_in_a_built_in_kind_is_a_500_with_the_fix_the_manifest_hint() -> None:
     kube = cluster()
     kube.put(kit_object(mf.namespace("3scale")))
@@ -195,3 +197,23 @@ def test_applying_into_a_missing_namespace_says_which_notebook_creates_it(settin
     assert str(info.value) == ("namespace 3scale does not exist, so Secret apicast-policy-llm-metrics-1-0-0 cannot be "
                                "applied; create it first (notebook 1 / ensure_namespace, notebook 9 for the SSO "
                                "namespace)")
+
+
+@needs_schemas
+def test_inside_the_apimanager_spec_the_server_keeps_a_top_level_typo_and_drops_a_nested_one() -> None:
+    """Problem 6: Strict does not guard the APIManager's `spec` (it preserves unknown fields), so a typo there
+    is not an error from the server; tests/unit/test_crd_validation.py's strict walk is what catches it."""
+    from maas_helpers import crdcheck
+
+    from harness.kube_api import schemas
+
+    kube = cluster()
+    kube.put(kit_object(mf.namespace("3scale")))
+    am = mf.apimanager("3scale", "apps.example.com", "maas", "ocs-storagecluster-cephfs")
+    am["spec"]["wildcardDomian"] = "typo.example.com"
+    am["spec"]["apicast"]["stagingSpecc"] = {"replicas": 2}
+    stored = kube.apply(am)  # accepted: no 500, no 422
+    assert stored["spec"]["wildcardDomian"] == "typo.example.com" and "stagingSpecc" not in stored["spec"]["apicast"]
+    by_kind, _ = schemas()
+    schema = by_kind[("apps.3scale.net/v1alpha1", "APIManager")]
+    assert crdcheck.pruned_fields(am, schema, strict=True) == ["spec.apicast.stagingSpecc", "spec.wildcardDomian"]

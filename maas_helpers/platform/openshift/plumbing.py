@@ -195,10 +195,6 @@ class ClusterBase:
             result.actions[-1].detail = "keys " + ", ".join(sorted(obj.get("data") or {})) + " (values masked)"
         return out
 
-    def existing(self, obj: dict[str, Any]) -> bool:
-        meta = obj["metadata"]
-        return self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None
-
     def require(self, needs: list[permissions.Need], step: str, notebook: str) -> None:
         permissions.require(self.kube, needs, step, notebook)
 
