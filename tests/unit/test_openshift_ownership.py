@@ -154,7 +154,9 @@ def test_every_object_the_kit_applies_carries_its_labels_for_the_instance() -> N
         == "team-a" for o in kube.applied)
     # another instance's objects are not this one's: left alone
     other = platform(kube, instance="team-b").ensure_policy_secret()
-    assert [a.change for a in other.actions] == [Change.SKIPPED]
+    assert [(a.change, a.detail) for a in other.actions] == [(
+        Change.SKIPPED, "exists, managed by the kit's instance team-a, not team-b: left alone (to adopt it, add "
+        "'Secret/3scale/apicast-policy-llm-metrics-1-0-0' to adopt in the settings)")]
 
 
 def test_rerun_with_a_terminating_namespace_says_wait() -> None:

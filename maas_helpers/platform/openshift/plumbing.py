@@ -147,14 +147,18 @@ class ClusterBase:
     def adopted(self, obj: dict[str, Any]) -> bool:
         return object_ref(obj) in set(self.settings.adopt)
 
-    def left_alone(self, result: StepResult, obj: dict[str, Any], link: str | None = None) -> None:
+    def left_alone(self, result: StepResult, obj: dict[str, Any], link: str | None = None,
+                   current: dict[str, Any] | None = None) -> None:
         """Report an existing object without the kit's labels, and how to adopt it (never implicitly)."""
         meta = obj["metadata"]
         where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+        other = labels.get(ownership.INSTANCE_LABEL) if labels.get(ownership.MANAGED_BY_LABEL) == ownership.MANAGED_BY \
+            else None
+        who = f"managed by the kit's instance {other}, not {self.instance}" if other else "not managed by the kit"
         result.add(
             obj["kind"], where + meta["name"], Change.SKIPPED,
-            f"exists, not managed by the kit: left alone (to adopt it, add {object_ref(obj)!r} to adopt in the "
-            "settings)",
+            f"exists, {who}: left alone (to adopt it, add {object_ref(obj)!r} to adopt in the settings)",
             link=link,
         )
 
@@ -173,7 +177,7 @@ class ClusterBase:
         link = self._console(obj)
         before = self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         if before is not None and not self.owned(before) and not self.adopted(obj):
-            self.left_alone(result, obj, link)
+            self.left_alone(result, obj, link, before)
             return before
         if before is None:
             after = self.kube.apply(obj)
