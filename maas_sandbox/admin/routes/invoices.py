@@ -44,6 +44,7 @@ from maas_sandbox.context import Sandbox
 router = admin_router(tags=["billing"])
 master_router = master_api_router(tags=["billing"])
 Obj = dict[str, Any]
+PER_PAGE = 20
 FRIENDLY_ID = re.compile(r"\d{4}(-\d{2})?-\d{8}")  # invoice.rb
 
 
@@ -82,12 +83,14 @@ def _one(sandbox: Sandbox, invoice: Obj, status: int = 200) -> JSONResponse:
 
 
 def _list(sandbox: Sandbox, params: Obj, invoices: list[Obj]) -> JSONResponse:
-    """index with porta's search params `state` and `month` (YYYY-MM) and pagination (20 per page)."""
+    """index with porta's search params `state` and `month` (YYYY-MM), newest first, 20 per page by default."""
     if params.get("state"):
         invoices = [i for i in invoices if i["state"] == params["state"]]
     if params.get("month"):
         invoices = [i for i in invoices if i["period"] == params["month"]]
-    rows, meta = page_of(params, invoices, max_per_page=500)
+    # invoice.rb default_scope: newest first; finance/api/base_controller.rb default_per_page 20 (1..500)
+    invoices = sorted(invoices, key=lambda i: (i["created_at"], i["id"]), reverse=True)
+    rows, meta = page_of(params, invoices, max_per_page=500, default_per_page=PER_PAGE)
     body: Obj = {"invoices": [{"invoice": invoice_view(sandbox, i)} for i in rows]}
     if meta:
         body["metadata"] = meta
