@@ -8,6 +8,7 @@ Methods roll up into `hits` because the backend records every ancestor.
 from __future__ import annotations
 
 import bisect
+import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,9 +120,29 @@ def _period_end(since: datetime, period: str) -> datetime:
     if period == "week":
         return since + timedelta(days=7)
     if period == "month":
-        return _step(since, "month")
+        return _add_months(since, 1)
     if period == "year":
-        return since.replace(year=since.year + 1)
+        return _add_months(since, 12)
+    raise ValueError(period)
+
+
+def _add_months(dt: datetime, months: int) -> datetime:
+    """Rails' `+ n.months`: the same day, clamped to the target month's last day."""
+    index = dt.year * 12 + dt.month - 1 + months
+    year, month = divmod(index, 12)
+    return dt.replace(year=year, month=month + 1, day=min(dt.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _period_start_before(now: datetime, period: str) -> datetime:
+    """now - 1.<period> in Rails' calendar arithmetic (a month back keeps the day, clamped to the month's end)."""
+    if period == "day":
+        return now - timedelta(days=1)
+    if period == "week":
+        return now - timedelta(days=7)
+    if period == "month":
+        return _add_months(now, -1)
+    if period == "year":
+        return _add_months(now, -12)
     raise ValueError(period)
 
 
@@ -162,15 +183,20 @@ class Window:
             if since_raw:
                 since = _parse_time(str(since_raw), zone, "since")
             elif period:
-                # "The last <period>" up to and including the current bucket, so traffic sent a moment ago
-                # shows up (reference: since = now - period; we align the end to the current bucket's end).
-                current_end = _step(_floor(now, granularity), granularity) if granularity != "eternity" else now
-                since = current_end - (_period_end(now, str(period)) - now)
+                # usage.rb extract_range_and_granularity: since = now - 1.<period> (wall clock in the zone)
+                since = _period_start_before(now, str(period))
             else:
                 since = now
+            exact_since = since
             if granularity != "eternity":
                 since = _floor(since, granularity)
-            if period is not None:
+            if period is not None and granularity != "eternity":
+                # until = (since + 1.<period> - 1s).end_of_minute, then the range is rounded out to whole buckets
+                # (time_range.rb round / time_hacks.rb end_of_cycle): `day` without since = 25 hourly values
+                # from the hour holding now-24h, `week` 29 six-hour ones (test/integration/stats/services_test.rb)
+                until = (_period_end(exact_since, str(period)) - timedelta(seconds=1)).replace(second=59)
+                end = _step(_floor(until, granularity), granularity)
+            elif period is not None:
                 end = _period_end(since, str(period))
             else:
                 until_raw = params.get("until")
