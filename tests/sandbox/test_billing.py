@@ -185,7 +185,7 @@ def test_bad_month_is_one_line(billed: tuple[SandboxInfo, Kit], month: str, need
     assert result.exit_code == 1 and needle in result.output and len(result.output.strip().splitlines()) == 1
 
 
-def test_pricing_rule_api_refuses_overlaps_and_five_decimals(billed: tuple[SandboxInfo, Kit]) -> None:
+def test_pricing_rule_api_refuses_overlaps_and_rounds_five_decimals(billed: tuple[SandboxInfo, Kit]) -> None:
     info, kit = billed
     http = AdminHTTP(info)
     plan = _plans(kit)["premium"]
@@ -198,9 +198,16 @@ def test_pricing_rule_api_refuses_overlaps_and_five_decimals(billed: tuple[Sandb
     assert first.status_code == 201, first.text
     overlap = http.post(base + ".json", json={"pricing_rule": {"min": 50, "cost_per_unit": "0.02"}})
     assert overlap.status_code == 422 and "min" in overlap.json()["errors"]
-    fine = http.post(base + ".json", json={"pricing_rule": {"min": 101, "cost_per_unit": "0.00001"}})
-    assert fine.status_code == 422 and fine.json()["errors"]["cost_per_unit"] == ["maximum decimals is 4."]
-    http.delete(f"{base}/{first.json()['pricing_rule']['id']}.json").raise_for_status()
+    # pricing_rule.rb's format check reads the value Rails cast to the decimal(20,4) column (db/schema.rb):
+    # more decimals are rounded half up and stored (201); a sign fails the format (422)
+    fine = http.post(base + ".json", json={"pricing_rule": {"min": 101, "max": 200, "cost_per_unit": "0.123456"}})
+    assert fine.status_code == 201 and fine.json()["pricing_rule"]["cost_per_unit"] == "0.1235", fine.text
+    tiny = http.post(base + ".json", json={"pricing_rule": {"min": 201, "max": 300, "cost_per_unit": "0.00001"}})
+    assert tiny.status_code == 201 and float(tiny.json()["pricing_rule"]["cost_per_unit"]) == 0.0
+    signed = http.post(base + ".json", json={"pricing_rule": {"min": 301, "cost_per_unit": "-0.5"}})
+    assert signed.status_code == 422 and signed.json()["errors"]["cost_per_unit"] == ["maximum decimals is 4."]
+    for rule in (first, fine, tiny):
+        http.delete(f"{base}/{rule.json()['pricing_rule']['id']}.json").raise_for_status()
 
 
 def test_apply_switches_monthly_billing_back_on(billed: tuple[SandboxInfo, Kit]) -> None:
