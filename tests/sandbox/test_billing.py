@@ -239,3 +239,34 @@ def test_master_billing_job_as_documented(billed: tuple[SandboxInfo, Kit]) -> No
     other = http.request("POST", "/master/api/providers/999999/billing_jobs.xml", token="master",
                          data={"date": "2026-10-01"})
     assert other.status_code == 404
+
+
+def test_invoice_table_reads_every_page(billed: tuple[SandboxInfo, Kit]) -> None:
+    """finance/api/base_controller.rb: the Billing API pages at 20 by default (per_page 1..500; out of range →
+    20), newest first (invoice.rb default_scope created_at DESC). Notebook 11's table (`kit.usage.invoices`,
+    billing.invoices_frame) reads every page, so 25 invoices of a month are 25 in the table."""
+    info, kit = billed
+    http = AdminHTTP(info)
+    dev = next(a["account"] for a in http.get("/admin/api/accounts.json").json()["accounts"]
+               if a["account"]["org_name"] == "Developer")
+    month = "2024-02"
+    made = []
+    for n in range(25):
+        invoice = http.post("/api/invoices.json", json={"account_id": dev["id"], "invoice": {"period": month}})
+        assert invoice.status_code == 201, invoice.text
+        made.append(invoice.json()["invoice"]["id"])
+        http.post(f"/api/invoices/{made[-1]}/line_items.json",
+                  json={"line_item": {"name": f"line {n}", "quantity": 1, "cost": "1.5"}}).raise_for_status()
+    first = http.get("/api/invoices.json", params={"month": month}).json()
+    assert len(first["invoices"]) == 20 and first["metadata"] == {
+        "per_page": 20, "total_entries": 25, "total_pages": 2, "current_page": 1}
+    assert [i["invoice"]["id"] for i in first["invoices"]] == sorted(made, reverse=True)[:20]
+    out_of_range = http.get("/api/invoices.json", params={"month": month, "per_page": 501}).json()
+    assert len(out_of_range["invoices"]) == 20
+    table = kit.usage.invoices(month)
+    assert sorted(set(table["invoice"])) == sorted(
+        i["invoice"]["friendly_id"] for i in first["invoices"] + http.get(
+            "/api/invoices.json", params={"month": month, "page": 2}).json()["invoices"])
+    assert len(table) == 25 and table["cost"].sum() == 25 * 1.5
+    for invoice_id in made:  # leave the month as it was for the other tests (cancelled invoices bill nothing)
+        http.put(f"/api/invoices/{invoice_id}/state.json", json={"state": "cancelled"}).raise_for_status()
