@@ -49,12 +49,14 @@ FRIENDLY_ID = re.compile(r"\d{4}(-\d{2})?-\d{8}")  # invoice.rb
 
 
 def invoice_view(sandbox: Sandbox, invoice: Obj) -> Obj:
+    """invoice_representer.rb: representable leaves out nil properties unless `render_nil` (only `vat_rate` has
+    it), so an open invoice has no `paid_at`, `due_on` or `issued_on` keys at all."""
     cost = float(billing.invoice_cost(sandbox, invoice["id"]))
     base = sandbox.admin_url
+    dates = {k: invoice[k] for k in ("paid_at", "due_on", "issued_on") if invoice.get(k) is not None}
     return {
         "id": invoice["id"], "friendly_id": invoice["friendly_id"], "created_at": invoice["created_at"],
-        "updated_at": invoice["updated_at"], "state": invoice["state"], "paid_at": invoice["paid_at"],
-        "due_on": invoice["due_on"], "issued_on": invoice["issued_on"], "currency": invoice["currency"],
+        "updated_at": invoice["updated_at"], "state": invoice["state"], **dates, "currency": invoice["currency"],
         "cost": cost, "vat_rate": invoice["vat_rate"], "vat_amount": 0.0, "cost_without_vat": cost,
         "period": invoice["period"], "creation_type": invoice["creation_type"],
         "links": [
