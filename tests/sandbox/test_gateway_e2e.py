@@ -614,7 +614,19 @@ def test_analytics_numbers_equal_traffic_sent(admin: Admin, sb: SandboxInfo) -> 
             f"/stats/services/{p.id}/top_applications.json",
             params={"metric_name": "hits", "period": "day", "since": "2025-06-04"},
         )
-        assert [(a["id"], a["value"]) for a in top["applications"]] == [(p.app_ids[0], 6), (p.app_ids[1], 4)]
+        # stats/service.rb top_clients (services_test.rb 'top_clients as json'): values as strings, plan and
+        # service with each item, the period as name/since/until only
+        assert [(a["id"], a["value"]) for a in top["applications"]] == [(p.app_ids[0], "6"), (p.app_ids[1], "4")]
+        assert set(top["applications"][0]) == {"name", "id", "value", "account", "plan", "service"}
+        assert top["period"] == {"name": "day", "since": "2025-06-04T00:00:00Z", "until": "2025-06-04T23:59:59Z"}
+        noon = admin.call("GET", f"/stats/services/{p.id}/top_applications.json",
+                          params={"metric_name": "hits", "period": "day", "since": "2025-06-04T13:30:00"})
+        assert noon["period"]["since"] == "2025-06-04T00:00:00Z"  # extract_since: the beginning of the period
+        for missing in ("since", "period"):
+            params = {"metric_name": "hits", "period": "day", "since": "2025-06-04"}
+            params.pop(missing)
+            resp = admin.request("GET", f"/stats/services/{p.id}/top_applications.json", params=params)
+            assert resp.status_code == 400  # data/service_controller_test.rb 'missing params'
         # no `since`: porta's day window (stats/views/usage.rb): 25 hours from the hour holding now - 24 h to the
         # end of the current hour, so fresh traffic shows at once
         recent = admin.call(

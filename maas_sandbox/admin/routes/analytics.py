@@ -320,31 +320,52 @@ async def application_usage(request: Request, application_id: str) -> JSONRespon
 
 @router.get("/stats/services/{service_id}/top_applications.json")
 async def top_applications(request: Request, service_id: str) -> JSONResponse:
+    """porta stats/data/services_controller.rb + app/lib/stats/service.rb `top_clients`: `since`, `period` and
+    `metric_name` are required (400, test/integration/stats/data/service_controller_test.rb); `since` moves to
+    the beginning of its period in the timezone (`extract_since`); items carry name, id, value (a string, as
+    the stats storage returns it), account, plan and service; the period only name, since and until
+    (test/integration/stats/services_test.rb 'top_clients as json'); applications no longer there are left out."""
     sandbox, params, service = await _subject(request, "service", service_id)
+    for required in ("since", "period"):
+        if not params.get(required):
+            raise required_missing(required)
     metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
-    if not params.get("since"):
-        raise required_missing("since")
-    if not params.get("period"):
-        params = {**params, "period": "month"}
-    window = Window({**params, "granularity": "eternity"}, sandbox, whole=True)
+    zone = _zone(str(params.get("timezone") or _default_timezone(sandbox)))
+    if params["period"] not in PERIODS:
+        raise BadRequest(f'Period must be one of ["year", "month", "week", "day"] not "{params["period"]}"')
+    since = _beginning_of(_parse_time(str(params["since"]), zone, "since"), str(params["period"]))
+    window = Window({**params, "since": since.isoformat(), "granularity": "eternity"}, sandbox, whole=True)
     rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], service_id=service["id"])
     totals: dict[int, int] = {}
     for _bucket, app_id, value in rows:
         totals[app_id] = totals.get(app_id, 0) + value
-    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     applications = []
-    for app_id, value in top:
-        app = sandbox.store.get("application", app_id) or {"id": app_id}
-        account = sandbox.store.get("account", app.get("account_id")) or {}
-        applications.append(
-            {
-                "id": app_id,
-                "name": app.get("name"),
-                "value": value,
-                "account": {"id": account.get("id"), "name": account.get("org_name")},
-            }
-        )
-    period = window.view()
-    default = DEFAULT_GRANULARITY.get(str(window.period), "day")
-    period["granularity"] = int(default) if default == SIX_HOURS else default
-    return JSONResponse({"period": period, "metric": _metric_view(metric), "applications": applications})
+    for app_id, value in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
+        app = sandbox.store.get("application", app_id)
+        account = sandbox.store.get("account", app.get("account_id")) if app else None
+        if app is None or account is None:
+            continue
+        plan = sandbox.store.get("plan", app.get("plan_id")) or {}
+        applications.append({
+            "name": app.get("name"), "id": app_id, "value": str(value),
+            "account": {"id": account["id"], "name": account.get("org_name")},
+            "plan": {"id": plan.get("id"), "name": plan.get("name")},
+            "service": {"id": app.get("service_id")},
+        })
+        if len(applications) == 10:
+            break
+    period = {"name": window.period, "since": _stamp(window.since),
+              "until": _stamp(window.end - timedelta(seconds=1))}
+    return JSONResponse({"applications": applications, "metric": _metric_view(metric), "period": period})
+
+
+def _beginning_of(dt: datetime, period: str) -> datetime:
+    """time_hacks.rb `beginning_of(period)` (ActiveSupport's beginning_of_day/week/month/year; weeks on Monday)."""
+    day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return day
