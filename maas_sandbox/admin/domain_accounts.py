@@ -163,9 +163,14 @@ def plan_transition(state: str, event: Any) -> str | None:
     """The state `event` leads to from `state` (None without an event); 422 when it cannot fire (plan.rb)."""
     if event in (None, ""):
         return None
-    source, target = PLAN_EVENTS.get(str(event), (None, None))
+    # state_machines EventCollection#attribute_transition_for (the `state_event` attribute on save): an unknown
+    # event is `is invalid`, one that cannot fire from this state `cannot transition when <state>`, both on
+    # `state_event` (the `cannot transition via` message belongs to firing an event method directly)
+    if str(event) not in PLAN_EVENTS:
+        raise Unprocessable({"state_event": ["is invalid"]})
+    source, target = PLAN_EVENTS[str(event)]
     if source != state or target is None:
-        raise transition_error(str(event))
+        raise Unprocessable({"state_event": [f"cannot transition when {state}"]})
     return target
 
 
