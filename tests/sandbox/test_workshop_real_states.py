@@ -147,19 +147,22 @@ def test_every_attendee_signs_in_to_the_portal_through_sso(kit: Kit, room: Works
     assert failed == []
 
 
-def _cli(info: Any, out_dir: Path, *args: str) -> Any:
-    return CliRunner().invoke(app, [*args, "--state-dir", str(info.state_dir)], env={"COLUMNS": "200"})
-
-
-def test_after_billing_down_cancels_draft_invoices_and_names_an_issued_one(kit: Kit, info: Any, room: Workshop,
-                                                                         out_dir: Path) -> None:
-    # A monthly fee on the attendees' plan, so the month's billing gives every attendee an invoice.
+def _monthly_fee_on_standard(kit: Kit) -> None:
     service = next(s["service"] for s in kit.admin.get_json("/admin/api/services.json")["services"]
                    if s["service"]["system_name"] == MODEL)
     plans = kit.admin.get_json(f"/admin/api/services/{service['id']}/application_plans.json")["plans"]
     plan = next(p["application_plan"] for p in plans if p["application_plan"]["system_name"] == "standard")
     kit.admin.send_json("PUT", f"/admin/api/services/{service['id']}/application_plans/{plan['id']}.json",
                         {"cost_per_month": "10"})
+
+
+def _cli(info: Any, out_dir: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, [*args, "--state-dir", str(info.state_dir)], env={"COLUMNS": "200"})
+
+
+def test_after_billing_down_cancels_draft_invoices_and_names_an_issued_one(kit: Kit, info: Any, room: Workshop,
+                                                                         out_dir: Path) -> None:
+    _monthly_fee_on_standard(kit)  # so the month's billing gives every attendee an invoice
     month = datetime.now(UTC).strftime("%Y-%m")
     billed = _cli(info, out_dir, "sandbox", "bill", "--month", month)
     assert billed.exit_code == 0, billed.output
@@ -191,3 +194,26 @@ def test_after_billing_down_cancels_draft_invoices_and_names_an_issued_one(kit: 
     assert _attendees(kit) == []
     cancelled = kit.admin.get_all("/api/invoices.json", "invoices", "invoice", params={"state": "cancelled"})
     assert len(cancelled) >= N - 1  # porta keeps a deleted buyer's invoices
+
+
+def test_teardown_removes_the_journey_developer_after_billing(kit: Kit, info: Any, out_dir: Path) -> None:
+    """The journey's developer (Signup Express with a password: active and approved at once) is billed, then
+    teardown's developer removal cancels its finalized invoice and deletes the account (billing.py)."""
+    from maas_helpers.journey import Journey
+    from maas_helpers.teardown import remove_developers
+
+    _monthly_fee_on_standard(kit)
+    journey = Journey.start(kit, "tear-dev")
+    account = kit.admin.get_json(f"/admin/api/accounts/{journey.account_id}.json")["account"]
+    users = kit.admin.get_json(f"/admin/api/accounts/{journey.account_id}/users.json")["users"]
+    assert (account["state"], [u["user"]["state"] for u in users]) == ("approved", ["active"])
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert _cli(info, out_dir, "sandbox", "bill", "--month", month).exit_code == 0
+    mine = kit.admin.get_all(f"/api/accounts/{journey.account_id}/invoices.json", "invoices", "invoice")
+    assert mine and {i["state"] for i in mine} == {"finalized"}
+    result = remove_developers(kit)
+    assert [(a.name, a.change) for a in result.actions] == [("tear-dev", Change.DELETED)]
+    assert kit.admin.get_json(f"/admin/api/accounts/{journey.account_id}.json", allow_404=True) is None
+    states = {i["state"] for i in kit.admin.get_all("/api/invoices.json", "invoices", "invoice")
+              if i["id"] in {m["id"] for m in mine}}
+    assert states == {"cancelled"}
