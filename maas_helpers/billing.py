@@ -207,10 +207,12 @@ ISSUED_UNPAID = ("pending", "unpaid")  # the developer owes them: a person decid
 def _account_invoices(client: AdminClient, account_id: int) -> list[dict[str, Any]]:
     """Every invoice of the account; none when the Billing API is off or the token lacks its scope (a 403/404
     then; porta's finance controllers need the billing module and the `finance` scope)."""
-    path = f"/api/accounts/{account_id}/invoices.json"
-    if client.request("GET", path, allow=(403, 404), params={"per_page": 1}).status_code in (403, 404):
-        return []
-    return client.get_all(path, "invoices", "invoice")
+    try:
+        return client.get_all(f"/api/accounts/{account_id}/invoices.json", "invoices", "invoice")
+    except MaasError as exc:
+        if exc.status in (403, 404):
+            return []
+        raise
 
 
 def delete_buyer_account(client: AdminClient, account_id: int, label: str = "") -> None:
