@@ -267,18 +267,22 @@ class GatewayProtocol(asyncio.Protocol):
         exchange = Exchange(self, request)
         raw_path, _, query = request.target.partition("?")
         user_key = exchange._credentials(product, query, b"")
+        usage: dict[str, int] = {}
         if user_key is None:
             if product.credentials_location == "query" and request.headers.get("content-type", "").lower().startswith(
                 creds.FORM
             ):
                 return  # the key may be in the form body
             error = product.errors["auth_missing"]
-        elif not match_usage(product.rules, request.method, normalize_path(raw_path), query_args(query))[0]:
+        elif not (usage := match_usage(product.rules, request.method, normalize_path(raw_path), query_args(query))[0]):
             error = product.errors["no_match"]
         else:
             app = self.gateway.backend.lookup(product.service_id, user_key)
             if app is not None and app.state == "live":
                 return
+            if self.gateway.auth_cache.known(self.gateway.auth_cache.key(self.environment, product.service_id,
+                                                                         user_key, usage)):
+                return  # APIcast's auth cache still knows the key: the chain serves it once (auth_cache.py)
             error = product.errors["auth_failed"]
         if product.cors is not None:
             exchange.cors_headers = product.cors.response_headers(request.headers)
@@ -456,11 +460,17 @@ class Exchange:
                 self.send_error(product.errors["no_match"])
                 return
             decision = backend.authrep(product.service_id, user_key, usage)
-            if decision.status != OK:
-                if decision.status == LIMITS_EXCEEDED:
-                    self._limits_exceeded(product, decision.retry_after)
-                else:
-                    self.send_error(product.errors["auth_failed"])
+            cache, cached = gateway.auth_cache, gateway.auth_cache.key(conn.environment, product.service_id,
+                                                                       user_key, usage)
+            if decision.status == OK:
+                cache.authorised(cached)
+            elif decision.status == LIMITS_EXCEEDED:
+                self._limits_exceeded(product, decision.retry_after)
+                return
+            elif cache.known(cached):  # APIcast's strict cache: a hit is served, its refusal drops the entry
+                cache.refused(cached)
+            else:
+                self.send_error(product.errors["auth_failed"])
                 return
             self.app_id = decision.app.id if decision.app is not None else None
             if product.credentials_location == "query":

@@ -624,12 +624,25 @@ def test_analytics_numbers_equal_traffic_sent(admin: Admin, sb: SandboxInfo) -> 
             f"/stats/services/{p.id}/top_applications.json",
             params={"metric_name": "hits", "period": "day", "since": "2025-06-04"},
         )
-        assert [(a["id"], a["value"]) for a in top["applications"]] == [(p.app_ids[0], 6), (p.app_ids[1], 4)]
-        # no `since`: the last day up to and including the current hour, so fresh traffic shows at once
+        # stats/service.rb top_clients (services_test.rb 'top_clients as json'): values as strings, plan and
+        # service with each item, the period as name/since/until only
+        assert [(a["id"], a["value"]) for a in top["applications"]] == [(p.app_ids[0], "6"), (p.app_ids[1], "4")]
+        assert set(top["applications"][0]) == {"name", "id", "value", "account", "plan", "service"}
+        assert top["period"] == {"name": "day", "since": "2025-06-04T00:00:00Z", "until": "2025-06-04T23:59:59Z"}
+        noon = admin.call("GET", f"/stats/services/{p.id}/top_applications.json",
+                          params={"metric_name": "hits", "period": "day", "since": "2025-06-04T13:30:00"})
+        assert noon["period"]["since"] == "2025-06-04T00:00:00Z"  # extract_since: the beginning of the period
+        for missing in ("since", "period"):
+            params = {"metric_name": "hits", "period": "day", "since": "2025-06-04"}
+            params.pop(missing)
+            resp = admin.request("GET", f"/stats/services/{p.id}/top_applications.json", params=params)
+            assert resp.status_code == 400  # data/service_controller_test.rb 'missing params'
+        # no `since`: porta's day window (stats/views/usage.rb): 25 hours from the hour holding now - 24 h to the
+        # end of the current hour, so fresh traffic shows at once
         recent = admin.call(
             "GET", f"/stats/services/{p.id}/usage.json", params={"metric_name": "hits", "period": "day"}
         )
-        assert recent["values"][-1] == 4 and recent["total"] == 10 and len(recent["values"]) == 24
+        assert recent["values"][-1] == 4 and recent["total"] == 10 and len(recent["values"]) == 25
         assert recent["period"]["until"] == "2025-06-04T12:59:59Z"
         change = admin.call(
             "GET",
@@ -727,3 +740,24 @@ def test_openai_sdk_chat_streaming_and_models(admin: Admin, product: Product, ch
     bad = OpenAI(base_url=product.production + "/v1", api_key="wrong", max_retries=0, timeout=30)
     with pytest.raises(PermissionDeniedError):
         bad.models.list()
+
+
+def test_a_changed_key_already_authorised_is_served_once_then_refused(admin: Admin, sb: SandboxInfo) -> None:
+    """APIcast's default strict auth cache (gateway/src/apicast/proxy.lua `authorize`: a cache hit is proxied and
+    reported in `post_action`; backend/cache_handler.lua `strict`: a non-200 report deletes the entry). After a
+    key changes, the old key's first request for a usage it was authorised for is served; the next is refused."""
+    p = make_product(admin, sb.models_url)
+    old, url = p.keys[0], p.production + "/v1/models"
+    assert requests.get(url, headers=bearer(old), timeout=10).status_code == 200  # authorised: cached
+    new = "b" * 32
+    admin.call("PUT", f"/admin/api/accounts/{p.account_id}/applications/{p.app_ids[0]}.json", json={"user_key": new})
+    served = requests.get(url, headers=bearer(old), timeout=10)
+    assert served.status_code == 200  # the cache hit
+    for _ in range(2):
+        refused = requests.get(url, headers=bearer(old), timeout=10)
+        assert (refused.status_code, refused.text) == (403, "Authentication failed")
+    # never authorised for this usage (another mapping rule): no cache entry, refused at once
+    other = requests.post(p.production + "/v1/chat/completions", headers=bearer(old), timeout=10,
+                          json={"model": "x", "messages": []})
+    assert other.status_code == 403
+    assert requests.get(url, headers=bearer(new), timeout=10).status_code == 200
