@@ -36,7 +36,7 @@ def plan_destroy(catalogue: Catalogue, services: Mapping[str, Mapping[str, Any]]
         if not account or not service:
             continue
         for app in apps.get(account["id"], []):
-            if app["name"] == spec.name and app["service_id"] == service["id"]:
+            if app.get("name") == spec.name and app["service_id"] == service["id"]:
                 key = f"deleted:application:{app['id']}"
                 delete("application", f"{spec.account}: {spec.name}",
                        Write("DELETE", "/admin/api/accounts/{}/applications/{}.json", args=(account["id"], app["id"]),

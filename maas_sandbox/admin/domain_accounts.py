@@ -558,11 +558,17 @@ def create_application(
     sandbox: Sandbox,
     account_id: int,
     plan_id: int,
-    name: str,
-    description: str = "",
+    name: str | None,
+    description: str | None = "",
     user_key: str | None = None,
+    *,
+    human: bool = True,
 ) -> Obj:
-    """An application on an application plan; subscribes the account to the plan's product when needed."""
+    """An application on an application plan; subscribes the account to the plan's product when needed.
+
+    porta `cinstance.rb`: `validates :name, presence: { if: :name_required? }`, and `name_required?` is only set
+    by `validate_human_edition!` (portal forms), never by the Admin API (`human=False`): there a missing name
+    is stored as nil (porta `test/unit/cinstance_test.rb` NameValidationTest)."""
     store = sandbox.store
     account = store.get("account", account_id)
     if account is None:
@@ -570,7 +576,7 @@ def create_application(
     plan = store.get("plan", plan_id)
     if plan is None or plan["type"] != "application_plan":
         raise NotFound()
-    if _blank(name):
+    if human and _blank(name):
         raise Unprocessable({"name": ["can't be blank"]})
     key = new_user_key(sandbox) if _blank(user_key) else validate_user_key(sandbox, user_key)
     service_id = plan["issuer_id"]
@@ -589,8 +595,8 @@ def create_application(
                 "account_id": account_id,
                 "service_id": service_id,
                 "plan_id": plan_id,
-                "name": str(name),
-                "description": description or "",
+                "name": None if name is None else str(name),
+                "description": None if description is None else str(description),
                 "state": state,
                 "enabled": state == "live",
                 "user_key": key,
@@ -598,6 +604,15 @@ def create_application(
                 "first_daily_traffic_at": None,
             },
         )
+
+
+def display_name(sandbox: Sandbox, app: Obj) -> str:
+    """porta `cinstance.rb` `display_name`: the name, else "Application on plan <plan>" (an API-made app may
+    have none)."""
+    if app.get("name"):
+        return str(app["name"])
+    plan = sandbox.store.get("plan", app.get("plan_id")) or {}
+    return f"Application on plan {plan.get('name', '')}"
 
 
 def regenerate_user_key(sandbox: Sandbox, app_id: int) -> Obj:
@@ -636,12 +651,11 @@ def link_sso_user(sandbox: Sandbox, user: Obj, link: Obj) -> Obj:
 
 def update_application(sandbox: Sandbox, app: Obj, params: Obj) -> Obj:
     changes: Obj = {}
+    # the Admin API update is no human edition either (cinstance.rb `name_required?`): a blank name is kept
     if "name" in params:
-        if not str(params["name"] or "").strip():
-            raise Unprocessable({"name": ["can't be blank"]})
-        changes["name"] = str(params["name"])
+        changes["name"] = None if params["name"] is None else str(params["name"])
     if "description" in params:
-        changes["description"] = params["description"] or ""
+        changes["description"] = None if params["description"] is None else str(params["description"])
     if params.get("user_key") not in (None, "") and params["user_key"] != app["user_key"]:
         changes["user_key"] = validate_user_key(sandbox, params["user_key"], except_id=app["id"])
     return sandbox.store.update("application", app["id"], changes)

@@ -1,0 +1,134 @@
+"""The rest of issue 24's audit, each rule read in porta 3scale-2.16-stable and its own tests.
+
+- Application without a name: app/models/cinstance.rb (`validates :name, presence: { if: :name_required? }`,
+  `name_required?` set only by `validate_human_edition!`), app/controllers/admin/api/buyers_applications_controller.rb
+  (`create`, `update` never call it), app/representers/cinstance_representer.rb + fields_representer.rb (builtin
+  fields rendered without `render_nil`), test/unit/cinstance_test.rb NameValidationTest ('not require name as
+  default', 'require name if a human interaction is happening').
+- Proxy configs of an unknown environment: app/models/proxy_config.rb (`InvalidEnvironmentError`, `staging` alias),
+  app/controllers/admin/api/services/proxy/configs_controller.rb (`render_error 'invalid environment'`, 400),
+  app/controllers/admin/api/account/proxy_configs_controller.rb (422), app/controllers/application_controller.rb
+  `render_error` (JSON `{"error": ...}`), test/integration/admin/api/account/proxy_configs_controller_test.rb
+  ('#index for an invalid environment').
+- Access-token expiry: app/models/access_token.rb (`expires_at=` stores the epoch for what does not parse,
+  `validate_expiration_date` on create and its message), app/controllers/admin/api/personal/access_tokens_controller.rb,
+  config/initializers/time_with_zone.rb (no fraction), test/models/access_token_test.rb (blank/nil valid, 'invalid'
+  and a past date invalid, a future ISO 8601 valid), test/integration/api/personal/access_tokens_test.rb ('POST
+  accepts an expiration time': the same string back).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from harness.names import suffixed as unique
+
+
+@pytest.fixture(scope="module")
+def product(admin_http: Any) -> dict[str, Any]:
+    name = unique("audit_")
+    service = admin_http.post("/admin/api/services.json", json={"name": name, "system_name": name}).json()["service"]
+    plan = admin_http.post(f"/admin/api/services/{service['id']}/application_plans.json",
+                           json={"name": "Open", "state_event": "publish"}).json()["application_plan"]
+    dev = unique("auditdev")
+    account = admin_http.post("/admin/api/signup.json", json={
+        "org_name": f"Org {dev}", "username": dev, "email": f"{dev}@example.com", "password": "S3cret-pass!"})
+    assert account.status_code == 201, account.text
+    return {"service": service, "plan": plan, "account": account.json()["account"]}
+
+
+def test_application_without_a_name_is_created_and_the_nil_name_left_out(product: dict[str, Any],
+                                                                          admin_http: Any) -> None:
+    url = f"/admin/api/accounts/{product['account']['id']}/applications.json"
+    created = admin_http.post(url, json={"plan_id": product["plan"]["id"]})
+    assert created.status_code == 201, created.text
+    app = created.json()["application"]
+    assert "name" not in app and "description" not in app
+    assert app["state"] == "live" and app["plan_id"] == product["plan"]["id"]
+    listed = admin_http.get("/admin/api/applications.json", params={"service_id": product["service"]["id"]}).json()
+    mine = next(a["application"] for a in listed["applications"] if a["application"]["id"] == app["id"])
+    assert "name" not in mine
+
+    # the Admin API update is no human edition either: blanking a name is stored, not refused
+    named = admin_http.post(url, json={"plan_id": product["plan"]["id"], "name": "Named", "description": "d"})
+    app_url = f"/admin/api/accounts/{product['account']['id']}/applications/{named.json()['application']['id']}.json"
+    blanked = admin_http.put(app_url, json={"name": ""})
+    assert (blanked.status_code, blanked.json()["application"]["name"]) == (200, "")
+    assert admin_http.get(app_url).json()["application"]["description"] == "d"
+
+
+def test_the_kit_labels_an_unnamed_application_as_porta_display_name(product: dict[str, Any],
+                                                                     admin_http: Any) -> None:
+    from maas_helpers.normalise import application_label
+
+    url = f"/admin/api/accounts/{product['account']['id']}/applications.json"
+    app = admin_http.post(url, json={"plan_id": product["plan"]["id"]}).json()["application"]
+    assert application_label(app) == "Application on plan Open"
+    assert application_label({**app, "name": "Mine"}) == "Mine"
+
+
+@pytest.mark.parametrize("path", ["configs/nowhere.json", "configs/nowhere/latest.json", "configs/nowhere/1.json"])
+def test_proxy_configs_of_an_unknown_environment_answer_json_400(product: dict[str, Any], admin_http: Any,
+                                                                 path: str) -> None:
+    resp = admin_http.get(f"/admin/api/services/{product['service']['id']}/proxy/{path}")
+    assert (resp.status_code, resp.json()) == (400, {"error": "invalid environment"})
+
+
+def test_promote_from_an_unknown_environment_answers_json_400(product: dict[str, Any], admin_http: Any) -> None:
+    sid = product["service"]["id"]
+    resp = admin_http.post(f"/admin/api/services/{sid}/proxy/configs/nowhere/1/promote.json",
+                           json={"to": "production"})
+    assert (resp.status_code, resp.json()) == (400, {"error": "invalid environment"})
+    # `staging` is porta's alias for reading: a known environment, so the miss is the version (404)
+    assert admin_http.post(f"/admin/api/services/{sid}/proxy/configs/staging/999/promote.json",
+                           json={"to": "production"}).status_code == 404
+
+
+def test_account_proxy_configs_of_an_unknown_environment_answer_json_422(admin_http: Any) -> None:
+    resp = admin_http.get("/admin/api/account/proxy_configs/invalid.json")
+    assert (resp.status_code, resp.json()) == (422, {"error": "invalid environment"})
+
+
+TOKENS = "/admin/api/personal/access_tokens.json"
+EXPIRY_MESSAGE = re.compile(r"^Date must follow ISO8601 format and be future\. Example: "
+                            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _token(admin_http: Any, **extra: Any) -> Any:
+    return admin_http.post(TOKENS, json={"token": {"name": unique("exp"), "permission": "ro", "scopes": ["stats"],
+                                                   **extra}})
+
+
+@pytest.mark.parametrize("expires_at", ["invalid", "2001-01-01T00:00:00Z", "31/12/2099"])
+def test_access_token_with_a_bad_or_past_expiry_is_refused_with_porta_message(admin_http: Any,
+                                                                                expires_at: str) -> None:
+    resp = _token(admin_http, expires_at=expires_at)
+    assert resp.status_code == 422, resp.text
+    assert list(resp.json()["errors"]) == ["expires_at"]
+    (message,) = resp.json()["errors"]["expires_at"]
+    assert EXPIRY_MESSAGE.match(message), message
+
+
+@pytest.mark.parametrize("expires_at", [None, ""])
+def test_access_token_without_expiry_is_valid(admin_http: Any, expires_at: str | None) -> None:
+    resp = _token(admin_http, expires_at=expires_at)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["access_token"]["expires_at"] is None
+
+
+def test_access_token_future_expiry_comes_back_as_sent(admin_http: Any) -> None:
+    # the sandbox clock may be moved by other tests: a year ahead of real time is in its future too
+    expires_at = (datetime.now(UTC) + timedelta(days=400)).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resp = _token(admin_http, expires_at=expires_at)
+    assert (resp.status_code, resp.json()["access_token"]["expires_at"]) == (201, expires_at)
+    offset = _token(admin_http, expires_at="2099-06-01T12:00:00+02:00")
+    assert offset.json()["access_token"]["expires_at"] == "2099-06-01T10:00:00Z"
+
+
+def test_access_token_blank_permission_has_both_porta_errors(admin_http: Any) -> None:
+    resp = _token(admin_http, permission="")
+    assert resp.json() == {"errors": {"permission": ["can't be blank", "is not included in the list"]}}
