@@ -15,6 +15,12 @@
   config/initializers/time_with_zone.rb (no fraction), test/models/access_token_test.rb (blank/nil valid, 'invalid'
   and a past date invalid, a future ISO 8601 valid), test/integration/api/personal/access_tokens_test.rb ('POST
   accepts an expiration time': the same string back).
+- Mapping-rule positions and metric: app/models/proxy_rule.rb (`acts_as_list add_new_at: :bottom`, integer
+  `position` in db/schema.rb), app/controllers/admin/api/services/mapping_rules_controller.rb and
+  backend_apis/mapping_rules_controller.rb (`metric_params`: a given metric is found in the owner's metrics, 404),
+  test/integration/user-management-api/services/mapping_rules_test.rb (`test__with_position_and_last`: 4, then 9,
+  kept as sent), test/integration/admin/api/backend_apis/mapping_rules_controller_test.rb ('create without
+  metric_id gives an error'). The pattern/http_method/delta messages are in test_admin_products.py.
 """
 
 from __future__ import annotations
@@ -132,3 +138,40 @@ def test_access_token_future_expiry_comes_back_as_sent(admin_http: Any) -> None:
 def test_access_token_blank_permission_has_both_porta_errors(admin_http: Any) -> None:
     resp = _token(admin_http, permission="")
     assert resp.json() == {"errors": {"permission": ["can't be blank", "is not included in the list"]}}
+
+
+def _rules(admin_http: Any, sid: int) -> list[tuple[str, int]]:
+    listed = admin_http.get(f"/admin/api/services/{sid}/proxy/mapping_rules.json").json()["mapping_rules"]
+    return [(r["mapping_rule"]["pattern"], r["mapping_rule"]["position"]) for r in listed]
+
+
+def test_mapping_rule_position_is_kept_as_sent_like_acts_as_list(admin_http: Any) -> None:
+    name = unique("pos_")
+    sid = admin_http.post("/admin/api/services.json", json={"name": name, "system_name": name}).json()["service"]["id"]
+    hits = admin_http.get(f"/admin/api/services/{sid}/metrics.json").json()["metrics"][0]["metric"]["id"]
+    url = f"/admin/api/services/{sid}/proxy/mapping_rules.json"
+    rule = {"http_method": "GET", "delta": "1", "metric_id": hits}
+    assert _rules(admin_http, sid) == [("/", 1)]
+    far = admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/alaska", "position": 4, "last": True}})
+    assert (far.status_code, far.json()["mapping_rule"]["position"], far.json()["mapping_rule"]["last"]) == (
+        201, 4, True)
+    moved = admin_http.put(f"/admin/api/services/{sid}/proxy/mapping_rules/{far.json()['mapping_rule']['id']}.json",
+                           json={"mapping_rule": {"position": 9, "last": False}})
+    assert (moved.json()["mapping_rule"]["position"], moved.json()["mapping_rule"]["last"]) == (9, False)
+    # without a position: after the last one; position 1 pushes the others down one; under 1 is lifted to 1
+    assert admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/b"}}).json()["mapping_rule"]["position"] == 10
+    top = admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/a", "position": 0}}).json()["mapping_rule"]
+    assert _rules(admin_http, sid) == [("/a", 1), ("/", 2), ("/alaska", 10), ("/b", 11)]
+    admin_http.delete(f"/admin/api/services/{sid}/proxy/mapping_rules/{top['id']}.json")
+    assert _rules(admin_http, sid) == [("/", 1), ("/alaska", 9), ("/b", 10)]
+
+
+def test_mapping_rule_metric_of_another_product_is_not_found(product: dict[str, Any], admin_http: Any) -> None:
+    name = unique("other_")
+    other = admin_http.post("/admin/api/services.json", json={"name": name, "system_name": name}).json()["service"]
+    foreign = admin_http.get(f"/admin/api/services/{other['id']}/metrics.json").json()["metrics"][0]["metric"]["id"]
+    url = f"/admin/api/services/{product['service']['id']}/proxy/mapping_rules.json"
+    resp = admin_http.post(url, json={"http_method": "GET", "pattern": "/x", "delta": 1, "metric_id": foreign})
+    assert (resp.status_code, resp.json()) == (404, {"status": "Not found"})
+    missing = admin_http.post(url, json={"http_method": "GET", "pattern": "/x", "delta": 1})
+    assert (missing.status_code, missing.json()) == (422, {"errors": {"metric_id": ["can't be blank"]}})
