@@ -159,7 +159,8 @@ def test_mapping_rule_position_is_kept_as_sent_like_acts_as_list(admin_http: Any
                            json={"mapping_rule": {"position": 9, "last": False}})
     assert (moved.json()["mapping_rule"]["position"], moved.json()["mapping_rule"]["last"]) == (9, False)
     # without a position: after the last one; position 1 pushes the others down one; under 1 is lifted to 1
-    assert admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/b"}}).json()["mapping_rule"]["position"] == 10
+    bottom = admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/b"}}).json()["mapping_rule"]
+    assert bottom["position"] == 10
     top = admin_http.post(url, json={"mapping_rule": {**rule, "pattern": "/a", "position": 0}}).json()["mapping_rule"]
     assert _rules(admin_http, sid) == [("/a", 1), ("/", 2), ("/alaska", 10), ("/b", 11)]
     admin_http.delete(f"/admin/api/services/{sid}/proxy/mapping_rules/{top['id']}.json")
