@@ -164,10 +164,10 @@ def plan_transition(state: str, event: Any) -> str | None:
     if event in (None, ""):
         return None
     # state_machines EventCollection#attribute_transition_for (the `state_event` attribute on save): an unknown
-    # event is `is invalid`, one that cannot fire from this state `cannot transition when <state>`, both on
+    # event is `invalid` (porta's en.yml `activerecord.errors.messages.invalid`), one that cannot fire from this state `cannot transition when <state>`, both on
     # `state_event` (the `cannot transition via` message belongs to firing an event method directly)
     if str(event) not in PLAN_EVENTS:
-        raise Unprocessable({"state_event": ["is invalid"]})
+        raise Unprocessable({"state_event": ["invalid"]})
     source, target = PLAN_EVENTS[str(event)]
     if source != state or target is None:
         raise Unprocessable({"state_event": [f"cannot transition when {state}"]})
@@ -532,7 +532,7 @@ def change_subscription_plan(sandbox: Sandbox, sub: Obj, plan_id: Any) -> Obj:
 def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None = None) -> str:
     key = str(user_key)
     if not key or len(key) > 256 or not _USER_KEY.match(key):
-        raise Unprocessable({"user_key": ["is invalid"]})
+        raise Unprocessable({"user_key": ["invalid"]})  # en.yml activerecord `invalid`
     if any(a["id"] != except_id for a in sandbox.store.list("application", user_key=key)):
         raise Unprocessable({"user_key": ["has already been taken"]})
     return key

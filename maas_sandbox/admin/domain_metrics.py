@@ -132,7 +132,7 @@ def _pattern_errors(pattern: str) -> list[str]:
     """All of porta's pattern validations run, so one pattern can collect several messages."""
     errors: list[str] = []
     if not PATTERN_RE.fullmatch(pattern):
-        errors.append("is invalid")
+        errors.append("invalid")  # porta en.yml `activerecord.errors.messages.invalid`
     if len(pattern) > 255:
         errors.append("is too long (maximum is 255 characters)")
     variables, query = pattern_parts(pattern)

@@ -68,7 +68,7 @@ def test_user_key_validation(setup: dict[str, Any], admin_http: Any) -> None:
     dup = admin_http.post(url, data={"plan_id": basic.entity_id, "name": "b", "user_key": key})
     assert (dup.status_code, dup.json()) == (422, {"errors": {"user_key": ["has already been taken"]}})
     bad = admin_http.post(url, data={"plan_id": basic.entity_id, "name": "b", "user_key": "no/slash allowed"})
-    assert bad.json() == {"errors": {"user_key": ["is invalid"]}}
+    assert bad.json() == {"errors": {"user_key": ["invalid"]}}  # porta en.yml activerecord `invalid`
     # porta cinstance.rb: a name is required only on a human edition, never through the Admin API
     blank = admin_http.post(url, data={"plan_id": basic.entity_id, "name": ""})
     assert (blank.status_code, blank.json()["application"]["name"]) == (201, "")

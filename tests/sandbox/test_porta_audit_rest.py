@@ -20,7 +20,12 @@
   backend_apis/mapping_rules_controller.rb (`metric_params`: a given metric is found in the owner's metrics, 404),
   test/integration/user-management-api/services/mapping_rules_test.rb (`test__with_position_and_last`: 4, then 9,
   kept as sent), test/integration/admin/api/backend_apis/mapping_rules_controller_test.rb ('create without
-  metric_id gives an error'). The pattern/http_method/delta messages are in test_admin_products.py.
+  metric_id gives an error'). The pattern/http_method/delta messages are in test_admin_products.py; a bad pattern
+  says `invalid`, porta's config/locales/en.yml `activerecord.errors.messages.invalid`.
+- SSO provider URL: app/models/authentication_provider.rb (`site` format, unanchored `make_regexp`, message
+  `invalid_url`), authentication_provider/keycloak.rb (`contains_whitespace`), config/locales/en.yml.
+- Member permissions: test/integration/admin/api/member_permissions_controller_test.rb ('PUT: setting an invalid
+  allowed section': dropped, 200).
 """
 
 from __future__ import annotations
@@ -176,3 +181,32 @@ def test_mapping_rule_metric_of_another_product_is_not_found(product: dict[str, 
     assert (resp.status_code, resp.json()) == (404, {"status": "Not found"})
     missing = admin_http.post(url, json={"http_method": "GET", "pattern": "/x", "delta": 1})
     assert (missing.status_code, missing.json()) == (422, {"errors": {"metric_id": ["can't be blank"]}})
+
+
+@pytest.mark.parametrize(("site", "errors"), [
+    ("not-a-url", ["Invalid URL format"]),
+    ("http://sso.example.com/auth/realms/my realm", ["can't contain whitespaces"]),
+    ("ftp://sso.example.com", ["Invalid URL format"]),
+])
+def test_sso_provider_site_messages_are_porta_own(admin_http: Any, site: str, errors: list[str]) -> None:
+    resp = admin_http.post("/admin/api/authentication_providers.json",
+                           json={"kind": "keycloak", "site": site, "client_id": "c", "client_secret": "s"})
+    assert (resp.status_code, resp.json()) == (422, {"errors": {"site": errors}})
+
+
+def test_mapping_rule_bad_pattern_says_invalid(product: dict[str, Any], admin_http: Any) -> None:
+    sid = product["service"]["id"]
+    hits = admin_http.get(f"/admin/api/services/{sid}/metrics.json").json()["metrics"][0]["metric"]["id"]
+    resp = admin_http.post(f"/admin/api/services/{sid}/proxy/mapping_rules.json",
+                           json={"http_method": "GET", "pattern": "no-slash", "delta": 1, "metric_id": hits})
+    assert (resp.status_code, resp.json()) == (422, {"errors": {"pattern": ["invalid"]}})
+
+
+def test_unknown_allowed_section_is_dropped_not_refused(admin_http: Any) -> None:
+    name = unique("mem")
+    user = admin_http.post("/admin/api/users.json",
+                           json={"username": name, "email": f"{name}@example.com", "password": "S3cret-pass!"})
+    assert user.status_code == 201, user.text
+    url = f"/admin/api/users/{user.json()['user']['id']}/permissions.json"
+    resp = admin_http.put(url, json={"allowed_sections": ["plans", "invalid"]})
+    assert (resp.status_code, resp.json()["permissions"]["allowed_sections"]) == (200, ["plans"])
