@@ -164,8 +164,9 @@ def plan_transition(state: str, event: Any) -> str | None:
     if event in (None, ""):
         return None
     # state_machines EventCollection#attribute_transition_for (the `state_event` attribute on save): an unknown
-    # event is `invalid` (porta's en.yml `activerecord.errors.messages.invalid`), one that cannot fire from this state `cannot transition when <state>`, both on
-    # `state_event` (the `cannot transition via` message belongs to firing an event method directly)
+    # event is `invalid` (porta's en.yml `activerecord.errors.messages.invalid`), one that cannot fire from this
+    # state `cannot transition when <state>`, both on `state_event` (the `cannot transition via` message belongs
+    # to firing an event method directly)
     if str(event) not in PLAN_EVENTS:
         raise Unprocessable({"state_event": ["invalid"]})
     source, target = PLAN_EVENTS[str(event)]
