@@ -26,6 +26,12 @@
   `invalid_url`), authentication_provider/keycloak.rb (`contains_whitespace`), config/locales/en.yml.
 - Member permissions: test/integration/admin/api/member_permissions_controller_test.rb ('PUT: setting an invalid
   allowed section': dropped, 200).
+- CMS sections and files: app/controllers/admin/api/cms/sections_controller.rb (`find_section` by id or
+  system_name; `create` falls back to the root for a missing/unknown `parent_id`), app/models/cms/section.rb
+  (`parent_same_provider`, `not_own_child` messages on update), app/controllers/admin/api/cms/files_controller.rb
+  (`create`: unknown/missing section → root), test/integration/cms/api/sections_test.rb ('find section by system
+  name', 'invalid system name or id'), test/integration/cms/api/files_test.rb ('create without section will put
+  the file in root section').
 """
 
 from __future__ import annotations
@@ -210,3 +216,37 @@ def test_unknown_allowed_section_is_dropped_not_refused(admin_http: Any) -> None
     url = f"/admin/api/users/{user.json()['user']['id']}/permissions.json"
     resp = admin_http.put(url, json={"allowed_sections": ["plans", "invalid"]})
     assert (resp.status_code, resp.json()["permissions"]["allowed_sections"]) == (200, ["plans"])
+
+
+CMS = "/admin/api/cms"
+
+
+def test_cms_section_found_by_id_or_system_name(admin_http: Any) -> None:
+    root = admin_http.get(f"{CMS}/sections/root.json")
+    assert (root.status_code, root.json()["system_name"]) == (200, "root")
+    assert admin_http.get(f"{CMS}/sections/{root.json()['id']}.json").json()["system_name"] == "root"
+    assert admin_http.get(f"{CMS}/sections/lamb.json").status_code == 404
+    made = admin_http.post(f"{CMS}/sections.json", json={"title": unique("Sec ")}).json()
+    renamed = admin_http.put(f"{CMS}/sections/{made['system_name']}.json", json={"title": unique("Renamed ")})
+    assert (renamed.status_code, renamed.json()["id"]) == (200, made["id"])
+
+
+def test_cms_section_parent_falls_back_to_root_on_create_and_is_checked_on_update(admin_http: Any) -> None:
+    root_id = admin_http.get(f"{CMS}/sections/root.json").json()["id"]
+    unknown = admin_http.post(f"{CMS}/sections.json", json={"title": unique("Orphan "), "parent_id": 99999999})
+    assert (unknown.status_code, unknown.json()["parent_id"]) == (201, root_id)
+    child = admin_http.post(f"{CMS}/sections.json", json={"title": unique("Child "), "parent_id": unknown.json()["id"]})
+    assert child.json()["parent_id"] == unknown.json()["id"]
+    url = f"{CMS}/sections/{unknown.json()['id']}.json"
+    bad = admin_http.put(url, json={"parent_id": 99999999})
+    assert (bad.status_code, bad.json()) == (422, {"errors": {"parent_id": ["must belong to the same provider"]}})
+    loop = admin_http.put(url, json={"parent_id": child.json()["id"]})
+    assert (loop.status_code, loop.json()) == (422, {"errors": {"base": ["cannot be it's own ancestor"]}})
+
+
+def test_cms_file_with_an_unknown_section_goes_to_root(admin_http: Any) -> None:
+    root_id = admin_http.get(f"{CMS}/sections/root.json").json()["id"]
+    path = f"/{unique('f')}.css"
+    resp = admin_http.post(f"{CMS}/files.json", data={"path": path, "section_id": 99999999},
+                           files={"attachment": ("a.css", b"body{}", "text/css")})
+    assert (resp.status_code, resp.json()["section_id"]) == (201, root_id)
