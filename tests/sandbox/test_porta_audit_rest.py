@@ -32,6 +32,11 @@
   (`create`: unknown/missing section → root), test/integration/cms/api/sections_test.rb ('find section by system
   name', 'invalid system name or id'), test/integration/cms/api/files_test.rb ('create without section will put
   the file in root section').
+- Analytics errors: app/controllers/stats/data/base_controller.rb and services_controller.rb
+  (`Stats::InvalidParameterError` → `render_error` → `{"error": ...}` 400 on .json; a missing parameter stays plain
+  text from application_controller.rb), stats/data/{services,applications}_controller.rb ("Service not found",
+  "Application not found", 404), app/lib/stats/base.rb (`to_time`, metric not found),
+  test/integration/stats/data/requests_to_api_test.rb, test/integration/stats/data/base_controller_test.rb.
 """
 
 from __future__ import annotations
@@ -250,3 +255,20 @@ def test_cms_file_with_an_unknown_section_goes_to_root(admin_http: Any) -> None:
     resp = admin_http.post(f"{CMS}/files.json", data={"path": path, "section_id": 99999999},
                            files={"attachment": ("a.css", b"body{}", "text/css")})
     assert (resp.status_code, resp.json()["section_id"]) == (201, root_id)
+
+
+def test_analytics_errors_are_porta_json_and_missing_parameters_plain(product: dict[str, Any],
+                                                                      admin_http: Any) -> None:
+    sid = product["service"]["id"]
+    metric = admin_http.get(f"/stats/services/{sid}/usage.json", params={"metric_name": "xxxx", "period": "day"})
+    assert (metric.status_code, metric.json()) == (400, {"error": "metric xxxx not found"})
+    missing = admin_http.get(f"/stats/services/{sid}/usage.json", params={"period": "day"})
+    assert (missing.status_code, missing.text) == (400, "Required parameter missing: metric_name")
+    assert missing.headers["content-type"].startswith("text/plain")
+    date = admin_http.get(f"/stats/services/{sid}/usage.json",
+                          params={"metric_name": "hits", "granularity": "day", "since": "not-a-date"})
+    assert (date.status_code, date.json()) == (400, {"error": "Date parameters should have valid date/time format."})
+    app = admin_http.get("/stats/applications/XXX/usage.json", params={"metric_name": "hits", "period": "day"})
+    assert (app.status_code, app.json()) == (404, {"error": "Application not found"})
+    service = admin_http.get("/stats/services/999999999/usage.json", params={"metric_name": "hits", "period": "day"})
+    assert (service.status_code, service.json()) == (404, {"error": "Service not found"})
