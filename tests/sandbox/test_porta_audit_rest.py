@@ -37,6 +37,8 @@
   text from application_controller.rb), stats/data/{services,applications}_controller.rb ("Service not found",
   "Application not found", 404), app/lib/stats/base.rb (`to_time`, metric not found),
   test/integration/stats/data/requests_to_api_test.rb, test/integration/stats/data/base_controller_test.rb.
+- Invoice state: app/controllers/finance/api/invoices_controller.rb `state` (`STATES[params[:state]]`, no
+  `require`; no transition → errors[:base] "Cannot transition to <state>", 422 by the responder).
 """
 
 from __future__ import annotations
@@ -272,3 +274,14 @@ def test_analytics_errors_are_porta_json_and_missing_parameters_plain(product: d
     assert (app.status_code, app.json()) == (404, {"error": "Application not found"})
     service = admin_http.get("/stats/services/999999999/usage.json", params={"metric_name": "hits", "period": "day"})
     assert (service.status_code, service.json()) == (404, {"error": "Service not found"})
+
+
+def test_invoice_state_without_a_state_or_to_an_unreachable_one_is_porta_422(product: dict[str, Any],
+                                                                           admin_http: Any) -> None:
+    invoice = admin_http.post("/api/invoices.json", json={"account_id": product["account"]["id"]}).json()["invoice"]
+    url = f"/api/invoices/{invoice['id']}/state.json"
+    missing = admin_http.put(url, json={})
+    assert (missing.status_code, missing.json()) == (422, {"errors": {"base": ["Cannot transition to "]}})
+    paid = admin_http.put(url, json={"state": "paid"})
+    assert (paid.status_code, paid.json()) == (422, {"errors": {"base": ["Cannot transition to paid"]}})
+    assert admin_http.put(url, json={"state": "cancel"}).json()["invoice"]["state"] == "cancelled"
