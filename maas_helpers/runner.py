@@ -31,13 +31,25 @@ CONFIG_FILE = "maas-config.yaml"
 
 
 def _ipc_kernel_manager() -> type:
-    """Kernels talk over local IPC sockets: no TCP ports opened, no plain-text-TCP warning from ipykernel."""
+    """Kernels talk over local IPC sockets: no TCP ports opened, no plain-text-TCP warning from ipykernel.
+
+    Shutdown sends no SIGINT. jupyter_client's `shutdown_kernel` interrupts the kernel before asking it to stop
+    (manager.py, `_async_shutdown_kernel`); papermill shuts down only once the last cell replied, so the
+    interrupt could only land while ipykernel still finishes that reply inside its shell handler, where it is
+    logged as "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." (kernelbase.py, `dispatch_shell`)
+    in the middle of a successful run. The shutdown request alone stops an idle kernel; a kernel that does not
+    stop is killed after the manager's shutdown wait as before."""
     from jupyter_client.manager import KernelManager
 
     class IpcKernelManager(KernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IpcKernelManager
 
