@@ -44,10 +44,12 @@ lint: install
 policy-test:
 	bash policies/run-specs.sh
 
-## JupyterLab with the sandbox up (loopback only; --allow-root when run as root, as in most containers).
+## JupyterLab with the sandbox up (loopback only; --allow-root when run as root, as in most containers); notebooks
+## open unmodified (maas_helpers/lab.py).
 lab: install
 	$(BIN)/maas sandbox up --state-dir $(STATE_DIR) $(SANDBOX_PORT)
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) $(LAB_ROOT) notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) $(LAB_ROOT) \
+		--ServerApp.contents_manager_class=maas_helpers.lab.KernelLanguageContents notebooks
 
 LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
