@@ -21,12 +21,13 @@ def kernel_language_info() -> dict[str, Any]:
     return dict(IPythonKernel.language_info)
 
 
-class KernelLanguageContents(AsyncLargeFileManager):  # type: ignore[misc]
+class KernelLanguageContents(AsyncLargeFileManager):
     """jupyter_server's default contents manager, plus the kernel's `language_info` on Python notebooks."""
 
-    async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
-                  **kwargs: Any) -> dict[str, Any]:
-        model: dict[str, Any] = await super().get(path, content=content, type=type, format=format, **kwargs)
+    async def get(self, path: Any, content: Any = True, type: Any = None, format: Any = None,  # noqa: A002
+                  require_hash: Any = False) -> Any:
+        model: dict[str, Any] = await super().get(path, content=content, type=type, format=format,
+                                                  require_hash=require_hash)
         if content and model.get("type") == "notebook" and model.get("content") is not None:
             metadata = model["content"].get("metadata", {})
             if (metadata.get("language_info") or {}).get("name", "python") == "python":
