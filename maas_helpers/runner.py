@@ -6,7 +6,10 @@ The run writes into `out_dir`:
 - `run.json` with the same facts for scripts and tests,
 - `maas-config.yaml`, the settings notebook 0 saved for this run (never the developer's own file).
 
-It stops at the first failing notebook and names the notebook, the cell and the error.
+It stops at the first failing notebook and names the notebook, the cell and the error (once). A failed run's
+notebooks, index and run.json go to `out_dir/failed/` instead: `index.html` is always the last good run's.
+Before the first kernel, `-p` parameters are checked (`run_params`) and, for OpenShift, the credentials
+(`preflight`): one line each, nothing changed.
 """
 
 from __future__ import annotations
