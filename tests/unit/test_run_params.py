@@ -57,7 +57,7 @@ def _errors(output: str) -> list[str]:
     ("tenant=Bad_Name", "-p tenant: must be an RFC 1123 label"),
     ("timezone=Mars/Base", "-p timezone: must be an IANA time zone"),
     ("rate_limit_demo=maybe", "-p rate_limit_demo=maybe: expected true or false (10_developer_journey)"),
-    ("wait_timeout=soon", "-p wait_timeout=soon: expected a whole number (02_apimanager_and_tenant)"),
+    ("wait_timeout=soon", "-p wait_timeout=soon: expected a whole number (01_operator_and_policy, 02_"),
     ("attendees=0", "-p workshop: attendees must be between 1 and 500 (got 0)"),
     ("target=openshift", "-p target: use --target"),
     ("config_path=/tmp/x.yaml", "-p config_path: maas run sets it"),
