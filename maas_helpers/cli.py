@@ -189,23 +189,33 @@ def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
 @app.command()
 def run(
     target: Annotated[str, typer.Option(help="sandbox or openshift")] = "sandbox",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value for notebook 0")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="key=value for a notebook parameter (notebook 0's settings, confirm_teardown, …); "
+                              "unknown keys and bad values stop the run before anything starts")] = None,
     state_dir: Annotated[Path, typer.Option("--state-dir", envvar="MAAS_STATE_DIR")] = Path(".maas"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where executed notebooks go")] = Path("build"),
+    port: Annotated[int | None, typer.Option(
+        "--port", min=1024, max=65000, help="Sandbox: first port of its range (default 8930, or the state "
+                                            "dir's)")] = None,
 ) -> None:
-    """Run every notebook headless (papermill) into build/."""
+    """Run every notebook headless (papermill) into build/ (a failed run goes to build/failed/)."""
+    if target not in ("sandbox", "openshift"):
+        _fail(MaasError(f"--target {target!r}: use sandbox or openshift"), 2)
     params: dict[str, str] = {}
     for item in param or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             _fail(MaasError(f"--param {item!r}: expected key=value"), 2)
         params[key.strip()] = value
+    from maas_helpers.runner import run_notebooks
+
     try:
-        from maas_helpers.runner import run_notebooks
-    except ImportError:
-        _fail(MaasError("the notebook runner (maas_helpers.runner) is not available yet"), 2)
-        return
-    raise typer.Exit(run_notebooks(target, params, state_dir, out_dir))
+        code = run_notebooks(target, params, state_dir, out_dir, port=port)
+    except MaasError as exc:  # bad parameters or no cluster login: one line each, nothing has run
+        for line in getattr(exc, "lines", [str(exc)]):
+            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import requests
@@ -190,36 +190,56 @@ class Journey:
 
     def check_routing(self) -> pd.DataFrame:
         """What the mapping rules and keys decide, sent for real: the chat path answers POST only; a key works
-        only on its own product's gateway; a product's gateway forwards whatever model name the body carries."""
+        only on its own product's gateway; a product's gateway forwards whatever model name the body carries.
+
+        A check that cannot run here (no chat model; one product, so no other product's key) is a row with no
+        status whose body says why, and that reason is printed: an empty table must not pass for a check."""
         chat = next((a for a in self.apps if a.kind == "chat"), None)
         other = next((a for a in self.apps if chat is not None and a.product != chat.product), None)
-        if chat is None or other is None:
-            return pd.DataFrame(columns=["check", "gateway", "request", "status", "body"])
-        path, body = _SAMPLE_CALLS["chat"]
-        verify = self.kit.settings.tls_verify
-        cases: list[tuple[str, str, Any]] = [
-            ("chat answers POST", f"POST {path} ({chat.product})", lambda: self._post(chat, path, body)),
-            ("no GET rule for chat", f"GET {path} ({chat.product})",
-             lambda: requests.get(chat.endpoint + path, headers={"Authorization": f"Bearer {chat.key}"},
-                                  timeout=TIMEOUT, verify=verify)),
-            ("key of another product", f"POST {path}, {other.product} key",
-             lambda: self._post(chat, path, body, key=other.key)),
-            ("another model's name", f"POST {path}, model {other.model}",
-             lambda: requests.post(chat.endpoint + path, json={**body, "model": other.model},
-                                   headers={"Authorization": f"Bearer {chat.key}"}, timeout=TIMEOUT,
-                                   verify=verify)),
-        ]
+        gateway = chat.product if chat is not None else ""
+        why: dict[str, str] = {}
+        if chat is None:
+            why = dict.fromkeys(_ROUTING_CHECKS, "no chat model in this catalogue, so no chat path to send to")
+        elif other is None:
+            why = {"key of another product": f"only one product ({gateway}), so there is no other product's key",
+                   "another model's name": f"only one product ({gateway}), so there is no other model to name"}
+        cases = [(check, request, why.get(check), call) for check, request, call in self._routing_calls(chat, other)]
         rows = []
-        for check, request, call in cases:
+        for check, request, skipped, call in cases:
+            if skipped is not None:
+                rows.append({"check": check, "gateway": gateway, "request": request, "status": None,
+                             "body": f"not checked: {skipped}"})
+                print(f"not checked: {check} — {skipped}")
+                continue
             resp = call()
             if resp.headers.get("content-type", "").startswith("application/json"):
                 data = resp.json()
                 text = f"[{data['model']}] {answer_text(data)}" if "model" in data else answer_text(data)
             else:
                 text = resp.text.strip()
-            rows.append({"check": check, "gateway": chat.product, "request": request, "status": resp.status_code,
+            rows.append({"check": check, "gateway": gateway, "request": request, "status": resp.status_code,
                          "body": text[:60]})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=["check", "gateway", "request", "status", "body"])
+
+    def _routing_calls(self, chat: AppKey | None, other: AppKey | None) -> list[tuple[str, str, Any]]:
+        """(check, request, call) for check_routing; a call is made only when its check is not skipped."""
+        path, body = _SAMPLE_CALLS["chat"]
+        verify = self.kit.settings.tls_verify
+        chat_ = cast(AppKey, chat)  # the calls below run only when check_routing found the apps they use
+        other_ = cast(AppKey, other)
+        mine = f" ({chat.product})" if chat else ""
+        return [
+            ("chat answers POST", f"POST {path}{mine}", lambda: self._post(chat_, path, body)),
+            ("no GET rule for chat", f"GET {path}{mine}",
+             lambda: requests.get(chat_.endpoint + path, headers={"Authorization": f"Bearer {chat_.key}"},
+                                  timeout=TIMEOUT, verify=verify)),
+            ("key of another product", f"POST {path}, {other.product if other else 'another product'} key",
+             lambda: self._post(chat_, path, body, key=other_.key)),
+            ("another model's name", f"POST {path}, model {other.model if other else 'of another product'}",
+             lambda: requests.post(chat_.endpoint + path, json={**body, "model": other_.model},
+                                   headers={"Authorization": f"Bearer {chat_.key}"}, timeout=TIMEOUT,
+                                   verify=verify)),
+        ]
 
     def show_refusals(self, rate_limit: bool = True) -> pd.DataFrame:
         """Make the gateway refuse on purpose; `expected` is the status the product's proxy is configured with."""
@@ -289,3 +309,27 @@ def answer_text(data: dict[str, Any]) -> str:
     return str(data.get("error", ""))
 
 
+_ROUTING_CHECKS = ("chat answers POST", "no GET rule for chat", "key of another product", "another model's name")
+
+# Notebook 10's Verify: each routing check → (the phrase its prose uses, the status it must get).
+ROUTING_CLAIMS = {"chat answers POST": ("the chat path answered POST", 200),
+                  "no GET rule for chat": ("refused GET", 404),
+                  "key of another product": ("another product's key was refused", 403)}
+
+
+def verify_routing(routing: pd.DataFrame) -> list[str]:
+    """Assert every routing check that ran; for one that could not run, print `not checked: <claim> — <why>`.
+    Returns the checks that ran."""
+    from maas_helpers.verify import not_checked
+
+    ran = []
+    for check, (claim, expected) in ROUTING_CLAIMS.items():
+        row = routing[routing.check == check]
+        if row.empty or pd.isna(row.status.iloc[0]):
+            not_checked(claim, str(row.body.iloc[0]).removeprefix("not checked: ") if len(row) else "not sent")
+            continue
+        assert int(row.status.iloc[0]) == expected, routing.to_string()
+        if check == "no GET rule for chat":
+            assert "No Mapping Rule matched" in str(row.body.iloc[0]), routing.to_string()
+        ran.append(check)
+    return ran

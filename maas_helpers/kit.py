@@ -218,7 +218,7 @@ class Kit:
             raise
         finally:
             self.progress = None
-        bar.done()
+        bar.done(summary=result.summary())
         return result
 
     def application_keys(self) -> dict[str, str]:

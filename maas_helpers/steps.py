@@ -218,7 +218,23 @@ class TeardownStep:
         return teardown.teardown_apply(self.kit)
 
     def button(self) -> Any:
-        return teardown.teardown_button(self.kit)
+        """Two steps: the first click asks, the second deletes and re-checks (maas_helpers/teardown_widget.py)."""
+        from maas_helpers import teardown_widget
+
+        return teardown_widget.teardown_button(self.kit)
+
+    @property
+    def confirmed(self) -> bool:
+        """The button above deleted (notebook 99's Verify then checks that nothing is left)."""
+        from maas_helpers import teardown_widget
+
+        return teardown_widget.confirmed(self.kit)
+
+    def pending_note(self, left: StepResult) -> str:
+        from maas_helpers import teardown_widget
+        from maas_helpers.widgets import in_interactive_kernel
+
+        return teardown_widget.pending_note(left, in_interactive_kernel())
 
     def __repr__(self) -> str:
         return "<TeardownStep: plan(), apply()>"

@@ -8,7 +8,7 @@ in the state directory). 3scale's seed objects stay.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from maas_helpers.billing import delete_buyer_account
 from maas_helpers.journey import developer_password_file, kit_developers
@@ -57,20 +57,3 @@ def teardown_apply(kit: Kit) -> StepResult:
     result.title = "Teardown"
     return result.extend(kit.destroy())
 
-
-def teardown_button(kit: Kit) -> Any:
-    """A button that runs the teardown after an explicit click (interactive kernels only)."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    button = widgets.Button(description="Remove everything the kit created", button_style="danger",
-                            layout=widgets.Layout(width="auto"))
-    out = widgets.Output()
-
-    def _confirm(_: Any) -> None:
-        button.disabled = True
-        with out:
-            display(teardown_apply(kit))
-
-    button.on_click(_confirm)
-    return widgets.VBox([button, out])

@@ -17,6 +17,7 @@ import ipywidgets as w
 
 from maas_helpers.config import Settings, config_path, load_settings, make_settings, save_settings
 from maas_helpers.errors import ConfigError
+from maas_helpers.results import plural
 
 FORM_FIELDS = ("cluster_domain", "namespace", "tenant", "org_name", "timezone")
 KINDS = ("chat", "completion", "embedding")
@@ -216,8 +217,9 @@ class ObjectProgress:
     def __init__(self, step: str) -> None:
         self.step, self.count = step, 0
         self._lock = threading.Lock()
-        self.bar = w.IntProgress(value=0, min=0, max=max(self._sizes.get(step, 0), 1), description=step[:20],
-                                 bar_style="info")
+        # the whole step name ("plan policies"), not the default 20-character label cut to "plan polici…"
+        self.bar = w.IntProgress(value=0, min=0, max=max(self._sizes.get(step, 0), 1), description=step,
+                                 bar_style="info", style={"description_width": "initial"})
         self.label = w.HTML()
         self.widget = w.HBox([self.bar, self.label])
 
@@ -226,13 +228,17 @@ class ObjectProgress:
             self.count += 1
             self.bar.max = max(self.bar.max, self.count)
             self.bar.value = self.count
-            self.label.value = html.escape(f"{self.count} objects — {action.kind}: {action.name}")
+            self.label.value = html.escape(f"{plural(self.count, 'object')} checked — {action.kind}: {action.name}")
 
-    def done(self, failed: bool = False) -> None:
+    def done(self, failed: bool = False, summary: str | None = None) -> None:
+        """Full bar; the label becomes the result's own summary, so the line and the table below agree (while
+        running it counts every object looked at, some of which the result folds into one row)."""
         self._sizes[self.step] = self.count
         self.bar.max = max(self.count, 1)
         self.bar.value = self.bar.max
         self.bar.bar_style = "danger" if failed else "success"
+        if summary is not None:
+            self.label.value = html.escape(summary)
 
 
 def object_progress(step: str) -> ObjectProgress | None:

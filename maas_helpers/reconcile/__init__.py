@@ -43,7 +43,7 @@ from maas_helpers.reconcile.products import (
 )
 from maas_helpers.reconcile.sample_data import apply_sample_data
 from maas_helpers.reconcile.sso import apply_sso
-from maas_helpers.results import Action, Change, StepResult
+from maas_helpers.results import Action, Change, StepResult, plural
 
 if TYPE_CHECKING:
     from maas_helpers.platform.base import Platform
@@ -243,11 +243,11 @@ class Reconciler:
         result.notes.extend(notes)
         calls, writes = self.client.total_calls - before_calls, self.client.writes - before_writes
         if plan_only:
-            result.notes.append(f"plan only: {calls} API reads, nothing written")
+            result.notes.append(f"plan only: {plural(calls, 'API read')}, nothing written")
         elif writes == 0:
-            result.notes.append(f"already in sync: {calls} API reads, 0 writes")
+            result.notes.append(f"already in sync: {plural(calls, 'API read')}, 0 writes")
         else:
-            result.notes.append(f"{calls} API calls, {writes} writes")
+            result.notes.append(f"{plural(calls, 'API call')}, {plural(writes, 'write')}")
         return result
 
     def apply(self, section: str | None = None) -> StepResult:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from maas_helpers.errors import ConfigError
-from maas_helpers.results import StepResult
+from maas_helpers.results import StepResult, plural
 from maas_helpers.workshop import board, handout, room
 from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec
 from maas_helpers.workshop.sso_users import SsoUsers
@@ -145,8 +145,8 @@ class Workshop:
         csv_path, html_path = handout.write_handout(self.out_dir, f"MaaS workshop {prefix}", cards)
         result.notes.append(f"handout: {html_path} and {csv_path} ({len(cards)} attendees, mode 0600; the only "
                             "place passwords and keys are written)")
-        result.notes.append(f"{self.calls} API calls, {self.writes} writes" + ("" if self.writes else
-                                                                               " — already in sync"))
+        result.notes.append(f"{plural(self.calls, 'API call')}, {plural(self.writes, 'write')}"
+                            + ("" if self.writes else " — already in sync"))
 
 
 def attendee(prefix: str, number: int) -> Attendee:

@@ -48,7 +48,8 @@ def lab(portal_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("jupyter-lab")), "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
          f"--IdentityProvider.token={token}", "--ServerApp.root_dir", str(notebooks),
-         "--LabApp.expose_app_in_browser=True", *allow_root],
+         "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.contents_manager_class=maas_helpers.lab.KernelLanguageContents", *allow_root],
         cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=open(home / "lab.log", "w"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     try:
