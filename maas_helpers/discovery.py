@@ -225,7 +225,7 @@ def isvc_row(obj: Mapping[str, Any], runtime_of: RuntimeLookup | None = None) ->
     if served is None:
         # no --served-model-name: vLLM answers to its --model path; without the runtime's arguments, KServe's
         # vLLM runtime's default ({{.Name}}) is the best guess
-        served = _model_path(args) if runtime and _model_path(args) else name
+        served = (_model_path(args) if runtime else None) or name
     ready, reason = _ready(obj)
     label = f"{runtime_name} ({fmt})" if runtime_name and fmt else str(runtime_name or fmt or "unknown runtime")
     return ModelRow(
@@ -354,13 +354,13 @@ def verify_served_names(rows: Sequence[ModelRow], fetch: ModelsFetch, workers: i
 
 
 def http_models_fetch(verify: bool | str = True, timeout: float = 3.0, headers: Mapping[str, str] | None = None,
-                      max_bytes: int = 1_000_000) -> ModelsFetch:
-    """`GET <url>/v1/models` with a short timeout and a bounded body; None when unreachable or not OpenAI-shaped."""
+                      max_bytes: int = 1_000_000, path: str = "/v1/models") -> ModelsFetch:
+    """`GET <url><path>` (the model list), short timeout, bounded body; None: unreachable or not OpenAI-shaped."""
     import requests
 
     def fetch(url: str) -> list[str] | None:
         try:
-            with requests.get(f"{url.rstrip('/')}/v1/models", timeout=timeout, verify=verify,
+            with requests.get(f"{url.rstrip('/')}{path}", timeout=timeout, verify=verify,
                               headers=dict(headers or {}), stream=True) as resp:
                 if resp.status_code != 200:
                     return None
