@@ -245,9 +245,12 @@ class ModelsStep:
     def _gateway_call(self, check: LockCheck, product: Any, path: str) -> None:
         import requests
 
-        keys = self.kit.application_keys()
-        key = keys.get(product.system_name)
-        endpoint = self.kit.links().get(f"{product.system_name} (production)")
+        try:
+            key = self.kit.application_keys().get(product.system_name)
+            endpoint = self.kit.links().get(f"{product.system_name} (production)")
+        except (MaasError, requests.RequestException) as exc:
+            check.skipped.append(f"{product.system_name}: through the gateway (3scale not reachable: {exc})")
+            return
         if not key or not endpoint:
             check.skipped.append(f"{product.system_name}: through the gateway (no application key or production "
                                  "endpoint yet: run notebooks 4-6)")
