@@ -39,6 +39,9 @@ SANDBOX_MODELS: tuple[tuple[str, str, str], ...] = (
 
 
 SANDBOX_SOURCE = "sandbox model server"
+MODELS_FORMAT = ("give a list of models, each with name, url and kind, e.g. "
+                 "[{name: granite, url: \"http://granite-predictor.llm.svc.cluster.local\", kind: chat}] "
+                 "(leave it [] on the sandbox for its own models)")
 
 
 class ModelEndpoint(BaseModel):
@@ -242,6 +245,8 @@ def _one_line(exc: ValidationError) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown setting; remove it or check its spelling"
+    elif err["loc"][:1] == ("models",) and err["type"] in ("list_type", "model_type", "dict_type"):
+        return f"models: {MODELS_FORMAT} (got {err.get('input')!r})"
     elif err["type"] == "literal_error":
         msg = f"{msg} (got {err.get('input')!r})"
     # the model validator already names the field
