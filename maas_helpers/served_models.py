@@ -135,11 +135,14 @@ class ModelsStep:
         if not models:
             return []
         found = found or self.discover(verify=False)
-        rows = {r.source: r for r in found.rows}
+        # one KServe object serves one model; the sandbox's one server serves several: match its models by name
+        rows = {(r.source, r.served_name if r.source == SANDBOX_SOURCE else ""): r for r in found.rows}
         out = []
         for m in models:
-            row = rows.get(m.source)
-            if row is None:
+            row = rows.get((m.source, m.model if m.source == SANDBOX_SOURCE else ""))
+            if row is None and m.source == SANDBOX_SOURCE:
+                out.append(f"model {m.name}: the sandbox model server no longer serves it")
+            elif row is None:
                 out.append(f"model {m.name}: {m.source} is gone")
             elif not row.ready:
                 out.append(f"model {m.name}: {m.source} is not Ready ({row.reason})")

@@ -114,3 +114,11 @@ def test_the_request_log_is_behind_the_admin_token(sb) -> None:
     assert lb.model_server_log(sb, "/sandbox/requests").status_code == 200
 
 
+
+
+def test_plan_notes_a_saved_model_that_the_server_no_longer_serves(sb) -> None:
+    kit = Kit.configure(target="sandbox", state_dir=str(sb.state_dir), models=[
+        {"name": "markov-chat-small", "url": sb.models_url, "source": "sandbox model server"},
+        {"name": "retired-model", "url": sb.models_url, "source": "sandbox model server"}])
+    assert kit.models.gone() == ["model retired-model: the sandbox model server no longer serves it"]
+    assert "model retired-model: the sandbox model server no longer serves it" in kit.plan().notes
