@@ -60,6 +60,7 @@ class ModelRow:
     model_kind: str = "chat"  # chat | completion | embedding (a guess from the name; editable in the form)
     pod_selector: Mapping[str, str] = field(default_factory=dict)  # the pods a NetworkPolicy must select
     source: str = ""  # "InferenceService llm/granite": where it came from, kept in the catalogue
+    description: str = ""
 
     @property
     def served_note(self) -> str:
@@ -73,6 +74,8 @@ class ModelRow:
     def endpoint(self) -> dict[str, str]:
         """What notebook 0 saves for this row (config.ModelEndpoint fields)."""
         out = {"name": self.system_name, "url": self.url or "", "kind": self.model_kind, "source": self.source}
+        if self.description:
+            out["description"] = self.description
         if self.mapped:
             out["served_name"] = self.served_name
         return out

@@ -106,14 +106,15 @@ class ModelsStep:
     def _sandbox_discovery(self) -> Discovery:
         """The sandbox model server's models, read with the admin token (direct model calls are refused)."""
         info = self.kit.platform.info  # type: ignore[attr-defined]
-        kinds = {name: kind for name, kind, _ in SANDBOX_MODELS}
+        kinds = {name: (kind, text) for name, kind, text in SANDBOX_MODELS}
         ids = http_models_fetch(headers={"Authorization": f"Bearer {info.admin_token}"},
                                 path="/sandbox/models")(info.models_url)
         if ids is None:
             return Discovery(unreadable=[f"the sandbox model server at {info.models_url} did not answer"])
         rows = [ModelRow(namespace="sandbox", name=i, kind="sandbox", runtime="sandbox model server", mode="—",
                          ready=True, reason="", url=info.models_url, served_name=i, verified=True, system_name=i,
-                         model_kind=kinds.get(i, "chat"), source=SANDBOX_SOURCE) for i in ids]
+                         model_kind=kinds.get(i, ("chat", ""))[0], source=SANDBOX_SOURCE,
+                         description=kinds.get(i, ("", ""))[1]) for i in ids]
         return Discovery(rows=rows)
 
     def list(self, namespaces: _Names | None = None) -> Any:

@@ -139,7 +139,8 @@ class ConfigureForm:
                 note = "; ".join(filter(None, [note, f"served name {found.served_name} unverified"]))
             elif found.mapped:
                 note = "; ".join(filter(None, [note, f"serves {found.served_name!r}: system name {found.system_name}"]))
-            self.add_model(entry["name"], entry["url"], entry["kind"], use=ticked and found.ready,
+            self.add_model(entry["name"], entry["url"], entry["kind"], entry.get("description", ""),
+                           use=ticked and found.ready,
                            source=entry["source"], served_name=entry.get("served_name", ""), note=note)
 
     def add_model(self, name: str = "", url: str = "", kind: str = "chat", description: str = "", *,
