@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
 from maas_helpers.config import Settings, load_settings, make_settings, save_settings
+from maas_helpers.errors import MaasError
 from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
@@ -206,7 +207,10 @@ class Kit:
         result = self._with_progress(f"plan {section or ''}".strip(), lambda: self.reconciler.plan(section))
         if section is None and any(m.source for m in self.settings.models):
             # a model chosen from discovery that went away: reported here, pruning is the ownership rule's
-            result.notes += self.models.gone()
+            try:
+                result.notes += self.models.gone()
+            except MaasError as exc:  # the 3scale plan stands; say what could not be compared
+                result.notes.append(f"could not compare the models with what is served: {exc}")
         return result
 
     def destroy(self) -> StepResult:
