@@ -223,8 +223,9 @@ class ModelsStep:
                                 "(maas models lockdown --print | oc apply -f -)")
         return result
 
-    def remove_lockdown(self) -> StepResult:
-        """Teardown: delete the NetworkPolicies the kit created (its labels), in the configured models' namespaces."""
+    def remove_lockdown(self, plan_only: bool = False) -> StepResult:
+        """Teardown: delete the NetworkPolicies the kit created (its labels), in the configured models' namespaces
+        (`plan_only`: what would be deleted, for the teardown preview)."""
         result = StepResult("NetworkPolicies")
         if self._sandbox:
             return result
@@ -235,6 +236,9 @@ class ModelsStep:
             for obj in kube.list(lockdown.API_VERSION, lockdown.KIND, ns):
                 name = obj["metadata"]["name"]
                 if not cluster_owned(obj, instance):
+                    continue
+                if plan_only:
+                    result.add(lockdown.KIND, f"{ns}/{name}", Change.PLANNED_DELETE)
                     continue
                 gone = kube.delete(lockdown.API_VERSION, lockdown.KIND, name, ns)
                 result.add(lockdown.KIND, f"{ns}/{name}", Change.DELETED if gone else Change.UNCHANGED)

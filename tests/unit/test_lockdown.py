@@ -254,6 +254,10 @@ def test_teardown_removes_only_the_kits_policies() -> None:
     other = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
              "metadata": {"name": "allow-monitoring", "namespace": "llm"}, "spec": {"podSelector": {}}}
     kube._put(other)
+    preview = kit.models.remove_lockdown(plan_only=True)
+    assert [(a.name, a.change) for a in preview.actions] == [("llm/maas-gateway-only-granite",
+                                                              Change.PLANNED_DELETE)]
+    assert kube.deleted == []
     result = kit.models.remove_lockdown()
     assert [(a.name, a.change) for a in result.actions] == [("llm/maas-gateway-only-granite", Change.DELETED)]
     assert kube.get("networking.k8s.io/v1", "NetworkPolicy", "allow-monitoring", "llm") is not None
