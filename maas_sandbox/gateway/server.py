@@ -419,6 +419,7 @@ class Exchange:
         body = request.body
         llm = product.llm
         data = None
+        client_body = body  # the quota bound is the client's body, as the Lua policy computes it
         if llm is not None:
             data = lm.request_json(request.headers.get("content-type"), body)
             rewritten, self.request_model = lm.rewrite_parsed(llm, body, data)
@@ -437,12 +438,19 @@ class Exchange:
             usage, _matched = match_usage(product.rules, request.method, path, args)
             backend = gateway.backend
             if llm is not None and llm.quota_enabled:
-                estimate = lm.estimate_usage(llm, path, body, data)
-                decision, self.reservation = backend.admit(
-                    product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1), estimate
-                )
+                # Admitted only if usage + reserved + this request's own bound fits every limit (issue 28).
+                estimate = lm.estimate_usage(llm, path, client_body, data)
+                asked = lm.quota_request(llm, estimate)
+                decision, self.reservation = backend.admit(product.service_id, user_key, asked, estimate)
                 if decision.status == LIMITS_EXCEEDED:
-                    self._limits_exceeded(product, decision.retry_after)
+                    exceeded = decision.exceeded
+                    described = None
+                    if exceeded is not None:
+                        own = estimate.get(exceeded.metric, max(asked.values(), default=0))
+                        described = lm.quota_header(
+                            exceeded.metric, exceeded.value, exceeded.period, exceeded.remaining, own
+                        )
+                    self._limits_exceeded(product, decision.retry_after, described)
                     return
             if not usage:
                 self.send_error(product.errors["no_match"])
@@ -501,8 +509,10 @@ class Exchange:
             found = creds.from_form(request.method, request.headers, body, product.user_key)
         return found
 
-    def _limits_exceeded(self, product: CompiledProduct, retry_after: int) -> None:
+    def _limits_exceeded(self, product: CompiledProduct, retry_after: int, quota: str | None = None) -> None:
         extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
+        if quota is not None:
+            extra.append(("X-LLM-Quota", quota))
         self.send_error(product.errors["limits_exceeded"], extra)
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:

@@ -525,33 +525,43 @@ def test_client_hanging_up_mid_stream_is_counted(admin: Admin, sb: SandboxInfo, 
     assert f'llm_estimated_reports_total{{service_id="{p.id}"' in exposition
 
 
-def test_token_quota_admits_below_limit_and_overshoot_is_one_request(
+def test_token_quota_admits_while_the_request_bound_fits_and_is_never_passed(
     admin: Admin, sb: SandboxInfo, chat_model: str
 ) -> None:
+    """Issue 28 item 8: admission asks for usage + this request's upper bound (body bytes + max_tokens), so
+    sequential requests are admitted while their bound fits what is left, and the recorded total never
+    passes the limit; the refusal names the limit and its period (X-LLM-Quota)."""
     quota = {**LLM, "configuration": {"quota": {"enabled": True, "metrics": ["total_tokens"]}}}
     p = make_product(admin, sb.models_url, chain=[CORS, quota, APICAST])
-    p.limit("total_tokens", "day", 20)
+    limit = 400
+    p.limit("total_tokens", "day", limit)
     key = p.keys[0]
-    spent, admitted = 0, 0
-    for _ in range(20):
+    body = json.dumps(chat_body(chat_model, stream=True)).encode()
+    bound = len(body) + 8  # prompt <= body bytes, completion <= max_tokens
+    spent, admitted, refused = 0, 0, None
+    for _ in range(40):
         r = requests.post(
             p.production + "/v1/chat/completions",
-            json=chat_body(chat_model, stream=True, max_tokens=8),
-            headers=bearer(key),
+            data=body,
+            headers={**bearer(key), "Content-Type": "application/json"},
             timeout=30,
         )
         if r.status_code == 429:
-            assert r.text == "Usage limit exceeded" and "Retry-After" in r.headers
+            refused = r
             break
         assert r.status_code == 200
         admitted += 1
         for line in r.text.splitlines():
             if line.startswith("data: {") and '"usage": {' in line.replace('"usage":{', '"usage": {'):
                 spent = spent + json.loads(line[6:])["usage"]["total_tokens"]
-    assert admitted >= 1
+    assert refused is not None and admitted >= 2
+    assert refused.text == "Usage limit exceeded" and "Retry-After" in refused.headers
+    assert refused.headers["X-LLM-Quota"] == (
+        f"metric=total_tokens; limit={limit}; period=day; remaining={limit - spent}; requested={bound}"
+    )
     recorded = usage_total(admin, p, "total_tokens")
     assert recorded == spent
-    assert 20 <= recorded < 20 + spent / admitted + 1  # at most one request's tokens over the quota
+    assert limit - bound < recorded <= limit  # never over; refused only once the next bound no longer fit
     # the quota does not count the check itself: hits equals admitted requests
     assert usage_total(admin, p, "hits") == admitted
 
