@@ -4,8 +4,10 @@ APIcast sends each product's proxy `secret_token` upstream as `X-3scale-proxy-se
 `proxy_set_header X-3scale-proxy-secret-token $secret_token`, gateway/conf.d/apicast.conf). Run with `--state-dir`,
 the model server answers a model request only when that header carries the secret token of a deployed product
 configuration; the sandbox's gateway writes their SHA-256 digests to `<state dir>/model-access.json` (0600) whenever
-its route table changes (before it forwards the first request of a new configuration); this gate re-reads the file
-only when its `stat` changed, so a request costs one `stat`, one hash and a set lookup. `GET /health` stays open, as
+its route table changes (before it forwards the first request of a new configuration). This gate `stat`s the file
+when a request carries a token it does not know (a product deployed a moment ago is accepted at once) and at most
+every RECHECK_S otherwise (a deleted product's token stops working within that), re-reading it only when it
+changed: a request costs one hash and a set lookup. `GET /health` stays open, as
 the kubelet's probes reach a pod whatever the NetworkPolicy says. The `/sandbox/*` test endpoints (the request log,
 which shows prompts and headers) need the sandbox's admin token as a bearer token; without `--state-dir` they are
 not served at all and the model API is open (a model server started by hand on loopback, for its own tests).
@@ -18,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,6 +32,7 @@ CREDENTIALS_FILE = "credentials.json"
 SECRET_HEADER = b"x-3scale-proxy-secret-token"
 OPEN_PATHS = frozenset({"/health"})
 DEBUG_PREFIX = "/sandbox/"
+RECHECK_S = 0.25  # how stale the accepted set may get for a token it holds (an unknown token re-reads at once)
 log = logging.getLogger("maas_sandbox.models")
 
 
@@ -62,6 +66,8 @@ class ModelAccess:
         self.locked = self.state_dir is not None
         self.allowed: frozenset[str] = frozenset()
         self._seen: tuple[int, int] | None = None
+        self._path = str(self.state_dir / ACCESS_FILE) if self.state_dir is not None else ""
+        self._next_check = 0.0
         self.admin_token: bytes | None = None
         if self.state_dir is not None:
             try:
@@ -72,10 +78,8 @@ class ModelAccess:
             self._reload()
 
     def _reload(self) -> None:
-        assert self.state_dir is not None
-        path = self.state_dir / ACCESS_FILE
         try:
-            st = path.stat()
+            st = os.stat(self._path)
         except OSError:
             self.allowed, self._seen = frozenset(), None
             return
@@ -83,7 +87,8 @@ class ModelAccess:
         if stamp == self._seen:
             return
         try:
-            self.allowed = frozenset(json.loads(path.read_text()).get("sha256") or ())
+            with open(self._path) as fh:
+                self.allowed = frozenset(json.load(fh).get("sha256") or ())
         except (OSError, ValueError):
             return  # a half-written file is replaced atomically; keep the last good set
         self._seen = stamp
@@ -93,8 +98,15 @@ class ModelAccess:
             return True
         if not token:
             return False
-        self._reload()  # one stat: a product deployed or deleted a moment ago counts at once
-        return digest(token) in self.allowed
+        now = time.monotonic()
+        if now >= self._next_check:  # a deleted product's token stops working within RECHECK_S
+            self._next_check = now + RECHECK_S
+            self._reload()
+        value = digest(token)
+        if value in self.allowed:
+            return True
+        self._reload()  # a product deployed a moment ago: the gateway rewrote the file before forwarding
+        return value in self.allowed
 
     def admin_ok(self, authorization: bytes | None) -> bool:
         if self.admin_token is None or not authorization:
