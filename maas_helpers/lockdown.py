@@ -41,8 +41,9 @@ GATEWAY_NAMESPACE = "openshift-ingress"
 
 
 def kit_instance(settings: Any) -> str:
-    """The ownership instance value of the kit's cluster objects (the 3scale namespace until issue 23 decides)."""
-    return str(settings.namespace)
+    """The ownership instance value of the kit's cluster objects: the same one the platform labels its objects
+    with (`Settings.cluster_instance`, issue 23)."""
+    return str(settings.cluster_instance)
 
 
 def policy_name(row: ModelRow) -> str:
