@@ -202,6 +202,7 @@ class Product(_Model):
     description: str = ""
     kind: Literal["chat", "completion", "embedding"] = "chat"
     model: str  # served model name clients pass as `model` (used in the ActiveDoc examples)
+    source: str = ""  # where the model came from (discovery: "InferenceService llm/granite"); "" = typed by hand
     backend: Backend
     path: str = "/"  # backend usage path
     methods: list[Method]
@@ -428,7 +429,8 @@ def product_for_model(model: ModelEndpoint, plans: list[Plan] | None = None) -> 
         name=model.name,
         description=_product_description(model),
         kind=model.kind,
-        model=model.name,
+        model=model.model,
+        source=model.source,
         backend=Backend(system_name=sn, name=model.name, private_endpoint=model.url,
                         description=f"Model server of {model.name} (in-cluster URL)."),
         methods=default_methods(model.kind),

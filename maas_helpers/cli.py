@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from maas_helpers.catalogue import load_catalogue
+from maas_helpers.cli_models import models_app
 from maas_helpers.cli_sandbox import sandbox_app
 from maas_helpers.config import config_path, load_settings, make_settings
 from maas_helpers.errors import MaasError
@@ -24,6 +25,7 @@ from maas_helpers.workshop.cli import workshop_app
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(workshop_app, name="workshop")
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 

@@ -35,7 +35,10 @@ def teardown_plan(kit: Kit) -> StepResult:
     result = StepResult("Teardown plan")
     for username, account_id in developer_accounts(kit):
         result.add(DEVELOPER, username, Change.PLANNED_DELETE, f"id {account_id}, with its applications")
-    return result.extend(kit.reconciler.plan_destroy())
+    result.extend(kit.reconciler.plan_destroy())
+    if kit.settings.target == "openshift":  # the lock's NetworkPolicies (kit.destroy removes them)
+        result.extend(kit.models.remove_lockdown(plan_only=True))
+    return result
 
 
 def remove_developers(kit: Kit) -> StepResult:

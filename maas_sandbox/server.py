@@ -84,7 +84,8 @@ def _start_models(sandbox: Sandbox) -> subprocess.Popen[bytes] | None:
         return None
     logfile = open(sandbox.state.logs / "models.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
-        [sys.executable, "-m", "maas_sandbox.models", "--host", HOST, "--port", str(sandbox.ports.models)],
+        [sys.executable, "-m", "maas_sandbox.models", "--host", HOST, "--port", str(sandbox.ports.models),
+         "--state-dir", str(sandbox.state.path)],
         stdout=logfile,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
