@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin import extra_fields
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -40,7 +41,7 @@ def application_view(sandbox: Sandbox, app: Obj) -> Obj:
     service = store.get("service", app["service_id"]) or {}
     plan = store.get("plan", app["plan_id"]) or {}
     account = store.get("account", app["account_id"]) or {}
-    view = public(app)
+    view = {**public(app), **extra_fields.extra_view(sandbox, "Cinstance", app)}
     view.update(
         {
             "end_user_required": False,
@@ -124,6 +125,7 @@ async def create_application(request: Request, account_id: str) -> Response:
         params.get("name") or "",
         params.get("description") or "",
         params.get("user_key") or None,
+        extra=extra_fields.assign(sandbox, "Cinstance", None, params, by_buyer=False),  # buyers_applications_controller
     )
     return _show(sandbox, app, status=201)
 
@@ -139,7 +141,11 @@ async def update_application(request: Request, account_id: str, app_id: str) -> 
     sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    return _show(sandbox, accounts.update_application(sandbox, app, params))
+    app = accounts.update_application(sandbox, app, params)
+    extra = extra_fields.assign(sandbox, "Cinstance", app.get(extra_fields.STORED), params, by_buyer=False)
+    if extra != (app.get(extra_fields.STORED) or {}):
+        app = sandbox.store.update("application", app["id"], {extra_fields.STORED: extra})
+    return _show(sandbox, app)
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}.json")
