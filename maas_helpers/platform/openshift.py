@@ -923,6 +923,12 @@ class OpenShiftPlatform:
 
     # --- teardown -------------------------------------------------------------------------------------
 
+    def plan_destroy(self) -> StepResult:
+        """Placeholder until the cluster side of issue 23 (branch i25) previews its own deletions."""
+        result = StepResult("remove the MaaS cluster objects")
+        result.notes.append("openshift: the cluster objects are not previewed yet (issue 23, cluster side)")
+        return result
+
     def destroy(self) -> StepResult:
         """Delete what the ensure_* steps created, newest first; namespaces only when the kit created them."""
         s = self.settings

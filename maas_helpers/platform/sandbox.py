@@ -222,3 +222,7 @@ class SandboxPlatform:
         result = StepResult("Platform")
         result.notes.append("sandbox: nothing to remove on the platform; 'maas sandbox reset' wipes all sandbox state")
         return result
+
+    def plan_destroy(self) -> StepResult:
+        """Nothing runs on a cluster here: the sandbox's processes and state stay (`maas sandbox reset` wipes them)."""
+        return self.destroy()

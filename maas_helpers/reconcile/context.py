@@ -95,7 +95,8 @@ class Context:
 
     def inventory(self) -> ownership.Inventory:
         """The tenant's inventory of what the kit created (read once per run, shared by the product workers)."""
-        return self.cached("inventory", lambda: ownership.load_inventory(self.client))  # type: ignore[no-any-return]
+        inventory: ownership.Inventory = self.cached("inventory", lambda: ownership.load_inventory(self.client))
+        return inventory
 
     def _record_owned(self, inventory: ownership.Inventory, owning: list[tuple[Action, Write]],
                       known: Mapping[str, dict[str, Any]]) -> None:
@@ -103,10 +104,11 @@ class Context:
         changed = False
         with inventory.lock:
             for action, write in owning:
-                if write.method == "POST" and write.provides in known and "id" in known[write.provides]:
-                    inventory.record(write.owns or "", known[write.provides]["id"], action.name)
+                key = write.provides or ""
+                if write.method == "POST" and key in known and "id" in known[key]:
+                    inventory.record(write.owns or "", known[key]["id"], action.name)
                     changed = True
-                elif write.method == "DELETE" and write.provides in known:
+                elif write.method == "DELETE" and key in known:
                     inventory.forget(write.owns or "", write.args[0])
                     changed = True
         if changed or any(w.method == "POST" for _, w in owning):

@@ -215,8 +215,8 @@ def plan_prune(inventory: ownership.Inventory, keep: Keep, services: Mapping[int
     return actions, gone
 
 
-def observe_prune(ctx: Context, keep: Keep) -> tuple[dict[int, Any], dict[int, Any], dict[int, Any], list[Obj],
-                                                      set[int]]:
+def observe_prune(ctx: Context, keep: Keep) -> tuple[dict[int, Any], dict[int, Any], dict[int, Any],
+                                                      list[dict[str, Any]], set[int]]:
     """What `plan_prune` needs, read with the run's cached lists (services, backends, ActiveDocs, accounts) plus one
     listing of every application."""
     services = {int(s["id"]): entity(s) for s in ctx.services().values()}
