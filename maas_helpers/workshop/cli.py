@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from maas_helpers.errors import MaasError
+from maas_helpers.errors import ConfigError, MaasError
 from maas_helpers.workshop import DEFAULT_DIR, MAX_ATTENDEES, Workshop, WorkshopSpec
 from maas_helpers.workshop import board as board_mod
 
@@ -57,8 +57,13 @@ def up(
     """Create (or complete) the room: accounts, SSO users, one application per model; write the handout."""
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
+        room = _room(config, state_dir, out_dir)
+        try:  # no --prefix: the room `up` made here before, else a new unguessable one
+            prefix = prefix or room.prefix()
+        except ConfigError:
+            prefix = None
         spec = WorkshopSpec(attendees=attendees, plan=plan, models=names, **({"prefix": prefix} if prefix else {}))
-        _show(_room(config, state_dir, out_dir).up(spec))
+        _show(room.up(spec))
     except MaasError as exc:
         _fail(exc)
 
