@@ -55,7 +55,10 @@ class Step:
         title = f"plan {self.title}"  # one progress bar for the step in JupyterLab, not one per section
         return self.kit._with_progress(title, lambda: merged(title, [self.kit.plan(s) for s in self.sections]))
 
-    def apply(self) -> StepResult:
+    def apply(self, prune: bool = False) -> StepResult:
+        """`prune=True` confirms deleting a product no longer in the catalogue that holds applications the kit did
+        not create (without it such a product is reported and kept)."""
+        self.kit.prune = prune
         return self.kit._with_progress(
             self.title, lambda: merged(self.title, [self.kit.apply(s) for s in self.sections]))
 
@@ -221,9 +224,11 @@ STEPS: dict[str, Callable[[Kit], Any]] = {
     "apimanager": ApiManagerStep,
     "tenant": lambda kit: TenantStep(kit, "tenant", ("organisation", "policy_registry"),
                                      listings.get_provider_account),
-    "backends": lambda kit: Step(kit, "backends", ("backends",), listings.list_backends),
+    # both end with `prune`: what the kit owns and the catalogue no longer names (a backend goes only after the
+    # product that uses it, so notebook 3 already removes a dropped model's product and ActiveDoc too)
+    "backends": lambda kit: Step(kit, "backends", ("backends", "prune"), listings.list_backends),
     "products": lambda kit: ProductsStep(kit, "products", ("products", "metrics", "mapping_rules", "authentication",
-                                                           "sample_data"), listings.list_mapping_rules),
+                                                           "sample_data", "prune"), listings.list_mapping_rules),
     "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
                                  listings.list_proxy_versions),
     "plans": lambda kit: Step(kit, "application plans", ("plans", "subscriptions_and_apps"),

@@ -45,8 +45,15 @@ def owned_accounts(kit: Kit) -> list[dict[str, Any]]:
 
 
 def developer_accounts(kit: Kit) -> list[tuple[str, int]]:
-    """(org name, account id) of every account the kit signed up that still exists."""
-    return [(str(a.get("org_name")), int(a["id"])) for a in owned_accounts(kit)]
+    """(username, account id) of the journey's developer accounts (notebook 10) that still exist and carry the
+    kit's mark (an account someone else made with that username is not the kit's)."""
+    instance = ownership.load_inventory(kit.admin).instance
+    out = []
+    for username in kit_developers(kit):
+        found = kit.admin.get_json("/admin/api/accounts/find.json", allow_404=True, params={"username": username})
+        if found is not None and ownership.marked(found["account"], instance):
+            out.append((username, int(found["account"]["id"])))
+    return out
 
 
 def _workshop_sso_users(kit: Kit, accounts: list[dict[str, Any]],
@@ -76,8 +83,9 @@ def _plan(kit: Kit) -> tuple[StepResult, list[Callable[[], Any]]]:
     result = StepResult("Teardown plan")
     runs: list[Callable[[], Any]] = []
     accounts = owned_accounts(kit)
+    usernames = {account_id: username for username, account_id in developer_accounts(kit)} if accounts else {}
     for account in accounts:
-        result.add(DEVELOPER, str(account.get("org_name")), Change.PLANNED_DELETE,
+        result.add(DEVELOPER, usernames.get(int(account["id"]), str(account.get("org_name"))), Change.PLANNED_DELETE,
                    f"id {account['id']}, with its users and applications")
         runs.append(partial(kit.admin.request, "DELETE", f"/admin/api/accounts/{account['id']}.json", allow=(404,)))
     for user, client in _workshop_sso_users(kit, accounts, result):
