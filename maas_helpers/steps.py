@@ -208,6 +208,10 @@ class TeardownStep:
     def plan(self) -> StepResult:
         return teardown.teardown_plan(self.kit)
 
+    def left(self) -> list[str]:
+        """What the kit still owns on the Admin API side, read fresh (empty: the teardown is complete)."""
+        return teardown.verify_teardown(self.kit)
+
     def apply(self) -> StepResult:
         return teardown.teardown_apply(self.kit)
 
@@ -224,9 +228,9 @@ STEPS: dict[str, Callable[[Kit], Any]] = {
     "apimanager": ApiManagerStep,
     "tenant": lambda kit: TenantStep(kit, "tenant", ("organisation", "policy_registry"),
                                      listings.get_provider_account),
-    # both end with `prune`: what the kit owns and the catalogue no longer names (a backend goes only after the
-    # product that uses it, so notebook 3 already removes a dropped model's product and ActiveDoc too)
-    "backends": lambda kit: Step(kit, "backends", ("backends", "prune"), listings.list_backends),
+    # the products step ends with `prune`: what the kit owns and the catalogue no longer names (a backend goes
+    # only after the product that uses it; notebook 3 previews it with `kit.plan("prune")`)
+    "backends": lambda kit: Step(kit, "backends", ("backends",), listings.list_backends),
     "products": lambda kit: ProductsStep(kit, "products", ("products", "metrics", "mapping_rules", "authentication",
                                                            "sample_data", "prune"), listings.list_mapping_rules),
     "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
