@@ -74,6 +74,10 @@ class Workshop:
             raise ConfigError("workshop: no workshop here yet; run `maas workshop up --attendees N` or pass --prefix")
         return str(chosen)
 
+    def saved_prefix(self) -> str:
+        """The prefix the last `up` here used ("" when none: `WorkshopSpec` then draws an unguessable one)."""
+        return str(handout.load_state(self.out_dir, STATE).get("prefix") or "")
+
     def _instance(self) -> str:
         """The kit's owner mark in this tenant (maas_helpers/ownership.py)."""
         return ownership.load_inventory(self.admin).instance

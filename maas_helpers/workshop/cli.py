@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from maas_helpers.errors import ConfigError, MaasError
+from maas_helpers.errors import MaasError
 from maas_helpers.workshop import DEFAULT_DIR, MAX_ATTENDEES, Workshop, WorkshopSpec
 from maas_helpers.workshop import board as board_mod
 
@@ -58,11 +58,8 @@ def up(
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
         room = _room(config, state_dir, out_dir)
-        try:  # no --prefix: the room `up` made here before, else a new unguessable one
-            prefix = prefix or room.prefix()
-        except ConfigError:
-            prefix = None
-        spec = WorkshopSpec(attendees=attendees, plan=plan, models=names, **({"prefix": prefix} if prefix else {}))
+        # no --prefix: the room `up` made here before, else a new unguessable one
+        spec = WorkshopSpec(attendees=attendees, prefix=prefix or room.saved_prefix(), plan=plan, models=names)
         _show(room.up(spec))
     except MaasError as exc:
         _fail(exc)

@@ -62,6 +62,8 @@ class WorkshopSpec:
     models: tuple[str, ...] = field(default_factory=tuple)  # empty: every model of the catalogue
 
     def __post_init__(self) -> None:
+        if self.prefix == "":  # "" = choose one (notebook 12's `prefix = None`)
+            object.__setattr__(self, "prefix", default_prefix())
         # One line each, before anything is read or written.
         if not isinstance(self.attendees, int) or not 1 <= self.attendees <= MAX_ATTENDEES:
             raise ConfigError(f"workshop: --attendees must be between 1 and {MAX_ATTENDEES} (got {self.attendees})")
