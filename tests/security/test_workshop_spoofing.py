@@ -39,3 +39,31 @@ def test_a_lookalike_workshop_account_is_never_adopted_nor_deleted(tmp_path: Pat
             "wsa-001 [maas-workshop]"
         assert kit.admin.get_json("/admin/api/accounts/find.json", allow_404=True, params={"username": "wsa-001"}) \
             is None
+
+
+def test_a_developer_cannot_write_the_mark_through_the_portal(tmp_path: Path) -> None:
+    """porta app/models/fields_definition.rb `editable_by?` (a buyer edits no hidden / read-only field) and
+    app/lib/fields/fields.rb `editable_defined_fields_for`: the portal's signup never stores `maas_owner`, however
+    the form names it; only the Admin API does (maas_sandbox/admin/extra_fields.py)."""
+    import re
+
+    import requests
+
+    with running(tmp_path / "state") as info:
+        kit = applied_kit(info, "MaaS Portal Spoof Org")
+        inventory = ownership.load_inventory(kit.admin)
+        ownership.ensure_owner_fields(kit.admin, inventory)
+        s = requests.Session()
+        page = s.get(info.portal_url + "/signup", timeout=10).text
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        assert token, page[:300]
+        resp = s.post(info.portal_url + "/signup", timeout=10, data={
+            "authenticity_token": token.group(1), "account[org_name]": "eve org", "account[user][username]": "eve",
+            "account[user][email]": "eve@example.com", "account[user][password]": "s3cret-pass-9",
+            "account[maas_owner]": inventory.instance, "account[extra_fields][maas_owner]": inventory.instance,
+            "account[user][maas_owner]": inventory.instance, "maas_owner": inventory.instance})
+        assert resp.status_code == 200 and "eve" in resp.text, resp.text[:300]
+        account = kit.admin.get_json("/admin/api/accounts/find.json", params={"username": "eve"})["account"]
+        assert account["maas_owner"] is None and not ownership.marked(account, inventory.instance)
+        users = kit.admin.get_json(f"/admin/api/accounts/{account['id']}/users.json")["users"]
+        assert all(u["user"].get("maas_owner") is None for u in users)
