@@ -62,3 +62,13 @@ def test_a_model_removed_from_the_catalogue_is_pruned(tmp_path: Path) -> None:
         assert not gone.active_doc or gone.active_doc.system_name not in docs
         again = kit.plan()
         assert not [a for a in again.actions if a.change is Change.PLANNED_DELETE]
+
+
+def test_an_admin_only_field_cannot_be_required(tmp_path: Path) -> None:
+    """porta app/models/fields_definition.rb `check_base_validations`: required and hidden/read_only exclude each
+    other (a buyer could never fill a required field it cannot edit)."""
+    with running(tmp_path / "state") as info:
+        kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="MaaS Fields Org")
+        resp = kit.admin.request("POST", "/admin/api/fields_definitions.json", allow=(422,), json={
+            "target": "Account", "name": "both", "label": "Both", "required": True, "hidden": True})
+        assert resp.status_code == 422 and "required" in resp.json()["errors"], resp.text
