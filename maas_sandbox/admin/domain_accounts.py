@@ -368,7 +368,7 @@ def signup(
                 "credit_card_stored": False,
                 "monthly_billing_enabled": True,
                 "monthly_charging_enabled": True,
-                **({"_extra": account_extra} if account_extra else {}),  # Admin API only: extra_fields.py
+                **({"_extra": account_extra} if account_extra else {}),  # Admin API only: domain_extra_fields.py
             },
         )
         user = create_user(
@@ -568,7 +568,7 @@ def create_application(
                 "user_key": key,
                 "first_traffic_at": None,
                 "first_daily_traffic_at": None,
-                **({"_extra": extra} if extra else {}),  # Admin API only: extra_fields.py
+                **({"_extra": extra} if extra else {}),  # Admin API only: domain_extra_fields.py
             },
         )
 

@@ -44,7 +44,7 @@ def test_a_lookalike_workshop_account_is_never_adopted_nor_deleted(tmp_path: Pat
 def test_a_developer_cannot_write_the_mark_through_the_portal(tmp_path: Path) -> None:
     """porta app/models/fields_definition.rb `editable_by?` (a buyer edits no hidden / read-only field) and
     app/lib/fields/fields.rb `editable_defined_fields_for`: the portal's signup never stores `maas_owner`, however
-    the form names it; only the Admin API does (maas_sandbox/admin/extra_fields.py)."""
+    the form names it; only the Admin API does (maas_sandbox/admin/domain_extra_fields.py)."""
     import re
 
     import requests

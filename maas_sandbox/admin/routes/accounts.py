@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin import extra_fields
+from maas_sandbox.admin import domain_extra_fields as extra_fields
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -138,8 +138,7 @@ async def update_account(request: Request, account_id: str) -> Response:
     attrs = wrapped(params, "account")
     account = accounts.update_account(sandbox, account_of(sandbox, account_id), attrs)
     extra = extra_fields.assign(sandbox, "Account", account.get(extra_fields.STORED), attrs, by_buyer=False)
-    if extra != (account.get(extra_fields.STORED) or {}):  # accounts_controller.rb update_with_flattened_attributes
-        account = sandbox.store.update("account", account["id"], {extra_fields.STORED: extra})
+    account = extra_fields.store(sandbox, "account", account, extra)  # accounts_controller.rb update
     return single("account", account_view(sandbox, account))
 
 

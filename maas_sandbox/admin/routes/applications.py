@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from maas_sandbox.admin import domain_accounts as accounts
-from maas_sandbox.admin import extra_fields
+from maas_sandbox.admin import domain_extra_fields as extra_fields
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -143,8 +143,7 @@ async def update_application(request: Request, account_id: str, app_id: str) -> 
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
     app = accounts.update_application(sandbox, app, params)
     extra = extra_fields.assign(sandbox, "Cinstance", app.get(extra_fields.STORED), params, by_buyer=False)
-    if extra != (app.get(extra_fields.STORED) or {}):
-        app = sandbox.store.update("application", app["id"], {extra_fields.STORED: extra})
+    app = extra_fields.store(sandbox, "application", app, extra)
     return _show(sandbox, app)
 
 

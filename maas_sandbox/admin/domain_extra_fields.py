@@ -56,3 +56,10 @@ def extra_view(sandbox: Sandbox, target: str, obj: Obj) -> Obj:
     """Each defined extra field as the Admin API shows it (top-level, null when unset)."""
     stored = obj.get(STORED) or {}
     return {f["name"]: stored.get(f["name"]) for f in defined(sandbox, target)}
+
+
+def store(sandbox: Sandbox, kind: str, obj: Obj, values: Obj) -> Obj:
+    """Save an account's / application's extra fields when they changed (the Admin API's update)."""
+    if values == (obj.get(STORED) or {}):
+        return obj
+    return sandbox.store.update(kind, obj["id"], {STORED: values})
