@@ -18,6 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from maas_helpers import ownership
+from maas_helpers.billing import delete_buyer_account
 from maas_helpers.errors import MaasError
 from maas_helpers.journey import developer_password_file, kit_developers
 from maas_helpers.results import Action, Change, StepResult
@@ -87,20 +88,12 @@ def _plan(kit: Kit) -> tuple[StepResult, list[Callable[[], Any]]]:
     for account in accounts:
         result.add(DEVELOPER, usernames.get(int(account["id"]), str(account.get("org_name"))), Change.PLANNED_DELETE,
                    f"id {account['id']}, with its users and applications")
-        runs.append(partial(kit.admin.request, "DELETE", f"/admin/api/accounts/{account['id']}.json", allow=(404,)))
+        # invoices not yet issued are cancelled first; an issued, unpaid one stops it with a clear line (billing.py)
+        runs.append(partial(delete_buyer_account, kit.admin, int(account["id"]), str(account.get("org_name"))))
     for user, client in _workshop_sso_users(kit, accounts, result):
         result.add(SSO_USER, str(user.get("username")), Change.PLANNED_DELETE, f"realm {client.realm} (workshop)")
         runs.append(partial(client.delete, user["id"]))
     return result, runs
-
-
-def _platform_plan(kit: Kit) -> StepResult:
-    plan = getattr(kit.platform, "plan_destroy", None)  # the cluster side (issue 23, platform protocol)
-    if plan is None:
-        result = StepResult("Platform")
-        result.notes.append(f"{kit.platform.name}: this platform cannot preview its deletions yet")
-        return result
-    return plan()
 
 
 def teardown_plan(kit: Kit) -> StepResult:
@@ -108,7 +101,7 @@ def teardown_plan(kit: Kit) -> StepResult:
     then the platform's cluster objects."""
     result, _ = _plan(kit)
     result.extend(kit.reconciler.plan_destroy())
-    result.extend(_platform_plan(kit))
+    result.extend(kit.platform.plan_destroy())  # the cluster side: destroy's own plan (labelled objects)
     if not any(a.change is Change.PLANNED_DELETE for a in result.actions):
         result.notes.append(GONE_NOTE)
     return result
