@@ -272,6 +272,9 @@ class Catalogue(_Model):
     applications: list[Application] = Field(default_factory=list)
     subscribe_existing_accounts: bool = True  # service subscription of every developer account to every product
     remove_sample_data: bool = True  # 3scale's sample product `api`: delete its plans, unpublish Echo (sample_data.py)
+    # objects that exist in 3scale without the kit's ownership record and that the kit should take over, as
+    # "product:<system_name>", "backend:<system_name>" or "active_doc:<system_name>" (maas_helpers/ownership.py)
+    adopt: list[str] = Field(default_factory=list)
     portal: Portal = Field(default_factory=Portal)
     sso: Sso = Field(default_factory=Sso)
 

@@ -88,10 +88,14 @@ def _print(result: StepResult, verbose: bool) -> None:
 @app.command()
 def apply(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
           state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-          concurrency: ConcurrencyOpt = None) -> None:
-    """Converge 3scale to the catalogue (all sections in order, or one)."""
+          concurrency: ConcurrencyOpt = None,
+          prune: Annotated[bool, typer.Option("--prune", help="Also delete products no longer in the catalogue "
+                                              "that hold applications the kit did not create.")] = False) -> None:
+    """Converge 3scale to the catalogue (all sections in order, or one); what the kit owns and the catalogue no
+    longer names is deleted."""
     try:
         kit = _kit(catalogue, config, state_dir, concurrency)
+        kit.prune = prune
         _print(_run_sections(kit, section, plan_only=False), verbose)
     except ProductsFailed as exc:
         _print(exc.result, verbose)
@@ -116,12 +120,13 @@ def plan(catalogue: CatalogueArg = None, section: SectionOpt = None, config: Con
 def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
             concurrency: ConcurrencyOpt = None) -> None:
-    """Remove what the catalogue owns (products, backends, apps, ActiveDocs); seed objects stay."""
+    """Remove what the kit created (products, backends, apps, ActiveDocs it owns); nothing else is touched."""
     try:
         kit = _kit(catalogue, config, state_dir, concurrency)
         if not yes:
-            names = ", ".join(p.system_name for p in kit.catalogue.products)
-            typer.confirm(f"Delete products {names} from {kit.credentials.admin_url}?", abort=True)
+            preview = kit.reconciler.plan_destroy()
+            names = ", ".join(f"{a.kind} {a.name}" for a in preview.actions) or "nothing"
+            typer.confirm(f"Delete {names} from {kit.credentials.admin_url}?", abort=True)
         _print(kit.destroy(), True)
     except MaasError as exc:
         _fail(exc)

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import requests
 
+from maas_helpers import ownership
 from maas_helpers.buyer_state import make_sign_in_ready
+from maas_helpers.errors import MaasError
 from maas_helpers.listings import _unwrap, our_products, services_by_system_name
 from maas_helpers.secrets import generated_secret, mask
 
@@ -82,26 +84,33 @@ class Journey:
     @classmethod
     def start(cls, kit: Kit, username: str, plan: str = "standard") -> Journey:
         """Sign `username` up (or find the account), and give it an application per product on `plan`."""
+        inventory = ownership.load_inventory(kit.admin)
         account = kit.admin.get_json("/admin/api/accounts/find.json", allow_404=True, params={"username": username})
+        if account is not None and not ownership.marked(account.get("account"), inventory.instance):
+            raise MaasError(f"journey: the username {username!r} belongs to an account the kit did not create "
+                            f"(id {account['account']['id']}); it is left alone — choose another username")
         if account is None:
+            ownership.ensure_owner_fields(kit.admin, inventory)  # the admin-only mark, sent with the signup
             account = kit.admin.send_json("POST", "/admin/api/signup.json", {
                 "org_name": f"{username} org", "username": username, "email": f"{username}@example.com",
-                "password": developer_password(kit, username)})
+                "password": developer_password(kit, username), **ownership.owner_mark(inventory.instance)})
         # with a password and no approval the account is already approved; otherwise porta leaves it `created`
         account = {"account": make_sign_in_ready(kit.admin, account["account"])}
         account_id = int(account["account"]["id"])
-        apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}")
+        apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}",
+                                inventory.instance)
                 for product, service in our_products(kit)]
         chat = next((a for a in apps if a.kind != "embedding"), None)
         free = None
         if chat is not None:
             product, service = next((p, s) for p, s in our_products(kit) if p.system_name == chat.product)
-            free = cls._ensure_app(kit, account_id, product, service, "free", f"{username} free demo")
+            free = cls._ensure_app(kit, account_id, product, service, "free", f"{username} free demo",
+                                   inventory.instance)
         return cls(kit, username, account_id, apps, free)
 
     @staticmethod
     def _ensure_app(kit: Kit, account_id: int, product: Product, service: dict[str, Any], plan_name: str,
-                    name: str) -> AppKey:
+                    name: str, instance: str) -> AppKey:
         sid = service["id"]
         plans = _unwrap(kit.admin.get_json(f"/admin/api/services/{sid}/application_plans.json")["plans"],
                         "application_plan")
@@ -112,7 +121,8 @@ class Journey:
         if app is None:
             app = kit.admin.send_json("POST", f"/admin/api/accounts/{account_id}/applications.json",
                                       {"plan_id": plan["id"], "name": name,
-                                       "description": "Created by the developer's journey notebook"})["application"]
+                                       "description": "Created by the developer's journey notebook",
+                                       **ownership.owner_mark(instance)})["application"]
         proxy = kit.admin.get_json(f"/admin/api/services/{sid}/proxy.json")["proxy"]
         return AppKey(product.system_name, product.kind, product.model, plan_name, name, app["user_key"],
                       str(proxy["endpoint"]).rstrip("/"))

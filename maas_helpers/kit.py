@@ -123,7 +123,7 @@ class Kit:
     def reconciler(self) -> Reconciler:
         self.admin  # noqa: B018 - resolve credentials first: a bad URL/token fails before the catalogue is built
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
-                          concurrency=self.settings.concurrency, progress=self.progress)
+                          concurrency=self.settings.concurrency, progress=self.progress, prune=self.prune)
 
     # --- the tutorial's steps, one object each (maas_helpers/steps.py; imported on first use: pandas) ------
     def _step(self, name: str) -> Any:
@@ -199,8 +199,13 @@ class Kit:
     sections = tuple(SECTIONS)
 
     progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)
+    # Confirmed pruning: a product the catalogue no longer names is deleted even when it holds applications the
+    # kit did not create (`maas apply --prune`, `kit.products.apply(prune=True)`); without it they are kept
+    prune: bool = False
 
-    def apply(self, section: str | None = None) -> StepResult:
+    def apply(self, section: str | None = None, *, prune: bool | None = None) -> StepResult:
+        if prune is not None:
+            self.prune = prune
         return self._with_progress(section or "apply", lambda: self.reconciler.apply(section))
 
     def plan(self, section: str | None = None) -> StepResult:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from maas_helpers.results import StepResult, plural
-from maas_helpers.teardown import teardown_apply, teardown_plan
+from maas_helpers.results import Change, StepResult, plural
+from maas_helpers.teardown import teardown_apply, teardown_plan, verify_teardown
 
 if TYPE_CHECKING:
     from maas_helpers.kit import Kit
@@ -26,15 +26,16 @@ def confirmed(kit: Kit) -> bool:
 
 def check_after_teardown(kit: Kit) -> str:
     """The Verify cell's confirmed-branch check: nothing the kit created is left. Raises AssertionError if some is."""
-    left = teardown_plan(kit)
-    if left.actions:
-        raise AssertionError(f"still there: {[str(a) for a in left.actions]}")
+    left = verify_teardown(kit)  # a fresh re-read of everything the kit owns (foreign objects are not ours)
+    if left:
+        raise AssertionError(f"still there: {left}")
     return "Verify (re-checked after the deletion): nothing of ours is left"
 
 
 def pending_note(left: StepResult, interactive: bool) -> str:
     """What the Verify cell prints before a confirmed teardown (and how it gets re-checked)."""
-    text = f"teardown not confirmed: {plural(len(left.actions), 'object')} would be removed"
+    count = sum(a.change is Change.PLANNED_DELETE for a in left.actions)
+    text = f"teardown not confirmed: {plural(count, 'object')} would be removed"
     if interactive:
         text += "; the button above re-checks after it deletes (or run this cell again)"
     return text
@@ -54,7 +55,7 @@ def teardown_button(kit: Kit) -> Any:
     out = widgets.Output()
 
     def _ask(_: Any) -> None:
-        count = len(teardown_plan(kit).actions)
+        count = sum(a.change is Change.PLANNED_DELETE for a in teardown_plan(kit).actions)
         question.value = (f"<b>Delete {plural(count, 'object')} the kit created on "
                           f"{kit.credentials.admin_url}?</b> This cannot be undone.")
         start.disabled, ask.layout.display = True, "flex"

@@ -37,7 +37,7 @@ def plan_backends(products: list[Product], observed: Mapping[str, Mapping[str, A
         if have is None:
             actions.append(act("backend", want.system_name, Change.CREATED,
                                Write("POST", BACKENDS, {"system_name": want.system_name, **desired},
-                                     provides=f"backend:{want.system_name}"),
+                                     provides=f"backend:{want.system_name}", owns="backend"),
                                detail=want.private_endpoint))
             continue
         changes = field_changes(have, desired)
@@ -80,7 +80,7 @@ def plan_products(products: list[Product], observed: Mapping[str, Mapping[str, A
             actions.append(act("product", product.system_name, Change.CREATED,
                                Write("POST", SERVICES, {"system_name": product.system_name, "name": product.name,
                                                         "description": product.description},
-                                     provides=f"product:{product.system_name}")))
+                                     provides=f"product:{product.system_name}", owns="product")))
         else:
             changes = field_changes(have, {"name": product.name, "description": product.description})
             writes = [Write("PUT", "/admin/api/services/{}.json", {c.field: c.new for c in changes},
