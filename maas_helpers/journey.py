@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import requests
 
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.listings import _unwrap, our_products, services_by_system_name
 from maas_helpers.secrets import generated_secret, mask
 
@@ -110,6 +111,7 @@ class Journey:
             app = kit.admin.send_json("POST", f"/admin/api/accounts/{account_id}/applications.json",
                                       {"plan_id": plan["id"], "name": name,
                                        "description": "Created by the developer's journey notebook"})["application"]
+        app = accept_if_pending(kit.admin, account_id, app)  # the admin created it: approved by that act
         proxy = kit.admin.get_json(f"/admin/api/services/{sid}/proxy.json")["proxy"]
         return AppKey(product.system_name, product.kind, product.model, plan_name, name, app["user_key"],
                       str(proxy["endpoint"]).rstrip("/"))

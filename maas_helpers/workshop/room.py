@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.errors import ConfigError, MaasError
 from maas_helpers.results import Change, StepResult
 from maas_helpers.workshop.spec import SSO_ATTRIBUTE, Attendee, WorkshopSpec, is_workshop_org, number_of
@@ -181,7 +182,8 @@ def _create_app(client: AdminClient, seen: Observed, person: Attendee, model: Mo
         with client.about(f"workshop: application {person.app_name(model.name)}"):
             body = client.send_json("POST", f"/admin/api/accounts/{account['id']}/applications.json", {
                 "plan_id": model.plan_id, "name": person.app_name(model.name), "description": person.marker})
-        seen.apps.setdefault(person.username, {})[model.service_id] = body.get("application", body)
+            app = accept_if_pending(client, account["id"], body.get("application", body))  # the admin hands it out
+        seen.apps.setdefault(person.username, {})[model.service_id] = app
     return run
 
 
