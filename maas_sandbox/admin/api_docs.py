@@ -17,7 +17,7 @@ ASSETS = "/docs/assets"
 _FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
 
 # Runs from a file (no inline script: the page's CSP allows scripts from this origin only).
-_INIT_JS = """(function () {
+_INIT_JS = r"""(function () {
   var form = document.getElementById("token-form");
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -31,6 +31,15 @@ _INIT_JS = """(function () {
       deepLinking: false,
       validatorUrl: null,
       presets: [window.SwaggerUIBundle.presets.apis],
+      responseInterceptor: function (response) {
+        // Swagger UI 4 reads OpenAPI 3.0; FastAPI writes 3.1 with nothing 3.0 cannot show: relabel for display
+        if (response.url.indexOf("/openapi.json") >= 0 && response.body && /^3\.1/.test(response.body.openapi)) {
+          response.body.openapi = "3.0.3";
+          response.text = JSON.stringify(response.body);
+          response.data = response.text;
+        }
+        return response;
+      },
       requestInterceptor: function (request) {
         if (new URL(request.url, window.location.href).origin === window.location.origin) {
           request.headers.Authorization = basic;

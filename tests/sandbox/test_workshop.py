@@ -97,8 +97,9 @@ def test_up_25_then_rerun_writes_nothing_then_30_adds_5(kit: Kit, room: Workshop
     room.reset_counts()
     first = room.up(WorkshopSpec(attendees=25))
     assert first.counts[Change.CREATED.value] == 25 * (2 + len(models)), str(first)
-    assert room.writes == first.writes == 25 * (2 + len(models))
-    assert kit.admin.writes == 25 * (1 + len(models)) and room.sso.writes == 25
+    # plus one accept per application: Standard is priced, so it needs approval (issue 28 item 4)
+    assert room.writes == first.writes == 25 * (2 + 2 * len(models))
+    assert kit.admin.writes == 25 * (1 + 2 * len(models)) and room.sso.writes == 25
     rows = _rows(out_dir)
     assert len(rows) == 25 * len(models) and len({r["username"] for r in rows}) == 25
     for name in ("attendees.csv", "handout.html"):
@@ -119,7 +120,7 @@ def test_up_25_then_rerun_writes_nothing_then_30_adds_5(kit: Kit, room: Workshop
     more = room.up(WorkshopSpec(attendees=30))
     created = sorted({a.name.split()[0] for a in more.actions if a.change is Change.CREATED})
     assert created == [f"team-{n:03d}" for n in range(26, 31)]
-    assert room.writes == 5 * (2 + len(models))
+    assert room.writes == 5 * (2 + 2 * len(models))
     accounts = kit.admin.get_json("/admin/api/accounts.json")["accounts"]
     assert sum(1 for a in accounts if a["account"]["org_name"].endswith("[maas-workshop]")) == 30
 
