@@ -103,7 +103,8 @@ class Workshop:
         state = handout.load_state(self.out_dir, STATE)
         models = self._models(state)
         self._write_handout(chosen, models, seen, handout.read_passwords(self.out_dir / "attendees.csv"), result)
-        result.notes.append("old keys stop working at once (403); usage stays (use --usage to count from now)")
+        result.notes.append("an old key gets 403 from its second call (APIcast's auth cache serves the first); usage "
+                            "stays (use --usage to count from now)")
         return result
 
     def down(self, prefix: str | None = None) -> StepResult:

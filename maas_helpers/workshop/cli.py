@@ -91,7 +91,7 @@ def reset(
     usage: Annotated[bool, typer.Option("--usage", help="Count the board from now instead of new keys.")] = False,
     config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
 ) -> None:
-    """Between sessions: a new key for every attendee (old keys fail at once), or --usage: board from now."""
+    """Between sessions: a new key for every attendee (old key: 403 from its 2nd call), or --usage: board from now."""
     try:
         _show(_room(config, state_dir, out_dir).reset(prefix, usage=usage))
     except MaasError as exc:

@@ -1,10 +1,13 @@
--- Token quota: check at request time with authorize (usage metric=1), report real tokens after.
+-- Token quota: check at request time with authorize (usage = this request's upper bound + tokens not
+-- flushed yet), report real tokens after.
 local runner = require('policy_runner')
 local backend_client = require('apicast.backend_client')
 local llm_metrics = require('llm_metrics')
 
 local JSON = { ['Content-Type'] = 'application/json' }
-local REQUEST = { method = 'POST', path = '/v1/chat/completions', headers = JSON, body = '{"model":"m"}' }
+local BODY = '{"model":"m","max_tokens":5}'
+local REQUEST = { method = 'POST', path = '/v1/chat/completions', headers = JSON, body = BODY }
+local BOUND = #BODY + 5 -- prompt <= body bytes, completion <= max_tokens
 local function completion(total)
   return { status = 200, headers = JSON,
     body = '{"model":"m","usage":{"prompt_tokens":2,"completion_tokens":' .. (total - 2) .. ',"total_tokens":' .. total .. '}}' }
@@ -19,9 +22,11 @@ local function fake_backend(limits)
       local metric = key:match('^usage%[(.*)%]$')
       local max = limits[metric]
       if max and (backend.usage[metric] or 0) + delta > max then
+        -- As apisonator answers APIcast's client (no_body=1, limit_headers=1): headers only.
         return { status = 409, headers = { ['3scale-rejection-reason'] = 'limits_exceeded',
                                            ['3scale-limit-reset'] = backend.reset_in,
-                                           ['3scale-limit-max-value'] = tostring(max) } }
+                                           ['3scale-limit-max-value'] = tostring(max),
+                                           ['3scale-limit-remaining'] = tostring(math.max(0, max - (backend.usage[metric] or 0))) } }
       end
     end
     return { status = 200, headers = {} }
@@ -52,11 +57,11 @@ describe('token quota', function()
     assert.equal(1, #backend_client.reports())
   end)
 
-  it('asks authorize with usage 1 for every quota metric and the request credentials', function()
+  it('asks authorize with this request\'s upper bound for every quota metric, with its credentials', function()
     runner.run(llm_metrics.new({ quota = { enabled = true } }), REQUEST, completion(12))
     local calls = authorize_calls()
     assert.equal(1, #calls)
-    assert.same({ ['usage[prompt_tokens]'] = 1, ['usage[completion_tokens]'] = 1, ['usage[total_tokens]'] = 1 },
+    assert.same({ ['usage[prompt_tokens]'] = #BODY, ['usage[completion_tokens]'] = 5, ['usage[total_tokens]'] = BOUND },
                 calls[1].usage)
     assert.same({ user_key = 'secret-key' }, calls[1].credentials)
     assert.equal(42, calls[1].service_id)
@@ -64,25 +69,55 @@ describe('token quota', function()
 
   it('checks only the configured quota metrics', function()
     runner.run(llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } }), REQUEST, completion(12))
-    assert.same({ ['usage[total_tokens]'] = 1 }, authorize_calls()[1].usage)
+    assert.same({ ['usage[total_tokens]'] = BOUND }, authorize_calls()[1].usage)
   end)
 
-  it('admits while below the limit, rejects once used up, overshoot at most one request', function()
-    local backend = fake_backend({ total_tokens = 30 })
+  it('bounds a request by its body, max_tokens x choices, the default, and nothing to generate', function()
+    local Quota = require('llm_metrics_quota')
+    local rules = llm_metrics.new({}).rules
+    local function total(body, path)
+      return Quota.estimate(rules, body, #body, path or '/v1/chat/completions', 100).total_tokens
+    end
+    assert.equal(#BODY + 5, total(BODY))
+    local multi = '{"max_tokens":5,"max_completion_tokens":9,"n":3,"best_of":4}'
+    assert.equal(#multi + 9 * 4, total(multi))
+    assert.equal(#'{"model":"m"}' + 100, total('{"model":"m"}')) -- no max_tokens: the default
+    assert.equal(#'{"input":["a","b"]}', total('{"input":["a","b"]}', '/v1/embeddings'))
+    assert.equal(#'not json', total('not json'))
+    local priced = llm_metrics.new({ rules = { { metric = 'tokens_k', usage = 'total_tokens', per = 1000 } } }).rules
+    assert.equal(2, Quota.estimate(priced, '{"max_tokens":1500}', 19, '/v1/completions').tokens_k)
+  end)
+
+  it('refuses a request whose own bound does not fit what is left, naming the limit (issue 28)', function()
+    local backend = fake_backend({ total_tokens = 20000 })
+    backend_client.backend = backend
+    local inputs = {}
+    for i = 1, 2048 do inputs[i] = '"' .. string.rep('word ', 10) .. i .. '"' end
+    local body = '{"model":"e","input":[' .. table.concat(inputs, ',') .. ']}'
+    local embeddings = { method = 'POST', path = '/v1/embeddings', headers = JSON, body = body }
+    local result = runner.run(llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } }),
+      embeddings, completion(563200))
+    assert.equal(429, result.ngx.status)
+    assert.equal('limit=20000; remaining=20000; requested=' .. #body, result.ngx.header['X-LLM-Quota'])
+    assert.same({}, backend_client.reports())
+  end)
+
+  it('admits while this request\'s bound fits what is left: the quota is never passed', function()
+    local backend = fake_backend({ total_tokens = 100 })
     backend_client.backend = backend
     local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
 
     local statuses = {}
-    for i = 1, 5 do
+    for i = 1, 8 do
       local result = runner.run(policy, REQUEST, completion(12))
       statuses[i] = result.ngx.exited and result.ngx.status or 200
     end
 
-    -- 0+1, 12+1, 24+1 <= 30 admitted; 36+1 > 30 rejected; the quota stays used up.
-    assert.same({ 200, 200, 200, 429, 429 }, statuses)
-    assert.equal(36, backend.usage.total_tokens)
-    assert.is_true(backend.usage.total_tokens - 30 <= 12)
-    assert.equal(3, #backend_client.reports())
+    -- BOUND is 33: 0, 12, ... 60 (+33 <= 100) admitted; 72 + 33 > 100 refused, and stays refused.
+    assert.equal(33, BOUND)
+    assert.same({ 200, 200, 200, 200, 200, 200, 429, 429 }, statuses)
+    assert.equal(72, backend.usage.total_tokens)
+    assert.equal(6, #backend_client.reports())
   end)
 
   it('answers a rejection like APIcast: 429, Usage limit exceeded, Retry-After, nothing reported', function()
