@@ -145,6 +145,11 @@ class Pricing(_Model):
     setup_fee: Decimal = Field(default=Decimal(0), ge=0, decimal_places=2)
     prices: list[Price] = Field(default_factory=list)
 
+    @property
+    def charged(self) -> bool:
+        """Anything on this plan costs money (a fee, or a price above zero)."""
+        return self.cost_per_month > 0 or self.setup_fee > 0 or any(p.cost_per_unit > 0 for p in self.prices)
+
     @model_validator(mode="after")
     def _no_overlap(self) -> Pricing:
         by_metric: dict[str, list[Price]] = {}
@@ -265,7 +270,15 @@ class Sso(_Model):
     skip_ssl_certificate_verification: bool = False
 
 
+# Who approves keys (issue 28 item 4). `priced_plans` (the default): a plan that costs money needs the admin's
+# approval (porta's application plan `approval_required`: a developer's application on it starts `pending`
+# until accepted), free plans stay self-service; `all_plans`: every plan; `plans_as_set`: only the plans that say
+# `approval_required` themselves.
+Approval = Literal["priced_plans", "all_plans", "plans_as_set"]
+
+
 class Catalogue(_Model):
+    approval: Approval = "priced_plans"
     organisation: Organisation = Field(default_factory=Organisation)
     policy: CustomPolicy = Field(default_factory=CustomPolicy)
     products: list[Product] = Field(default_factory=list)
@@ -277,6 +290,20 @@ class Catalogue(_Model):
     adopt: list[str] = Field(default_factory=list)
     portal: Portal = Field(default_factory=Portal)
     sso: Sso = Field(default_factory=Sso)
+
+    def approval_required(self, plan: Plan) -> bool:
+        """Does an application on `plan` wait for the admin's approval (the catalogue's `approval` setting)?"""
+        if plan.approval_required or self.approval == "all_plans":
+            return True
+        return self.approval == "priced_plans" and plan.pricing.charged
+
+    @model_validator(mode="after")
+    def _apply_approval(self) -> Catalogue:
+        """The one setting decides each plan's `approval_required`, which is what 3scale is given."""
+        for product in self.products:
+            for plan in product.plans:
+                plan.approval_required = self.approval_required(plan)
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -169,13 +169,13 @@ def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: S
 
 
 def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
-    from maas_helpers import billing
+    from maas_helpers import billing, spreadsheet
 
     month = month or billing.current_month()
     frame = billing.cost_frame(kit.admin, month)
     if csv is not None:
         try:
-            frame.to_csv(csv, index=False)
+            spreadsheet.write_csv(frame, csv)  # formula-looking names are written as text
         except OSError as exc:
             raise MaasError(f"--csv {csv}: cannot write ({exc.strerror})") from None
         console.print(f"wrote {len(frame)} rows (account, application, metric, day) to {csv}")

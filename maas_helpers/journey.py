@@ -20,6 +20,7 @@ import pandas as pd
 import requests
 
 from maas_helpers import ownership
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.errors import MaasError
 from maas_helpers.listings import _unwrap, our_products, services_by_system_name
@@ -123,6 +124,7 @@ class Journey:
                                       {"plan_id": plan["id"], "name": name,
                                        "description": "Created by the developer's journey notebook",
                                        **ownership.owner_mark(instance)})["application"]
+        app = accept_if_pending(kit.admin, account_id, app)  # the admin created it: approved by that act
         proxy = kit.admin.get_json(f"/admin/api/services/{sid}/proxy.json")["proxy"]
         return AppKey(product.system_name, product.kind, product.model, plan_name, name, app["user_key"],
                       str(proxy["endpoint"]).rstrip("/"))

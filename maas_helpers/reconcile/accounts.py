@@ -17,7 +17,7 @@ from typing import Any
 
 from maas_helpers import ownership
 from maas_helpers.catalogue import Catalogue
-from maas_helpers.reconcile.actions import Action, FieldChange, Links, Write, act
+from maas_helpers.reconcile.actions import Action, FieldChange, Links, Ref, Write, act
 from maas_helpers.reconcile.context import Context, entity
 from maas_helpers.results import Change, StepResult
 
@@ -58,15 +58,25 @@ def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], se
         if plan is None:
             actions.append(act("application", label, Change.CREATED, detail=f"plan {spec.plan} (plan not created yet)"))
         elif have is None:
+            # on a plan that needs approval the new application starts pending: the admin who declared it in
+            # the catalogue approves it by that act (maas_helpers/approval.py)
+            accept = (Write("PUT", "/admin/api/accounts/{}/applications/{}/accept.json", {},
+                            args=(account["id"], Ref(_app_key(spec.account, spec.name)))),) \
+                if plan.get("approval_required") else ()
             actions.append(act("application", label, Change.CREATED,
                                Write("POST", "/admin/api/accounts/{}/applications.json",
                                      {"plan_id": plan["id"], "name": spec.name, "description": spec.description,
                                       **ownership.owner_mark(instance)},
                                      args=(account["id"],), provides=_app_key(spec.account, spec.name)),
-                               detail=f"plan {spec.plan}"))
+                               *accept, detail=f"plan {spec.plan}"))
         elif not ownership.marked(have, instance):
             actions.append(act("application", label, Change.SKIPPED, detail=f"{ownership.FOREIGN} (id {have['id']})",
                                link=link))
+        elif have.get("state") == "pending" and have["plan_id"] == plan["id"]:
+            actions.append(act("application", label, Change.UPDATED,
+                               Write("PUT", "/admin/api/accounts/{}/applications/{}/accept.json", {},
+                                     args=(account["id"], have["id"])),
+                               changes=[FieldChange("state", "pending", "live")], link=link))
         elif have["plan_id"] != plan["id"]:
             actions.append(act("application", label, Change.UPDATED,
                                Write("PUT", "/admin/api/accounts/{}/applications/{}/change_plan.json",

@@ -20,6 +20,7 @@ from typing import Any
 
 from maas_helpers import ownership
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.billing import delete_buyer_account
 from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.errors import ConfigError, MaasError
@@ -53,6 +54,7 @@ class Model:
     plan_id: int
     endpoint: str
     kind: str = "chat"  # chat | completion | embedding (the catalogue's)
+    approval_required: bool = False  # the plan's: a new application starts pending and is accepted by the room
 
 
 @dataclass
@@ -124,7 +126,7 @@ def resolve_models(client: AdminClient, catalogue_models: dict[str, str], spec: 
             names = ", ".join(sorted(str(p.get("system_name")) for p in plans)) or "none"
             raise ConfigError(f"workshop: product {name} has no plan {spec.plan!r} (plans: {names})")
         models.append(Model(name, int(service["id"]), int(plan["id"]), str(proxy.get("endpoint") or ""),
-                            catalogue_models[name]))
+                            catalogue_models[name], bool(plan.get("approval_required"))))
     return models
 
 
@@ -155,9 +157,15 @@ def plan_up(client: AdminClient, sso: SsoUsers, spec: WorkshopSpec, models: list
         apps = seen.apps.get(person.username, {})
         for model in models:
             if model.service_id in apps:
+                if model.approval_required and apps[model.service_id].get("state") == "pending":
+                    steps.append(Step("application approval", person.app_name(model.name), Change.UPDATED,
+                                      _accept_app(client, seen, person, model), "accepted"))
                 continue
             steps.append(Step("application", person.app_name(model.name), Change.CREATED,
                               _create_app(client, seen, person, model), f"plan {spec.plan}"))
+            if model.approval_required:  # the operator hands the key out: approved by that act
+                steps.append(Step("application approval", person.app_name(model.name), Change.UPDATED,
+                                  _accept_app(client, seen, person, model), "accepted"))
         user = seen.sso.get(person.username)
         if user is None:
             passwords[person.username] = passwords.get(person.username) or new_password()
@@ -197,6 +205,14 @@ def _create_app(client: AdminClient, seen: Observed, person: Attendee, model: Mo
                 "plan_id": model.plan_id, "name": person.app_name(model.name), "description": person.marker,
                 **ownership.owner_mark(seen.instance)})
         seen.apps.setdefault(person.username, {})[model.service_id] = body.get("application", body)
+    return run
+
+
+def _accept_app(client: AdminClient, seen: Observed, person: Attendee, model: Model) -> Callable[[], Any]:
+    def run() -> None:
+        account, app = seen.accounts[person.username], seen.apps[person.username][model.service_id]
+        with client.about(f"workshop: accept {person.app_name(model.name)}"):
+            seen.apps[person.username][model.service_id] = accept_if_pending(client, account["id"], app)
     return run
 
 

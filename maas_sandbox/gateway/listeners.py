@@ -36,8 +36,6 @@ class Gateway:
         self.pool = UpstreamPool()
         self.limits = ClientLimits.from_env()
         self.metrics = GatewayMetrics()  # served by the admin app at /metrics
-        # llm-metrics rules with `per` (thousands of tokens): the remainder per (service, application), by metric
-        self.usage_carry: dict[tuple[int, int], dict[str, int]] = {}
         self.auth_cache = AuthCache()  # APIcast's strict authorization cache (gateway/auth_cache.py)
         self.generation = -1
         self.routes: dict[tuple[int, str], CompiledProduct] = {}

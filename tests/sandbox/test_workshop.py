@@ -97,9 +97,10 @@ def test_up_25_then_rerun_writes_nothing_then_30_adds_5(kit: Kit, room: Workshop
     room.reset_counts()
     first = room.up(WorkshopSpec(prefix="team", attendees=25))
     assert first.counts[Change.CREATED.value] == 25 * (2 + len(models)), str(first)
-    # + 1 Admin API write per attendee: Signup Express leaves the user pending (porta), the kit activates it
-    assert room.writes == 25 * (3 + len(models)) and first.writes == 25 * (2 + len(models))
-    assert kit.admin.writes == 25 * (2 + len(models)) and room.sso.writes == 25
+    # + 1 Admin API write per attendee: Signup Express leaves the user pending (porta), the kit activates it;
+    # + 1 accept step per application: Standard is priced, so it needs approval (issue 28 item 4)
+    assert room.writes == 25 * (3 + 2 * len(models)) and first.writes == 25 * (2 + 2 * len(models))
+    assert kit.admin.writes == 25 * (2 + 2 * len(models)) and room.sso.writes == 25
     rows = _rows(out_dir)
     assert len(rows) == 25 * len(models) and len({r["username"] for r in rows}) == 25
     for name in ("attendees.csv", "handout.html"):
@@ -120,7 +121,7 @@ def test_up_25_then_rerun_writes_nothing_then_30_adds_5(kit: Kit, room: Workshop
     more = room.up(WorkshopSpec(prefix="team", attendees=30))
     created = sorted({a.name.split()[0] for a in more.actions if a.change is Change.CREATED})
     assert created == [f"team-{n:03d}" for n in range(26, 31)]
-    assert room.writes == 5 * (3 + len(models))
+    assert room.writes == 5 * (3 + 2 * len(models))
     accounts = kit.admin.get_json("/admin/api/accounts.json")["accounts"]
     assert sum(1 for a in accounts if a["account"]["org_name"].endswith("[maas-workshop]")) == 30
 
