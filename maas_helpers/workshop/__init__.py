@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from maas_helpers import ownership
 from maas_helpers.errors import ConfigError
-from maas_helpers.results import StepResult
+from maas_helpers.results import StepResult, plural
 from maas_helpers.workshop import board, handout, room
 from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec
 from maas_helpers.workshop.sso_users import SsoUsers
@@ -73,15 +74,28 @@ class Workshop:
             raise ConfigError("workshop: no workshop here yet; run `maas workshop up --attendees N` or pass --prefix")
         return str(chosen)
 
+    def saved_prefix(self) -> str:
+        """The prefix the last `up` here used ("" when none: `WorkshopSpec` then draws an unguessable one)."""
+        return str(handout.load_state(self.out_dir, STATE).get("prefix") or "")
+
+    def _instance(self) -> str:
+        """The kit's owner mark in this tenant (maas_helpers/ownership.py)."""
+        return ownership.load_inventory(self.admin).instance
+
     # --- commands ---------------------------------------------------------------------------------------
     def up(self, spec: WorkshopSpec) -> StepResult:
         catalogue_models = self._catalogue_models()
         self.sso.check()  # SSO configured (realm exists, token accepted) before any write
         models = room.resolve_models(self.admin, catalogue_models, spec)
-        seen = room.observe(self.admin, self.sso, spec.prefix)
+        inventory = ownership.load_inventory(self.admin)
+        ownership.ensure_owner_fields(self.admin, inventory)  # the admin-only mark exists before any signup
+        seen = room.observe(self.admin, self.sso, spec.prefix, inventory.instance)
         passwords = handout.read_passwords(self.out_dir / "attendees.csv")
         steps = room.plan_up(self.admin, self.sso, spec, models, seen, passwords)
         result = room.execute(f"Workshop {spec.prefix}: up ({spec.attendees} attendees)", steps, self._concurrency())
+        for username, account in sorted(seen.foreign.items()):
+            result.notes.append(f"account {account.get('org_name')!r} (id {account.get('id')}): {ownership.FOREIGN} "
+                                f"— it is not attendee {username}'s and gets nothing")
         handout.save_state(self.out_dir, STATE, {"prefix": spec.prefix, "plan": spec.plan,
                                                  "models": [m.name for m in models]})
         self._write_handout(spec.prefix, models, seen, passwords, result)
@@ -89,7 +103,7 @@ class Workshop:
 
     def reset(self, prefix: str | None = None, *, usage: bool = False) -> StepResult:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         if usage:
             result = StepResult(f"Workshop {chosen}: usage counted from now")
             base = board.snapshot(self.admin, seen)
@@ -109,7 +123,7 @@ class Workshop:
 
     def down(self, prefix: str | None = None) -> StepResult:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         result = room.execute(f"Workshop {chosen}: down", room.plan_down(self.admin, self.sso, seen),
                               self._concurrency())
         if not any(a.change.value == "failed" for a in result.actions):
@@ -119,7 +133,7 @@ class Workshop:
 
     def board(self, prefix: str | None = None) -> list[board.Row]:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         return board.read_board(self.admin, seen, handout.load_state(self.out_dir, BASELINE).get("totals"))
 
     # --- handout ----------------------------------------------------------------------------------------
@@ -145,8 +159,8 @@ class Workshop:
         csv_path, html_path = handout.write_handout(self.out_dir, f"MaaS workshop {prefix}", cards)
         result.notes.append(f"handout: {html_path} and {csv_path} ({len(cards)} attendees, mode 0600; the only "
                             "place passwords and keys are written)")
-        result.notes.append(f"{self.calls} API calls, {self.writes} writes" + ("" if self.writes else
-                                                                               " — already in sync"))
+        result.notes.append(f"{plural(self.calls, 'API call')}, {plural(self.writes, 'write')}"
+                            + ("" if self.writes else " — already in sync"))
 
 
 def attendee(prefix: str, number: int) -> Attendee:

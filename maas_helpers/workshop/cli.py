@@ -48,7 +48,8 @@ def _fail(exc: Exception) -> None:
 @workshop_app.command()
 def up(
     attendees: Annotated[int, typer.Option("--attendees", "-n", help=f"Number of attendees (1–{MAX_ATTENDEES}).")],
-    prefix: Annotated[str, typer.Option(help="Username prefix: attendees are <prefix>-001 …")] = "team",
+    prefix: Annotated[str | None, typer.Option(
+        help="Username prefix: attendees are <prefix>-001 … (default: `ws` + 4 random hex digits)")] = None,
     plan: Annotated[str, typer.Option(help="Application plan (system name) of every model.")] = "standard",
     models: Annotated[list[str] | None, typer.Option("--models", "-m", help="Models (default: all).")] = None,
     config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
@@ -56,8 +57,10 @@ def up(
     """Create (or complete) the room: accounts, SSO users, one application per model; write the handout."""
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
-        spec = WorkshopSpec(attendees=attendees, prefix=prefix, plan=plan, models=names)
-        _show(_room(config, state_dir, out_dir).up(spec))
+        room = _room(config, state_dir, out_dir)
+        # no --prefix: the room `up` made here before, else a new unguessable one
+        spec = WorkshopSpec(attendees=attendees, prefix=prefix or room.saved_prefix(), plan=plan, models=names)
+        _show(room.up(spec))
     except MaasError as exc:
         _fail(exc)
 

@@ -4,6 +4,7 @@ proxy configs (content, deploy to staging, promote). Every write of these goes t
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,6 +106,7 @@ PROXY_PERMITTED = (
     "error_limits_exceeded", "error_status_limits_exceeded", "error_headers_limits_exceeded",
 )
 CREDENTIALS_LOCATIONS = ("headers", "query", "authorization")
+_SECRET_TOKEN = re.compile(r"[\w-]+")  # porta APP_OR_USER_KEY = /\A[\w\d_-]+\Z/
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -236,6 +238,12 @@ def _proxy_changes(attrs: Obj) -> tuple[Obj, dict[str, list[str]]]:
     for key in ("endpoint", "sandbox_endpoint", "api_backend"):
         if changes.get(key) and normalise_endpoint(changes[key]) is None:
             errors[key] = ["Invalid URL format"]
+    if "secret_token" in changes:  # porta app/models/proxy.rb: APP_OR_USER_KEY format, at most 255, never nil
+        token = changes["secret_token"]
+        if token is None or not _SECRET_TOKEN.fullmatch(token):
+            errors["secret_token"] = ["is invalid"]
+        elif len(token) > 255:
+            errors["secret_token"] = ["is too long (maximum is 255 characters)"]
     return changes, errors
 
 
