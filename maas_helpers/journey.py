@@ -118,7 +118,7 @@ class Journey:
         plan = next(p for p in plans if p["system_name"] == plan_name)
         existing = _unwrap(kit.admin.get_json(f"/admin/api/accounts/{account_id}/applications.json")["applications"],
                            "application")
-        app = next((a for a in existing if a["name"] == name and a.get("service_id") == sid), None)
+        app = next((a for a in existing if a.get("name") == name and a.get("service_id") == sid), None)
         if app is None:
             app = kit.admin.send_json("POST", f"/admin/api/accounts/{account_id}/applications.json",
                                       {"plan_id": plan["id"], "name": name,

@@ -62,3 +62,10 @@ def comparable(name: str, value: Any) -> Any:
     if fn is None or (value is None and name not in _ZERO_WHEN_MISSING):
         return value
     return fn(value)
+
+
+def application_label(app: dict[str, Any]) -> str:
+    """An application's name as people see it: porta's Admin API stores an application without a name (only
+    portal forms require one, `cinstance.rb` `name_required?`) and leaves a nil name out of the JSON, so fall back
+    as porta's `display_name` does."""
+    return str(app.get("name") or f"Application on plan {app.get('plan_name', '')}")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from maas_helpers.listings import our_products
+from maas_helpers.normalise import application_label
 
 if TYPE_CHECKING:
     from maas_helpers.kit import Kit
@@ -69,9 +70,10 @@ def usage_summary(kit: Kit, day: str | None = None) -> UsageSummary:
         listed = kit.admin.get_all("/admin/api/applications.json", "applications", "application",
                                    params={"service_id": sid})
         for app in listed:
-            app_frame = stats.get_application_usage(kit.admin, [{"id": app["id"], "name": app["name"]}], **window)
+            labelled = [{"id": app["id"], "name": application_label(app)}]
+            app_frame = stats.get_application_usage(kit.admin, labelled, **window)
             app_frames.append(app_frame)
-            apps.append({"application": app["name"], "account": app.get("org_name", ""),
+            apps.append({"application": application_label(app), "account": app.get("org_name", ""),
                          "plan": app.get("plan_name", ""), "product": product.system_name, **_totals(app_frame)})
     columns = ["product", *_METRICS]
     return UsageSummary(

@@ -52,7 +52,7 @@ def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], se
             actions.append(act("application", label, Change.CREATED, detail=f"plan {spec.plan}"))
             continue
         plan = plans.get(spec.product, {}).get(spec.plan)
-        have = next((a for a in apps.get(account["id"], []) if a["name"] == spec.name
+        have = next((a for a in apps.get(account["id"], []) if a.get("name") == spec.name
                      and a["service_id"] == service["id"]), None)
         link = links.page(f"/p/admin/applications/{have['id']}") if have is not None else None
         if plan is None:
@@ -222,6 +222,6 @@ def application_keys(ctx: Context) -> dict[str, str]:
         apps = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
         for app in apps:
             data = entity(app)
-            if data["name"] == spec.name and data["service_id"] == service["id"]:
+            if data.get("name") == spec.name and data["service_id"] == service["id"]:
                 keys[spec.product] = data.get("user_key", "")
     return keys

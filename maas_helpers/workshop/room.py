@@ -24,6 +24,7 @@ from maas_helpers.approval import accept_if_pending
 from maas_helpers.billing import delete_buyer_account
 from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.errors import ConfigError, MaasError
+from maas_helpers.normalise import application_label
 from maas_helpers.results import Change, StepResult
 from maas_helpers.workshop.spec import SSO_ATTRIBUTE, Attendee, WorkshopSpec, is_workshop_org, number_of
 from maas_helpers.workshop.sso_users import SsoUsers
@@ -223,12 +224,12 @@ def plan_reset_keys(client: AdminClient, seen: Observed) -> list[Step]:
         for service_id, app in sorted(seen.apps[username].items()):
             def run(app: Obj = app, account_id: Any = account_id, username: str = username,
                     service_id: int = service_id) -> None:
-                with client.about(f"workshop: new key for {app['name']}"):
+                with client.about(f"workshop: new key for {application_label(app)}"):
                     body = client.send_json("PUT", f"/admin/api/accounts/{account_id}/applications/{app['id']}.json",
                                             {"user_key": secrets.token_hex(16)})
                 seen.apps[username][service_id] = body.get("application", body)
-            steps.append(Step("application key", str(app["name"]), Change.UPDATED, run, "new user_key",
-                              group=str(app["name"])))
+            steps.append(Step("application key", application_label(app), Change.UPDATED, run, "new user_key",
+                              group=application_label(app)))
     return steps
 
 
@@ -239,7 +240,7 @@ def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
         account = seen.accounts.get(username)
         for app in (seen.apps.get(username) or {}).values():
             path = f"/admin/api/accounts/{app['account_id']}/applications/{app['id']}.json"
-            steps.append(Step("application", str(app["name"]), Change.DELETED,
+            steps.append(Step("application", application_label(app), Change.DELETED,
                               partial(client.request, "DELETE", path, allow=(404,))))
         if account is not None:
             steps.append(Step("account", username, Change.DELETED,  # porta refuses while invoices are unresolved

@@ -88,6 +88,18 @@ class BadRequest(ApiError):
         return PlainTextResponse(self.message, status_code=400)
 
 
+class ErrorMessage(ApiError):
+    """porta `render_error` as JSON: `{"error": message}` at a status (`app/controllers/application_controller.rb`)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def response(self) -> Response:
+        return JSONResponse({"error": self.message}, status_code=self.status)
+
+
 class PayloadTooLarge(ApiError):
     status = 413
 

@@ -164,10 +164,11 @@ def plan_transition(state: str, event: Any) -> str | None:
     if event in (None, ""):
         return None
     # state_machines EventCollection#attribute_transition_for (the `state_event` attribute on save): an unknown
-    # event is `is invalid`, one that cannot fire from this state `cannot transition when <state>`, both on
-    # `state_event` (the `cannot transition via` message belongs to firing an event method directly)
+    # event is `invalid` (porta's en.yml `activerecord.errors.messages.invalid`), one that cannot fire from this
+    # state `cannot transition when <state>`, both on `state_event` (the `cannot transition via` message belongs
+    # to firing an event method directly)
     if str(event) not in PLAN_EVENTS:
-        raise Unprocessable({"state_event": ["is invalid"]})
+        raise Unprocessable({"state_event": ["invalid"]})
     source, target = PLAN_EVENTS[str(event)]
     if source != state or target is None:
         raise Unprocessable({"state_event": [f"cannot transition when {state}"]})
@@ -537,7 +538,7 @@ def change_subscription_plan(sandbox: Sandbox, sub: Obj, plan_id: Any) -> Obj:
 def validate_user_key(sandbox: Sandbox, user_key: Any, *, except_id: int | None = None) -> str:
     key = str(user_key)
     if not key or len(key) > 256 or not _USER_KEY.match(key):
-        raise Unprocessable({"user_key": ["is invalid"]})
+        raise Unprocessable({"user_key": ["invalid"]})  # en.yml activerecord `invalid`
     if any(a["id"] != except_id for a in sandbox.store.list("application", user_key=key)):
         raise Unprocessable({"user_key": ["has already been taken"]})
     return key
@@ -563,12 +564,18 @@ def create_application(
     sandbox: Sandbox,
     account_id: int,
     plan_id: int,
-    name: str,
-    description: str = "",
+    name: str | None,
+    description: str | None = "",
     user_key: str | None = None,
     extra: Obj | None = None,
+    *,
+    human: bool = True,
 ) -> Obj:
-    """An application on an application plan; subscribes the account to the plan's product when needed."""
+    """An application on an application plan; subscribes the account to the plan's product when needed.
+
+    porta `cinstance.rb`: `validates :name, presence: { if: :name_required? }`, and `name_required?` is only set
+    by `validate_human_edition!` (portal forms), never by the Admin API (`human=False`): there a missing name
+    is stored as nil (porta `test/unit/cinstance_test.rb` NameValidationTest)."""
     store = sandbox.store
     account = store.get("account", account_id)
     if account is None:
@@ -576,7 +583,7 @@ def create_application(
     plan = store.get("plan", plan_id)
     if plan is None or plan["type"] != "application_plan":
         raise NotFound()
-    if _blank(name):
+    if human and _blank(name):
         raise Unprocessable({"name": ["can't be blank"]})
     key = new_user_key(sandbox) if _blank(user_key) else validate_user_key(sandbox, user_key)
     service_id = plan["issuer_id"]
@@ -595,8 +602,8 @@ def create_application(
                 "account_id": account_id,
                 "service_id": service_id,
                 "plan_id": plan_id,
-                "name": str(name),
-                "description": description or "",
+                "name": None if name is None else str(name),
+                "description": None if description is None else str(description),
                 "state": state,
                 "enabled": state == "live",
                 "user_key": key,
@@ -605,6 +612,15 @@ def create_application(
                 **({"_extra": extra} if extra else {}),  # Admin API only: domain_extra_fields.py
             },
         )
+
+
+def display_name(sandbox: Sandbox, app: Obj) -> str:
+    """porta `cinstance.rb` `display_name`: the name, else "Application on plan <plan>" (an API-made app may
+    have none)."""
+    if app.get("name"):
+        return str(app["name"])
+    plan = sandbox.store.get("plan", app.get("plan_id")) or {}
+    return f"Application on plan {plan.get('name', '')}"
 
 
 def regenerate_user_key(sandbox: Sandbox, app_id: int) -> Obj:
@@ -643,12 +659,11 @@ def link_sso_user(sandbox: Sandbox, user: Obj, link: Obj) -> Obj:
 
 def update_application(sandbox: Sandbox, app: Obj, params: Obj) -> Obj:
     changes: Obj = {}
+    # the Admin API update is no human edition either (cinstance.rb `name_required?`): a blank name is kept
     if "name" in params:
-        if not str(params["name"] or "").strip():
-            raise Unprocessable({"name": ["can't be blank"]})
-        changes["name"] = str(params["name"])
+        changes["name"] = None if params["name"] is None else str(params["name"])
     if "description" in params:
-        changes["description"] = params["description"] or ""
+        changes["description"] = None if params["description"] is None else str(params["description"])
     if params.get("user_key") not in (None, "") and params["user_key"] != app["user_key"]:
         changes["user_key"] = validate_user_key(sandbox, params["user_key"], except_id=app["id"])
     return sandbox.store.update("application", app["id"], changes)

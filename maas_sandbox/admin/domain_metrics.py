@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from maas_sandbox.admin.conventions import Refused, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import NotFound, Refused, Unprocessable, as_bool
 from maas_sandbox.admin.domain_common import BLANK, TAKEN, check_system_name, fail, system_name_from, text_of
 from maas_sandbox.context import Sandbox
 
@@ -132,7 +132,7 @@ def _pattern_errors(pattern: str) -> list[str]:
     """All of porta's pattern validations run, so one pattern can collect several messages."""
     errors: list[str] = []
     if not PATTERN_RE.fullmatch(pattern):
-        errors.append("is invalid")
+        errors.append("invalid")  # porta en.yml `activerecord.errors.messages.invalid`
     if len(pattern) > 255:
         errors.append("is too long (maximum is 255 characters)")
     variables, query = pattern_parts(pattern)
@@ -182,6 +182,10 @@ def _rule_values(sandbox: Sandbox, owner_type: str, owner_id: int, attrs: Obj, c
         errors["delta"] = delta_errors
     metric = sandbox.store.get("metric", merged.get("metric_id"))
     if metric is None or metric["owner_type"] != owner_type or metric["owner_id"] != owner_id:
+        # porta mapping_rules_controller.rb `metric_params`: a given metric_id is `service.metrics.find` (404);
+        # none given leaves the presence validation to say it
+        if attrs.get("metric_id") not in (None, ""):
+            raise NotFound()
         errors["metric_id"] = [BLANK]
     fail(errors)
     return {"http_method": method, "pattern": pattern, "delta": int(float(str(merged["delta"]))),
@@ -193,50 +197,58 @@ def owner_rules(sandbox: Sandbox, owner_type: str, owner_id: int) -> list[Obj]:
     return sorted(rules, key=lambda r: (r.get("position") or 0, r["id"]))
 
 
-def _place(sandbox: Sandbox, owner_type: str, owner_id: int, rule_id: int, position: Any) -> None:
-    """acts_as_list: move a rule to `position` (1-based, clamped; None = keep/bottom), renumber the rest."""
-    rules = [r for r in owner_rules(sandbox, owner_type, owner_id)]
-    moving = next(r for r in rules if r["id"] == rule_id)
-    rest = [r for r in rules if r["id"] != rule_id]
-    if position in (None, ""):
-        index = rules.index(moving)
-    else:
-        try:
-            index = int(position) - 1
-        except (TypeError, ValueError) as exc:
-            raise Unprocessable({"position": ["is not a number"]}) from exc
-    index = min(max(index, 0), len(rest))
-    rest.insert(index, moving)
-    for number, rule in enumerate(rest, start=1):
-        if rule.get("position") != number:
-            sandbox.store.update("mapping_rule", rule["id"], {"position": number}, stamp=rule["id"] == rule_id)
+def _position(value: Any) -> int:
+    """porta stores `position` in an integer column (Rails casts with `to_i`: "3x" → 3, "x" → 0) and
+    acts_as_list's `check_top_position` lifts anything under the top (1) to 1; there is no clamp at the bottom."""
+    if isinstance(value, bool):
+        return 1
+    found = re.match(r"\s*[+-]?\d+", str(value))
+    return max(int(found.group()) if found else 0, 1)
+
+
+def _shift(sandbox: Sandbox, rules: list[Obj], low: int, high: int | None, by: int) -> None:
+    """acts_as_list moves the other rules between two positions by one, leaving gaps as they are."""
+    for rule in rules:
+        pos = rule.get("position") or 0
+        if pos >= low and (high is None or pos <= high):
+            sandbox.store.update("mapping_rule", rule["id"], {"position": pos + by}, stamp=False)
 
 
 def create_mapping_rule(sandbox: Sandbox, owner_type: str, owner_id: int, attrs: Obj) -> Obj:
-    """A rule of a product (`service`) or a backend (`backend_api`); new rules go last unless `position`."""
+    """A rule of a product (`service`) or a backend (`backend_api`). porta proxy_rule.rb `acts_as_list
+    add_new_at: :bottom`: without `position` after the last one; with one, there (the rules at or below it move
+    down one), kept even past the end (porta test/integration/user-management-api/services/mapping_rules_test.rb
+    `test__with_position_and_last`)."""
     values = _rule_values(sandbox, owner_type, owner_id, attrs, None)
     with sandbox.store.transaction():
-        count = len(sandbox.store.list("mapping_rule", owner_type=owner_type, owner_id=owner_id))
-        rule = sandbox.store.insert("mapping_rule", {"owner_type": owner_type, "owner_id": owner_id, **values,
-                                                     "position": count + 1})
-        if attrs.get("position") not in (None, ""):
-            _place(sandbox, owner_type, owner_id, rule["id"], attrs["position"])
-            rule = sandbox.store.get("mapping_rule", rule["id"]) or rule
-    return rule
+        rules = owner_rules(sandbox, owner_type, owner_id)
+        if attrs.get("position") in (None, ""):
+            position = max((r.get("position") or 0 for r in rules), default=0) + 1
+        else:
+            position = _position(attrs["position"])
+            _shift(sandbox, rules, position, None, 1)
+        return sandbox.store.insert("mapping_rule", {"owner_type": owner_type, "owner_id": owner_id, **values,
+                                                     "position": position})
 
 
 def update_mapping_rule(sandbox: Sandbox, rule: Obj, attrs: Obj) -> Obj:
+    """acts_as_list `update_positions`: moving up shifts the rules in between down, moving down shifts them up."""
     values = _rule_values(sandbox, rule["owner_type"], rule["owner_id"], attrs, rule)
     with sandbox.store.transaction():
-        sandbox.store.update("mapping_rule", rule["id"], values)
         if attrs.get("position") not in (None, ""):
-            _place(sandbox, rule["owner_type"], rule["owner_id"], rule["id"], attrs["position"])
+            new, old = _position(attrs["position"]), rule.get("position") or 0
+            others = [r for r in owner_rules(sandbox, rule["owner_type"], rule["owner_id"]) if r["id"] != rule["id"]]
+            if new < old:
+                _shift(sandbox, others, new, old - 1, 1)
+            elif new > old:
+                _shift(sandbox, others, old + 1, new, -1)
+            values["position"] = new
+        sandbox.store.update("mapping_rule", rule["id"], values)
     return sandbox.store.get("mapping_rule", rule["id"]) or rule
 
 
 def delete_mapping_rule(sandbox: Sandbox, rule: Obj) -> None:
     with sandbox.store.transaction():
-        sandbox.store.delete("mapping_rule", rule["id"])
-        for number, other in enumerate(owner_rules(sandbox, rule["owner_type"], rule["owner_id"]), start=1):
-            if other.get("position") != number:
-                sandbox.store.update("mapping_rule", other["id"], {"position": number}, stamp=False)
+        sandbox.store.delete("mapping_rule", rule["id"])  # acts_as_list: the rules below move up one
+        _shift(sandbox, owner_rules(sandbox, rule["owner_type"], rule["owner_id"]), (rule.get("position") or 0) + 1,
+               None, -1)

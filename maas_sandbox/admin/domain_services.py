@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from maas_sandbox.admin.conventions import BadRequest, NotFound, Unprocessable, as_bool
+from maas_sandbox.admin.conventions import BadRequest, ErrorMessage, NotFound, Unprocessable, as_bool
 from maas_sandbox.admin.domain_backends import (
     create_backend_api,
     create_backend_usage,
@@ -341,11 +341,14 @@ def build_content(sandbox: Sandbox, service_id: int) -> Obj:
     return {**service_doc, "account_id": provider_account_id(sandbox), "proxy": proxy_doc}
 
 
-def environment(value: str) -> str:
-    """`sandbox` (alias `staging`) or `production`; anything else is a 400."""
+def environment(value: str, status: int = 400) -> str:
+    """`sandbox` (alias `staging`) or `production`; anything else is porta's `InvalidEnvironmentError`, which
+    the configs controllers render as `{"error": "invalid environment"}` — 400 under a service
+    (`admin/api/services/proxy/configs_controller.rb`), 422 for the account list
+    (`admin/api/account/proxy_configs_controller.rb`, its integration test)."""
     env = ENVIRONMENTS.get(str(value))
     if env is None:
-        raise BadRequest(f"Environment {value} is not supported. Use sandbox or production")
+        raise ErrorMessage("invalid environment", status)
     return env
 
 

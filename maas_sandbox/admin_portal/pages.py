@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from maas_sandbox.admin.domain_accounts import display_name
 from maas_sandbox.admin.routes.analytics import Window
 from maas_sandbox.admin_portal import auth
 from maas_sandbox.admin_portal.charts import line_chart
@@ -346,7 +347,8 @@ def _apps_table(sandbox: Sandbox, apps: list[Obj]) -> str:
     for app in sorted(apps, key=lambda x: x["id"]):
         service = sandbox.store.get("service", app["service_id"]) or {}
         plan = sandbox.store.get("plan", app.get("plan_id")) or {}
-        rows.append((a(f"/p/admin/applications/{app['id']}", app["name"]), service.get("name"), plan.get("name"),
+        label = display_name(sandbox, app)
+        rows.append((a(f"/p/admin/applications/{app['id']}", label), service.get("name"), plan.get("name"),
                      app.get("state"), mask(app.get("user_key"))))
     return table(("application", "product", "plan", "state", "key"), rows, raw=(0,))
 
@@ -385,11 +387,11 @@ def application(sandbox: Sandbox, _request: Request, application_id: str) -> Any
     service = sandbox.store.get("service", app["service_id"]) or {}
     plan = sandbox.store.get("plan", app.get("plan_id")) or {}
     owner = sandbox.store.get("account", app["account_id"]) or {}
-    body = fields([("name", app["name"]), ("description", app.get("description")), ("state", app.get("state")),
+    body = fields([("name", app.get("name")), ("description", app.get("description")), ("state", app.get("state")),
                    ("product", service.get("name")), ("plan", plan.get("name")), ("account", owner.get("org_name")),
                    ("user key", mask(app.get("user_key")))])
     body += a(f"/buyers/stats/applications/{app['id']}", "Analytics")
-    return f"Application: {app['name']}", body
+    return f"Application: {display_name(sandbox, app)}", body
 
 
 @page_at("/apiconfig/services/{service_id}/applications")
@@ -503,7 +505,7 @@ def traffic(sandbox: Sandbox, request: Request, service_id: str) -> Any:
         for app in sorted(sandbox.store.list("application", service_id=service["id"]), key=lambda x: x["id"]):
             values = _series(sandbox, window, metric, service_id=service["id"], application_id=app["id"])
             if any(values):
-                per_app[app["name"]] = values
+                per_app[display_name(sandbox, app)] = values
         charts.append(line_chart(f"{metric['system_name']} per application", labels, per_app))
     body = (_periods(request.url.path) + f"<p>{e(window.view()['since'])} to {e(window.view()['until'])} "
             f"({e(window.tz_name)}), per {e(window.granularity)}</p>" + "".join(charts))
@@ -516,10 +518,10 @@ def application_traffic(sandbox: Sandbox, request: Request, application_id: str)
     if app is None:
         return None
     if sandbox.backend is None:
-        return f"Traffic: {app['name']}", "<p>Usage data is not available (backend not running).</p>"
+        return f"Traffic: {display_name(sandbox, app)}", "<p>Usage data is not available (backend not running).</p>"
     window = _window(sandbox, request)
     by_name = {m["system_name"]: m for m in _metrics(sandbox, "service", int(app["service_id"]))}
     where = {"application_id": app["id"]}
     series = {n: _series(sandbox, window, by_name[n], **where) for n in ("hits", *TOKEN_METRICS) if n in by_name}
     charts = line_chart("Hits and tokens", _labels(window), series)
-    return f"Traffic: {app['name']}", _periods(request.url.path) + charts
+    return f"Traffic: {display_name(sandbox, app)}", _periods(request.url.path) + charts

@@ -68,9 +68,10 @@ def test_user_key_validation(setup: dict[str, Any], admin_http: Any) -> None:
     dup = admin_http.post(url, data={"plan_id": basic.entity_id, "name": "b", "user_key": key})
     assert (dup.status_code, dup.json()) == (422, {"errors": {"user_key": ["has already been taken"]}})
     bad = admin_http.post(url, data={"plan_id": basic.entity_id, "name": "b", "user_key": "no/slash allowed"})
-    assert bad.json() == {"errors": {"user_key": ["is invalid"]}}
+    assert bad.json() == {"errors": {"user_key": ["invalid"]}}  # porta en.yml activerecord `invalid`
+    # porta cinstance.rb: a name is required only on a human edition, never through the Admin API
     blank = admin_http.post(url, data={"plan_id": basic.entity_id, "name": ""})
-    assert blank.json() == {"errors": {"name": ["can't be blank"]}}
+    assert (blank.status_code, blank.json()["application"]["name"]) == (201, "")
     assert admin_http.post(url, data={"plan_id": 999999999, "name": "x"}).status_code == 404
     keys = {
         admin_http.post(url, data={"plan_id": basic.entity_id, "name": f"n{i}"}).json()["application"]["user_key"]

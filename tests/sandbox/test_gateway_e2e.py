@@ -658,7 +658,7 @@ def test_analytics_errors(admin: Admin, product: Product) -> None:
     r = admin.raw(f"/stats/services/{product.id}/usage.json", metric_name="hits")
     assert (r.status_code, r.text) == (400, "Required parameter missing: granularity")
     r = admin.raw(f"/stats/services/{product.id}/usage.json", metric_name="nope", period="day")
-    assert (r.status_code, r.text) == (400, "metric nope not found")
+    assert (r.status_code, r.json()) == (400, {"error": "metric nope not found"})  # porta render_error, JSON
     r = admin.raw("/stats/services/999999/usage.json", metric_name="hits", period="day")
     assert r.status_code == 404
     r = requests.get(admin.info.admin_url + f"/stats/services/{product.id}/usage.json", timeout=10)

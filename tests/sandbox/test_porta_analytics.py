@@ -69,8 +69,9 @@ def test_eternity_is_not_a_period(admin_http: Any) -> None:
     resp = admin_http.get(f"/stats/services/{_service_id(admin_http)}/usage.json",
                           params={"metric_name": "hits", "period": "eternity"})
     expected = 'Period must be one of ["year", "month", "week", "day"] not "eternity"'
-    assert (resp.status_code, resp.text) == (400, expected)
+    # stats/data/base_controller.rb: Stats::InvalidParameterError → `render_error` → JSON on .json
+    assert (resp.status_code, resp.json()) == (400, {"error": expected})
     bad = admin_http.get(f"/stats/services/{_service_id(admin_http)}/usage.json",
                          params={"metric_name": "hits", "granularity": "eternity", "since": "2025-01-01",
                                  "until": "2025-01-02"})
-    assert bad.status_code == 400 and bad.text.startswith("Granularity must be one of")
+    assert bad.status_code == 400 and bad.json()["error"].startswith("Granularity must be one of")

@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from maas_sandbox.admin.conventions import (
-    BadRequest,
+    ErrorMessage,
     NotFound,
     Obj,
     admin_router,
@@ -69,7 +69,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(RAILS_ZONES.get(name, name))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadRequest(f"Invalid timezone: {name}") from exc
+        raise ErrorMessage(f"Invalid timezone: {name}") from exc
 
 
 def _default_timezone(sandbox: Sandbox) -> str:
@@ -87,7 +87,7 @@ def _parse_time(value: str, zone: ZoneInfo, name: str) -> datetime:
             continue
         if 1 < parsed.year < 9999:  # year 1/9999 overflow datetime in zone shifts and period ends
             return parsed
-    raise BadRequest(f"Invalid {name}: {value}")
+    raise ErrorMessage("Date parameters should have valid date/time format.")  # stats/base.rb `to_time`
 
 
 def _floor(dt: datetime, granularity: str) -> datetime:
@@ -162,9 +162,9 @@ class Window:
         period = params.get("period") or None
         granularity = params.get("granularity") or None
         if period is not None and period not in PERIODS:  # usage.rb sanitize_period
-            raise BadRequest(f'Period must be one of ["year", "month", "week", "day"] not "{period}"')
+            raise ErrorMessage(f'Period must be one of ["year", "month", "week", "day"] not "{period}"')
         if granularity is not None and str(granularity) not in GRANULARITIES and not whole:
-            raise BadRequest(f"Granularity must be one of [:month, :day, 21600, :hour], not {granularity}")
+            raise ErrorMessage(f"Granularity must be one of [:month, :day, 21600, :hour], not {granularity}")
         granularity = str(granularity) if granularity is not None else None
         now = sandbox.clock.now().astimezone(zone)
         since_raw = params.get("since")
@@ -202,14 +202,14 @@ class Window:
                 until_raw = params.get("until")
                 end = _parse_time(str(until_raw), zone, "until") + timedelta(seconds=1) if until_raw else now
             if end <= since:
-                raise BadRequest("until must be after since")
+                raise ErrorMessage("until must be after since")
             if granularity == "eternity":
                 self.edges = [since, end]
             else:
                 self.edges = [since]
                 while self.edges[-1] < end:
                     if len(self.edges) > MAX_BUCKETS.get(granularity, 10_000):
-                        raise BadRequest(f"Range too long for granularity {granularity}")
+                        raise ErrorMessage(f"Range too long for granularity {granularity}")
                     self.edges.append(_step(self.edges[-1], granularity))
                 self.edges[-1] = min(self.edges[-1], end) if granularity != "month" else self.edges[-1]
         self.since, self.end = self.edges[0], self.edges[-1]
@@ -241,7 +241,7 @@ def _metric(sandbox: Sandbox, owner_type: str, owner_id: int, name: Any) -> Obj:
         system = str(metric.get("system_name"))
         if system == name or (owner_type == "backend_api" and system == f"{name}.{owner_id}"):
             return metric
-    raise BadRequest(f"metric {name} not found")
+    raise ErrorMessage(f"metric {name} not found")
 
 
 def _metric_view(metric: Obj) -> Obj:
@@ -267,15 +267,23 @@ def _series(sandbox: Sandbox, params: Obj, metric: Obj, **where: int) -> Obj:
     return body
 
 
+NOT_FOUND = {"service": "Service not found", "application": "Application not found"}
+
+
 async def _subject(request: Request, kind: str, obj_id: str) -> tuple[Sandbox, Obj, Obj]:
     """The checks every stats route makes first: token, params, the object (else 404), a running backend."""
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    obj = sandbox.store.get(kind, path_id(obj_id))
+    try:
+        obj = sandbox.store.get(kind, path_id(obj_id))
+    except NotFound:
+        obj = None
+    if obj is None and kind in NOT_FOUND:  # stats/data/{services,applications}_controller.rb
+        raise ErrorMessage(NOT_FOUND[kind], 404)
     if obj is None:
         raise NotFound()
     if sandbox.backend is None:
-        raise BadRequest("usage data is not available (the sandbox backend is not running)")
+        raise ErrorMessage("usage data is not available (the sandbox backend is not running)")
     return sandbox, params, obj
 
 
@@ -332,7 +340,7 @@ async def top_applications(request: Request, service_id: str) -> JSONResponse:
     metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
     zone = _zone(str(params.get("timezone") or _default_timezone(sandbox)))
     if params["period"] not in PERIODS:
-        raise BadRequest(f'Period must be one of ["year", "month", "week", "day"] not "{params["period"]}"')
+        raise ErrorMessage(f'Period must be one of ["year", "month", "week", "day"] not "{params["period"]}"')
     since = _beginning_of(_parse_time(str(params["since"]), zone, "since"), str(params["period"]))
     window = Window({**params, "since": since.isoformat(), "granularity": "eternity"}, sandbox, whole=True)
     rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], service_id=service["id"])

@@ -42,7 +42,9 @@ def application_view(sandbox: Sandbox, app: Obj) -> Obj:
     service = store.get("service", app["service_id"]) or {}
     plan = store.get("plan", app["plan_id"]) or {}
     account = store.get("account", app["account_id"]) or {}
-    view = {**public(app), **extra_fields.extra_view(sandbox, "Cinstance", app)}
+    # porta FieldsRepresenter renders `name`/`description` without render_nil: a nil one is left out
+    view = {k: v for k, v in public(app).items() if not (k in ("name", "description") and v is None)}
+    view.update(extra_fields.extra_view(sandbox, "Cinstance", app))
     view.update(
         {
             "end_user_required": False,
@@ -123,10 +125,11 @@ async def create_application(request: Request, account_id: str) -> Response:
         sandbox,
         account["id"],
         path_id(params.get("plan_id")),
-        params.get("name") or "",
-        params.get("description") or "",
+        params.get("name"),
+        params.get("description"),
         params.get("user_key") or None,
         extra=extra_fields.assign(sandbox, "Cinstance", None, params, by_buyer=False),  # buyers_applications_controller
+        human=False,
     )
     return _show(sandbox, app, status=201)
 

@@ -246,6 +246,25 @@ async def delete_template(request: Request, template_id: str) -> Response:
 
 
 # -- sections -------------------------------------------------------------------------------------
+def _descends_from(sandbox: Sandbox, section: Obj, ancestor_id: int) -> bool:
+    seen: set[int] = set()
+    while section.get("parent_id") is not None and section["id"] not in seen:
+        seen.add(section["id"])
+        if section["parent_id"] == ancestor_id:
+            return True
+        section = sandbox.store.get("cms_section", section["parent_id"]) or {}
+    return False
+
+
+def _section(sandbox: Sandbox, section_id: str) -> Obj:
+    """sections_controller.rb `find_section`: by id or by system_name (`root` finds the root); else 404."""
+    found = sandbox.store.get("cms_section", int(section_id)) if section_id.isdigit() else None
+    found = found or sandbox.store.first("cms_section", system_name=section_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
 def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
     out: Obj = {}
     if "title" in attrs:
@@ -256,9 +275,16 @@ def _section_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
         out["partial_path"] = attrs["partial_path"]
     if "parent_id" in attrs and attrs["parent_id"] not in (None, ""):
         parent = sandbox.store.get("cms_section", attrs["parent_id"])
-        if parent is None or (current and parent["id"] == current["id"]):
-            raise Unprocessable({"parent_id": ["is invalid"]})
-        out["parent_id"] = parent["id"]
+        if current is None:
+            # sections_controller.rb `create`: `sections.find_by(id: parent_id) || sections.root`, no error
+            if parent is not None:
+                out["parent_id"] = parent["id"]
+        elif parent is None:  # section.rb `parent_same_provider` (a parent that is not found has no provider)
+            raise Unprocessable({"parent_id": ["must belong to the same provider"]})
+        elif parent["id"] == current["id"] or _descends_from(sandbox, parent, current["id"]):
+            raise Unprocessable({"base": ["cannot be it's own ancestor"]})  # section.rb `not_own_child`
+        else:
+            out["parent_id"] = parent["id"]
     if current is None:
         title = str(out.get("title") or "").strip()
         if not title:
@@ -306,7 +332,7 @@ async def create_section(request: Request) -> Response:
 @router.get(API + "/sections/{section_id}.json")
 async def read_section(request: Request, section_id: str) -> Response:
     sandbox = sandbox_of(request)
-    return JSONResponse(public(_get(sandbox, "cms_section", section_id)))
+    return JSONResponse(public(_section(sandbox, section_id)))
 
 
 @router.put(API + "/sections/{section_id}.json")
@@ -314,7 +340,7 @@ async def update_section(request: Request, section_id: str) -> Response:
     sandbox = sandbox_of(request)
     params = await read_params(request)
     _check_permitted(params, SECTION_PARAMS)
-    section = _get(sandbox, "cms_section", section_id)
+    section = _section(sandbox, section_id)
     changes = _section_values(sandbox, params, section)
     return JSONResponse(public(cms.update(sandbox, "cms_section", section, changes)))
 
@@ -322,7 +348,7 @@ async def update_section(request: Request, section_id: str) -> Response:
 @router.delete(API + "/sections/{section_id}.json")
 async def delete_section(request: Request, section_id: str) -> Response:
     sandbox = sandbox_of(request)
-    cms.delete_section(sandbox, _get(sandbox, "cms_section", section_id))
+    cms.delete_section(sandbox, _section(sandbox, section_id))
     return deleted()
 
 
@@ -362,12 +388,14 @@ async def _file_values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj
         raise Unprocessable({"attachment": ["can't be blank"]})
     if "downloadable" in attrs:
         out["downloadable"] = as_bool(attrs["downloadable"])
-    if attrs.get("section_id") not in (None, ""):
-        section = sandbox.store.get("cms_section", attrs["section_id"])
+    section = sandbox.store.get("cms_section", attrs["section_id"]) if attrs.get("section_id") else None
+    if attrs.get("section_id") not in (None, "") and current is not None:
         if section is None:
             raise Unprocessable({"section": ["not found"]})
         out["section_id"] = section["id"]
-    elif current is None:
+    elif section is not None:
+        out["section_id"] = section["id"]
+    elif current is None:  # files_controller.rb `create`: an unknown or missing section is the root
         root = sandbox.store.first("cms_section", system_name="root")
         out["section_id"] = root["id"] if root else None
     if current is None:

@@ -159,7 +159,7 @@ async def account_configs(request: Request, env: str) -> JSONResponse:
     """Every product's configs of one environment; `host` filters by gateway host, `version=latest`."""
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    environment = ds.environment(env)
+    environment = ds.environment(env, status=422)
     configs = sorted(sandbox.store.list("proxy_config", environment=environment),
                      key=lambda c: (c["service_id"], c["version"]))
     host = params.get("host")

@@ -72,8 +72,15 @@ def _check(kind: str, values: Obj) -> None:
             if not str(values.get(field) or "").strip():
                 errors[field] = ["can't be blank"]
         site = str(values.get("site") or "")
-        if site and not site.startswith(("http://", "https://")):
-            errors["site"] = ["is invalid"]
+        # authentication_provider.rb: an http(s) URI somewhere in it (`make_regexp` is unanchored) else the
+        # `invalid_url` message; keycloak.rb adds `contains_whitespace` (both from porta's config/locales/en.yml)
+        found: list[str] = []
+        if site and not re.search(r"https?:[^\s]", site):
+            found.append("Invalid URL format")
+        if kind == "keycloak" and re.search(r"\s", site):
+            found.append("can't contain whitespaces")
+        if found:
+            errors["site"] = found
     if errors:
         raise Unprocessable(errors)
 
