@@ -34,6 +34,7 @@ from maas_helpers.discovery import (
 from maas_helpers.errors import MaasError
 from maas_helpers.ownership import cluster_owned
 from maas_helpers.results import Change, StepResult
+from maas_helpers.verify import NOT_CHECKED
 
 if TYPE_CHECKING:
     from maas_helpers.kit import Kit
@@ -52,7 +53,7 @@ class LockCheck:
     """What the lockdown verification proved, and what it could not check (and why)."""
 
     checked: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<claim> — <why>", as verify.not_checked prints them
     failed: list[str] = field(default_factory=list)
 
     @property
@@ -61,7 +62,7 @@ class LockCheck:
 
     def __str__(self) -> str:
         lines = [f"✓ {c}" for c in self.checked] + [f"✗ {f}" for f in self.failed]
-        return "\n".join(lines + [f"not checked: {s}" for s in self.skipped])
+        return "\n".join(lines + [f"{NOT_CHECKED} {s}" for s in self.skipped])
 
     def __repr__(self) -> str:
         return str(self)
@@ -257,11 +258,11 @@ class ModelsStep:
             key = self.kit.application_keys().get(product.system_name)
             endpoint = self.kit.links().get(f"{product.system_name} (production)")
         except (MaasError, requests.RequestException) as exc:
-            check.skipped.append(f"{product.system_name}: through the gateway (3scale not reachable: {exc})")
+            check.skipped.append(f"through the gateway — {product.system_name}: 3scale not reachable: {exc}")
             return
         if not key or not endpoint:
-            check.skipped.append(f"{product.system_name}: through the gateway (no application key or production "
-                                 "endpoint yet: run notebooks 4-6)")
+            check.skipped.append(f"through the gateway — {product.system_name}: no application key or production "
+                                 "endpoint yet (notebooks 4-6 make them)")
             return
         resp = requests.get(f"{endpoint}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
         (check.checked if resp.status_code == 200 else check.failed).append(
@@ -300,18 +301,19 @@ class ModelsStep:
             try:
                 pods = kube.list("v1", "Pod", row.namespace, label_selector=lockdown.label_selector(row.pod_selector))
             except MaasError as exc:
-                check.skipped.append(f"{row.namespace}/{name}: cannot list pods ({exc})")
+                check.skipped.append(f"selects the model's pods — {row.namespace}/{name}: cannot list pods ({exc})")
                 pods = None
             if pods is not None:
                 if not pods:
-                    check.skipped.append(f"{row.namespace}/{name}: no running pods of {row.name} to select")
+                    check.skipped.append(f"selects the model's pods — {row.namespace}/{name}: "
+                                         f"no running pods of {row.name}")
                 elif all(lockdown.selects(have, p) for p in pods):
                     check.checked.append(f"{row.namespace}/{name} selects the {len(pods)} pod(s) of {row.name}")
                 else:
                     check.failed.append(f"{row.namespace}/{name} does not select every pod of {row.name}")
             if not inside:
-                check.skipped.append(f"{row.name}: a direct call (the kit runs outside the cluster, where the "
-                                     "in-cluster URL does not resolve)")
+                check.skipped.append(f"a direct call must fail — {row.name}: the kit runs outside the cluster, "
+                                     "where the in-cluster URL does not resolve")
             elif row.url:
                 try:
                     resp = requests.get(f"{row.url}/v1/models", timeout=timeout, verify=False)  # noqa: S501

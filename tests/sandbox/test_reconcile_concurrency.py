@@ -31,6 +31,7 @@ from maas_sandbox.layout import find_free_base_port
 from harness.sandbox import running
 
 PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
+SECRET = re.compile(r"\*{4}[\w-]{4}")  # a masked generated secret (each sandbox generates its own tokens)
 
 
 def _kit(info: SandboxInfo, concurrency: int) -> Kit:
@@ -39,7 +40,7 @@ def _kit(info: SandboxInfo, concurrency: int) -> Kit:
 
 
 def _table(result: StepResult) -> list[tuple[str, str, str, str]]:
-    return [(a.kind, a.name, a.change.value, PORT.sub("HOST", a.detail)) for a in result.actions]
+    return [(a.kind, a.name, a.change.value, SECRET.sub("****", PORT.sub("HOST", a.detail))) for a in result.actions]
 
 
 def _items(body: dict[str, Any] | list[Any], plural: str, singular: str) -> list[dict[str, Any]]:

