@@ -215,8 +215,12 @@ def execute_sequence(
             executed = nb_out / path.name
             t0 = time.perf_counter()
             km, upcoming = upcoming, None
-            if index + 1 < len(notebooks):
-                upcoming = _start_kernel(manager_class, notebooks[index + 1])
+            try:
+                if index + 1 < len(notebooks):
+                    upcoming = _start_kernel(manager_class, notebooks[index + 1])
+            except BaseException:
+                _stop_kernel(km)
+                raise
             try:
                 papermill.execute_notebook(
                     str(path), str(executed), parameters=given, cwd=str(path.parent),
