@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,14 +53,10 @@ def _ipc_kernel_manager() -> type:
             # the socket paths derive from the connection file; without one they are "kernel-ipc-N" in the cwd,
             # picked by which files exist yet: two kernels starting at once (the next one is pre-started) could
             # pick the same paths
+            # (jupyter_client removes the connection file and the sockets when the kernel is cleaned up)
             if not self.connection_file:
-                self.connection_file = os.path.join(tempfile.mkdtemp(prefix="maas-kernel-"), "kernel.json")
+                self.connection_file = os.path.join(_kernel_dir(), f"kernel-{uuid.uuid4()}.json")
                 self.ip = os.path.splitext(self.connection_file)[0] + "-ipc"
-
-        def cleanup_resources(self, restart: bool = False) -> None:
-            super().cleanup_resources(restart=restart)
-            if not restart:
-                shutil.rmtree(os.path.dirname(self.connection_file), ignore_errors=True)
 
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:
@@ -67,6 +64,15 @@ def _ipc_kernel_manager() -> type:
             await super()._async_interrupt_kernel()
 
     return IpcKernelManager
+
+
+def _kernel_dir() -> str:
+    """A private folder for the kernels' connection files and sockets, short enough for socket paths."""
+    path = Path(tempfile.gettempdir()) / f"maas-kernels-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.is_symlink() or path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise RuntimeError(f"{path} must be a folder only you can use (remove it and run again)")
+    return str(path)
 
 
 @dataclass

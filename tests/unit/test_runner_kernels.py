@@ -63,3 +63,4 @@ def test_failure_names_the_cell_and_stops_the_pre_started_kernel(tmp_path: Path,
     assert [n.status for n in report.notebooks] == ["ok", "failed", "not run"]
     assert len(started) == 3  # 02's kernel was started while 01 ran …
     assert not any(km.is_alive() for km in started)  # … and stopped with the others
+    assert not any(Path(km.connection_file).exists() for km in started)  # connection files and sockets gone
