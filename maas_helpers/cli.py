@@ -5,22 +5,23 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from maas_helpers.catalogue import load_catalogue
 from maas_helpers.cli_models import models_app
 from maas_helpers.cli_sandbox import sandbox_app
-from maas_helpers.config import config_path, load_settings, make_settings
 from maas_helpers.errors import MaasError
-from maas_helpers.kit import Kit
-from maas_helpers.reconcile import SECTIONS, ProductsFailed
-from maas_helpers.results import Action, StepResult
+from maas_helpers.section_names import SECTION_NAMES
 from maas_helpers.workshop.cli import workshop_app
+
+if TYPE_CHECKING:
+    from maas_helpers.kit import Kit
+    from maas_helpers.results import Action, StepResult
+
+# The kit (pydantic, requests, threescale_api, the reconcile sections) is imported inside the commands that
+# use it: `maas --help`, `maas sandbox …` and every script's first call start without it (issue 30).
 
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -30,7 +31,7 @@ console = Console()
 err = Console(stderr=True)
 
 CatalogueArg = Annotated[Path | None, typer.Argument(help="Catalogue YAML (default: the kit's default catalogue).")]
-SectionOpt = Annotated[str | None, typer.Option("--section", "-s", help=f"One of: {', '.join(SECTIONS)}.")]
+SectionOpt = Annotated[str | None, typer.Option("--section", "-s", help=f"One of: {', '.join(SECTION_NAMES)}.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG", help="Saved settings YAML.")]
 ConcurrencyOpt = Annotated[int | None, typer.Option(
     "--concurrency", envvar="MAAS_CONCURRENCY", min=1, max=64,
@@ -45,6 +46,10 @@ def _fail(exc: Exception, code: int = 1) -> None:
 
 def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None, concurrency: int | None = None) -> Kit:
     """Saved settings when present; otherwise the sandbox defaults (so `maas apply` works on a fresh checkout)."""
+    from maas_helpers.catalogue import load_catalogue
+    from maas_helpers.config import config_path, load_settings, make_settings
+    from maas_helpers.kit import Kit
+
     if config_path(config).exists():
         settings = load_settings(config)
     else:
@@ -60,6 +65,8 @@ def _kit(catalogue: Path | None, config: Path | None, state_dir: Path | None, co
 
 def _run_sections(kit: Kit, section: str | None, plan_only: bool) -> StepResult:
     """One run over the sections (so what one section read is reused by the next), the bar advancing per object."""
+    from rich.progress import Progress
+
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("planning" if plan_only else "applying", total=None)
 
@@ -93,6 +100,8 @@ def apply(catalogue: CatalogueArg = None, section: SectionOpt = None, config: Co
                                               "that hold applications the kit did not create.")] = False) -> None:
     """Converge 3scale to the catalogue (all sections in order, or one); what the kit owns and the catalogue no
     longer names is deleted."""
+    from maas_helpers.reconcile import ProductsFailed
+
     try:
         kit = _kit(catalogue, config, state_dir, concurrency)
         kit.prune = prune
@@ -169,6 +178,8 @@ def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: S
 
 
 def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
+    from rich.table import Table
+
     from maas_helpers import billing, spreadsheet
 
     month = month or billing.current_month()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-
-import requests
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
 
 from maas_helpers.secrets import mask_text
+
+if TYPE_CHECKING:  # errors are imported everywhere, the CLI's start included: keep this module light
+    from pydantic import SecretStr
 
 
 class MaasError(RuntimeError):
@@ -83,6 +84,8 @@ def from_exception(
     exc: Exception, what: str, url: str, secrets: Iterable[str | SecretStr | None] = ()
 ) -> MaasError:
     """Translate a transport failure (unreachable host, TLS) into a MaasError."""
+    import requests  # only a failed call gets here, and the caller has loaded requests already
+
     if isinstance(exc, requests.exceptions.SSLError):
         message = (
             f"{what}: TLS verification failed for {url}; set ca_bundle to the cluster's CA bundle "

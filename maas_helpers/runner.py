@@ -20,7 +20,9 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +50,13 @@ def _ipc_kernel_manager() -> type:
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
+            # the socket paths derive from the connection file; without one they are "kernel-ipc-N" in the cwd,
+            # picked by which files exist yet: two kernels starting at once (the next one is pre-started) could
+            # pick the same paths
+            # (jupyter_client removes the connection file and the sockets when the kernel is cleaned up)
+            if not self.connection_file:
+                self.connection_file = os.path.join(_kernel_dir(), f"kernel-{uuid.uuid4()}.json")
+                self.ip = os.path.splitext(self.connection_file)[0] + "-ipc"
 
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:
@@ -55,6 +64,15 @@ def _ipc_kernel_manager() -> type:
             await super()._async_interrupt_kernel()
 
     return IpcKernelManager
+
+
+def _kernel_dir() -> str:
+    """A private folder for the kernels' connection files and sockets, short enough for socket paths."""
+    path = Path(tempfile.gettempdir()) / f"maas-kernels-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.is_symlink() or path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise RuntimeError(f"{path} must be a folder only you can use (remove it and run again)")
+    return str(path)
 
 
 @dataclass
@@ -190,6 +208,11 @@ def execute_sequence(
     saved_env = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})  # kernels inherit the runner's environment
     started = time.perf_counter()
+    manager_class = _ipc_kernel_manager()
+    # Each notebook gets its own fresh kernel, but the next one is launched while the current notebook runs:
+    # its interpreter start overlaps the work instead of following it (papermill passes `km` to nbclient,
+    # which uses a started kernel as it is and leaves its shutdown to us).
+    upcoming: Any = _start_kernel(manager_class, notebooks[0]) if notebooks else None
     try:
         for index, (path, run) in enumerate(zip(notebooks, report.notebooks, strict=True)):
             declared = _parameter_names(path)
@@ -197,16 +220,25 @@ def execute_sequence(
             given.update({k: v for k, v in shared_params.items() if k in declared})
             executed = nb_out / path.name
             t0 = time.perf_counter()
+            km, upcoming = upcoming, None
+            try:
+                if index + 1 < len(notebooks):
+                    upcoming = _start_kernel(manager_class, notebooks[index + 1])
+            except BaseException:
+                _stop_kernel(km)
+                raise
             try:
                 papermill.execute_notebook(
                     str(path), str(executed), parameters=given, cwd=str(path.parent),
-                    progress_bar=False, kernel_name="python3", kernel_manager_class=_ipc_kernel_manager(),
+                    progress_bar=False, kernel_name="python3", km=km,
                 )
                 run.status = "ok"
             except Exception as exc:  # papermill's execution error, or a kernel that died
                 run.status = "failed"
                 run.cell, run.error = _failed_cell(executed) if executed.exists() else (None, None)
                 run.error = run.error or f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
+            finally:
+                _stop_kernel(km)
             run.seconds = time.perf_counter() - t0
             if executed.exists():
                 run.ipynb = str(executed.relative_to(out_dir))
@@ -216,6 +248,8 @@ def execute_sequence(
                 break
             echo(f"ok     {path.name}  {run.seconds:5.1f} s")
     finally:
+        if upcoming is not None:  # a failure stopped the run before the pre-started kernel's notebook
+            _stop_kernel(upcoming)
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -224,6 +258,23 @@ def execute_sequence(
         report.seconds = time.perf_counter() - started
         write_index(report, out_dir)
     return report
+
+
+def _start_kernel(manager_class: type, notebook: Path) -> Any:
+    """A fresh python3 kernel launched for `notebook` (in its folder, with the runner's environment); nbclient
+    waits for it to answer when the notebook starts."""
+    km = manager_class(kernel_name="python3")
+    km.start_kernel(cwd=str(notebook.parent))
+    return km
+
+
+def _stop_kernel(km: Any) -> None:
+    """Stop a kernel we started (shutdown request, no SIGINT: see `_ipc_kernel_manager`), killed if it hangs."""
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=False)
+    finally:
+        km.cleanup_resources()
 
 
 def _start_sandbox(state_dir: Path, params: Mapping[str, Any], port: int | None = None) -> str:

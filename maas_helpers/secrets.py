@@ -8,18 +8,26 @@ import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+if TYPE_CHECKING:  # pydantic is not imported just to mask a string (the CLI's start stays light)
+    from pydantic import SecretStr
 
 _QUERY_SECRET = re.compile(r"((?:access_token|provider_key|user_key|client_secret|token)=)[^&\s'\"]+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def _reveal(value: str | SecretStr) -> str:
+    """The raw text of a str or a pydantic SecretStr (duck-typed: no pydantic import needed)."""
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if callable(get) else str(value)
 
 
 def mask(value: str | SecretStr | None) -> str:
     """A printable stand-in: the last 4 characters of long secrets (enough to tell two apart), else stars."""
     if value is None:
         return ""
-    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    raw = _reveal(value)
     if len(raw) >= 16:
         return "****" + raw[-4:]
     return "****"
@@ -28,7 +36,7 @@ def mask(value: str | SecretStr | None) -> str:
 def mask_text(text: str, secrets: Iterable[str | SecretStr | None] = ()) -> str:
     """`text` with every known secret, `access_token=…`-style query value and Bearer token masked."""
     for secret in secrets:
-        raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        raw = None if secret is None else _reveal(secret)
         if raw and len(raw) >= 4:
             text = text.replace(raw, mask(raw))
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + "****", text)

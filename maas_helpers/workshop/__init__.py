@@ -13,14 +13,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maas_helpers import ownership
 from maas_helpers.errors import ConfigError
 from maas_helpers.results import StepResult, plural
-from maas_helpers.workshop import board, handout, room
 from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec
-from maas_helpers.workshop.sso_users import SsoUsers
+
+if TYPE_CHECKING:
+    from maas_helpers.workshop import board, handout, room, sso_users
+    from maas_helpers.workshop.sso_users import SsoUsers
+else:  # loaded on first use: `maas --help` imports this package for the workshop commands' help (issue 30)
+    from maas_helpers.lazy import lazy_module
+
+    board, handout, room, sso_users = (lazy_module(f"maas_helpers.workshop.{name}")
+                                       for name in ("board", "handout", "room", "sso_users"))
 
 DEFAULT_DIR = Path("build/workshop")
 STATE = "workshop.json"
@@ -46,7 +53,7 @@ class Workshop:
             sso = self.kit.catalogue.sso
             if not sso.enabled:
                 raise ConfigError("workshop: SSO is disabled in the catalogue; attendees sign in with SSO, enable it")
-            self._sso = SsoUsers.for_platform(self.kit.platform, sso.realm, self.kit.settings.tls_verify)
+            self._sso = sso_users.SsoUsers.for_platform(self.kit.platform, sso.realm, self.kit.settings.tls_verify)
         return self._sso
 
     @property

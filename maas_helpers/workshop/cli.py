@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.live import Live
 
 from maas_helpers.errors import MaasError
 from maas_helpers.workshop import DEFAULT_DIR, MAX_ATTENDEES, Workshop, WorkshopSpec
-from maas_helpers.workshop import board as board_mod
+from maas_helpers.workshop import board as board_mod  # lazy (see maas_helpers/workshop/__init__.py)
 
 workshop_app = typer.Typer(help="Trainers: a whole workshop room (attendees, keys, handout, live board).",
                            no_args_is_help=True)
@@ -72,6 +71,8 @@ def watch(
     config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
 ) -> None:
     """The live board: requests, tokens and last call per attendee (Ctrl-C to stop)."""
+    from rich.live import Live
+
     try:
         room = _room(config, state_dir, out_dir)
         chosen = room.prefix(prefix)
