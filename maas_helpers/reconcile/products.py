@@ -316,10 +316,11 @@ PROXY = "/admin/api/services/{}/proxy.json"
 
 def plan_authentication(product: Product, service_id: Any, proxy: Mapping[str, Any] | None,
                         links: Links) -> Action:
-    """The proxy's authentication settings (where the key is read, what a missing key answers)."""
+    """The proxy's authentication settings (where the key is read) and its error answers (body, status and
+    content type of a missing or wrong key, an unmapped path, an exceeded limit), in one PUT."""
     name = f"{product.system_name}: authentication"
     detail = (f"API key in the Authorization header (HTTP Basic or Bearer); "
-              f"missing key → {product.authentication.error_status_auth_missing}")
+              f"missing key → {product.authentication.error_status_auth_missing}; errors as OpenAI-shaped JSON")
     if service_id is None or proxy is None:
         return act("proxy", name, Change.UPDATED, detail=detail)
     link = links.product(service_id, "/integration")

@@ -48,6 +48,7 @@ class Decision:
     reason: str = ""
     retry_after: int = -1  # seconds to the end of the most constrained exceeded limit's period
     app: App | None = None
+    exceeded: tuple[str, str, int] | None = None  # that limit: (metric system name, period, max value)
 
 
 @dataclass(slots=True)
@@ -185,6 +186,7 @@ class Backend:
         if not plan_limits:
             return None
         worst: int | None = None  # longest exceeded period (ties among zero remaining → longer period)
+        named: tuple[int, int] = (0, 0)  # the worst limit's (metric id, max value)
         in_flight_only = True  # every exceeded limit would pass without the reservations
         for metric_id, delta in expanded.items():
             reserved = self.reserved.get((app.id, metric_id), 0) if with_reserved else 0
@@ -196,12 +198,14 @@ class Backend:
                     if current + delta > value:
                         in_flight_only = False
                     if worst is None or period_index < worst:
-                        worst = period_index
+                        worst, named = period_index, (metric_id, value)
         if worst is None:
             return None
         # Rejected only for tokens held by requests in flight: those finish soon, not at the period's end.
         retry_after = IN_FLIGHT_RETRY_AFTER if in_flight_only else seconds_to_reset(PERIODS[worst], now)
-        return Decision(LIMITS_EXCEEDED, "limits_exceeded", retry_after, app)
+        metric = self.index.metrics.get(named[0]) or {}
+        exceeded = (str(metric.get("system_name", named[0])), PERIODS[worst], named[1])
+        return Decision(LIMITS_EXCEEDED, "limits_exceeded", retry_after, app, exceeded)
 
     # -- the backend API ------------------------------------------------------------------------
     def lookup(self, service_id: int, user_key: str) -> App | None:

@@ -442,7 +442,7 @@ class Exchange:
                     product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1), estimate
                 )
                 if decision.status == LIMITS_EXCEEDED:
-                    self._limits_exceeded(product, decision.retry_after)
+                    self._quota_exceeded(product, decision.exceeded, decision.retry_after)
                     return
             if not usage:
                 self.send_error(product.errors["no_match"])
@@ -504,6 +504,14 @@ class Exchange:
     def _limits_exceeded(self, product: CompiledProduct, retry_after: int) -> None:
         extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
         self.send_error(product.errors["limits_exceeded"], extra)
+
+    def _quota_exceeded(self, product: CompiledProduct, exceeded: tuple[str, str, int] | None,
+                        retry_after: int) -> None:
+        """llm-metrics' own refusal: the product's limits status, a JSON body naming the exceeded limit."""
+        status = product.errors["limits_exceeded"].status
+        extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
+        self.send_error(ErrorResponse.build(status, "application/json", lm.quota_error_body(exceeded, retry_after)),
+                        extra)
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
         request = self.request

@@ -181,13 +181,22 @@ class FakeServers:
                 args = dict(urllib.parse.parse_qsl(query))
                 recorder.authorizations.append(args)
                 used = recorder.reported_usage()
-                over = any(
-                    used.get(m, 0) + int(args.get(f"usage[{m}]", 0)) > limit for m, limit in recorder.limits.items()
-                )
+                over = [
+                    (m, limit) for m, limit in recorder.limits.items()
+                    if used.get(m, 0) + int(args.get(f"usage[{m}]", 0)) > limit
+                ]
                 if over:
+                    # apisonator's authorize XML names each limit; the exceeded one is marked (status.rb)
+                    reports = "".join(
+                        f'<usage_report metric="{m}" period="minute" exceeded="true"><max_value>{limit}</max_value>'
+                        f"<current_value>{used.get(m, 0)}</current_value></usage_report>" for m, limit in over
+                    )
+                    xml = (f"<status><authorized>false</authorized><reason>usage limits are exceeded</reason>"
+                           f"<usage_reports>{reports}</usage_reports></status>").encode()
                     answer = (
                         b"HTTP/1.0 409 Conflict\r\n3scale-rejection-reason: limits_exceeded\r\n"
-                        b"3scale-limit-reset: 30\r\nContent-Length: 0\r\n\r\n"
+                        b"3scale-limit-reset: 30\r\nContent-Type: application/vnd.3scale-v2.0+xml\r\n"
+                        + f"Content-Length: {len(xml)}\r\n\r\n".encode() + xml
                     )
                 else:
                     answer = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"

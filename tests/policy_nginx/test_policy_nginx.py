@@ -229,6 +229,9 @@ def test_quota_admission_adds_tokens_not_flushed_yet(nginx_harness: Any, fake_se
             time.sleep(0.01)
         second = _exchange(server.port, _request_bytes("quota", case, nginx_harness))
         assert second.startswith(b"HTTP/1.1 429")  # 11 pending + 1 > the 10 left, none of it reported yet
+        limit = recorder.limits["total_tokens"]
+        assert f"Token quota of your plan reached: {limit} total_tokens per minute. Retry after 30 seconds.".encode() \
+            in second  # the limit named from the authorize answer's XML
         assert recorder.authorizations[-1]["usage[total_tokens]"] == "12"
     finally:
         recorder.limits = {}

@@ -541,7 +541,10 @@ def test_token_quota_admits_below_limit_and_overshoot_is_one_request(
             timeout=30,
         )
         if r.status_code == 429:
-            assert r.text == "Usage limit exceeded" and "Retry-After" in r.headers
+            error = r.json()["error"]  # llm-metrics' own answer names the limit and its period
+            assert error["code"] == "rate_limit_exceeded" and "Retry-After" in r.headers
+            assert "reached: 20 total_tokens per day" in error["message"]
+            assert r.headers["Content-Type"] == "application/json"
             break
         assert r.status_code == 200
         admitted += 1

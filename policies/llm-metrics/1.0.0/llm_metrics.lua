@@ -197,10 +197,10 @@ function _M:access(context)
   local pending
   local kind, credential = credential_of(context.credentials)
   if kind and context.service then pending = Batcher.pending(context.service.id, kind, credential) end
-  local decision, retry_after = Quota.check(context.service, context.credentials, self.quota_metrics, pending)
+  local decision, retry_after, limit = Quota.check(context.service, context.credentials, self.quota_metrics, pending)
   if decision == 'reject' then
     state_of(context).rejected = true
-    return Quota.reject(context.service, retry_after)
+    return Quota.reject(context.service, retry_after, limit)
   end
 end
 

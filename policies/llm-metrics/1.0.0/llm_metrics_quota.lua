@@ -13,8 +13,7 @@ local tostring = tostring
 local _M = {}
 
 local DEFAULT_STATUS = 429
-local DEFAULT_BODY = 'Usage limit exceeded'
-local DEFAULT_CONTENT_TYPE = 'text/plain; charset=us-ascii'
+local JSON_CONTENT_TYPE = 'application/json'
 
 local function header(headers, name)
   return headers and headers[name]
@@ -24,7 +23,22 @@ local function backend_unavailable(status)
   return not status or status == 0 or status >= 499
 end
 
---- Returns 'admit' or 'reject', and the Retry-After seconds (string) for a rejection.
+--- The exceeded limit in an apisonator authorize answer: its XML lists a `usage_report` per limit, with
+-- `exceeded="true"` on those over (apisonator transactor/status.rb). Returns {metric, period, max} or nil.
+local function exceeded_limit(body)
+  if type(body) ~= 'string' then return nil end
+  for attributes, inner in body:gmatch('<usage_report%s([^>]*)>(.-)</usage_report>') do
+    if attributes:find('exceeded="true"', 1, true) then
+      local metric = attributes:match('metric="([%w_%.%-]+)"')
+      local period = attributes:match('period="(%a+)"')
+      local max = inner:match('<max_value>(%d+)</max_value>')
+      if metric and period and max then return { metric = metric, period = period, max = max } end
+    end
+  end
+  return nil
+end
+
+--- Returns 'admit' or 'reject', and for a rejection the Retry-After seconds (string) and the exceeded limit.
 -- `pending` (metric -> n): tokens already counted by this gateway but not flushed to 3scale yet;
 -- they are added to the delta asked for, so they are never admitted a second time.
 function _M.check(service, credentials, metrics, pending)
@@ -63,7 +77,7 @@ function _M.check(service, credentials, metrics, pending)
   local reason = header(headers, '3scale-rejection-reason')
   if reason == 'limits_exceeded' then
     local reset = tonumber(header(headers, '3scale-limit-reset'))
-    return 'reject', (reset and reset >= 0) and tostring(reset) or nil
+    return 'reject', (reset and reset >= 0) and tostring(reset) or nil, exceeded_limit(res.body)
   end
 
   -- Bad credentials, unknown metric, ...: the apicast policy answers those itself.
@@ -72,12 +86,27 @@ function _M.check(service, credentials, metrics, pending)
   return 'admit'
 end
 
---- Ends the request like APIcast's own limits error, with the service's configured message.
-function _M.reject(service, retry_after)
+--- The refusal in OpenAI's error shape (the SDK shows `error.message`), naming the limit and its period.
+local function error_body(limit, retry_after)
+  local what = 'Token quota of your plan reached.'
+  if limit then
+    local span = limit.period == 'eternity' and 'in total' or ('per ' .. limit.period)
+    what = 'Token quota of your plan reached: ' .. limit.max .. ' ' .. limit.metric .. ' ' .. span .. '.'
+  end
+  local wait = ''
+  if retry_after then
+    wait = ' Retry after ' .. retry_after .. (retry_after == '1' and ' second.' or ' seconds.')
+  end
+  return '{"error":{"message":"' .. what .. wait .. ' The limits of each plan are shown on the developer portal."'
+    .. ',"type":"tokens","param":null,"code":"rate_limit_exceeded"}}'
+end
+
+--- Ends the request like APIcast's own limits error: the service's status, Retry-After, a JSON body.
+function _M.reject(service, retry_after, limit)
   ngx.status = (service and service.limits_exceeded_status) or DEFAULT_STATUS
-  ngx.header.content_type = (service and service.limits_exceeded_headers) or DEFAULT_CONTENT_TYPE
+  ngx.header.content_type = JSON_CONTENT_TYPE
   if retry_after then ngx.header['Retry-After'] = retry_after end
-  ngx.print((service and service.error_limits_exceeded) or DEFAULT_BODY)
+  ngx.print(error_body(limit, retry_after))
   return ngx.exit(ngx.HTTP_OK)
 end
 

@@ -21,7 +21,15 @@ local function fake_backend(limits)
       if max and (backend.usage[metric] or 0) + delta > max then
         return { status = 409, headers = { ['3scale-rejection-reason'] = 'limits_exceeded',
                                            ['3scale-limit-reset'] = backend.reset_in,
-                                           ['3scale-limit-max-value'] = tostring(max) } }
+                                           ['3scale-limit-max-value'] = tostring(max) },
+                 -- apisonator's authorize XML (transactor/status.rb): one usage_report per limit
+                 body = '<?xml version="1.0" encoding="UTF-8"?><status><authorized>false</authorized>'
+                   .. '<reason>usage limits are exceeded</reason><plan>Standard</plan><usage_reports>'
+                   .. '<usage_report metric="hits" period="minute"><period_start>2025-06-01 10:00:00 +0000'
+                   .. '</period_start><max_value>100</max_value><current_value>3</current_value></usage_report>'
+                   .. '<usage_report metric="' .. metric .. '" period="hour" exceeded="true"><max_value>' .. max
+                   .. '</max_value><current_value>' .. (backend.usage[metric] or 0) .. '</current_value>'
+                   .. '</usage_report></usage_reports></status>' }
       end
     end
     return { status = 200, headers = {} }
@@ -85,34 +93,45 @@ describe('token quota', function()
     assert.equal(3, #backend_client.reports())
   end)
 
-  it('answers a rejection like APIcast: 429, Usage limit exceeded, Retry-After, nothing reported', function()
+  it('answers a rejection: 429, JSON naming the limit and period, Retry-After, nothing reported', function()
     local backend = fake_backend({ total_tokens = 0 })
     backend_client.backend = backend
     local policy = llm_metrics.new({ quota = { enabled = true } })
     local result = runner.run(policy, REQUEST, completion(12))
 
     assert.equal(429, result.ngx.status)
-    assert.equal('Usage limit exceeded', table.concat(result.ngx.output))
+    local body = require('cjson').decode(table.concat(result.ngx.output))
+    assert.equal('Token quota of your plan reached: 0 total_tokens per hour. Retry after 1800 seconds. '
+      .. 'The limits of each plan are shown on the developer portal.', body.error.message)
+    assert.equal('tokens', body.error.type)
+    assert.equal('rate_limit_exceeded', body.error.code)
     assert.equal('1800', result.ngx.header['Retry-After'])
-    assert.equal('text/plain; charset=us-ascii', result.ngx.header.content_type)
+    assert.equal('application/json', result.ngx.header.content_type)
     assert.equal(200, result.ngx.exited) -- ngx.exit(ngx.HTTP_OK) after printing, as APIcast does
     assert.same({}, backend_client.reports())
     assert.is_nil(backend.usage.total_tokens)
   end)
 
-  it('uses the service error settings and plain defaults without them', function()
-    backend_client.backend = fake_backend({ total_tokens = 0 })
-    local service = { id = 9, error_limits_exceeded = 'Token quota used up', limits_exceeded_status = 429,
-                      limits_exceeded_headers = 'text/plain; charset=utf-8' }
+  it('uses the service limits status (429 without one); without a usage report it names no limit', function()
+    local backend = fake_backend({ total_tokens = 0 })
+    local authorize = backend.authorize
+    backend.authorize = function(call)
+      local res = authorize(call)
+      res.body = nil
+      return res
+    end
+    backend_client.backend = backend
+    local service = { id = 9, error_limits_exceeded = 'fixed text', limits_exceeded_status = 503 }
     local result = runner.run(llm_metrics.new({ quota = { enabled = true } }), REQUEST, completion(12),
       { context = { service = service, credentials = { user_key = 'k' } } })
-    assert.equal('Token quota used up', table.concat(result.ngx.output))
-    assert.equal('text/plain; charset=utf-8', result.ngx.header.content_type)
+    assert.equal(503, result.ngx.status)
+    local body = require('cjson').decode(table.concat(result.ngx.output))
+    assert.equal('Token quota of your plan reached. Retry after 1800 seconds. '
+      .. 'The limits of each plan are shown on the developer portal.', body.error.message)
 
     result = runner.run(llm_metrics.new({ quota = { enabled = true } }), REQUEST, completion(12),
       { context = { service = { id = 9 }, credentials = { user_key = 'k' } } })
     assert.equal(429, result.ngx.status)
-    assert.equal('Usage limit exceeded', table.concat(result.ngx.output))
   end)
 
   it('omits Retry-After for a limit that never resets', function()
