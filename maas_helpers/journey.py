@@ -70,6 +70,18 @@ class AppKey:
         return mask(self.key)
 
 
+def error_message(resp: requests.Response) -> str:
+    """What a client shows for a refusal: `error.message` of an OpenAI-shaped JSON body (the catalogue's gateway
+    errors, the token quota), else the body's text."""
+    try:
+        error = resp.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return resp.text.strip()[:200]
+
+
 @dataclass
 class Journey:
     kit: Kit = field(repr=False)
@@ -209,13 +221,13 @@ class Journey:
         rows = []
         for check, request, call in cases:
             resp = call()
-            if resp.headers.get("content-type", "").startswith("application/json"):
+            if resp.ok and resp.headers.get("content-type", "").startswith("application/json"):
                 data = resp.json()
                 text = f"[{data['model']}] {answer_text(data)}" if "model" in data else answer_text(data)
             else:
-                text = resp.text.strip()
+                text = error_message(resp)
             rows.append({"check": check, "gateway": chat.product, "request": request, "status": resp.status_code,
-                         "body": text[:60]})
+                         "body": text[:100]})
         return pd.DataFrame(rows)
 
     def show_refusals(self, rate_limit: bool = True) -> pd.DataFrame:
@@ -244,7 +256,7 @@ class Journey:
     def _refusal(case: str, request: str, expected: int, call: Any) -> dict[str, Any]:
         resp = call()
         return {"case": case, "request": request, "expected": expected, "status": resp.status_code,
-                "body": resp.text.strip()[:60]}
+                "message": error_message(resp)}
 
     def _exhaust_rate_limit(self, app: AppKey, expected: int) -> dict[str, Any]:
         """GET /v1/models until the plan's per-minute hit limit answers (bounded by that limit + 2)."""
@@ -266,7 +278,7 @@ class Journey:
         assert resp is not None
         return {"case": "rate limit", "request": f"GET /v1/models × {calls} on the {app.plan} plan "
                 f"({per_minute}/minute)", "expected": expected, "status": resp.status_code,
-                "body": resp.text.strip()[:60]}
+                "message": error_message(resp)}
 
     def _hits_per_minute(self, app: AppKey) -> int:
         product = next(p for p in self.kit.catalogue.products if p.system_name == app.product)

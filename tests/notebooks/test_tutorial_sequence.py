@@ -159,7 +159,7 @@ def test_journey_sends_the_chat_rules_and_a_foreign_key(first_run) -> None:
     outputs = _outputs(first_run, "10_developer_journey")
     table = next(o["data"]["text/html"] for o in outputs
                  if "no GET rule for chat" in o.get("data", {}).get("text/html", ""))
-    assert "No Mapping Rule matched" in table and "<td>404</td>" in table
+    assert "Unknown path or method" in table and "<td>404</td>" in table
     assert "key of another product" in table and "<td>403</td>" in table
 
 

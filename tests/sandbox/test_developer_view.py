@@ -149,6 +149,68 @@ def test_one_products_gateway_reaches_every_sandbox_model(kit: Kit) -> None:
     assert len(servers) == 1, servers  # every backend is the same host:port
 
 
+def _app_on_own_plan(info: Any, service_id: int, metric: str, value: int) -> str:
+    """A plan outside the catalogue with one lifetime limit (no minute roll-over in the test), and an
+    application of the account `Developer` on it; returns its key."""
+    name = f"sdk-{metric}-{value}"
+    plan = _admin(info, "POST", f"/admin/api/services/{service_id}/application_plans.json",
+                  data={"name": name, "system_name": name.replace("-", "_")}).json()["application_plan"]
+    metrics = _admin(info, "GET", f"/admin/api/services/{service_id}/metrics.json").json()["metrics"]
+    metric_id = next(m["metric"]["id"] for m in metrics if m["metric"]["system_name"] == metric)
+    _admin(info, "POST", f"/admin/api/application_plans/{plan['id']}/metrics/{metric_id}/limits.json",
+           data={"period": "eternity", "value": value}).raise_for_status()
+    accounts = _admin(info, "GET", "/admin/api/accounts.json").json()["accounts"]
+    account = next(a["account"] for a in accounts if a["account"]["org_name"] == "Developer")
+    app = _admin(info, "POST", f"/admin/api/accounts/{account['id']}/applications.json",
+                 data={"plan_id": plan["id"], "name": name, "description": "SDK error test"})
+    assert app.status_code == 201, app.text
+    return str(app.json()["application"]["user_key"])
+
+
+def test_openai_sdk_exceptions_carry_the_gateways_error_message(kit: Kit, info: Any) -> None:
+    """Issue 29 item 2: the catalogue sets each product's proxy error bodies (porta proxy.rb fields) to OpenAI's
+    JSON shape, so the OpenAI SDK's exception text carries `error.message`: a missing key (401), a wrong key
+    (403), an unmapped path (404), a hits 429 (says where limits are shown) and the llm-metrics token 429
+    (names the limit and its period)."""
+    import openai
+
+    chat = next(p for p in kit.catalogue.products if p.kind == "chat")
+    base = kit.links()[f"{chat.system_name} (production)"].rstrip("/") + "/v1"
+    key = kit.application_keys()[chat.system_name]
+    messages = [{"role": "user", "content": "hello there"}]
+
+    def refusal(api_key: str, call: Any) -> openai.APIStatusError:
+        client = openai.OpenAI(base_url=base, api_key=api_key, max_retries=0, timeout=30)
+        with pytest.raises(openai.APIStatusError) as caught:
+            call(client)
+        return caught.value
+
+    # no key: the SDK insists on one, so the request leaves its Authorization header out (`Omit`)
+    missing = refusal("unused", lambda c: c.models.list(extra_headers={"Authorization": openai.Omit()}))
+    assert missing.status_code == 401 and "No API key provided" in str(missing), str(missing)
+    wrong = refusal("not-a-key", lambda c: c.models.list())
+    assert isinstance(wrong, openai.PermissionDeniedError) and "Incorrect API key" in str(wrong), str(wrong)
+    assert wrong.code == "invalid_api_key"
+    unmapped = refusal(key, lambda c: c.embeddings.create(model=chat.model, input="x"))  # a chat product
+    assert isinstance(unmapped, openai.NotFoundError) and "Unknown path or method" in str(unmapped)
+
+    service_id = _service(info, chat.system_name)["id"]
+    hits_key = _app_on_own_plan(info, service_id, "hits", 2)
+    for _ in range(2):
+        openai.OpenAI(base_url=base, api_key=hits_key, max_retries=0).models.list()
+    hits = refusal(hits_key, lambda c: c.models.list())
+    assert isinstance(hits, openai.RateLimitError) and hits.code == "rate_limit_exceeded"
+    assert "limits of each plan are shown on the developer portal page /admin/applications" in str(hits)
+
+    tokens_key = _app_on_own_plan(info, service_id, "total_tokens", 5)
+    openai.OpenAI(base_url=base, api_key=tokens_key, max_retries=0).chat.completions.create(
+        model=chat.model, messages=messages, max_tokens=16)  # admitted below the quota, spends more than 5
+    tokens = refusal(tokens_key, lambda c: c.chat.completions.create(model=chat.model, messages=messages,
+                                                                      max_tokens=16))
+    assert isinstance(tokens, openai.RateLimitError)
+    assert "Token quota of your plan reached: 5 total_tokens in total." in str(tokens), str(tokens)
+
+
 def test_destroy_leaves_the_sample_product_alone(kit: Kit, info: Any) -> None:
     result = kit.destroy()
     assert result.writes > 0
