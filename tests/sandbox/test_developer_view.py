@@ -115,6 +115,42 @@ def test_a_new_signup_sees_no_sample_product(kit: Kit, info: Any) -> None:
     assert all(p.name in choose for p in kit.catalogue.products)
 
 
+def _plan_terms(html: str, plan: str) -> str:
+    match = re.search(rf'<div class="maas-plan-terms" data-plan="{plan}">(.*?)</div>', html, re.S)
+    assert match, f"no terms of plan {plan}: {html[-3000:]}"
+    return re.sub(r"\s+", " ", match.group(1))
+
+
+def test_plan_limits_and_prices_are_shown_where_a_plan_is_chosen_and_on_the_application(kit: Kit, info: Any) -> None:
+    """Issue 29 item 3, through porta's Liquid drops (lib/developer_portal/lib/liquid/drops/application_plan.rb
+    `usage_limits`, usage_limit.rb, metric.rb `pricing_rules` of every plan, pricing_rule.rb `plan`): the
+    choose-plan page lists every published plan's limits and prices, the application page its plan's."""
+    session = _signup(info, "plans-dev")
+    chat = next(p for p in kit.catalogue.products if p.kind == "chat")
+    new = session.get(info.portal_url + f"/admin/applications/new?service_id={chat.system_name}", timeout=10).text
+    for plan in chat.plans:
+        terms = _plan_terms(new, plan.system_name)
+        for limit in plan.limits:
+            assert re.search(rf'data-metric="{limit.metric}" data-period="{limit.period}"><strong>{limit.value}'
+                             rf"</strong> [^<]* per {limit.period}", terms), (plan.system_name, limit, terms)
+        assert ("Free: no fees" in terms) == (not plan.pricing.prices and not plan.pricing.cost_per_month)
+    standard = _plan_terms(new, "standard")
+    # only the standard plan's own rules (porta's metric.pricing_rules span every plan): 0.5 and 1.5 per 1M
+    assert re.findall(r'class="maas-price">([^<]+)<', standard) == ["USD&nbsp;0.0005", "USD&nbsp;0.0015"]
+    assert "per thousand" in standard
+    assert "Premium (USD&nbsp;49.00 a month + usage), needs approval" in new
+
+    form = re.search(r'<meta name="csrf-token" content="([^"]+)"', new)
+    assert form
+    standard_id = re.search(r'<option value="(\d+)">Standard', new)
+    assert standard_id
+    made = session.post(info.portal_url + "/admin/applications", timeout=10, data={
+        "authenticity_token": form.group(1), "cinstance[name]": "plans app", "cinstance[plan_id]": standard_id.group(1)})
+    assert made.status_code == 200 and "Application was created." in made.text
+    shown = _plan_terms(made.text, "standard")
+    assert shown == standard and "Limits and prices of the Standard plan" in made.text
+
+
 def test_reapply_writes_nothing(kit: Kit) -> None:
     again = [kit.apply(section) for section in CORE]
     assert sum(step.writes for step in again) == 0, [str(s) for s in again if s.writes]
