@@ -145,7 +145,8 @@ def test_plan_limits_and_prices_are_shown_where_a_plan_is_chosen_and_on_the_appl
     standard_id = re.search(r'<option value="(\d+)">Standard', new)
     assert standard_id
     made = session.post(info.portal_url + "/admin/applications", timeout=10, data={
-        "authenticity_token": form.group(1), "cinstance[name]": "plans app", "cinstance[plan_id]": standard_id.group(1)})
+        "authenticity_token": form.group(1), "cinstance[name]": "plans app",
+        "cinstance[plan_id]": standard_id.group(1)})
     assert made.status_code == 200 and "Application was created." in made.text
     shown = _plan_terms(made.text, "standard")
     assert shown == standard and "Limits and prices of the Standard plan" in made.text
