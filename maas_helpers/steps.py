@@ -180,10 +180,23 @@ class UsageStep:
         return usage.list_prices(self.kit)
 
     def cost(self, month: str | None = None) -> pd.DataFrame:
-        """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills."""
+        """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills,
+        for the catalogue's products (the products the usage tables show)."""
         from maas_helpers import billing
+        from maas_helpers.listings import our_products
 
-        return billing.cost_frame(self.kit.admin, month)
+        services = {service["id"]: service for _product, service in our_products(self.kit)}
+        return billing.cost_frame(self.kit.admin, month, services=services)
+
+    def send_priced_traffic(self, tokens: int = 2000) -> pd.DataFrame:
+        """Chat calls on a priced plan until `tokens` completion tokens are spent (bounded): a cost to read."""
+        return usage.send_priced_traffic(self.kit, tokens)
+
+    def cost_by_product(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """`billing.cost_summary` per product, one row for every catalogue product that exists."""
+        from maas_helpers.listings import our_products
+
+        return usage.cost_by_product(summary, [p.system_name for p, _s in our_products(self.kit)])
 
     def invoices(self, month: str | None = None) -> pd.DataFrame:
         """The invoices' line items of `month` from the Billing API."""
@@ -192,7 +205,8 @@ class UsageStep:
         return billing.invoices_frame(self.kit.admin, month)
 
     def __repr__(self) -> str:
-        return "<UsageStep: summary(), prices(), cost(month), invoices(month)>"
+        return ("<UsageStep: summary(), prices(), send_priced_traffic(tokens), cost(month), cost_by_product(summary), "
+                "invoices(month)>")
 
 
 class TeardownStep:

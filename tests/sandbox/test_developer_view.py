@@ -248,6 +248,31 @@ def test_openai_sdk_exceptions_carry_the_gateways_error_message(kit: Kit, info: 
     assert "Token quota of your plan reached: 5 total_tokens in total." in str(tokens), str(tokens)
 
 
+def test_priced_traffic_gives_notebook_11_a_cost_for_the_same_products(kit: Kit) -> None:
+    """Issue 29 item 4: tokens are billed per thousand (`*_tokens_k`, remainder carried), so notebook 11 first
+    spends a bounded number of tokens on the priced Standard plan; the cost table lists the usage tables'
+    products."""
+    import time
+
+    from maas_helpers import billing, usage
+
+    sent = kit.usage.send_priced_traffic(1200)
+    assert len(sent) == 1 and sent.plan.iloc[0] == "standard", sent
+    assert sent.completion_tokens.iloc[0] >= 1200 and sent.calls.iloc[0] <= usage.PRICED_CALLS_MAX
+    deadline = time.monotonic() + 10
+    while True:  # usage is written behind (at least every second)
+        summary = billing.cost_summary(kit.usage.cost())
+        if summary.usage_cost.sum() > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    product = sent["product"].iloc[0]
+    by_product = kit.usage.cost_by_product(summary)
+    assert by_product.loc[product, "usage_cost"] >= 0.0015  # one thousand completion tokens at 1.5 per 1M
+    assert list(by_product.index) == list(kit.usage.summary().by_product["product"])
+    assert set(summary["product"]) <= set(by_product.index)  # no product outside the catalogue
+    assert kit.usage.send_priced_traffic(0).empty
+
+
 def test_destroy_leaves_the_sample_product_alone(kit: Kit, info: Any) -> None:
     result = kit.destroy()
     assert result.writes > 0
