@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ApiManagerStep,
         JourneyStep,
         OperatorStep,
+        PlansStep,
         PortalStep,
         ProductsStep,
         SsoStep,
@@ -154,7 +155,7 @@ class Kit:
         return self._step("policies")
 
     @property
-    def plans(self) -> Step:  # notebook 6
+    def plans(self) -> PlansStep:  # notebook 6
         return self._step("plans")
 
     @property

@@ -72,6 +72,12 @@ class Step:
         return f"<{type(self).__name__} {self.title}: {', '.join(self.sections)}>"
 
 
+class PlansStep(Step):
+    def terms(self, limits: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per product and plan: limits as columns and the plan's prices (notebook 6's table)."""
+        return listings.plan_terms(self.kit, self.list() if limits is None else limits)
+
+
 class ProductsStep(Step):
     def links(self) -> links.AdminLinks:  # type: ignore[override]
         """Each product's pages in the admin portal (overview, metrics, rules, configuration, plans, traffic)."""
@@ -240,8 +246,8 @@ STEPS: dict[str, Callable[[Kit], Any]] = {
                                                            "sample_data"), listings.list_mapping_rules),
     "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
                                  listings.list_proxy_versions),
-    "plans": lambda kit: Step(kit, "application plans", ("plans", "subscriptions_and_apps"),
-                              listings.list_plan_limits),
+    "plans": lambda kit: PlansStep(kit, "application plans", ("plans", "subscriptions_and_apps"),
+                                   listings.list_plan_limits),
     "active_docs": lambda kit: Step(kit, "ActiveDocs", ("active_docs",), listings.list_active_docs),
     "portal": lambda kit: PortalStep(kit, "developer portal", ("portal",), listings.list_portal_served),
     "sso": lambda kit: SsoStep(kit, "SSO", ("sso",)),

@@ -152,6 +152,20 @@ def test_plan_limits_and_prices_are_shown_where_a_plan_is_chosen_and_on_the_appl
     assert shown == standard and "Limits and prices of the Standard plan" in made.text
 
 
+def test_notebook_6_table_shows_each_plans_limits_and_prices(kit: Kit) -> None:
+    terms = kit.plans.terms()
+    chat = next(p for p in kit.catalogue.products if p.kind == "chat")
+    for plan in chat.plans:
+        row = terms.loc[(chat.system_name, plan.system_name)]
+        for limit in plan.limits:
+            assert row[(limit.metric, limit.period)] == limit.value
+        assert row[("price", "per month")] == float(plan.pricing.cost_per_month)
+        by_metric = {p.metric: f"{float(p.per_million or 0):g}" for p in plan.pricing.prices}
+        assert row[("price", "prompt per 1M tokens")] == by_metric.get("prompt_tokens", "–")
+        assert row[("price", "completion per 1M tokens")] == by_metric.get("completion_tokens", "–")
+    assert len(terms) == 3 * len(kit.catalogue.products)
+
+
 def test_reapply_writes_nothing(kit: Kit) -> None:
     again = [kit.apply(section) for section in CORE]
     assert sum(step.writes for step in again) == 0, [str(s) for s in again if s.writes]
