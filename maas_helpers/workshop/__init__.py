@@ -3,7 +3,8 @@
     room = Workshop(kit)
     room.up(WorkshopSpec(attendees=20, prefix="team", plan="standard"))   # StepResult, like kit.apply
     room.board()                                                         # rows per attendee
-    room.reset()            # new keys for everyone; room.reset(usage=True) starts the board from now
+    room.reset()            # between sessions: new keys, new temporary passwords, SSO sessions ended, new handout
+    room.reset(usage=True)  # the board counts from now
     room.down()             # removes only what the workshop created (found by its marker)
 
 Writes are counted across the Admin API and the SSO admin API; a re-run with the same N writes nothing.
@@ -21,11 +22,11 @@ from maas_helpers.workshop import board, handout, room
 from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec
 from maas_helpers.workshop.sso_users import SsoUsers
 
-DEFAULT_DIR = Path("build/workshop")
+DEFAULT_DIR = Path("build/workshop")  # one folder per room below it: build/workshop/<prefix>
 STATE = "workshop.json"
 BASELINE = "baseline.json"
 
-__all__ = ["MAX_ATTENDEES", "Workshop", "WorkshopSpec"]
+__all__ = ["MAX_ATTENDEES", "Workshop", "WorkshopSpec", "room_dir"]
 
 
 class Workshop:
@@ -73,8 +74,20 @@ class Workshop:
             raise ConfigError("workshop: no workshop here yet; run `maas workshop up --attendees N` or pass --prefix")
         return str(chosen)
 
+    def check_room_dir(self, prefix: str) -> None:
+        """One folder per room: the handout (the only copy of a room's temporary passwords) of another room is
+        never overwritten."""
+        other = handout.load_state(self.out_dir, STATE).get("prefix")
+        if not other:
+            names = handout.read_passwords(self.out_dir / "attendees.csv")
+            other = next((n.rsplit("-", 1)[0] for n in names if not n.startswith(f"{prefix}-")), None)
+        if other and other != prefix:
+            raise ConfigError(f"workshop: {self.out_dir} holds the handout of room {other!r} (the only copy of its "
+                              f"temporary passwords); use another folder, e.g. --out-dir {self.out_dir / prefix}")
+
     # --- commands ---------------------------------------------------------------------------------------
     def up(self, spec: WorkshopSpec) -> StepResult:
+        self.check_room_dir(spec.prefix)
         catalogue_models = self._catalogue_models()
         self.sso.check()  # SSO configured (realm exists, token accepted) before any write
         models = room.resolve_models(self.admin, catalogue_models, spec)
@@ -98,12 +111,19 @@ class Workshop:
             result.notes.append(f"the board counts from {stamp}; 3scale cannot delete usage (Analytics keeps it) "
                                 "nor reset rate-limit counters through the API — they expire with their period")
             return result
-        result = room.execute(f"Workshop {chosen}: new keys", room.plan_reset_keys(self.admin, seen),
-                              self._concurrency())
+        # Between sessions the next group must not inherit the last one's access: new keys, and new temporary
+        # passwords with the SSO sessions ended (a password an attendee set stops working); the handout is
+        # rewritten with both, so what is printed is what works.
+        passwords = handout.read_passwords(self.out_dir / "attendees.csv")
+        steps = room.plan_reset_keys(self.admin, seen) + room.plan_reset_passwords(self.sso, seen, passwords)
+        result = room.execute(f"Workshop {chosen}: new keys and passwords", steps, self._concurrency())
         state = handout.load_state(self.out_dir, STATE)
         models = self._models(state)
-        self._write_handout(chosen, models, seen, handout.read_passwords(self.out_dir / "attendees.csv"), result)
-        result.notes.append("old keys stop working at once (403); usage stays (use --usage to count from now)")
+        self._write_handout(chosen, models, seen, passwords, result)
+        result.notes.append("old keys fail at once (403) and old passwords no longer sign in: the next sign-in "
+                            "uses the new temporary password and sets its own; usage stays (--usage counts from "
+                            "now); a browser still signed in to the developer portal keeps that session until "
+                            "it ends (3scale has no API to end it)")
         return result
 
     def down(self, prefix: str | None = None) -> StepResult:
@@ -112,7 +132,7 @@ class Workshop:
         result = room.execute(f"Workshop {chosen}: down", room.plan_down(self.admin, self.sso, seen),
                               self._concurrency())
         if not any(a.change.value == "failed" for a in result.actions):
-            for name in ("attendees.csv", "handout.html", BASELINE):
+            for name in ("attendees.csv", "handout.html", BASELINE, STATE):  # the folder holds no room now
                 (self.out_dir / name).unlink(missing_ok=True)
         return result
 
@@ -144,8 +164,28 @@ class Workshop:
         csv_path, html_path = handout.write_handout(self.out_dir, f"MaaS workshop {prefix}", cards)
         result.notes.append(f"handout: {html_path} and {csv_path} ({len(cards)} attendees, mode 0600; the only "
                             "place passwords and keys are written)")
+        local = handout.loopback_urls([portal, *(m.endpoint for m in models)])
+        if local:
+            result.notes.append(f"warning: the handout's URLs are loopback addresses ({', '.join(local)}): "
+                                "attendees' machines cannot reach them")
         result.notes.append(f"{self.calls} API calls, {self.writes} writes" + ("" if self.writes else
                                                                                " — already in sync"))
+
+
+def room_dir(out_dir: Path | str | None, prefix: str | None = None, base: Path = DEFAULT_DIR) -> Path:
+    """Where a room's handout and state live: `out_dir` when given, else `base/<prefix>`; without a prefix the one
+    room found under `base` (a clear error when there are none or several)."""
+    if out_dir is not None:
+        return Path(out_dir)
+    if prefix:
+        return base / prefix
+    rooms = sorted(p.parent for p in base.glob(f"*/{STATE}")) + ([base] if (base / STATE).exists() else [])
+    if len(rooms) == 1:
+        return rooms[0]
+    if not rooms:
+        raise ConfigError(f"workshop: no room under {base}; run `maas workshop up --attendees N` first")
+    names = ", ".join(str(r) for r in rooms)
+    raise ConfigError(f"workshop: several rooms under {base} ({names}); pass --prefix or --out-dir")
 
 
 def attendee(prefix: str, number: int) -> Attendee:

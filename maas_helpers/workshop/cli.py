@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from maas_helpers.errors import MaasError
-from maas_helpers.workshop import DEFAULT_DIR, MAX_ATTENDEES, Workshop, WorkshopSpec
+from maas_helpers.workshop import MAX_ATTENDEES, Workshop, WorkshopSpec, room_dir
 from maas_helpers.workshop import board as board_mod
 
 workshop_app = typer.Typer(help="Trainers: a whole workshop room (attendees, keys, handout, live board).",
@@ -21,14 +21,16 @@ console = Console()
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG", help="Saved settings YAML.")]
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="Sandbox state dir.")]
-OutOpt = Annotated[Path, typer.Option("--out-dir", help="Where the handout and workshop state go.")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out-dir", help="Where the room's handout and state go (default build/workshop/<prefix>: one folder per room).")]
 PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Workshop prefix (default: the last `up` here).")]
 
 
-def _room(config: Path | None, state_dir: Path | None, out_dir: Path) -> Workshop:
+def _room(config: Path | None, state_dir: Path | None, out_dir: Path | None, prefix: str | None = None) -> Workshop:
     from maas_helpers.cli import _kit  # the same settings resolution as `maas apply`
 
-    return Workshop(_kit(None, config, state_dir), out_dir)
+    where = room_dir(out_dir, prefix)  # before the kit: a missing room is one line, nothing contacted
+    return Workshop(_kit(None, config, state_dir), where)
 
 
 def _show(result: object, code_on_failure: bool = True) -> None:
@@ -51,13 +53,13 @@ def up(
     prefix: Annotated[str, typer.Option(help="Username prefix: attendees are <prefix>-001 …")] = "team",
     plan: Annotated[str, typer.Option(help="Application plan (system name) of every model.")] = "standard",
     models: Annotated[list[str] | None, typer.Option("--models", "-m", help="Models (default: all).")] = None,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """Create (or complete) the room: accounts, SSO users, one application per model; write the handout."""
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
         spec = WorkshopSpec(attendees=attendees, prefix=prefix, plan=plan, models=names)
-        _show(_room(config, state_dir, out_dir).up(spec))
+        _show(_room(config, state_dir, out_dir, prefix).up(spec))
     except MaasError as exc:
         _fail(exc)
 
@@ -66,11 +68,11 @@ def up(
 def watch(
     prefix: PrefixOpt = None, once: Annotated[bool, typer.Option("--once", help="Print the board once (CI).")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 5.0,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """The live board: requests, tokens and last call per attendee (Ctrl-C to stop)."""
     try:
-        room = _room(config, state_dir, out_dir)
+        room = _room(config, state_dir, out_dir, prefix)
         chosen = room.prefix(prefix)
         if once:
             console.print(board_mod.rich_table(chosen, room.board(chosen)))
@@ -89,11 +91,12 @@ def watch(
 def reset(
     prefix: PrefixOpt = None,
     usage: Annotated[bool, typer.Option("--usage", help="Count the board from now instead of new keys.")] = False,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
-    """Between sessions: a new key for every attendee (old keys fail at once), or --usage: board from now."""
+    """Between sessions: new keys and new temporary passwords for every attendee, their SSO sessions ended and the
+    handout rewritten (old keys and passwords fail at once); or --usage: the board counts from now."""
     try:
-        _show(_room(config, state_dir, out_dir).reset(prefix, usage=usage))
+        _show(_room(config, state_dir, out_dir, prefix).reset(prefix, usage=usage))
     except MaasError as exc:
         _fail(exc)
 
@@ -102,11 +105,11 @@ def reset(
 def down(
     prefix: PrefixOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """Remove the attendees' applications, accounts and SSO users (only those this workshop created)."""
     try:
-        room = _room(config, state_dir, out_dir)
+        room = _room(config, state_dir, out_dir, prefix)
         chosen = room.prefix(prefix)
         if not yes:
             typer.confirm(f"Delete every account, application and SSO user of workshop {chosen!r}?", abort=True)
