@@ -25,11 +25,12 @@ local function fake_backend(limits)
                  -- apisonator's authorize XML (transactor/status.rb): one usage_report per limit
                  body = '<?xml version="1.0" encoding="UTF-8"?><status><authorized>false</authorized>'
                    .. '<reason>usage limits are exceeded</reason><plan>Standard</plan><usage_reports>'
-                   .. '<usage_report metric="hits" period="minute"><period_start>2025-06-01 10:00:00 +0000'
-                   .. '</period_start><max_value>100</max_value><current_value>3</current_value></usage_report>'
                    .. '<usage_report metric="' .. metric .. '" period="hour" exceeded="true"><max_value>' .. max
                    .. '</max_value><current_value>' .. (backend.usage[metric] or 0) .. '</current_value>'
-                   .. '</usage_report></usage_reports></status>' }
+                   .. '</usage_report>'
+                   .. '<usage_report metric="hits" period="minute"><period_start>2025-06-01 10:00:00 +0000'
+                   .. '</period_start><max_value>100</max_value><current_value>3</current_value></usage_report>'
+                   .. '</usage_reports></status>' }
       end
     end
     return { status = 200, headers = {} }
