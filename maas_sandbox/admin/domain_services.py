@@ -241,8 +241,8 @@ def _proxy_changes(attrs: Obj) -> tuple[Obj, dict[str, list[str]]]:
         if key.startswith("error_status_"):
             try:
                 value = int(value)
-            except (TypeError, ValueError):
-                errors[key] = ["is not a number"]
+            except (TypeError, ValueError):  # proxy.rb: presence, then numericality
+                errors[key] = (["can't be blank"] if value in (None, "") else []) + ["is not a number"]
                 continue
             if not 200 <= value < 600:
                 errors[key] = ["must be less than 600" if value >= 600 else "must be greater than or equal to 200"]

@@ -114,6 +114,8 @@ def test_proxy_error_texts_follow_porta_validations(threescale: Any, admin_http:
     assert low.json() == {"errors": {"error_status_no_match": ["must be greater than or equal to 200"]}}
     high = admin_http.put(f"{base}.json", json={"proxy": {"error_status_no_match": 600}})
     assert high.json() == {"errors": {"error_status_no_match": ["must be less than 600"]}}
+    blank = admin_http.put(f"{base}.json", json={"proxy": {"error_status_no_match": ""}})
+    assert blank.json() == {"errors": {"error_status_no_match": ["can't be blank", "is not a number"]}}
     proxy = admin_http.get(f"{base}.json").json()["proxy"]
     assert (proxy["error_auth_failed"], proxy["error_no_match"], proxy["error_status_no_match"]) == (good, "x" * 255,
                                                                                                      404)
