@@ -27,6 +27,8 @@ from maas_helpers.secrets import mask
 
 _subject: contextvars.ContextVar[str] = contextvars.ContextVar("maas_subject", default="3scale Admin API")
 TIMEOUT = 30.0
+PER_PAGE = 500  # porta's largest page (admin/api/filters/pagination.rb per_page_range 1..500)
+MAX_PAGES = 1000
 
 
 class _CountingRest(RestApiClient):
@@ -168,6 +170,24 @@ class AdminClient:
     def get_json(self, path: str, *, allow_404: bool = False, **kwargs: Any) -> Any:
         resp = self.request("GET", path, allow=(404,) if allow_404 else (), **kwargs)
         return None if resp.status_code == 404 else resp.json()
+
+    def get_all(self, path: str, plural: str, singular: str, *, params: dict[str, Any] | None = None,
+                per_page: int = PER_PAGE) -> list[dict[str, Any]]:
+        """Every item of a paginated 3scale list (`{plural: [{singular: …}]}`), page after page until a short
+        one. porta pages the Admin API at 500 and the Billing API at 20 by default, both up to 500
+        (admin/api/filters/pagination.rb, finance/api/base_controller.rb); a list longer than MAX_PAGES pages
+        is an error rather than an endless loop. porta adds `metadata.total_pages` when a list spans pages
+        (three_scale/api/collection.rb); without it a short page is the last."""
+        rows: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            body = self.get_json(path, params={**(params or {}), "page": page, "per_page": per_page})
+            batch = [item.get(singular, item) for item in (body or {}).get(plural) or []]
+            rows.extend(batch)
+            meta = (body or {}).get("metadata") or {}
+            last = int(meta["total_pages"]) <= page if "total_pages" in meta else len(batch) < per_page
+            if last or not batch:
+                return rows
+        raise errors.MaasError(f"{_subject.get()}: {path} has more than {MAX_PAGES * per_page} items")
 
     def send_json(self, method: str, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         resp = self.request(method, path, json=body, **kwargs)

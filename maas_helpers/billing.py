@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.errors import MaasError
 from maas_helpers.stats import Chart, _empty, _figure, _labels, _slanted_labels, get_usage
 
 COST_COLUMNS = ["date", "account", "application", "application_id", "product", "plan", "metric", "usage", "cost"]
@@ -112,8 +113,7 @@ def cost_frame(client: AdminClient, month: str | None = None, *, services: dict[
     datetime.strptime(month, "%Y-%m")  # ValueError for the caller's one-line message
     if services is None:
         services = {s["id"]: s for s in _items(client.get_json("/admin/api/services.json"), "services", "service")}
-    apps = _items(client.get_json("/admin/api/applications.json", params={"per_page": 500}), "applications",
-                  "application")
+    apps = client.get_all("/admin/api/applications.json", "applications", "application")
     used = {a["service_id"] for a in apps} & set(services)
     prices = {sid: plan_prices(client, sid) for sid in used}
     known = {sid: set(metric_names(client, sid).values()) for sid in used}
@@ -182,7 +182,8 @@ def plot_cost_by_application(summary: pd.DataFrame, title: str = "Cost this mont
 def invoices_frame(client: AdminClient, month: str | None = None) -> pd.DataFrame:
     """3scale's invoices (Billing API `/api/invoices.json`), one row per line item, for `month` or all."""
     params = {"month": month} if month else {}
-    invoices = _items(client.get_json("/api/invoices.json", params=params), "invoices", "invoice")
+    # the Billing API pages at 20 by default (finance/api/base_controller.rb): read every page
+    invoices = client.get_all("/api/invoices.json", "invoices", "invoice", params=params)
     rows = []
     for inv in invoices:
         items = _items(client.get_json(f"/api/invoices/{inv['id']}/line_items.json"), "line_items", "line_item")
@@ -193,3 +194,44 @@ def invoices_frame(client: AdminClient, month: str | None = None) -> pd.DataFram
                          "currency": inv["currency"]})
     return pd.DataFrame(rows, columns=["invoice", "period", "state", "application_id", "line", "quantity", "cost",
                                        "currency"])
+
+
+# -- deleting a buyer account: porta refuses while an invoice is unresolved -----------------------------------
+# invoice.rb `scope :unresolved` (open, finalized, pending, unpaid) blocks account/billing.rb's before_destroy
+# `check_unresolved_invoices`: DELETE /admin/api/accounts/{id} answers 403
+# {"errors": {"invoices": ["need to be settled before the account deletion."]}}. paid, failed and cancelled don't.
+NOT_ISSUED = ("open", "finalized")  # never sent to the developer: the kit may cancel them
+ISSUED_UNPAID = ("pending", "unpaid")  # the developer owes them: a person decides (pay or cancel)
+
+
+def _account_invoices(client: AdminClient, account_id: int) -> list[dict[str, Any]]:
+    """Every invoice of the account; none when the Billing API is off or the token lacks its scope (a 403/404
+    then; porta's finance controllers need the billing module and the `finance` scope)."""
+    try:
+        return client.get_all(f"/api/accounts/{account_id}/invoices.json", "invoices", "invoice")
+    except MaasError as exc:
+        if exc.status in (403, 404):
+            return []
+        raise
+
+
+def delete_buyer_account(client: AdminClient, account_id: int, label: str = "") -> None:
+    """Delete a buyer account the kit created, as a real 3scale allows it.
+
+    Invoices not yet issued (open, finalized — e.g. after `maas sandbox bill`) are cancelled first
+    (`PUT /api/invoices/{id}/state.json` state=cancelled, finance/api/invoices_controller.rb). An issued,
+    unpaid invoice (pending, unpaid) is a debt: it is left alone and the error names it, with its state and
+    what to do. An account already gone is fine (404)."""
+    who = label or f"account {account_id}"
+    blocking = []
+    for invoice in _account_invoices(client, account_id):
+        if invoice["state"] in NOT_ISSUED:
+            client.send_json("PUT", f"/api/invoices/{invoice['id']}/state.json", {"state": "cancelled"})
+        elif invoice["state"] in ISSUED_UNPAID:
+            blocking.append(f"invoice {invoice['friendly_id']} ({invoice['period']}) is {invoice['state']}")
+    if blocking:
+        raise MaasError(f"{who} cannot be deleted: {', '.join(blocking)} — issued and not paid; mark it paid or "
+                        "cancel it in 3scale (Audience > Billing > Invoices), then run the same command again")
+    resp = client.request("DELETE", f"/admin/api/accounts/{account_id}.json", allow=(403, 404))
+    if resp.status_code == 403:  # e.g. an invoice issued meanwhile; say what 3scale said
+        raise MaasError(f"{who} cannot be deleted: 3scale answered 403 {resp.text[:300]}")

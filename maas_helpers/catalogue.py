@@ -436,6 +436,9 @@ def default_plans() -> list[Plan]:
     ]
 
 
+DEFAULT_MAX_TOKENS = 512  # quota bound of a generation request that names no max_tokens
+
+
 def policy_chain(plans: list[Plan], policy: CustomPolicy | None = None) -> list[Policy]:
     policy = policy or CustomPolicy()
     llm: dict[str, Any] = {
@@ -445,7 +448,10 @@ def policy_chain(plans: list[Plan], policy: CustomPolicy | None = None) -> list[
            for m in ("prompt_tokens", "completion_tokens")],
     }
     if any(p.has_token_limits for p in plans):
-        llm["quota"] = {"enabled": True, "metrics": ["total_tokens"]}
+        # A request without max_tokens is admitted as if it asked for 512 completion tokens: with the policy's
+        # default (4096) every such call would be refused on a plan allowing 2,000 tokens a minute. The
+        # overshoot this allows is documented in docs/reliability.md (one request against a token quota).
+        llm["quota"] = {"enabled": True, "metrics": ["total_tokens"], "default_max_tokens": DEFAULT_MAX_TOKENS}
     return [
         # allow_credentials stays false: browsers reject `Access-Control-Allow-Origin: *` with credentials,
         # and the API key travels in the Authorization header, which CORS lists explicitly.

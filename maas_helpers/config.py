@@ -103,6 +103,12 @@ class Settings(BaseModel):
     ca_bundle: Path | None = None
     state_dir: Path = Path(".maas")
     kubeconfig: Path | None = None
+    # The cluster ownership label value (`maas.3scale.net/instance`): None = the namespace, so every workbench
+    # driving the same namespace agrees. Two kits sharing one namespace would set different values.
+    instance: str | None = None
+    # Existing cluster objects without the kit's labels that the kit may take over (never implicit), each as
+    # "Kind/namespace/name" ("Namespace/name" for a namespace), e.g. "APIManager/3scale/apimanager".
+    adopt: list[str] = Field(default_factory=list)
     # Overrides read from the environment only; never written to the YAML file.
     admin_url: str | None = Field(default=None, exclude=True)
     admin_token: SecretStr | None = Field(default=None, exclude=True)
@@ -117,6 +123,22 @@ class Settings(BaseModel):
             value = value[2:]
         if value and (len(value) > 253 or not all(_HOST_LABEL.fullmatch(p) for p in value.split("."))):
             raise ValueError("must be a DNS name such as apps.cluster-abc.example.com")
+        return value
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str | None) -> str | None:
+        if value is not None and not _LABEL.fullmatch(value):
+            raise ValueError("must be a label value: lower-case letters, digits and '-', at most 63 characters")
+        return value
+
+    @field_validator("adopt")
+    @classmethod
+    def _adopt(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            parts = ref.split("/")
+            if len(parts) not in (2, 3) or not all(parts) or (parts[0] == "Namespace") != (len(parts) == 2):
+                raise ValueError(f"{ref!r}: write Kind/namespace/name (Namespace/name for a namespace)")
         return value
 
     @field_validator("namespace", "tenant", "sso_namespace")
@@ -197,6 +219,11 @@ class Settings(BaseModel):
         return self
 
     # --- derived values -------------------------------------------------------------------------------
+    @property
+    def cluster_instance(self) -> str:
+        """The value of the kit's instance label on cluster objects (`instance`, else the namespace)."""
+        return self.instance or self.namespace
+
     @property
     def tls_verify(self) -> bool | str:
         """What `requests` takes as `verify`: the CA bundle path when set, else the boolean."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import requests
 
+from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.listings import _unwrap, our_products, services_by_system_name
 from maas_helpers.secrets import generated_secret, mask
 
@@ -98,6 +99,8 @@ class Journey:
             account = kit.admin.send_json("POST", "/admin/api/signup.json", {
                 "org_name": f"{username} org", "username": username, "email": f"{username}@example.com",
                 "password": developer_password(kit, username)})
+        # with a password and no approval the account is already approved; otherwise porta leaves it `created`
+        account = {"account": make_sign_in_ready(kit.admin, account["account"])}
         account_id = int(account["account"]["id"])
         apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}")
                 for product, service in our_products(kit)]

@@ -50,6 +50,7 @@ class Kube:
     def __init__(self, dynamic: Any, tls: TlsSettings | None = None) -> None:
         self._dyn = dynamic
         self.tls = tls or TlsSettings()
+        self._served: set[tuple[str, str]] = set()  # kinds found served in this session
 
     # --- construction -----------------------------------------------------------------------------
 
@@ -94,9 +95,15 @@ class Kube:
                 raise MaasError(f"ca_bundle {bundle} does not exist; fix the path in the settings or remove it")
             configuration.ssl_ca_cert = bundle
         api = client.ApiClient(configuration)
+        # One authenticated request before anything else, so a rejected token, a wrong CA or an unreachable
+        # server is one line now, whether the discovery cache file is cold (discovery would fail) or warm
+        # (discovery makes no request and the error would surface later, mid-step).
         try:
+            client.VersionApi(api).get_code(_preload_content=False, _request_timeout=30)
             dynamic = DynamicClient(api, cache_file=str(cache_file) if cache_file else None)
-        except Exception as exc:  # discovery is the first call: TLS and reachability fail here
+        except client.ApiException as exc:
+            raise _api_error(exc, "the Kubernetes API", "connect to") from None
+        except Exception as exc:  # TLS and reachability fail here
             raise _transport_error(exc, "the Kubernetes API", configuration.host) from None
         return cls(dynamic, TlsSettings(verify=verify_tls, ca_bundle=bundle))
 
@@ -107,8 +114,21 @@ class Kube:
         ``dry_run`` lets the API server validate and default the object without persisting it."""
         meta = obj.get("metadata", {})
         resource = self._resource(obj["apiVersion"], obj["kind"])
+        try:
+            result = self._server_side_apply(resource, obj, meta, dry_run)
+        except MaasError as exc:
+            if exc.status == 404 and meta.get("namespace"):  # applying into a namespace that does not exist
+                raise MaasError(
+                    f"namespace {meta['namespace']} does not exist, so {obj['kind']} {meta.get('name')} cannot be "
+                    "applied; create it first (notebook 1 / ensure_namespace, notebook 9 for the SSO namespace)",
+                    status=404,
+                ) from exc
+            raise
+        return _as_dict(result)
+
+    def _server_side_apply(self, resource: Any, obj: dict[str, Any], meta: dict[str, Any], dry_run: bool) -> Any:
         with self._errors(obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace"), "apply"):
-            result = self._dyn.server_side_apply(
+            return self._dyn.server_side_apply(
                 resource,
                 body=obj,
                 name=meta.get("name"),
@@ -117,15 +137,13 @@ class Kube:
                 force_conflicts=True,
                 dry_run="All" if dry_run else None,
             )
-        return _as_dict(result)
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None when it (or its whole API, i.e. the CRD) does not exist."""
-        from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+        from kubernetes.dynamic.exceptions import NotFoundError
 
-        try:
-            resource = self._dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
+        resource = self._lookup(api_version, kind)
+        if resource is None:
             return None
         try:
             with self._errors(api_version, kind, name, namespace, "get"):
@@ -138,11 +156,8 @@ class Kube:
     def list(
         self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-        try:
-            resource = self._dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
+        resource = self._lookup(api_version, kind)
+        if resource is None:
             return []
         with self._errors(api_version, kind, None, namespace, "list"):
             result = _as_dict(self._dyn.get(resource, namespace=namespace, label_selector=label_selector))
@@ -150,11 +165,10 @@ class Kube:
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete; False when it was already gone (or its API is not installed)."""
-        from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+        from kubernetes.dynamic.exceptions import NotFoundError
 
-        try:
-            resource = self._dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
+        resource = self._lookup(api_version, kind)
+        if resource is None:
             return False
         try:
             with self._errors(api_version, kind, name, namespace, "delete"):
@@ -218,7 +232,9 @@ class Kube:
     def whoami(self) -> str:
         """The user or service account name the API server sees (``SelfSubjectReview``, Kubernetes ≥ 1.28)."""
         try:
-            api = self._dyn.resources.get(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
+            api = self._lookup("authentication.k8s.io/v1", "SelfSubjectReview")
+            if api is None:
+                return "the current user"
             result = _as_dict(
                 self._dyn.create(api, body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
             )
@@ -229,15 +245,45 @@ class Kube:
     # --- internals --------------------------------------------------------------------------------
 
     def _resource(self, api_version: str, kind: str) -> Any:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-        try:
-            return self._dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
+        resource = self._lookup(api_version, kind)
+        if resource is None:
             raise MaasError(
                 f"the cluster does not serve {kind} ({api_version}); install its operator first "
                 "(ensure_operator / ensure_sso) and wait for its CSV to succeed"
-            ) from None
+            )
+        return resource
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        return self._lookup(api_version, kind) is not None
+
+    def _lookup(self, api_version: str, kind: str) -> Any:
+        """The dynamic client's resource, or None when the cluster does not serve the kind (yet).
+
+        The dynamic client's discoverer throws its whole cache away on every miss; polling for a kind whose
+        CRD is not installed yet would re-discover every API group each time. A kind not seen served in this
+        session is first looked up in its own group version (one request); only a served kind reaches the
+        discoverer."""
+        from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+        key = (api_version, kind)
+        if key not in self._served:
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                with self._errors(api_version, kind, None, None, "discover"):
+                    listing = _as_dict(self._dyn.request("get", path))
+            except MaasError as exc:
+                if isinstance(exc.__cause__, NotFoundError):
+                    return None
+                raise
+            kinds = {r.get("kind") for r in listing.get("resources") or [] if "/" not in str(r.get("name", ""))}
+            if kind not in kinds:
+                return None
+        try:
+            resource = self._dyn.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            return None
+        self._served.add(key)
+        return resource
 
     def _errors(self, api_version: str, kind: str, name: str | None, namespace: str | None, verb: str) -> _ApiErrors:
         return _ApiErrors(_what(api_version, kind, name, namespace), verb)
@@ -278,6 +324,13 @@ def _api_error(exc: Any, what: str, verb: str) -> MaasError:
         return MaasError(f"{what} not found (404)", status=404)
     if status == 422:
         return MaasError(f"{what} was rejected by the API server (422 {detail}); fix the manifest", status=422)
+    if status == 500 and "not declared in schema" in detail:
+        # Strict field validation of a built-in kind (or a structural CRD) answers 500, not 422.
+        return MaasError(
+            f"{what} was rejected by the API server (500 {detail}): a field its schema does not declare; "
+            "fix the manifest",
+            status=500,
+        )
     return MaasError(f"{verb} {what} failed ({status} {detail})", status=status)
 
 

@@ -104,6 +104,11 @@ class PortalStep(Step):
 
 
 class SsoStep(Step):
+    def apply(self, timeout: float = 900) -> StepResult:
+        """``timeout`` bounds every cluster wait of the step (operator, database, Keycloak, realm import)."""
+        with self.kit.platform.step_timeout(timeout):
+            return super().apply()
+
     def realm_url(self) -> str:
         return self.kit.platform.sso_realm_url(self.kit.catalogue.sso.realm)
 
@@ -119,10 +124,12 @@ class OperatorStep:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    def install(self) -> StepResult:
+    def install(self, timeout: float = 900) -> StepResult:
+        """``timeout`` bounds the whole step: every wait inside shares it."""
         p = self.kit.platform
-        return merged("3scale operator and policy Secret",
-                      [p.ensure_namespace(), p.ensure_operator(), p.ensure_policy_secret()])
+        with p.step_timeout(timeout):
+            return merged("3scale operator and policy Secret",
+                          [p.ensure_namespace(), p.ensure_operator(), p.ensure_policy_secret()])
 
     def status(self) -> dict[str, Any]:
         """subscription, channel, installed_csv, phase, reason, policy_secret, ready (read from the cluster)."""
@@ -143,12 +150,14 @@ class ApiManagerStep:
         self.kit = kit
 
     def install(self, timeout: float = 1800) -> StepResult:
+        """``timeout`` bounds the whole step (databases, APIManager, policy definition): one deadline."""
         p = self.kit.platform
-        return merged("APIManager", [p.ensure_apimanager(), p.wait_for_apimanager(timeout=timeout),
-                                     p.ensure_custom_policy_definition()])
+        with p.step_timeout(timeout):
+            return merged("APIManager", [p.ensure_apimanager(), p.wait_for_apimanager(timeout=timeout),
+                                         p.ensure_custom_policy_definition()])
 
     def status(self) -> dict[str, Any]:
-        """available, the False conditions, ready / not_ready deployments."""
+        """available, the False conditions, ready / not_ready deployments, and a one-line summary."""
         return self.kit.platform.apimanager_status()
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from maas_helpers.billing import delete_buyer_account
 from maas_helpers.journey import developer_password_file, kit_developers
 from maas_helpers.results import Change, StepResult
 
@@ -42,7 +43,7 @@ def remove_developers(kit: Kit) -> StepResult:
     Accounts the kit did not create are never touched."""
     result = StepResult("Developer accounts")
     for username, account_id in developer_accounts(kit):
-        kit.admin.request("DELETE", f"/admin/api/accounts/{account_id}.json")
+        delete_buyer_account(kit.admin, account_id, f"developer {username}")  # cancels un-issued invoices first
         result.add(DEVELOPER, username, Change.DELETED, f"id {account_id}, with its applications")
     for username in kit_developers(kit):
         developer_password_file(kit, username).unlink(missing_ok=True)

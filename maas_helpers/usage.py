@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from maas_helpers.listings import _unwrap, our_products
+from maas_helpers.listings import our_products
 
 if TYPE_CHECKING:
     from maas_helpers.kit import Kit
@@ -66,8 +66,8 @@ def usage_summary(kit: Kit, day: str | None = None) -> UsageSummary:
         frame = stats.get_product_usage(kit.admin, sid, name=product.system_name, **window)
         product_frames.append(frame)
         products.append({"product": product.system_name, **_totals(frame)})
-        listed = _unwrap(kit.admin.get_json("/admin/api/applications.json", params={"service_id": sid})
-                         ["applications"], "application")
+        listed = kit.admin.get_all("/admin/api/applications.json", "applications", "application",
+                                   params={"service_id": sid})
         for app in listed:
             app_frame = stats.get_application_usage(kit.admin, [{"id": app["id"], "name": app["name"]}], **window)
             app_frames.append(app_frame)

@@ -327,8 +327,14 @@ def bill(month: str, state_dir: str | Path | None = None, account: str | None = 
         path += f"/accounts/{match[0]['id']}"
     after = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
     _call("POST", f"{path}/billing_jobs.json", info.master_token, {"date": after})
-    body = _call("GET", f"{info.admin_url}/api/invoices.json", info.admin_token, {"month": month})
-    invoices = [item["invoice"] for item in body["invoices"]]
+    invoices: list[dict[str, Any]] = []
+    for page in range(1, 10_001):  # the Billing API pages at 20 by default; 500 is its largest page
+        body = _call("GET", f"{info.admin_url}/api/invoices.json", info.admin_token,
+                     {"month": month, "page": str(page), "per_page": "500"})
+        invoices += [item["invoice"] for item in body["invoices"]]
+        if len(body["invoices"]) < 500:
+            break
+    invoices.sort(key=lambda i: i["id"])  # oldest first for the table (the API lists newest first)
     for invoice in invoices:  # the representer links the account; name it for the CLI
         href = next((lk["href"] for lk in invoice.get("links", []) if lk["rel"] == "account"), "")
         invoice["account"] = names.get(int(href.rsplit("/", 1)[-1]) if href.rsplit("/", 1)[-1].isdigit() else -1)

@@ -7,6 +7,7 @@ shows the same table whichever target it runs against.
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -78,3 +79,8 @@ class Platform(Protocol):
     def sso_realm_url(self, realm_name: str) -> str: ...
 
     def destroy(self) -> StepResult: ...  # removes what ensure_* created (cluster objects / nothing)
+
+    def plan_destroy(self) -> StepResult: ...  # destroy's own plan: what it would delete, and what it leaves alone
+
+    # One deadline for a whole notebook step: every wait inside shares it (the sandbox waits for nothing).
+    def step_timeout(self, seconds: float | None) -> AbstractContextManager[None]: ...

@@ -10,6 +10,7 @@ module the helpers import.
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
 import requests
@@ -126,8 +127,9 @@ class SandboxPlatform:
                               params={"access_token": info.admin_token}).ok
         except requests.RequestException:
             up = False
-        return {"available": up, "conditions": [], "ready": ["sandbox"] if up else [],
-                "not_ready": [] if up else ["sandbox"]}
+        summary = "the sandbox admin API answers" if up else "the sandbox admin API does not answer: 'maas sandbox up'"
+        return {"available": up, "conditions": [] if up else [summary], "ready": ["sandbox"] if up else [],
+                "not_ready": [] if up else ["sandbox"], "summary": summary}
 
     def ensure_custom_policy_definition(self) -> StepResult:
         """Render the CustomPolicyDefinition (skipped): without an operator nothing registers it, so the kit's
@@ -217,6 +219,14 @@ class SandboxPlatform:
         for obj in objs:
             manifests.validate_manifest(obj)
         return objs
+
+    def step_timeout(self, seconds: float | None) -> AbstractContextManager[None]:
+        return nullcontext()  # nothing on the sandbox platform waits
+
+    def plan_destroy(self) -> StepResult:
+        result = StepResult("Platform")
+        result.notes.append("sandbox: no cluster objects; 'maas sandbox reset' wipes all sandbox state")
+        return result
 
     def destroy(self) -> StepResult:
         result = StepResult("Platform")

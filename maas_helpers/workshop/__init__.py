@@ -120,10 +120,10 @@ class Workshop:
         state = handout.load_state(self.out_dir, STATE)
         models = self._models(state)
         self._write_handout(chosen, models, seen, passwords, result)
-        result.notes.append("old keys fail at once (403) and old passwords no longer sign in: the next sign-in "
-                            "uses the new temporary password and sets its own; usage stays (--usage counts from "
-                            "now); a browser still signed in to the developer portal keeps that session until "
-                            "it ends (3scale has no API to end it)")
+        result.notes.append("an old key gets 403 from its second call (APIcast's auth cache serves the first); old "
+                            "passwords no longer sign in: the next sign-in uses the new temporary password and "
+                            "sets its own; usage stays (--usage counts from now); a browser still signed in to "
+                            "the developer portal keeps that session until it ends (3scale has no API to end it)")
         return result
 
     def down(self, prefix: str | None = None) -> StepResult:

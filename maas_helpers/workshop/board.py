@@ -22,6 +22,9 @@ from maas_helpers.admin_client import AdminClient
 from maas_helpers.workshop.room import Observed
 
 METRICS = ("hits", "total_tokens")
+# porta's `period=day` window (app/lib/stats/views/usage.rb, lib/time_hacks.rb): 25 hourly values, from the hour
+# holding now - 24 h to the end of the current hour — a day and up to an hour more, never less
+WINDOW = "since this hour yesterday"
 NOT_COUNTED = "4xx/429 are not in the Analytics API: 3scale counts authorised calls only"
 
 
@@ -79,7 +82,7 @@ def totals(rows: list[Row]) -> dict[str, int]:
 
 
 def rich_table(prefix: str, rows: list[Row]) -> Table:
-    table = Table(title=f"Workshop {prefix}: last 24 h", caption=NOT_COUNTED)
+    table = Table(title=f"Workshop {prefix}: {WINDOW}", caption=NOT_COUNTED)
     for name, justify in (("attendee", "left"), ("requests", "right"), ("tokens", "right"),
                           ("last call (hour)", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -105,7 +108,7 @@ def figure(rows: list[Row], prefix: str) -> Any:
     fig = Figure(figsize=(max(6.0, 0.35 * len(rows)), 3.5))
     ax = fig.subplots()
     ax.bar([r.username for r in rows], [r.requests for r in rows], color="#0066cc")
-    ax.set_title(f"Workshop {prefix}: requests per attendee (last 24 h)")
+    ax.set_title(f"Workshop {prefix}: requests per attendee ({WINDOW})")
     ax.set_ylabel("requests")
     locator = ax.yaxis.get_major_locator()
     if isinstance(locator, MaxNLocator):  # the default AutoLocator is one: keep its steps, whole numbers only

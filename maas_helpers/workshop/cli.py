@@ -94,7 +94,7 @@ def reset(
     config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """Between sessions: new keys and new temporary passwords for every attendee, their SSO sessions ended and the
-    handout rewritten (old keys and passwords fail at once); or --usage: the board counts from now."""
+    handout rewritten (an old key: 403 from its 2nd call); or --usage: the board counts from now."""
     try:
         _show(_room(config, state_dir, out_dir, prefix).reset(prefix, usage=usage))
     except MaasError as exc:

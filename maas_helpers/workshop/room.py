@@ -19,6 +19,8 @@ from functools import partial
 from typing import Any
 
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.billing import delete_buyer_account
+from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.errors import ConfigError, MaasError
 from maas_helpers.results import Change, StepResult
 from maas_helpers.workshop.spec import SSO_ATTRIBUTE, Attendee, WorkshopSpec, is_workshop_org, number_of
@@ -171,7 +173,10 @@ def _signup(client: AdminClient, seen: Observed, person: Attendee) -> Callable[[
         with client.about(f"workshop: signup {person.username}"):
             body = client.send_json("POST", "/admin/api/signup.json", {
                 "org_name": person.org_name, "username": person.username, "email": person.email})
-        seen.accounts[person.username] = body.get("account", body)
+            # no password: the attendee signs in through SSO only, so the account is `created` and the user
+            # `pending` until activated and approved (buyer_state says why)
+            account = make_sign_in_ready(client, body.get("account", body))
+        seen.accounts[person.username] = account
     return run
 
 
@@ -227,9 +232,8 @@ def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
             steps.append(Step("application", str(app["name"]), Change.DELETED,
                               partial(client.request, "DELETE", path, allow=(404,))))
         if account is not None:
-            path = f"/admin/api/accounts/{account['id']}.json"
-            steps.append(Step("account", username, Change.DELETED,
-                              partial(client.request, "DELETE", path, allow=(404,))))
+            steps.append(Step("account", username, Change.DELETED,  # porta refuses while invoices are unresolved
+                              partial(delete_buyer_account, client, account["id"], f"account {username}")))
         if username in seen.sso:
             steps.append(Step("SSO user", username, Change.DELETED,
                               partial(sso.delete, seen.sso[username]["id"])))

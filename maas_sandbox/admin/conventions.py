@@ -328,18 +328,23 @@ def single(entity: str, obj: Obj, status: int = 200) -> JSONResponse:
     return JSONResponse({entity: public(obj)}, status_code=status)
 
 
-def page_of(params: Obj, items: list[Obj], *, max_per_page: int = MAX_PER_PAGE) -> tuple[list[Obj], Obj | None]:
-    """3scale pagination: `page` (1), `per_page` (default = max); metadata only when it actually paginates."""
+def page_of(
+    params: Obj, items: list[Obj], *, max_per_page: int = MAX_PER_PAGE, default_per_page: int | None = None
+) -> tuple[list[Obj], Obj | None]:
+    """3scale pagination (porta admin/api/filters/pagination.rb): `page` (1), `per_page` within 1..max, else the
+    default (= max unless given: the Billing API's is 20); metadata only when it actually paginates
+    (three_scale/api/collection.rb: per_page < total_entries)."""
+    default = default_per_page or max_per_page
     try:
         page = max(int(params.get("page", 1)), 1)
     except (TypeError, ValueError):
         page = 1
     try:
-        per_page = int(params.get("per_page", max_per_page))
+        per_page = int(params.get("per_page", default))
     except (TypeError, ValueError):
-        per_page = max_per_page
+        per_page = default
     if not 1 <= per_page <= max_per_page:
-        per_page = max_per_page
+        per_page = default
     total = len(items)
     chunk = items[(page - 1) * per_page : page * per_page]
     if per_page >= total:

@@ -37,10 +37,10 @@ APP_EVENTS = {
     "suspend": (("pending", "live"), "suspended"),
     "resume": (("suspended",), "live"),
 }
-ACCOUNT_EVENTS = {
-    "approve": (("pending", "rejected"), "approved"),
-    "reject": (("pending", "approved"), "rejected"),
-    "make_pending": (("approved", "rejected"), "pending"),
+ACCOUNT_EVENTS = {  # porta app/models/account/states.rb (initial state `created`)
+    "approve": (("created", "pending", "rejected"), "approved"),
+    "reject": (("created", "pending", "approved"), "rejected"),
+    "make_pending": (("created", "approved", "rejected"), "pending"),
 }
 
 
@@ -163,9 +163,14 @@ def plan_transition(state: str, event: Any) -> str | None:
     """The state `event` leads to from `state` (None without an event); 422 when it cannot fire (plan.rb)."""
     if event in (None, ""):
         return None
-    source, target = PLAN_EVENTS.get(str(event), (None, None))
+    # state_machines EventCollection#attribute_transition_for (the `state_event` attribute on save): an unknown
+    # event is `is invalid`, one that cannot fire from this state `cannot transition when <state>`, both on
+    # `state_event` (the `cannot transition via` message belongs to firing an event method directly)
+    if str(event) not in PLAN_EVENTS:
+        raise Unprocessable({"state_event": ["is invalid"]})
+    source, target = PLAN_EVENTS[str(event)]
     if source != state or target is None:
-        raise transition_error(str(event))
+        raise Unprocessable({"state_event": [f"cannot transition when {state}"]})
     return target
 
 
@@ -352,8 +357,17 @@ def signup(
             raise Unprocessable({"plan": ["must be an account plan of this provider"]})
     else:
         account_plan = default_plan(sandbox, "account_plan", None)
+    approval_required = bool(account_plan and account_plan.get("approval_required"))
+    user_state = "active"
+    if minimal and account_state is None:
+        # porta user/states.rb activate_on_minimal_signup?: Signup Express activates the user only with a
+        # password and an account plan without approval; activation upgrades the account from `created`
+        # (account/states.rb upgrade_state!). Otherwise the account stays `created`, the user `pending`.
+        activated = bool(password or password_hash) and not approval_required
+        user_state = "active" if activated else "pending"
+        account_state = "approved" if activated else "created"
     if account_state is None:
-        account_state = "pending" if account_plan and account_plan.get("approval_required") else "approved"
+        account_state = "pending" if approval_required else "approved"
     chosen_service_plans = {p["issuer_id"]: p for p in _plans(sandbox, service_plan_ids, "service_plan")}
     chosen_app_plans = {p["issuer_id"]: p for p in _plans(sandbox, application_plan_ids, "application_plan")}
     with store.transaction():
@@ -369,7 +383,7 @@ def signup(
             },
         )
         user = create_user(
-            sandbox, account["id"], username, email, password, role="admin", state="active", sso=sso, minimal=minimal,
+            sandbox, account["id"], username, email, password, role="admin", state=user_state, sso=sso, minimal=minimal,
             password_hash=password_hash,
         )
         for service in store.list("service"):
@@ -405,10 +419,19 @@ def set_account_state(sandbox: Sandbox, account_id: int, event: str) -> Obj:
     return sandbox.store.update("account", account_id, {"state": target})
 
 
+# porta app/models/invoice.rb `scope :unresolved`: the states an account's deletion waits on
+UNRESOLVED_INVOICE_STATES = ("open", "finalized", "pending", "unpaid")
+
+
 def delete_account(sandbox: Sandbox, account_id: int) -> None:
-    """Deleting a buyer deletes its users, applications and subscriptions."""
+    """Deleting a buyer deletes its users, applications and subscriptions; its invoices stay (porta keeps them).
+
+    porta account/billing.rb `check_unresolved_invoices` (before_destroy): with an unresolved invoice the
+    deletion is refused, 403 with the account's errors (test/unit/account/buyer_test.rb)."""
     if sandbox.store.get("account", account_id) is None:
         raise NotFound()
+    if any(i["state"] in UNRESOLVED_INVOICE_STATES for i in sandbox.store.list("invoice", buyer_account_id=account_id)):
+        raise Refused({"invoices": ["need to be settled before the account deletion."]})
     with sandbox.store.transaction():
         for kind in ("application", "service_subscription", "user"):
             sandbox.store.delete_where(kind, account_id=account_id)
@@ -461,15 +484,26 @@ USER_EVENTS = {
     "admin": ("role", "admin"),
     "member": ("role", "member"),
 }
-_USER_EVENT_FROM = {"activate": ("pending",), "suspend": ("pending", "active"), "unsuspend": ("suspended",)}
+# porta app/models/user/states.rb: activate pending → active; suspend active|suspended → suspended
+_USER_EVENT_FROM = {"activate": ("pending",), "suspend": ("active", "suspended"), "unsuspend": ("suspended",)}
 
 
 def set_user_state(sandbox: Sandbox, user: Obj, event: str) -> Obj:
-    """A buyer user's state or role event (`USER_EVENTS`); a state event from the wrong state is a 422."""
+    """A buyer user's state or role event (`USER_EVENTS`); a state event from the wrong state is a 422.
+
+    Activation upgrades a `created` account as porta's `make_active` does (account/states.rb upgrade_state!):
+    to `pending` when its account plan requires approval, else to `approved`."""
     field, value = USER_EVENTS[event]
     if event in _USER_EVENT_FROM and user["state"] not in _USER_EVENT_FROM[event]:
         raise transition_error(event)
-    return sandbox.store.update("user", user["id"], {field: value})
+    with sandbox.store.transaction():
+        updated = sandbox.store.update("user", user["id"], {field: value})
+        account = sandbox.store.get("account", user["account_id"])
+        if event == "activate" and account is not None and account["state"] == "created":
+            plan = sandbox.store.get("plan", account["plan_id"]) if account.get("plan_id") else None
+            target = "pending" if plan and plan.get("approval_required") else "approved"
+            sandbox.store.update("account", account["id"], {"state": target})
+    return updated
 
 
 def unsubscribe(sandbox: Sandbox, sub: Obj) -> None:

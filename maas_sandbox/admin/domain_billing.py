@@ -21,7 +21,7 @@ was used so far.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +43,7 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "cancel": (("open", "finalized", "pending", "unpaid", "failed"), "cancelled"),
 }
 EDITABLE = ("open", "finalized")
+ISSUE_AND_DUE_DELAY = timedelta(days=2)  # invoice.rb ISSUE_AND_DUE_DEFAULT_DELAY
 
 
 def money(value: Any) -> Decimal:
@@ -109,10 +110,10 @@ def fire(sandbox: Sandbox, invoice: Obj, event: str) -> Obj:
     sources, target = EVENTS[event]
     if invoice["state"] not in sources:
         raise Unprocessable({"base": [f"Cannot transition to {target}"]})
-    today = sandbox.clock.now().astimezone(provider_zone(sandbox)).date().isoformat()
+    today = sandbox.clock.now().astimezone(provider_zone(sandbox)).date()
     changes: Obj = {"state": target}
-    if target == "pending":  # invoice.rb before_transition to: :pending sets the issue and due dates
-        changes.update(issued_on=today, due_on=today)
+    if target == "pending":  # invoice.rb before_transition to: :pending: issued today, due ISSUE_AND_DUE_DEFAULT_DELAY
+        changes.update(issued_on=today.isoformat(), due_on=(today + ISSUE_AND_DUE_DELAY).isoformat())
     if target == "paid":
         changes["paid_at"] = sandbox.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     return sandbox.store.update("invoice", invoice["id"], changes)

@@ -392,8 +392,14 @@ def deploy(sandbox: Sandbox, service_id: int) -> Obj | None:
 
 
 def promote(sandbox: Sandbox, service_id: int, env: str, version: int, to: str) -> Obj:
-    """Copy `env` version into `to`, keeping the version number; 422 when `to` already has it."""
-    source_env, target_env = environment(env), environment(to)
+    """Copy `env` version into `to`, keeping the version number; 422 when `to` already has it.
+
+    porta proxy_config.rb EnvironmentClone sets `to` as given (the `staging` alias is only for reading), so a
+    `to` other than `sandbox`/`production` fails `validates :environment, inclusion:` — a 422, not a 400."""
+    source_env = environment(env)
+    if to not in ("sandbox", "production"):
+        raise Unprocessable({"environment": ["is not included in the list"]})
+    target_env = to
     source = next((c for c in configs_of(sandbox, service_id, source_env) if c["version"] == int(version)), None)
     if source is None:
         raise NotFound()

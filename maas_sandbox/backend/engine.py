@@ -42,13 +42,23 @@ LIMITS_EXCEEDED = "limits_exceeded"
 IN_FLIGHT_RETRY_AFTER = 1  # seconds, when only in-flight reservations stand in the way
 
 
+@dataclass(frozen=True, slots=True)
+class ExceededLimit:
+    """The limit that refused a request: what a 429 names (metric, period, its value, what is left)."""
+
+    metric: str
+    period: str
+    value: int
+    remaining: int  # value - current usage - tokens reserved by requests in flight, at least 0
+
+
 @dataclass(slots=True)
 class Decision:
     status: str
     reason: str = ""
     retry_after: int = -1  # seconds to the end of the most constrained exceeded limit's period
     app: App | None = None
-    exceeded: tuple[str, str, int] | None = None  # that limit: (metric system name, period, max value)
+    exceeded: ExceededLimit | None = None  # limits_exceeded: the limit of the longest exceeded period
 
 
 @dataclass(slots=True)
@@ -186,7 +196,7 @@ class Backend:
         if not plan_limits:
             return None
         worst: int | None = None  # longest exceeded period (ties among zero remaining → longer period)
-        named: tuple[int, int] = (0, 0)  # the worst limit's (metric id, max value)
+        worst_limit: tuple[int, int, int] = (0, 0, 0)  # its metric id, value and current + reserved
         in_flight_only = True  # every exceeded limit would pass without the reservations
         for metric_id, delta in expanded.items():
             reserved = self.reserved.get((app.id, metric_id), 0) if with_reserved else 0
@@ -198,14 +208,21 @@ class Backend:
                     if current + delta > value:
                         in_flight_only = False
                     if worst is None or period_index < worst:
-                        worst, named = period_index, (metric_id, value)
+                        worst = period_index
+                        worst_limit = (metric_id, value, current + reserved)
         if worst is None:
             return None
         # Rejected only for tokens held by requests in flight: those finish soon, not at the period's end.
         retry_after = IN_FLIGHT_RETRY_AFTER if in_flight_only else seconds_to_reset(PERIODS[worst], now)
-        metric = self.index.metrics.get(named[0]) or {}
-        exceeded = (str(metric.get("system_name", named[0])), PERIODS[worst], named[1])
+        metric_id, value, used = worst_limit
+        exceeded = ExceededLimit(self._metric_name(app.service_id, metric_id), PERIODS[worst], value,
+                                 max(0, value - used))
         return Decision(LIMITS_EXCEEDED, "limits_exceeded", retry_after, app, exceeded)
+
+    def _metric_name(self, service_id: int, metric_id: int) -> str:
+        sm = self.index.services.get(service_id)
+        chains = sm.chains.items() if sm is not None else ()
+        return next((name for name, chain in chains if chain and chain[0] == metric_id), str(metric_id))
 
     # -- the backend API ------------------------------------------------------------------------
     def lookup(self, service_id: int, user_key: str) -> App | None:

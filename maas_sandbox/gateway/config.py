@@ -281,7 +281,8 @@ def compile_content(content: Mapping[str, Any], environment: str, version: int) 
                 log.error("service %s: llm-metrics configuration rejected: %s", product.service_id, errors[0].message)
                 continue
             product.llm = LlmMetricsConfig.from_config(config)
-            product.llm.default_max_tokens = default_max_tokens()
+            if not product.llm.default_max_tokens_configured:
+                product.llm.default_max_tokens = default_max_tokens()
         names.append(name)
     product.apicast = "apicast" in names or not names
     return product

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from maas_sandbox.context import Sandbox
+from maas_sandbox.gateway.auth_cache import AuthCache
 from maas_sandbox.gateway.config import CompiledProduct, compile_content
 from maas_sandbox.gateway.limits import ClientLimits
 from maas_sandbox.gateway.metrics import GatewayMetrics
@@ -36,6 +37,7 @@ class Gateway:
         self.metrics = GatewayMetrics()  # served by the admin app at /metrics
         # llm-metrics rules with `per` (thousands of tokens): the remainder per (service, application), by metric
         self.usage_carry: dict[tuple[int, int], dict[str, int]] = {}
+        self.auth_cache = AuthCache()  # APIcast's strict authorization cache (gateway/auth_cache.py)
         self.generation = -1
         self.routes: dict[tuple[int, str], CompiledProduct] = {}
         self.slots: dict[int, int] = {}  # service id → gateway slot

@@ -48,7 +48,8 @@ class LlmMetricsConfig:
     model_label: bool = True
     estimate_missing_usage: bool = True
     statuses: frozenset[int] = field(default_factory=frozenset)
-    default_max_tokens: int = DEFAULT_MAX_TOKENS  # sandbox setting, not part of the policy's schema
+    default_max_tokens: int = DEFAULT_MAX_TOKENS  # quota.default_max_tokens, else the sandbox's env setting
+    default_max_tokens_configured: bool = False  # set in the policy configuration (wins over the env)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> LlmMetricsConfig:
@@ -61,6 +62,7 @@ class LlmMetricsConfig:
         )
         quota = config.get("quota") or {}
         metrics = tuple(quota.get("metrics") or dict.fromkeys(r.metric for r in rules))
+        configured_max_tokens = quota.get("default_max_tokens")
         return cls(
             enable_sse_support=bool(config.get("enable_sse_support", True)),
             force_include_usage=bool(config.get("force_include_usage", True)),
@@ -70,6 +72,8 @@ class LlmMetricsConfig:
             model_label=bool(config.get("model_label", True)),
             estimate_missing_usage=bool(config.get("estimate_missing_usage", True)),
             statuses=frozenset(s for r in rules for s in r.statuses),
+            default_max_tokens=int(configured_max_tokens) if configured_max_tokens else DEFAULT_MAX_TOKENS,
+            default_max_tokens_configured=bool(configured_max_tokens),
         )
 
 
@@ -117,12 +121,14 @@ def _count(value: Any) -> int | None:
 
 
 def estimate_usage(config: LlmMetricsConfig, path: str, body: bytes, data: dict[str, Any] | None) -> dict[str, int]:
-    """An upper bound of what the rules will report for this request, by metric (the quota reservation).
+    """An upper bound of what the rules will report for this request, by metric: what quota admission asks
+    for (usage + reserved + this <= limit, issue 28) and what an admitted request reserves while in flight.
 
-    Prompt: the body length in bytes (every token of text is at least one byte). Completion: the largest
-    `max_tokens`-like field times the number of choices (`n`, `best_of`); without one, the configured
-    default, except for embeddings (no completion) and bodies that are not a JSON object (nothing to
-    generate from: the body length bounds everything)."""
+    Prompt: the body length in bytes (every token of text is at least one byte, a token id two with its
+    separator). Completion: the largest `max_tokens`-like field times the number of choices (`n`,
+    `best_of`); without one, the configured default, except for embeddings (no completion) and bodies that
+    are not a JSON object (nothing to generate from: the body length bounds everything). A rule with `per`
+    counts its bound in whole units, rounded up. Same numbers as llm_metrics_quota.lua's `estimate`."""
     prompt = len(body)
     if data is None:
         completion = 0
@@ -138,8 +144,20 @@ def estimate_usage(config: LlmMetricsConfig, path: str, body: bytes, data: dict[
     by_field = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
     estimate: dict[str, int] = {}
     for rule in config.rules:
-        estimate[rule.metric] = estimate.get(rule.metric, 0) + by_field.get(rule.usage, prompt + completion)
+        bound = by_field.get(rule.usage, prompt + completion)
+        estimate[rule.metric] = estimate.get(rule.metric, 0) + -(-bound // rule.per)
     return estimate
+
+
+def quota_request(config: LlmMetricsConfig, estimate: Mapping[str, int]) -> dict[str, int]:
+    """The delta quota admission checks for each quota metric: this request's bound, at least 1."""
+    return {metric: max(1, estimate.get(metric, 0)) for metric in config.quota_metrics}
+
+
+def quota_header(metric: str, limit: int, period: str, remaining: int, requested: int) -> str:
+    """`X-LLM-Quota` of a refusal: which limit, for which period, what is left, what this request needed.
+    The Lua policy writes the fields 3scale tells it through APIcast (limit, remaining) and requested."""
+    return f"metric={metric}; limit={limit}; period={period}; remaining={remaining}; requested={requested}"
 
 
 class UsageReader:
@@ -273,8 +291,8 @@ def reader_for(
     content_encoding: str | None,
     request_bytes: int = 0,
 ) -> UsageReader | None:
-    if status not in config.statuses:
-        return None
+    if status not in config.statuses or request_bytes <= 0:
+        return None  # a request without a body (GET /v1/models) generates nothing: not metered at all
     counting = ByteCountingReader() if estimates(config, status, request_bytes) else None
     if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
         return counting

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from maas_sandbox.backend import LIMITS_EXCEEDED, OK, Backend, Reservation
+from maas_sandbox.backend.engine import ExceededLimit
 from maas_sandbox.gateway import credentials as creds
 from maas_sandbox.gateway import llm_metrics as lm
 from maas_sandbox.gateway.config import (
@@ -267,18 +268,22 @@ class GatewayProtocol(asyncio.Protocol):
         exchange = Exchange(self, request)
         raw_path, _, query = request.target.partition("?")
         user_key = exchange._credentials(product, query, b"")
+        usage: dict[str, int] = {}
         if user_key is None:
             if product.credentials_location == "query" and request.headers.get("content-type", "").lower().startswith(
                 creds.FORM
             ):
                 return  # the key may be in the form body
             error = product.errors["auth_missing"]
-        elif not match_usage(product.rules, request.method, normalize_path(raw_path), query_args(query))[0]:
+        elif not (usage := match_usage(product.rules, request.method, normalize_path(raw_path), query_args(query))[0]):
             error = product.errors["no_match"]
         else:
             app = self.gateway.backend.lookup(product.service_id, user_key)
             if app is not None and app.state == "live":
                 return
+            if self.gateway.auth_cache.known(self.gateway.auth_cache.key(self.environment, product.service_id,
+                                                                         user_key, usage)):
+                return  # APIcast's auth cache still knows the key: the chain serves it once (auth_cache.py)
             error = product.errors["auth_failed"]
         if product.cors is not None:
             exchange.cors_headers = product.cors.response_headers(request.headers)
@@ -419,6 +424,7 @@ class Exchange:
         body = request.body
         llm = product.llm
         data = None
+        client_body = body  # the quota bound is the client's body, as the Lua policy computes it
         if llm is not None:
             data = lm.request_json(request.headers.get("content-type"), body)
             rewritten, self.request_model = lm.rewrite_parsed(llm, body, data)
@@ -437,22 +443,35 @@ class Exchange:
             usage, _matched = match_usage(product.rules, request.method, path, args)
             backend = gateway.backend
             if llm is not None and llm.quota_enabled:
-                estimate = lm.estimate_usage(llm, path, body, data)
-                decision, self.reservation = backend.admit(
-                    product.service_id, user_key, dict.fromkeys(llm.quota_metrics, 1), estimate
-                )
+                # Admitted only if usage + reserved + this request's own bound fits every limit (issue 28).
+                estimate = lm.estimate_usage(llm, path, client_body, data)
+                asked = lm.quota_request(llm, estimate)
+                decision, self.reservation = backend.admit(product.service_id, user_key, asked, estimate)
                 if decision.status == LIMITS_EXCEEDED:
-                    self._quota_exceeded(product, decision.exceeded, decision.retry_after)
+                    exceeded = decision.exceeded
+                    described = None
+                    if exceeded is not None:
+                        own = estimate.get(exceeded.metric, max(asked.values(), default=0))
+                        described = lm.quota_header(
+                            exceeded.metric, exceeded.value, exceeded.period, exceeded.remaining, own
+                        )
+                    self._quota_exceeded(product, exceeded, decision.retry_after, described)
                     return
             if not usage:
                 self.send_error(product.errors["no_match"])
                 return
             decision = backend.authrep(product.service_id, user_key, usage)
-            if decision.status != OK:
-                if decision.status == LIMITS_EXCEEDED:
-                    self._limits_exceeded(product, decision.retry_after)
-                else:
-                    self.send_error(product.errors["auth_failed"])
+            cache, cached = gateway.auth_cache, gateway.auth_cache.key(conn.environment, product.service_id,
+                                                                       user_key, usage)
+            if decision.status == OK:
+                cache.authorised(cached)
+            elif decision.status == LIMITS_EXCEEDED:
+                self._limits_exceeded(product, decision.retry_after)
+                return
+            elif cache.known(cached):  # APIcast's strict cache: a hit is served, its refusal drops the entry
+                cache.refused(cached)
+            else:
+                self.send_error(product.errors["auth_failed"])
                 return
             self.app_id = decision.app.id if decision.app is not None else None
             if product.credentials_location == "query":
@@ -501,16 +520,22 @@ class Exchange:
             found = creds.from_form(request.method, request.headers, body, product.user_key)
         return found
 
-    def _limits_exceeded(self, product: CompiledProduct, retry_after: int) -> None:
+    def _limits_exceeded(self, product: CompiledProduct, retry_after: int, quota: str | None = None) -> None:
         extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
+        if quota is not None:
+            extra.append(("X-LLM-Quota", quota))
         self.send_error(product.errors["limits_exceeded"], extra)
 
-    def _quota_exceeded(self, product: CompiledProduct, exceeded: tuple[str, str, int] | None,
-                        retry_after: int) -> None:
-        """llm-metrics' own refusal: the product's limits status, a JSON body naming the exceeded limit."""
+    def _quota_exceeded(self, product: CompiledProduct, exceeded: ExceededLimit | None, retry_after: int,
+                        quota: str | None) -> None:
+        """llm-metrics' own refusal: the product's limits status, a JSON body naming the exceeded limit and
+        its period, and the limit in X-LLM-Quota."""
         status = product.errors["limits_exceeded"].status
         extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
-        self.send_error(ErrorResponse.build(status, "application/json", lm.quota_error_body(exceeded, retry_after)),
+        if quota is not None:
+            extra.append(("X-LLM-Quota", quota))
+        named = (exceeded.metric, exceeded.period, exceeded.value) if exceeded is not None else None
+        self.send_error(ErrorResponse.build(status, "application/json", lm.quota_error_body(named, retry_after)),
                         extra)
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:

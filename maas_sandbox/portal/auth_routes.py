@@ -78,7 +78,8 @@ async def _password_ok(request: Request, sandbox: Sandbox, name: str, password: 
 
 def sign_in(portal: Portal, session: Obj, user: Obj) -> Response:
     account = portal.sandbox.store.get("account", user["account_id"]) or {}
-    if account.get("state") != "approved":
+    # porta user.rb can_login?: an active (or email-unverified) user of an approved buyer account
+    if user.get("state") not in ("active", "email_unverified") or account.get("state") != "approved":
         return portal.redirect(session, "/login", ("info", "Your account isn't active or hasn't been approved yet."))
     target = safe_return_to(session.pop("return_to", "/"))
     keep = {"csrf": secrets.token_urlsafe(32), "access_code": session.get("access_code")}

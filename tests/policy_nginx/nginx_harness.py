@@ -64,6 +64,9 @@ class Recorder:
     authorizations: list[dict[str, str]] = field(default_factory=list)
     # metric -> limit of the fake backend's authorize (current usage = what was reported)
     limits: dict[str, int] = field(default_factory=dict)
+    # a shared case's `quota` ({"limits", "used"}) plus "base": the reported usage when it was set, so
+    # current usage = used + what was reported since
+    quota: dict[str, Any] | None = None
 
     def reported_usage(self) -> dict[str, int]:
         usage: dict[str, int] = {}
@@ -181,22 +184,21 @@ class FakeServers:
                 args = dict(urllib.parse.parse_qsl(query))
                 recorder.authorizations.append(args)
                 used = recorder.reported_usage()
+                limits = recorder.limits
+                if recorder.quota is not None:
+                    quota, limits = recorder.quota, recorder.quota["limits"]
+                    used = {m: quota["used"].get(m, 0) + used.get(m, 0) - quota["base"].get(m, 0) for m in limits}
                 over = [
-                    (m, limit) for m, limit in recorder.limits.items()
+                    (limit, used.get(m, 0)) for m, limit in limits.items()
                     if used.get(m, 0) + int(args.get(f"usage[{m}]", 0)) > limit
                 ]
                 if over:
-                    # apisonator's authorize XML names each limit; the exceeded one is marked (status.rb)
-                    reports = "".join(
-                        f'<usage_report metric="{m}" period="minute" exceeded="true"><max_value>{limit}</max_value>'
-                        f"<current_value>{used.get(m, 0)}</current_value></usage_report>" for m, limit in over
-                    )
-                    xml = (f"<status><authorized>false</authorized><reason>usage limits are exceeded</reason>"
-                           f"<usage_reports>{reports}</usage_reports></status>").encode()
+                    # As apisonator answers APIcast's client (no_body=1, limit_headers=1): headers only.
+                    limit, current = over[0]
                     answer = (
                         b"HTTP/1.0 409 Conflict\r\n3scale-rejection-reason: limits_exceeded\r\n"
-                        b"3scale-limit-reset: 30\r\nContent-Type: application/vnd.3scale-v2.0+xml\r\n"
-                        + f"Content-Length: {len(xml)}\r\n\r\n".encode() + xml
+                        b"3scale-limit-reset: 30\r\n3scale-limit-max-value: %d\r\n3scale-limit-remaining: %d\r\n"
+                        b"Content-Length: 0\r\n\r\n" % (limit, max(0, limit - current))
                     )
                 else:
                     answer = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
@@ -227,6 +229,7 @@ http {{
   scgi_temp_path {prefix}/scgi;
   lua_package_path '{policy}/?.lua;{lua}/?.lua;;';
   lua_shared_dict harness_metrics 1m;
+  {metrics_dict}
   init_by_lua_block {{
     require('harness').init({{ backend_port = {backend_port}, chain = '{chain}', report_interval = {interval},
                               config = {config} }})
@@ -261,7 +264,8 @@ http {{
 
 
 class Nginx:
-    """One nginx master + worker with a temporary prefix; `chain` is "policy" or "plain"."""
+    """One nginx master + worker with a temporary prefix; `chain` is "policy" or "plain"; `metrics=False`:
+    no metrics listener (APIcast's `apicast.prometheus(...)` returns nil then)."""
 
     def __init__(
         self,
@@ -270,6 +274,7 @@ class Nginx:
         config: dict[str, Any] | None = None,
         report_interval: float = 0.5,
         log_level: str = "info",
+        metrics: bool = True,
     ) -> None:
         self.servers = servers
         self.port = free_port()
@@ -288,6 +293,8 @@ class Nginx:
             chain=chain,
             interval=report_interval,
             config=config_text,
+            # APIcast has this dict only with a metrics listener; without it apicast.prometheus(...) is nil.
+            metrics_dict="lua_shared_dict prometheus_metrics 1m;" if metrics else "",
         )
         (self.prefix / "nginx.conf").write_text(text)
         self.process: subprocess.Popen[bytes] | None = None

@@ -116,8 +116,9 @@ def test_approval_required_account_plan_makes_signups_pending(fresh_sandbox: Any
         timeout=10,
     )
     assert resp.status_code == 201
+    # porta test/integration/signup_express_test.rb: approval required → account `created` (user pending)
     assert (resp.json()["account"]["state"], resp.json()["account"]["plan_id"]) == (
-        "pending",
+        "created",
         plan["account_plan"]["id"],
     )
 

@@ -92,10 +92,13 @@ def test_states_and_plan_change(setup: dict[str, Any], admin_http: Any) -> None:
     assert (suspended["state"], suspended["enabled"]) == ("suspended", False)
     assert admin_http.put(f"{base}/{app_id}/resume.json").json()["application"]["state"] == "live"
     changed = admin_http.put(f"{base}/{app_id}/change_plan.json", json={"plan_id": basic.entity_id})
-    assert (changed.json()["application"]["plan_id"], changed.json()["application"]["plan_name"]) == (
+    # porta buyers_applications_controller.rb change_plan: the body is the new plan, not the application
+    assert (changed.json()["application_plan"]["id"], changed.json()["application_plan"]["name"]) == (
         basic.entity_id,
         "Basic",
     )
+    moved = admin_http.get(f"{base}/{app_id}.json").json()["application"]
+    assert (moved["plan_id"], moved["plan_name"]) == (basic.entity_id, "Basic")
 
 
 def test_keys_show_the_user_key_and_answer_with_the_application(setup: dict[str, Any], admin_http: Any) -> None:

@@ -9,7 +9,8 @@ from maas_sandbox.gateway.config import compile_content
 
 from harness.names import unique
 
-DENIED_HIDE = {"errors": {"state": ['cannot transition via "hide"']}}
+# state_machines' `state_event` on save: `invalid_event` "cannot transition when %s" (the state's human name)
+DENIED_HIDE = {"errors": {"state_event": ["cannot transition when hidden"]}}
 
 
 def _product_with_root_backend(threescale: Any) -> tuple[Any, Any]:
@@ -109,9 +110,12 @@ def test_plan_state_machine_hidden_first(threescale: Any, admin_http: Any) -> No
     published = admin_http.put(f"{url}/{hidden['id']}.json", json={"state_event": "publish"})
     assert published.json()["application_plan"]["state"] == "published"
     twice = admin_http.put(f"{url}/{hidden['id']}.json", json={"state_event": "publish"})
-    assert (twice.status_code, twice.json()) == (422, {"errors": {"state": ['cannot transition via "publish"']}})
+    assert (twice.status_code, twice.json()) == (422, {"errors": {"state_event": ["cannot transition when published"]}})
     assert admin_http.put(f"{url}/{hidden['id']}.json", json={"state_event": "hide"}).json()[
         "application_plan"]["state"] == "hidden"
+    # state_machines: an event the machine does not have invalidates `state_event` itself ("is invalid")
+    unknown = admin_http.put(f"{url}/{hidden['id']}.json", json={"state_event": "archive"})
+    assert (unknown.status_code, unknown.json()) == (422, {"errors": {"state_event": ["is invalid"]}})
 
 
 def test_refused_plan_delete_is_403_with_errors_base(threescale: Any, admin_http: Any) -> None:

@@ -217,6 +217,12 @@ def test_configs_promote_and_environments(threescale: Any, admin_http: Any) -> N
     assert (again.status_code, again.json()) == (422, {"errors": {"version": ["has already been taken"]}})
     no_to = admin_http.post(f"{base}/configs/sandbox/{version}/promote.json")
     assert (no_to.status_code, no_to.text) == (400, "Required parameter missing: to")
+    # proxy_config.rb EnvironmentClone + `validates :environment, inclusion:`: an unknown `to` (and the reading
+    # alias `staging`) is a 422 on `environment`
+    for unknown in ("qa", "staging"):
+        bad_to = admin_http.post(f"{base}/configs/sandbox/{version}/promote.json", json={"to": unknown})
+        assert (bad_to.status_code, bad_to.json()) == (
+            422, {"errors": {"environment": ["is not included in the list"]}})
     missing = admin_http.post(f"{base}/configs/sandbox/999/promote.json", data={"to": "production"})
     assert (missing.status_code, missing.json()) == (404, NOT_FOUND)
     bad_env = admin_http.get(f"{base}/configs/preprod.json")

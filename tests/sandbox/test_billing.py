@@ -185,7 +185,7 @@ def test_bad_month_is_one_line(billed: tuple[SandboxInfo, Kit], month: str, need
     assert result.exit_code == 1 and needle in result.output and len(result.output.strip().splitlines()) == 1
 
 
-def test_pricing_rule_api_refuses_overlaps_and_five_decimals(billed: tuple[SandboxInfo, Kit]) -> None:
+def test_pricing_rule_api_refuses_overlaps_and_rounds_five_decimals(billed: tuple[SandboxInfo, Kit]) -> None:
     info, kit = billed
     http = AdminHTTP(info)
     plan = _plans(kit)["premium"]
@@ -198,9 +198,16 @@ def test_pricing_rule_api_refuses_overlaps_and_five_decimals(billed: tuple[Sandb
     assert first.status_code == 201, first.text
     overlap = http.post(base + ".json", json={"pricing_rule": {"min": 50, "cost_per_unit": "0.02"}})
     assert overlap.status_code == 422 and "min" in overlap.json()["errors"]
-    fine = http.post(base + ".json", json={"pricing_rule": {"min": 101, "cost_per_unit": "0.00001"}})
-    assert fine.status_code == 422 and fine.json()["errors"]["cost_per_unit"] == ["maximum decimals is 4."]
-    http.delete(f"{base}/{first.json()['pricing_rule']['id']}.json").raise_for_status()
+    # pricing_rule.rb's format check reads the value Rails cast to the decimal(20,4) column (db/schema.rb):
+    # more decimals are rounded half up and stored (201); a sign fails the format (422)
+    fine = http.post(base + ".json", json={"pricing_rule": {"min": 101, "max": 200, "cost_per_unit": "0.123456"}})
+    assert fine.status_code == 201 and fine.json()["pricing_rule"]["cost_per_unit"] == "0.1235", fine.text
+    tiny = http.post(base + ".json", json={"pricing_rule": {"min": 201, "max": 300, "cost_per_unit": "0.00001"}})
+    assert tiny.status_code == 201 and float(tiny.json()["pricing_rule"]["cost_per_unit"]) == 0.0
+    signed = http.post(base + ".json", json={"pricing_rule": {"min": 301, "cost_per_unit": "-0.5"}})
+    assert signed.status_code == 422 and signed.json()["errors"]["cost_per_unit"] == ["maximum decimals is 4."]
+    for rule in (first, fine, tiny):
+        http.delete(f"{base}/{rule.json()['pricing_rule']['id']}.json").raise_for_status()
 
 
 def test_apply_switches_monthly_billing_back_on(billed: tuple[SandboxInfo, Kit]) -> None:
@@ -232,3 +239,34 @@ def test_master_billing_job_as_documented(billed: tuple[SandboxInfo, Kit]) -> No
     other = http.request("POST", "/master/api/providers/999999/billing_jobs.xml", token="master",
                          data={"date": "2026-10-01"})
     assert other.status_code == 404
+
+
+def test_invoice_table_reads_every_page(billed: tuple[SandboxInfo, Kit]) -> None:
+    """finance/api/base_controller.rb: the Billing API pages at 20 by default (per_page 1..500; out of range →
+    20), newest first (invoice.rb default_scope created_at DESC). Notebook 11's table (`kit.usage.invoices`,
+    billing.invoices_frame) reads every page, so 25 invoices of a month are 25 in the table."""
+    info, kit = billed
+    http = AdminHTTP(info)
+    dev = next(a["account"] for a in http.get("/admin/api/accounts.json").json()["accounts"]
+               if a["account"]["org_name"] == "Developer")
+    month = "2024-02"
+    made = []
+    for n in range(25):
+        invoice = http.post("/api/invoices.json", json={"account_id": dev["id"], "invoice": {"period": month}})
+        assert invoice.status_code == 201, invoice.text
+        made.append(invoice.json()["invoice"]["id"])
+        http.post(f"/api/invoices/{made[-1]}/line_items.json",
+                  json={"line_item": {"name": f"line {n}", "quantity": 1, "cost": "1.5"}}).raise_for_status()
+    first = http.get("/api/invoices.json", params={"month": month}).json()
+    assert len(first["invoices"]) == 20 and first["metadata"] == {
+        "per_page": 20, "total_entries": 25, "total_pages": 2, "current_page": 1}
+    assert [i["invoice"]["id"] for i in first["invoices"]] == sorted(made, reverse=True)[:20]
+    out_of_range = http.get("/api/invoices.json", params={"month": month, "per_page": 501}).json()
+    assert len(out_of_range["invoices"]) == 20
+    table = kit.usage.invoices(month)
+    assert sorted(set(table["invoice"])) == sorted(
+        i["invoice"]["friendly_id"] for i in first["invoices"] + http.get(
+            "/api/invoices.json", params={"month": month, "page": 2}).json()["invoices"])
+    assert len(table) == 25 and table["cost"].sum() == 25 * 1.5
+    for invoice_id in made:  # leave the month as it was for the other tests (cancelled invoices bill nothing)
+        http.put(f"/api/invoices/{invoice_id}/state.json", json={"state": "cancelled"}).raise_for_status()

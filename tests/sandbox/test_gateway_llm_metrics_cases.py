@@ -58,11 +58,41 @@ def run_case(case: dict[str, Any]) -> tuple[bytes, dict[str, int], str]:
     return upstream_body, increments, lm.model_label(config, response_model, request_model)
 
 
+def quota_decision(case: dict[str, Any]) -> tuple[dict[str, int], str | None]:
+    """(what admission asks for, the X-LLM-Quota of a refusal or None) for a case with `quota`: the
+    application's limits (one period) and usage so far; refused when usage + the ask passes a limit."""
+    config = lm.LlmMetricsConfig.from_config(case["config"])
+    request = case["request"]
+    body = request["body"].encode()
+    data = lm.request_json(_header(request["headers"], "content-type"), body)
+    estimate = lm.estimate_usage(config, request["path"], body, data)
+    asked = lm.quota_request(config, estimate)
+    quota = case["quota"]
+    for metric, delta in asked.items():
+        limit, used = quota["limits"].get(metric), quota["used"].get(metric, 0)
+        if limit is not None and used + delta > limit:
+            return asked, lm.quota_header(metric, limit, quota["period"], max(0, limit - used), estimate[metric])
+    return asked, None
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_shared_case(case: dict[str, Any]) -> None:
     jsonschema.validate(case["config"], SCHEMA)
-    upstream_body, increments, model = run_case(case)
     expect = case["expect"]
+    if "quota" in case:
+        asked, refusal = quota_decision(case)
+        assert asked == expect["quota_requested"]
+        if expect.get("status") == 429:
+            metric, requested = next(iter(expect["quota_requested"].items()))
+            limit, used = case["quota"]["limits"][metric], case["quota"]["used"].get(metric, 0)
+            assert refusal == (
+                f"metric={metric}; limit={limit}; period={case['quota']['period']}; remaining={limit - used}; "
+                f"requested={requested}"
+            )
+            assert expect["usage"] == {}
+            return
+        assert refusal is None
+    upstream_body, increments, model = run_case(case)
     if "upstream_request_json" in expect:
         assert json.loads(upstream_body) == expect["upstream_request_json"]
     else:

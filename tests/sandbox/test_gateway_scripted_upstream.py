@@ -5,8 +5,9 @@ APIcast (issues 3 and 8).
 The upstream is a plain-socket HTTP/1.1 server; the header `X-Script` picks its behaviour: `ok` (JSON with
 usage), `error404`, `drop` (close without answering), `cut` (a stream cut mid-way), `hang` (answer nothing
 until the gateway goes away), `hang-mid` (a stream that stops mid-way and stays open), `slow` (a stream with
-one event every 0.2 s). A chat request with `max_tokens` 1000 reserves more than the app's whole 1000-token
-quota, so while one is in flight — or if one leaked — every other request gets 429.
+one event every 0.2 s). A chat request with `max_tokens` 600 is admitted alone against the app's 1000-token
+quota (its bound, body bytes + 600, fits: issue 28) and reserves that bound while in flight, so while one is in
+flight — or if one leaked — every other request gets 429.
 
 The timeout tests run their own sandbox with a 0.5 s read timeout and a 0.3 s connect timeout, set in the
 environment the sandbox process inherits.
@@ -43,7 +44,7 @@ from harness.sandbox import start
 
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
 USAGE = {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
-CHAT = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000}).encode()
+CHAT = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 600}).encode()
 READ_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 0.3
 SLOW_EVENTS, SLOW_EVERY = 6, 0.2  # 1.2 s of stream, never silent for READ_TIMEOUT
@@ -306,7 +307,7 @@ def test_a_request_in_flight_holds_its_reservation_and_a_client_disconnect_relea
     hung = gateway.raw("hang")
     try:
         assert upstream.hanging.wait(10)
-        refused = gateway.send("ok")  # 10 used + 1000+ reserved ≥ 1000
+        refused = gateway.send("ok")  # 10 used + 600+ reserved + 600+ asked > 1000
         assert refused.status_code == 429
         assert refused.json()["error"]["message"].startswith("Token quota of your plan reached: 1000 total_tokens "
                                                              "in total. Retry after 1 second.")
@@ -349,7 +350,7 @@ def test_pipelined_requests_are_answered_in_order_and_garbage_after_them_last(ga
     # and unparseable bytes arrive early; the answers must still come one by one, in order.
     one = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {gateway.key}\r\n"
-        "Content-Type: application/json\r\nX-Script: SCRIPT\r\nContent-Length: 2\r\n\r\n{}"
+        "Content-Type: application/json\r\nX-Script: SCRIPT\r\nContent-Length: 16\r\n\r\n{\"max_tokens\":8}"
     )
     host, port = gateway.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -464,7 +465,7 @@ def test_an_upstream_silent_before_its_headers_gets_504_after_the_read_timeout_a
     assert "<title>504 Gateway Time-out</title>" in resp.text and "openresty" in resp.text
     assert READ_TIMEOUT <= elapsed < READ_TIMEOUT + 2, elapsed
     assert upstream.released.wait(5), "the gateway kept the timed-out upstream connection open"
-    assert timed.send("ok").status_code == 200  # at once: a leaked 1000-token reservation would make it 429
+    assert timed.send("ok").status_code == 200  # at once: a leaked 600-token reservation would make it 429
     assert timed.tokens_recorded() == before + USAGE["total_tokens"]
 
 
@@ -503,7 +504,7 @@ def test_an_upstream_that_cannot_be_connected_to_in_time_gets_502_and_the_reserv
     timeout_admin: Admin, unanswering_upstream: str
 ) -> None:
     gateway = _build(timeout_admin, unanswering_upstream).new_app()
-    for _ in range(2):  # the second one proves the first gave its 1000-token reservation back (else 429)
+    for _ in range(2):  # the second one proves the first gave its 600-token reservation back (else 429)
         started = time.monotonic()
         resp = gateway.send("ok")
         elapsed = time.monotonic() - started

@@ -45,7 +45,8 @@ def test_default_product_has_correct_verbs_rules_metrics_and_chain(catalogue) ->
     cors = chat.policies[0].configuration
     assert cors["allow_origin"] == "*" and cors["allow_credentials"] is False
     llm = chat.policies[1].configuration
-    assert llm["enable_sse_support"] and llm["quota"] == {"enabled": True, "metrics": ["total_tokens"]}
+    assert llm["enable_sse_support"] and llm["quota"] == {
+        "enabled": True, "metrics": ["total_tokens"], "default_max_tokens": 512}
     assert [(r["metric"], r.get("per", 1)) for r in llm["rules"]] == [
         ("prompt_tokens", 1), ("completion_tokens", 1), ("total_tokens", 1),
         ("prompt_tokens_k", 1000), ("completion_tokens_k", 1000)]

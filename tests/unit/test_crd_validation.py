@@ -4,7 +4,7 @@ The CRDs are the upstream files in ../shared/reference/data/crds (SOURCES.txt: 3
 3scale-2.16.3-GA bundle/manifests, operator-framework/api crds, keycloak-k8s-resources 26.0.0,
 openshift/api route). Built-in kinds are checked against schemas derived from the kubernetes client
 models (core-v1.json for Namespace/Secret/ObjectMeta; maas_helpers.crdcheck.model_schema for the rest).
-The objects are captured at the same recording boundary as tests/unit/test_openshift.py (FakeKube).
+The objects are captured at the `kubernetes` boundary (tests/harness/kube_api.py, through test_openshift.py).
 """
 
 from __future__ import annotations

@@ -56,3 +56,22 @@ def test_the_default_is_a_sandbox_setting_read_when_a_config_is_compiled(monkeyp
     monkeypatch.setenv(lm.DEFAULT_MAX_TOKENS_ENV, "lots")
     product = compile_content(content, "production", 1)
     assert product.llm is not None and product.llm.default_max_tokens == lm.DEFAULT_MAX_TOKENS
+
+
+def test_a_priced_rule_bounds_in_whole_units_and_the_policy_setting_wins_over_the_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 28: the bound of a `per: 1000` rule is counted in thousands, rounded up (as llm_metrics_quota.lua),
+    and `quota.default_max_tokens` in the policy configuration wins over MAAS_SANDBOX_QUOTA_DEFAULT_MAX_TOKENS."""
+    config = lm.LlmMetricsConfig.from_config({
+        "rules": [{"metric": "tokens_k", "usage": "total_tokens", "per": 1000}],
+        "quota": {"enabled": True, "default_max_tokens": 100},
+    })
+    body = b'{"max_tokens": 1500}'
+    assert lm.estimate_usage(config, "/v1/completions", body, json.loads(body)) == {"tokens_k": 2}
+    assert lm.quota_request(config, {"tokens_k": 0}) == {"tokens_k": 1}  # never below 1
+    llm = {"name": "llm-metrics", "version": "1.0.0", "configuration": {"quota": {"default_max_tokens": 100}}}
+    content = {"id": 1, "proxy": {"policy_chain": [llm, {"name": "apicast", "version": "builtin"}]}}
+    monkeypatch.setenv(lm.DEFAULT_MAX_TOKENS_ENV, "2048")
+    product = compile_content(content, "production", 1)
+    assert product.llm is not None and product.llm.default_max_tokens == 100

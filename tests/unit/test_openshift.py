@@ -1,4 +1,5 @@
-"""OpenShift platform at the `Kube` boundary: exact objects applied, waits over simulated status sequences.
+"""OpenShift platform at the `kubernetes` boundary (the real `Kube` over tests/harness/kube_api.py's fake API
+server): exact objects applied, waits over simulated status sequences.
 
 Operator behaviour replayed here follows the 3scale operator at tag 3scale-2.16.3-GA
 (controllers/apps/apimanager_controller.go preflights; apimanager_status_reconciler.go conditions) and the
@@ -15,109 +16,20 @@ import pytest
 from maas_helpers import manifests as mf
 from maas_helpers.config import make_settings
 from maas_helpers.errors import MaasError
-from maas_helpers.kube import AccessReview
+from maas_helpers.ownership import cluster_labels
 from maas_helpers.platform.openshift import OpenShiftPlatform
 from maas_helpers.results import Change
 
-WHO = "system:serviceaccount:workbench:notebook"
+from harness.kube_api import WHO, FakeKube
+
 CSV = "3scale-operator.v0.12.3"
 
 
-class FakeKube:
-    """Same methods as maas_helpers.kube.Kube; records every object sent and replays status sequences."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
-        self.applied: list[dict[str, Any]] = []
-        self.patched: list[tuple[str, str, dict[str, Any]]] = []
-        self.deleted: list[tuple[str, str | None, str]] = []
-        self.reviews: list[tuple[str, str, str, str | None]] = []
-        self.denied: set[tuple[str, str, str, str | None]] = set()
-        self.statuses: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        self.logs: dict[str, str] = {}
-        self.deployments_roll_out = True  # the Deployment controller: applied Deployments become ready
-        self._rv = 0
-
-    def _key(self, api_version: str, kind: str, name: str, namespace: str | None) -> tuple[str, str, str | None, str]:
-        return (api_version, kind, namespace, name)
-
-    def put(self, obj: dict[str, Any]) -> None:
-        self._rv += 1
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["resourceVersion"] = str(self._rv)
-        m = obj["metadata"]
-        self.objects[self._key(obj["apiVersion"], obj["kind"], m["name"], m.get("namespace"))] = obj
-
-    def script(self, kind: str, name: str, namespace: str, *statuses: dict[str, Any]) -> None:
-        """Successive get() calls see these statuses (the last one repeats)."""
-        self.statuses[(kind, namespace, name)] = list(statuses)
-
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        self.applied.append(copy.deepcopy(obj))
-        m = obj["metadata"]
-        key = self._key(obj["apiVersion"], obj["kind"], m["name"], m.get("namespace"))
-        current = self.objects.get(key)
-        desired = copy.deepcopy({k: v for k, v in obj.items() if k != "status"})
-        if "stringData" in desired:
-            # What the API server does: stringData is merged into the existing data, key by key.
-            merged = dict((current or {}).get("data") or {})
-            merged.update({k: base64.b64encode(v.encode()).decode() for k, v in desired.pop("stringData").items()})
-            desired["data"] = merged
-        generation = int(((current or {}).get("metadata") or {}).get("generation") or 0)
-        if current is not None:
-            same = {k: v for k, v in current.items() if k != "status"}
-            same["metadata"] = {k: v for k, v in same["metadata"].items() if k not in ("resourceVersion", "generation")}
-            if same == desired:
-                return copy.deepcopy(current)
-            desired["status"] = current.get("status")
-            if same.get("spec") != desired.get("spec"):
-                generation += 1
-        else:
-            generation = 1
-        desired["metadata"]["generation"] = generation
-        if obj["kind"] == "Deployment" and self.deployments_roll_out:
-            n = desired["spec"].get("replicas", 1)
-            desired["status"] = {"observedGeneration": generation, "updatedReplicas": n, "readyReplicas": n}
-        self.put(desired)
-        return copy.deepcopy(self.objects[key])
-
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        obj = self.objects.get(self._key(api_version, kind, name, namespace))
-        seq = self.statuses.get((kind, namespace or "", name))
-        if seq is not None:
-            if obj is None:
-                obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}}
-                self.put(obj)
-                obj = self.objects[self._key(api_version, kind, name, namespace)]
-            obj["status"] = seq.pop(0) if len(seq) > 1 else seq[0]
-        return copy.deepcopy(obj)
-
-    def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None):
-        return [
-            copy.deepcopy(o)
-            for (av, k, ns, _), o in self.objects.items()
-            if av == api_version and k == kind and (namespace is None or ns == namespace)
-        ]
-
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        self.deleted.append((kind, namespace, name))
-        return self.objects.pop(self._key(api_version, kind, name, namespace), None) is not None
-
-    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, body: dict[str, Any]):
-        self.patched.append((kind, name, body))
-        obj = self.objects[self._key(api_version, kind, name, namespace)]
-        obj.setdefault("spec", {}).update(body.get("spec", {}))
-        return copy.deepcopy(obj)
-
-    def pod_log(self, name: str, namespace: str, container: str | None = None, tail_lines: int = 1) -> str:
-        return self.logs.get(name, "")
-
-    def self_subject_access_review(self, verb: str, group: str, resource: str, namespace: str | None = None):
-        self.reviews.append((verb, group, resource, namespace))
-        return AccessReview((verb, group, resource, namespace) not in self.denied)
-
-    def whoami(self) -> str:
-        return WHO
+def kit(obj: dict[str, Any], instance: str = "3scale") -> dict[str, Any]:
+    """The object as the kit sends it: with its ownership labels for ``instance``."""
+    out = copy.deepcopy(obj)
+    out["metadata"].setdefault("labels", {}).update(cluster_labels(instance))
+    return out
 
 
 class FakeClock:
@@ -157,6 +69,16 @@ def settings():
 
 @pytest.fixture
 def kube() -> FakeKube:
+    """A cluster where the kit's two namespaces exist (as notebook 1 / ensure_sso leave them)."""
+    fake = FakeKube()
+    for name in ("3scale", "rhbk"):
+        fake.put(kit(mf.namespace(name)))
+    return fake
+
+
+@pytest.fixture
+def fresh() -> FakeKube:
+    """A cluster without the kit's namespaces."""
     return FakeKube()
 
 
@@ -169,6 +91,11 @@ def platform(settings, kube, clock, **kw) -> OpenShiftPlatform:
     return OpenShiftPlatform(
         settings, kube, clock=clock, sleep=clock.sleep, poll_interval=5, progress=RecordingProgress, **kw
     )
+
+
+def have_apimanager(kube: FakeKube) -> None:
+    """The kit's APIManager, as ensure_apimanager() left it (its status comes from the test's script)."""
+    kube.put(kit(mf.apimanager("3scale", "apps.cluster-abc.example.com", "maas", "ocs-storagecluster-cephfs")))
 
 
 def add_storage_class(
@@ -187,16 +114,18 @@ def add_storage_class(
 # --- namespace ---------------------------------------------------------------------------------------
 
 
-def test_namespace_created_then_unchanged(settings, kube, clock) -> None:
+def test_namespace_created_then_unchanged(settings, fresh, clock) -> None:
+    kube = fresh
     p = platform(settings, kube, clock)
     first = p.ensure_namespace()
-    assert kube.applied == [mf.namespace("3scale")]
+    assert kube.applied == [kit(mf.namespace("3scale"))]
     assert [a.change for a in first.actions] == [Change.CREATED]
     second = p.ensure_namespace()
     assert len(kube.applied) == 1 and second.writes == 0 and second.in_sync
 
 
-def test_existing_namespace_is_left_alone_and_not_destroyed(settings, kube, clock) -> None:
+def test_existing_namespace_is_left_alone_and_not_destroyed(settings, fresh, clock) -> None:
+    kube = fresh
     kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "3scale"}})
     p = platform(settings, kube, clock)
     assert p.ensure_namespace().writes == 0
@@ -230,7 +159,9 @@ def test_operator_applies_exact_objects_and_waits_for_csv(settings, kube, clock)
         "ClusterServiceVersion", CSV, "3scale", {"phase": "Installing"}, {"phase": "Installing"}, {"phase": "Succeeded"}
     )
     result = platform(settings, kube, clock).ensure_operator()
-    assert kube.applied == [mf.operator_group("3scale"), mf.subscription("3scale", "threescale-2.16", "Automatic")]
+    assert kube.applied == [
+        kit(mf.operator_group("3scale")), kit(mf.subscription("3scale", "threescale-2.16", "Automatic"))
+    ]
     assert kube.applied[1]["spec"]["channel"] == "threescale-2.16"
     waited = [a for a in result.actions if a.change is Change.WAITED]
     assert waited and waited[0].name == f"3scale/{CSV}" and "Succeeded" in waited[0].detail
@@ -341,9 +272,10 @@ def test_missing_olm_permission_says_who_and_what(settings, kube, clock) -> None
     with pytest.raises(MaasError) as info:
         platform(settings, kube, clock).ensure_operator()
     msg = str(info.value)
-    assert msg.startswith(f"{WHO} cannot create subscriptions.operators.coreos.com in namespace 3scale")
-    assert "ask a cluster admin to run notebook 1" in msg and f"add-role-to-user admin {WHO} -n 3scale" in msg
-    assert kube.applied == []
+    assert msg.startswith(f"{WHO} cannot create subscriptions.operators.coreos.com in 3scale, needed by notebook 1")
+    # subscriptions are in OLM's aggregated admin role: a project admin can grant it
+    assert "granted by admin (or edit) in the namespace" in msg and f"add-role-to-user admin {WHO} -n 3scale" in msg
+    assert "\n" not in msg and kube.applied == []
 
 
 def test_existing_foreign_operator_group_is_reused(settings, kube, clock) -> None:
@@ -367,7 +299,7 @@ def test_existing_foreign_operator_group_is_reused(settings, kube, clock) -> Non
 def test_policy_secret_and_idempotence(settings, kube, clock) -> None:
     p = platform(settings, kube, clock)
     first = p.ensure_policy_secret()
-    assert kube.applied == [mf.policy_secret("3scale")]
+    assert kube.applied == [kit(mf.policy_secret("3scale"))]
     assert kube.applied[0]["metadata"]["labels"]["apimanager.apps.3scale.net/watched-by"] == "apimanager"
     assert first.actions[0].change is Change.CREATED
     assert p.ensure_policy_secret().actions[0].change is Change.UNCHANGED
@@ -407,15 +339,15 @@ def test_databases_deployed_by_the_kit_then_secret_then_exact_apimanager(setting
     assert len({c["password"] for c in creds.values()}) == 4  # one generated password per database
     for db in mf.THREESCALE_DATABASES:
         assert sent[db.name] in (
-            mf.database_deployment("3scale", db),
-            mf.database_service("3scale", db),
-            mf.database_pvc("3scale", db),
+            kit(mf.database_deployment("3scale", db)),
+            kit(mf.database_service("3scale", db)),
+            kit(mf.database_pvc("3scale", db)),
         )
-    expected = mf.operator_database_secrets("3scale", mf.kit_database_urls("3scale", creds))
+    expected = [kit(o) for o in mf.operator_database_secrets("3scale", mf.kit_database_urls("3scale", creds))]
     assert [sent[o["metadata"]["name"]] for o in expected] == expected
-    assert kube.applied[-1] == mf.apimanager(
+    assert kube.applied[-1] == kit(mf.apimanager(
         "3scale", "apps.cluster-abc.example.com", "maas", "ocs-storagecluster-cephfs"
-    )
+    ))
     assert kube.applied[-1]["spec"]["externalComponents"]["backend"] == {"redis": True}
     # What the kit created is reported by Secret name and keys; no generated value shows anywhere.
     rows = {a.name: a.detail for a in result.actions if a.kind == "Secret"}
@@ -436,11 +368,13 @@ def test_database_passwords_are_kept_on_reapply(settings, kube, clock) -> None:
     p.ensure_apimanager()
     first = {o["metadata"]["name"]: o for o in kube.applied}
     kube.applied.clear()
+    kube.dry_runs.clear()
     again = p.ensure_databases()
-    assert {o["metadata"]["name"]: o for o in kube.applied if o["kind"] == "Secret"} == {
+    # the same Secrets (same passwords) are offered to the server, which finds nothing to change: no write
+    assert {o["metadata"]["name"]: o for o in kube.dry_runs if o["kind"] == "Secret"} == {
         k: v for k, v in first.items() if v["kind"] == "Secret" and k != "apicast-policy-llm-metrics-1-0-0"
     }
-    assert again.writes == 0
+    assert again.writes == 0 and kube.applied == []
 
 
 def test_databases_given_by_the_user_are_copied_into_the_operator_secrets(kube, clock) -> None:
@@ -509,18 +443,11 @@ def test_database_that_crashes_is_named_with_its_last_log_line(settings, kube, c
             "status": {"phase": "Pending"},
         }
     )
-    kube.put(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "maas-system-redis", "namespace": "3scale"},
-            "status": {"phase": "Pending"},
-        }
-    )
+    kube.put({**kit(mf.database_pvc("3scale", mf.THREESCALE_DATABASES[0])), "status": {"phase": "Pending"}})
     with pytest.raises(MaasError) as info:
         platform(settings, kube, clock).ensure_databases(timeout=60)
     msg = str(info.value)
-    assert "\n" not in msg and msg.startswith("not ready after 60 s in 3scale: maas-system-redis")
+    assert "\n" not in msg and msg.startswith("not ready after 60 s (the step's timeout) in 3scale: maas-system-redis")
     assert "pod maas-system-postgresql-7d9-x2 CrashLoopBackOff, last log line: FATAL: data directory" in msg
     assert "pod maas-system-redis-5f-abc Pending on PVC maas-system-redis" in msg
     assert not any(o["kind"] == "APIManager" for o in kube.applied)
@@ -533,6 +460,7 @@ def test_non_rwx_storage_class_is_warned_about(settings, kube, clock) -> None:
 
 
 def test_wait_for_apimanager_reports_progress(settings, kube, clock) -> None:
+    have_apimanager(kube)
     kube.script(
         "APIManager",
         "apimanager",
@@ -552,6 +480,7 @@ def test_wait_for_apimanager_reports_progress(settings, kube, clock) -> None:
 
 
 def test_wait_for_apimanager_timeout_names_unready_deployments_and_pending_pvc(settings, kube, clock) -> None:
+    have_apimanager(kube)
     kube.script(
         "APIManager",
         "apimanager",
@@ -563,7 +492,7 @@ def test_wait_for_apimanager_timeout_names_unready_deployments_and_pending_pvc(s
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": "system-storage", "namespace": "3scale"},
-            "spec": {"storageClassName": "gp3-csi"},
+            "spec": {"storageClassName": "gp3-csi", "accessModes": ["ReadWriteMany"]},
             "status": {"phase": "Pending"},
         }
     )
@@ -571,7 +500,8 @@ def test_wait_for_apimanager_timeout_names_unready_deployments_and_pending_pvc(s
         platform(settings, kube, clock).wait_for_apimanager(timeout=120)
     msg = str(info.value)
     assert "not Available after 120 s" in msg and "not ready: system-app, system-sidekiq" in msg
-    assert "PVC Pending: system-storage (gp3-csi)" in msg and RecordingProgress.last.closed
+    assert "PVC Pending (ReadWriteMany): system-storage (gp3-csi) — needs an RWX StorageClass" in msg
+    assert RecordingProgress.last.closed
 
 
 PREFLIGHTS_FAILED = (
@@ -581,6 +511,7 @@ PREFLIGHTS_FAILED = (
 
 
 def test_preflights_failure_is_one_line_within_one_poll(settings, kube, clock) -> None:
+    have_apimanager(kube)
     # apimanager_status_reconciler.go: status False, reason still PreflightsPass, the cause in the message.
     kube.script(
         "APIManager",
@@ -602,6 +533,7 @@ def test_preflights_failure_is_one_line_within_one_poll(settings, kube, clock) -
 
 
 def test_requirements_config_map_not_found_is_waited_out(settings, kube, clock) -> None:
+    have_apimanager(kube)
     kube.script(
         "APIManager",
         "apimanager",
@@ -623,6 +555,7 @@ def test_requirements_config_map_not_found_is_waited_out(settings, kube, clock) 
 
 
 def test_timeout_prints_false_conditions_with_reason_and_message(settings, kube, clock) -> None:
+    have_apimanager(kube)
     kube.script(
         "APIManager",
         "apimanager",
@@ -707,7 +640,8 @@ def test_change_that_rolls_nothing_settles_after_a_few_polls(settings, kube, clo
     p.wait_for_apimanager(timeout=600)  # nothing changed since: ready at once
     assert clock.sleeps == 3
     status = p.apimanager_status()
-    assert status == {"available": True, "conditions": [], "ready": ["system-app"], "not_ready": []}
+    assert status == {"available": True, "conditions": [], "ready": ["system-app"], "not_ready": [],
+                      "summary": "Available, 1 deployments ready"}
 
 
 def test_reapply_with_a_removed_policy_file_drops_it(settings, kube, clock, tmp_path) -> None:
@@ -733,7 +667,7 @@ def test_reapply_with_a_removed_policy_file_drops_it(settings, kube, clock, tmp_
 def test_custom_policy_definition_tolerates_failed_before_tenant(settings, kube, clock) -> None:
     p = platform(settings, kube, clock)
     result = p.ensure_custom_policy_definition()
-    assert kube.applied == [mf.custom_policy_definition("3scale")]
+    assert kube.applied == [kit(mf.custom_policy_definition("3scale"))]
     assert any("re-run this step after wait_for_apimanager" in n for n in result.notes)
     # once the APIManager is Available the step waits for Ready
     kube.put(
@@ -838,7 +772,8 @@ def _rhbk_installed(kube: FakeKube, csvs: list[str]) -> None:
     kube.script("ClusterServiceVersion", csvs[0], "rhbk", {"phase": "Succeeded"})
 
 
-def test_sso_installs_rhbk_keycloak_with_db_and_realm_placeholders(settings, kube, clock) -> None:
+def test_sso_installs_rhbk_keycloak_with_db_and_realm_placeholders(settings, fresh, clock) -> None:
+    kube = fresh
     realm = {
         "realm": "maas",
         "enabled": True,
@@ -874,10 +809,10 @@ def test_sso_installs_rhbk_keycloak_with_db_and_realm_placeholders(settings, kub
         ("Secret", "keycloak-maas-realm-secrets"),
         ("KeycloakRealmImport", "keycloak-maas"),
     ]
-    assert kube.applied[2] == mf.subscription("rhbk", "stable-v26.0", "Manual", package="rhbk-operator")
+    assert kube.applied[2] == kit(mf.subscription("rhbk", "stable-v26.0", "Manual", package="rhbk-operator"))
     assert kube.patched == [("InstallPlan", "install-k", {"spec": {"approved": True}})]
     kc = kube.applied[7]
-    assert kc == mf.keycloak("rhbk", "apps.cluster-abc.example.com", db=mf.keycloak_db())
+    assert kc == kit(mf.keycloak("rhbk", "apps.cluster-abc.example.com", db=mf.keycloak_db()))
     db_secret = _b64d(kube.applied[3])
     assert set(db_secret) == {"username", "password", "database"} and db_secret["database"] == "keycloak"
     imp = kube.applied[9]
@@ -926,12 +861,12 @@ def test_rhbk_exact_csv_from_settings(kube, clock) -> None:
 def test_keycloak_ready_from_an_older_generation_does_not_count(settings, kube, clock) -> None:
     _rhbk_installed(kube, ["rhbk-operator.v26.0.5"])
     kube.put(
-        {
+        kit({
             "apiVersion": "k8s.keycloak.org/v2alpha1",
             "kind": "Keycloak",
             "metadata": {"name": "keycloak", "namespace": "rhbk", "generation": 1},
             "spec": {"instances": 1},
-        }
+        })
     )
     kube.script(
         "Keycloak",
@@ -1023,8 +958,18 @@ def test_destroy_removes_what_was_created(settings, kube, clock) -> None:
     } <= deleted
     assert kube.deleted[-1] == ("Namespace", None, "3scale")  # namespace last
     kube.statuses.clear()  # the operator is gone: nothing reports status any more
-    again = p.destroy()
-    assert again.writes == 0 and all(a.detail == "absent" for a in again.actions)
+    again = p.destroy()  # the namespace is still Terminating
+    assert again.writes == 0
+    assert [(a.kind, a.change, a.detail) for a in again.actions] == [
+        ("cluster", Change.UNCHANGED, "already gone: nothing on the cluster carries the kit's labels"),
+        ("Namespace", Change.SKIPPED, "being deleted: wait until it is gone"),  # rhbk
+        ("Namespace", Change.SKIPPED, "being deleted: wait until it is gone"),  # 3scale
+    ]
+    kube.finish_terminating()
+    gone = p.destroy()
+    assert gone.writes == 0 and [a.detail for a in gone.actions] == [
+        "already gone: nothing on the cluster carries the kit's labels"
+    ]
 
 
 def test_sso_realm_is_read_back_from_the_import_and_its_secret_and_not_rewritten(settings, kube, clock) -> None:
@@ -1043,10 +988,12 @@ def test_sso_realm_is_read_back_from_the_import_and_its_secret_and_not_rewritten
     p.ensure_sso(copy.deepcopy(realm))
     assert p.sso_realm("maas") == realm
     kube.applied.clear()
+    kube.dry_runs.clear()
     p.ensure_sso(copy.deepcopy(realm), write_realm=False)
-    kinds = [o["kind"] for o in kube.applied]
-    assert "KeycloakRealmImport" not in kinds and "Keycloak" in kinds
-    assert "keycloak-maas-realm-secrets" not in [o["metadata"]["name"] for o in kube.applied]
+    assert kube.applied == []  # nothing changed: the server's dry-run found every object as it is
+    offered = [o["kind"] for o in kube.dry_runs]
+    assert "KeycloakRealmImport" not in offered and "Keycloak" in offered
+    assert "keycloak-maas-realm-secrets" not in [o["metadata"]["name"] for o in kube.dry_runs]
 
 
 def test_cluster_capabilities_reconcile_asks_for(settings, kube, clock) -> None:

@@ -7,6 +7,7 @@ import copy
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -91,6 +92,14 @@ class FakeApiServer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _rejected(self) -> bool:
+        """An expired or revoked token: kube-apiserver answers 401 to every request, discovery included."""
+        if self.headers.get("Authorization") != "Bearer sha256~expired":
+            return False
+        self._reply(401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "Unauthorized",
+                          "reason": "Unauthorized", "code": 401})
+        return True
+
     def _record(self) -> tuple[str, dict, dict | None]:
         url = urlparse(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -109,6 +118,9 @@ class FakeApiServer(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path, _, _ = self._record()
+        if self._rejected():
+            return None
+        path = path.rstrip("/") or "/"  # the API server answers /version/ as /version
         if path in DISCOVERY:
             return self._reply(200, DISCOVERY[path])
         if path in FakeApiServer.store:
@@ -187,8 +199,8 @@ def https_server(tmp_path: Path) -> Iterator[tuple[ThreadingHTTPServer, Path]]:
         yield s, cert
 
 
-def _kubeconfig(tmp: Path, server: str) -> Path:
-    path = tmp / "kubeconfig"
+def _kubeconfig(tmp: Path, server: str, token: str = "sha256~test-token") -> Path:
+    path = tmp / f"kubeconfig-{token[-7:]}"
     path.write_text(
         yaml.safe_dump(
             {
@@ -196,7 +208,7 @@ def _kubeconfig(tmp: Path, server: str) -> Path:
                 "kind": "Config",
                 "current-context": "t",
                 "clusters": [{"name": "c", "cluster": {"server": server}}],
-                "users": [{"name": "u", "user": {"token": "sha256~test-token"}}],
+                "users": [{"name": "u", "user": {"token": token}}],
                 "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}],
             }
         )
@@ -274,3 +286,47 @@ def test_missing_ca_bundle_and_missing_kubeconfig_are_one_line_errors(tmp_path: 
         Kube.connect(cfg, ca_bundle=tmp_path / "nope.crt")
     with pytest.raises(MaasError, match="oc login"):
         Kube.connect(tmp_path / "no-kubeconfig")
+
+
+def test_rejected_token_is_one_line_with_a_cold_or_a_warm_discovery_cache(http_server, tmp_path: Path) -> None:
+    """Issue 25 (1): a warm cache makes discovery send nothing, so the first error used to surface later, raw."""
+    url = f"http://127.0.0.1:{http_server.server_address[1]}"
+    cache = tmp_path / "discovery.json"
+    Kube.connect(_kubeconfig(tmp_path, url), cache_file=cache).get("v1", "Secret", "x", "3scale")
+    assert cache.exists()  # warm
+    for cache_file in (cache, tmp_path / "cold.json"):
+        before = len(FakeApiServer.seen)
+        with pytest.raises(MaasError) as info:
+            Kube.connect(_kubeconfig(tmp_path, url, "sha256~expired"), cache_file=cache_file)
+        assert str(info.value) == (
+            "the Kubernetes API: the cluster rejected the credentials (401); run `oc login` again"
+        )
+        assert [r["path"] for r in FakeApiServer.seen[before:]] == ["/version/"]  # one request, then the line
+
+
+def test_wrong_ca_with_a_warm_cache_and_an_unreachable_server_are_one_line(https_server, tmp_path: Path) -> None:
+    server, cert = https_server
+    cfg = _kubeconfig(tmp_path, f"https://127.0.0.1:{server.server_address[1]}")
+    cache = tmp_path / "warm.json"
+    Kube.connect(cfg, ca_bundle=cert, cache_file=cache).get("v1", "Secret", "x", "3scale")
+    with pytest.raises(MaasError, match="TLS verification failed; set ca_bundle") as info:
+        Kube.connect(cfg, cache_file=cache)
+    assert "\n" not in str(info.value)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(MaasError, match="cannot reach the API server; check the kubeconfig server URL"):
+        Kube.connect(_kubeconfig(tmp_path, f"http://127.0.0.1:{port}"), cache_file=tmp_path / "none.json")
+
+
+def test_polling_a_kind_not_served_yet_keeps_the_discovery_cache(http_server, tmp_path: Path) -> None:
+    """Issue 25 (8): the dynamic client's discoverer re-reads every API group on each miss; the kit asks the
+    kind's own group version once per poll and leaves the cache alone."""
+    url = f"http://127.0.0.1:{http_server.server_address[1]}"
+    kube = Kube.connect(_kubeconfig(tmp_path, url), cache_file=tmp_path / "discovery.json")
+    assert kube.get("v1", "Secret", "x", "3scale") is None
+    before = len(FakeApiServer.seen)
+    for _ in range(3):
+        assert kube.get("k8s.keycloak.org/v2alpha1", "Keycloak", "keycloak", "rhbk") is None
+    paths = [r["path"] for r in FakeApiServer.seen[before:]]
+    assert paths == ["/apis/k8s.keycloak.org/v2alpha1"] * 3  # no /apis, no /api, no other group re-read

@@ -8,6 +8,7 @@ Methods roll up into `hits` because the backend records every ancestor.
 from __future__ import annotations
 
 import bisect
+import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,9 +120,29 @@ def _period_end(since: datetime, period: str) -> datetime:
     if period == "week":
         return since + timedelta(days=7)
     if period == "month":
-        return _step(since, "month")
+        return _add_months(since, 1)
     if period == "year":
-        return since.replace(year=since.year + 1)
+        return _add_months(since, 12)
+    raise ValueError(period)
+
+
+def _add_months(dt: datetime, months: int) -> datetime:
+    """Rails' `+ n.months`: the same day, clamped to the target month's last day."""
+    index = dt.year * 12 + dt.month - 1 + months
+    year, month = divmod(index, 12)
+    return dt.replace(year=year, month=month + 1, day=min(dt.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _period_start_before(now: datetime, period: str) -> datetime:
+    """now - 1.<period> in Rails' calendar arithmetic (a month back keeps the day, clamped to the month's end)."""
+    if period == "day":
+        return now - timedelta(days=1)
+    if period == "week":
+        return now - timedelta(days=7)
+    if period == "month":
+        return _add_months(now, -1)
+    if period == "year":
+        return _add_months(now, -12)
     raise ValueError(period)
 
 
@@ -162,15 +183,20 @@ class Window:
             if since_raw:
                 since = _parse_time(str(since_raw), zone, "since")
             elif period:
-                # "The last <period>" up to and including the current bucket, so traffic sent a moment ago
-                # shows up (reference: since = now - period; we align the end to the current bucket's end).
-                current_end = _step(_floor(now, granularity), granularity) if granularity != "eternity" else now
-                since = current_end - (_period_end(now, str(period)) - now)
+                # usage.rb extract_range_and_granularity: since = now - 1.<period> (wall clock in the zone)
+                since = _period_start_before(now, str(period))
             else:
                 since = now
+            exact_since = since
             if granularity != "eternity":
                 since = _floor(since, granularity)
-            if period is not None:
+            if period is not None and granularity != "eternity":
+                # until = (since + 1.<period> - 1s).end_of_minute, then the range is rounded out to whole buckets
+                # (time_range.rb round / time_hacks.rb end_of_cycle): `day` without since = 25 hourly values
+                # from the hour holding now-24h, `week` 29 six-hour ones (test/integration/stats/services_test.rb)
+                until = (_period_end(exact_since, str(period)) - timedelta(seconds=1)).replace(second=59)
+                end = _step(_floor(until, granularity), granularity)
+            elif period is not None:
                 end = _period_end(since, str(period))
             else:
                 until_raw = params.get("until")
@@ -294,31 +320,52 @@ async def application_usage(request: Request, application_id: str) -> JSONRespon
 
 @router.get("/stats/services/{service_id}/top_applications.json")
 async def top_applications(request: Request, service_id: str) -> JSONResponse:
+    """porta stats/data/services_controller.rb + app/lib/stats/service.rb `top_clients`: `since`, `period` and
+    `metric_name` are required (400, test/integration/stats/data/service_controller_test.rb); `since` moves to
+    the beginning of its period in the timezone (`extract_since`); items carry name, id, value (a string, as
+    the stats storage returns it), account, plan and service; the period only name, since and until
+    (test/integration/stats/services_test.rb 'top_clients as json'); applications no longer there are left out."""
     sandbox, params, service = await _subject(request, "service", service_id)
+    for required in ("since", "period"):
+        if not params.get(required):
+            raise required_missing(required)
     metric = _metric(sandbox, "service", service["id"], params.get("metric_name"))
-    if not params.get("since"):
-        raise required_missing("since")
-    if not params.get("period"):
-        params = {**params, "period": "month"}
-    window = Window({**params, "granularity": "eternity"}, sandbox, whole=True)
+    zone = _zone(str(params.get("timezone") or _default_timezone(sandbox)))
+    if params["period"] not in PERIODS:
+        raise BadRequest(f'Period must be one of ["year", "month", "week", "day"] not "{params["period"]}"')
+    since = _beginning_of(_parse_time(str(params["since"]), zone, "since"), str(params["period"]))
+    window = Window({**params, "since": since.isoformat(), "granularity": "eternity"}, sandbox, whole=True)
     rows = sandbox.backend.usage_rows(metric["id"], window.stamps[0], window.stamps[-1], service_id=service["id"])
     totals: dict[int, int] = {}
     for _bucket, app_id, value in rows:
         totals[app_id] = totals.get(app_id, 0) + value
-    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     applications = []
-    for app_id, value in top:
-        app = sandbox.store.get("application", app_id) or {"id": app_id}
-        account = sandbox.store.get("account", app.get("account_id")) or {}
-        applications.append(
-            {
-                "id": app_id,
-                "name": app.get("name"),
-                "value": value,
-                "account": {"id": account.get("id"), "name": account.get("org_name")},
-            }
-        )
-    period = window.view()
-    default = DEFAULT_GRANULARITY.get(str(window.period), "day")
-    period["granularity"] = int(default) if default == SIX_HOURS else default
-    return JSONResponse({"period": period, "metric": _metric_view(metric), "applications": applications})
+    for app_id, value in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
+        app = sandbox.store.get("application", app_id)
+        account = sandbox.store.get("account", app.get("account_id")) if app else None
+        if app is None or account is None:
+            continue
+        plan = sandbox.store.get("plan", app.get("plan_id")) or {}
+        applications.append({
+            "name": app.get("name"), "id": app_id, "value": str(value),
+            "account": {"id": account["id"], "name": account.get("org_name")},
+            "plan": {"id": plan.get("id"), "name": plan.get("name")},
+            "service": {"id": app.get("service_id")},
+        })
+        if len(applications) == 10:
+            break
+    period = {"name": window.period, "since": _stamp(window.since),
+              "until": _stamp(window.end - timedelta(seconds=1))}
+    return JSONResponse({"applications": applications, "metric": _metric_view(metric), "period": period})
+
+
+def _beginning_of(dt: datetime, period: str) -> datetime:
+    """time_hacks.rb `beginning_of(period)` (ActiveSupport's beginning_of_day/week/month/year; weeks on Monday)."""
+    day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return day

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
@@ -26,6 +26,7 @@ from maas_sandbox.admin.conventions import (
     single,
 )
 from maas_sandbox.admin.routes.accounts import account_of
+from maas_sandbox.admin.routes.plans import plan_view
 from maas_sandbox.clock import iso
 from maas_sandbox.context import Sandbox
 
@@ -155,7 +156,9 @@ async def change_plan(request: Request, account_id: str, app_id: str) -> Respons
     sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    return _show(sandbox, accounts.change_application_plan(sandbox, app["id"], path_id(params.get("plan_id"))))
+    changed = accounts.change_application_plan(sandbox, app["id"], path_id(params.get("plan_id")))
+    # porta buyers_applications_controller.rb change_plan: answers with the plan (ApplicationPlanRepresenter)
+    return JSONResponse({"application_plan": plan_view(sandbox, sandbox.store.get("plan", changed["plan_id"]))})
 
 
 async def _event(request: Request, account_id: str, app_id: str, event: str) -> Response:

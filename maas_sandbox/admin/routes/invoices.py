@@ -44,16 +44,19 @@ from maas_sandbox.context import Sandbox
 router = admin_router(tags=["billing"])
 master_router = master_api_router(tags=["billing"])
 Obj = dict[str, Any]
+PER_PAGE = 20
 FRIENDLY_ID = re.compile(r"\d{4}(-\d{2})?-\d{8}")  # invoice.rb
 
 
 def invoice_view(sandbox: Sandbox, invoice: Obj) -> Obj:
+    """invoice_representer.rb: representable leaves out nil properties unless `render_nil` (only `vat_rate` has
+    it), so an open invoice has no `paid_at`, `due_on` or `issued_on` keys at all."""
     cost = float(billing.invoice_cost(sandbox, invoice["id"]))
     base = sandbox.admin_url
+    dates = {k: invoice[k] for k in ("paid_at", "due_on", "issued_on") if invoice.get(k) is not None}
     return {
         "id": invoice["id"], "friendly_id": invoice["friendly_id"], "created_at": invoice["created_at"],
-        "updated_at": invoice["updated_at"], "state": invoice["state"], "paid_at": invoice["paid_at"],
-        "due_on": invoice["due_on"], "issued_on": invoice["issued_on"], "currency": invoice["currency"],
+        "updated_at": invoice["updated_at"], "state": invoice["state"], **dates, "currency": invoice["currency"],
         "cost": cost, "vat_rate": invoice["vat_rate"], "vat_amount": 0.0, "cost_without_vat": cost,
         "period": invoice["period"], "creation_type": invoice["creation_type"],
         "links": [
@@ -82,12 +85,14 @@ def _one(sandbox: Sandbox, invoice: Obj, status: int = 200) -> JSONResponse:
 
 
 def _list(sandbox: Sandbox, params: Obj, invoices: list[Obj]) -> JSONResponse:
-    """index with porta's search params `state` and `month` (YYYY-MM) and pagination (20 per page)."""
+    """index with porta's search params `state` and `month` (YYYY-MM), newest first, 20 per page by default."""
     if params.get("state"):
         invoices = [i for i in invoices if i["state"] == params["state"]]
     if params.get("month"):
         invoices = [i for i in invoices if i["period"] == params["month"]]
-    rows, meta = page_of(params, invoices, max_per_page=500)
+    # invoice.rb default_scope: newest first; finance/api/base_controller.rb default_per_page 20 (1..500)
+    invoices = sorted(invoices, key=lambda i: (i["created_at"], i["id"]), reverse=True)
+    rows, meta = page_of(params, invoices, max_per_page=500, default_per_page=PER_PAGE)
     body: Obj = {"invoices": [{"invoice": invoice_view(sandbox, i)} for i in rows]}
     if meta:
         body["metadata"] = meta

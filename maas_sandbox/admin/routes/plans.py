@@ -8,6 +8,7 @@ plan's product or to a backend that product uses.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fastapi import Request
@@ -370,13 +371,20 @@ def _pricing_attrs(attrs: Obj) -> Obj:
             errors[field] = ["is not a number"]
     raw_cost = attrs.get("cost_per_unit")
     try:
-        out["cost_per_unit"] = float(parse_number(raw_cost)) if raw_cost not in (None, "") else 0.0
-    except (TypeError, ValueError):
+        parse_number(raw_cost) if raw_cost not in (None, "") else None  # numericality, as Ruby's Float() reads it
+        cost = Decimal(str(raw_cost).strip()) if raw_cost not in (None, "") else Decimal(0)
+        if not cost.is_finite():
+            raise ValueError(raw_cost)
+    except (TypeError, ValueError, ArithmeticError):
         errors["cost_per_unit"] = ["is not a number"]
     else:
-        # pricing_rule.rb: format /\A\d+\.?\d{0,4}\z/ (so no sign) on a decimal(20,4) column
-        if raw_cost not in (None, "") and not re.fullmatch(r"\d+\.?\d{0,4}", str(raw_cost)):
+        # pricing_rule.rb validates format /\A\d+\.?\d{0,4}\z/ on the attribute as Rails casts it: the column is
+        # decimal(20,4) (db/schema.rb), so ActiveModel's Decimal type rounds to 4 places first (half up) and the
+        # validator reads the rounded value — 0.123456 is stored as 0.1235 (201); a sign still fails the format.
+        cost = cost.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        if not re.fullmatch(r"\d+\.?\d{0,4}", format(cost, "f")):
             errors["cost_per_unit"] = ["maximum decimals is 4."]
+        out["cost_per_unit"] = float(cost)
     if "min" in out and out["min"] < 1:
         errors["min"] = ["must be greater than or equal to 1"]
     if not errors and out["max"] is not None and out["max"] < out["min"]:

@@ -8,8 +8,7 @@
 local policy = require('apicast.policy')
 local _M = policy.new('llm-metrics', '1.0.0')
 
-local backend_client = require('apicast.backend_client')
-local prometheus = require('apicast.prometheus')
+local Counters = require('llm_metrics_counters')
 local Request = require('llm_metrics_request')
 local Usage = require('llm_metrics_usage')
 local SSE = require('llm_metrics_sse')
@@ -30,19 +29,6 @@ local MAX_JSON_BODY = 8 * 1024 * 1024
 
 -- Request bodies nginx spooled to a file are read up to this size (config max_request_body_size).
 local DEFAULT_MAX_REQUEST_BODY = 16 * 1024 * 1024
-
-local LABELS = { 'service_id', 'service_system_name', 'application_id', 'model' }
-
-local counters = {
-  prompt_tokens = prometheus('counter', 'llm_prompt_tokens_total',
-    'Prompt (input) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-  completion_tokens = prometheus('counter', 'llm_completion_tokens_total',
-    'Completion (output) tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-  total_tokens = prometheus('counter', 'llm_total_tokens_total',
-    'Total tokens counted: reported by the upstream, or estimated when it sent no usage', LABELS),
-}
-local estimated_reports = prometheus('counter', 'llm_estimated_reports_total',
-  'Responses without usage whose tokens were estimated', { 'service_id', 'service_system_name' })
 
 local DEFAULT_STATUSES = { 200 }
 
@@ -97,6 +83,7 @@ function _M.new(config)
   self.quota_enabled = quota.enabled == true
   self.quota_metrics = (type(quota.metrics) == 'table' and #quota.metrics > 0)
     and quota.metrics or metrics_of(self.rules)
+  self.default_max_tokens = tonumber(quota.default_max_tokens) or Quota.DEFAULT_MAX_TOKENS
 
   return self
 end
@@ -138,10 +125,15 @@ local function read_file(path, max)
 end
 
 -- The request body, whether nginx kept it in memory or in a temporary file (bounded by `max`).
-local function request_body(max)
+-- Reading the file is blocking disk I/O in the worker (lua-nginx-module has no non-blocking file
+-- API; get_body_file's documentation suggests client_body_buffer_size = client_max_body_size to keep
+-- bodies in memory), so it is done only when `need_file` says the content matters (a rewrite or a
+-- quota bound), never for the model label alone.
+local function request_body(max, need_file)
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
   if body then return body end
+  if not need_file then return nil end
   local path = ngx.req.get_body_file()
   if not path then return nil end
   local data, err = read_file(path, max)
@@ -151,35 +143,42 @@ local function request_body(max)
   return data
 end
 
--- Whether the request has a body at all (GET /v1/models has none: nothing to read).
-local function has_body()
-  local length = tonumber(ngx.var.content_length)
-  if length then return length > 0 end
-  return ngx.var.http_transfer_encoding ~= nil
-end
-
 function _M:rewrite(context)
   local state = state_of(context)
-  state.request_bytes = tonumber(ngx.var.content_length) or 0
-  if not (self.force_include_usage or self.model_label) then return end
-  if not has_body() then return end
+  local length = tonumber(ngx.var.content_length)
+  state.request_bytes = length or 0
+  -- A request without a body (GET /v1/models) generates nothing: it is not metered at all, so an
+  -- unmetered route costs only this check (issue 27: <= +5 us).
+  if length == 0 or (not length and ngx.var.http_transfer_encoding == nil) then
+    state.unmetered = true
+    return
+  end
+  if not (self.force_include_usage or self.model_label or self.quota_enabled) then return end
 
   -- Not gated on Content-Type: a client sending JSON as a form (curl -d) still gets usage added.
-  local body = request_body(self.max_request_body_size)
+  local body = request_body(self.max_request_body_size, self.force_include_usage or self.quota_enabled)
+  if self.quota_enabled then
+    -- Before any rewrite: the client's own body bounds what it can be billed (a body not read, too
+    -- big for max_request_body_size, is bounded by its length and the default completion).
+    state.quota_estimate = Quota.estimate(self.rules, body or '{}', body and #body or state.request_bytes,
+                                          ngx.var.uri, self.default_max_tokens)
+  end
   if not body then return end
   state.request_bytes = #body
 
+  local model
   if self.force_include_usage then
-    local new_body, reason = Request.with_include_usage(body)
+    local new_body, reason
+    new_body, reason, model = Request.with_include_usage(body)
     if new_body then
+      -- set_body_data sets the upstream Content-Length itself (lua-nginx-module).
       ngx.req.set_body_data(new_body)
-      ngx.req.set_header('Content-Length', tostring(#new_body))
-      body = new_body
       ngx.log(ngx.DEBUG, 'llm-metrics: request rewritten: ', reason)
     end
   end
 
-  if self.model_label then state.request_body = body end
+  -- post_action needs only the model name (for the label when the response names none), not the body.
+  if self.model_label then state.request_model = model or Request.model_in(body) end
 end
 
 local function credential_of(credentials)
@@ -197,38 +196,41 @@ function _M:access(context)
   local pending
   local kind, credential = credential_of(context.credentials)
   if kind and context.service then pending = Batcher.pending(context.service.id, kind, credential) end
-  local decision, retry_after, limit = Quota.check(context.service, context.credentials, self.quota_metrics, pending)
+  local state = state_of(context)
+  local decision, retry_after, described, refused = Quota.check(context.service, context.credentials,
+                                                                self.quota_metrics, pending, state.quota_estimate)
   if decision == 'reject' then
-    state_of(context).rejected = true
-    return Quota.reject(context.service, retry_after, limit)
+    state.rejected = true
+    return Quota.reject(context.service, retry_after, described, refused)
   end
 end
 
 -- Whether bytes first..last of buffer (one SSE event's data) hold `"usage"` followed by an object:
 -- looked up in place, so the text deltas of a stream never become strings of their own.
--- The next `"usage"` found in the current buffer is remembered, so a chunk of events without any
--- is scanned once, not once per event.
-local memo_buffer, memo_at
+-- The next `"usage"` at or after a start position is remembered with that start, so a chunk of
+-- events without any is scanned once, not once per event. The memo is a pure function of the bytes
+-- and the start: it stays right for the next request of the worker, whose byte-identical chunk is
+-- the very same Lua string (interned), because it is used only for a start at or after its own.
+local memo_buffer, memo_from, memo_at
 local function usage_object_in(buffer, first, last)
   local at
-  if buffer == memo_buffer and (memo_at == false or memo_at >= first) then
+  if buffer == memo_buffer and memo_from <= first and (memo_at == false or memo_at >= first) then
     at = memo_at
   else
     at = find(buffer, '"usage"', first, true) or false
-    memo_buffer, memo_at = buffer, at
+    memo_buffer, memo_from, memo_at = buffer, first, at
   end
   return at ~= false and at < last and find(buffer, '^%s*:%s*{', at + 7) ~= nil
 end
 
 function _M:header_filter(context)
   local state = state_of(context)
-  if state.rejected then return end
+  if state.rejected or state.unmetered then return end
 
   local status = ngx.status
   state.status = status
   if not Usage.any_rule_for_status(self.rules, status) then return end
   -- Only a 2xx answer without usage is estimated; bytes are counted for it in any mode.
-  -- A request without a body (GET /v1/models) generates nothing and is never estimated.
   state.estimate = self.estimate_missing_usage and status >= 200 and status < 300
     and (state.request_bytes or 0) > 0
   state.response_bytes = 0
@@ -346,13 +348,13 @@ local function report(context, deltas)
     return
   end
 
-  local backend, err = backend_client:new(service)
+  local backend, err = Batcher.client_for(service)
   if not backend then
     ngx.log(ngx.ERR, 'llm-metrics: no backend client: ', err)
     return
   end
 
-  Batcher.add(service, backend, kind, credential, deltas)
+  Batcher.add(service, kind, credential, deltas)
 end
 
 -- Remainders of `per` rules, per service and credential, in this worker: a remainder waits for
@@ -373,23 +375,19 @@ end
 
 _M._carries = carries -- for the specs
 
-local function labels(self, context, state)
+-- The Prometheus label values: service id, service system name, application id, model.
+local function label_values(self, context, state)
   local service = context.service or {}
   local credentials = type(context.credentials) == 'table' and context.credentials or {}
   local model = ''
   if self.model_label then
-    model = state.response_model or Request.model_of(state.request_body) or ''
+    model = state.response_model or state.request_model or ''
   end
   local system_name = service.system_name
     or (type(service.serializable) == 'table' and service.serializable.system_name) or ''
-  return {
-    tostring(service.id or ''),
-    tostring(system_name),
-    -- With user_key credentials APIcast never learns the application id: the label stays empty
-    -- rather than exporting the key itself.
-    tostring(credentials.app_id or ''),
-    model,
-  }
+  -- With user_key credentials APIcast never learns the application id: the label stays empty
+  -- rather than exporting the key itself.
+  return tostring(service.id or ''), tostring(system_name), tostring(credentials.app_id or ''), model
 end
 
 -- Runs after the response, also when the client went away mid-stream (nginx runs post_action on
@@ -401,18 +399,17 @@ function _M:post_action(context)
   state.mode = nil
 
   local counts = state.counts
-  local label_values
+  local estimated = false
   if not counts then
     if not state.estimate then return end
     counts = Usage.estimate(state.request_bytes, state.sse and state.sse.events, state.response_bytes)
-    label_values = labels(self, context, state)
-    estimated_reports:inc(1, { label_values[1], label_values[2] })
+    estimated = true
     ngx.log(ngx.INFO, 'llm-metrics: no usage in the response, estimated ', Usage.describe(counts))
   end
-  label_values = label_values or labels(self, context, state)
-  for field, counter in pairs(counters) do
-    local value = counts[field]
-    if value and counter then counter:inc(value, label_values) end
+  -- Prometheus: added up in this worker, handed to the counters on the report timer.
+  if Counters.enabled then
+    local service_id, system_name, app_id, model = label_values(self, context, state)
+    if Counters.add(service_id, system_name, app_id, model, counts, estimated) then Batcher.schedule() end
   end
 
   local deltas = Usage.deltas(self.rules, counts, state.status, carry_of(context))

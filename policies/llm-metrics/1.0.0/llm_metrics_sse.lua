@@ -81,7 +81,11 @@ local function dispatch_text(self, text)
   line_feed(self, text .. '\n\n')
 end
 
-local DATA = 'data:'
+-- Whether the line at `pos` starts with `data:`, compared byte by byte (no string made per event).
+local function is_data(buffer, pos)
+  local d, a, t, a2, colon = byte(buffer, pos, pos + 4)
+  return d == 100 and a == 97 and t == 116 and a2 == 97 and colon == 58
+end
 
 local function fast_feed(self, chunk)
   local buffer = chunk
@@ -94,7 +98,7 @@ local function fast_feed(self, chunk)
     local stop = find(buffer, '\n\n', pos, true)
     if not stop then break end
     if stop > pos then
-      if sub(buffer, pos, pos + 4) == DATA and find(buffer, '\n', pos, true) == stop then
+      if is_data(buffer, pos) and find(buffer, '\n', pos, true) == stop then
         local start = pos + 5
         if byte(buffer, start) == 32 then start = start + 1 end
         local last = stop - 1

@@ -22,6 +22,27 @@ local function plain(t)
   return out
 end
 
+-- A case's `quota`: the application's limits and usage so far (one period); the stand-in backend
+-- answers authorize as apisonator answers APIcast's client (no_body, limit headers): refused when
+-- usage + the delta asked for passes a limit.
+local function quota_backend(quota)
+  return {
+    authorize = function(call)
+      for key, delta in pairs(call.usage) do
+        local metric = key:match('^usage%[(.*)%]$')
+        local limit, used = quota.limits[metric], quota.used[metric] or 0
+        if limit and used + delta > limit then
+          return { status = 409, headers = { ['3scale-rejection-reason'] = 'limits_exceeded',
+            ['3scale-limit-reset'] = '3600', ['3scale-limit-max-value'] = tostring(limit),
+            ['3scale-limit-remaining'] = tostring(math.max(0, limit - used)) } }
+        end
+      end
+      return { status = 200, headers = {} }
+    end,
+    report = function() return { status = 202, headers = {} } end,
+  }
+end
+
 local COUNTER_OF = {
   prompt_tokens = 'llm_prompt_tokens_total',
   completion_tokens = 'llm_completion_tokens_total',
@@ -41,8 +62,31 @@ describe('shared llm-metrics cases', function()
       runner.reset()
       for key in pairs(llm_metrics._carries) do llm_metrics._carries[key] = nil end -- each case on its own
       local policy = llm_metrics.new(case.config)
+      if case.quota then backend_client.backend = quota_backend(case.quota) end
       local result = runner.run(policy, case.request, case.response)
       local expect = case.expect
+      assert.same({}, result.policy_errors)
+
+      -- Quota: what the check asked for (this request's bound), and a refusal naming the limit.
+      if expect.quota_requested then
+        local asked = {}
+        for _, call in ipairs(backend_client.calls) do
+          if call.kind == 'authorize' then
+            for key, value in pairs(call.usage) do asked[key:match('^usage%[(.*)%]$')] = value end
+          end
+        end
+        assert.same(plain(expect.quota_requested), asked)
+      end
+      if expect.status == 429 then
+        assert.equal(429, result.ngx.status)
+        local metric, requested = next(expect.quota_requested)
+        assert.equal('limit=' .. case.quota.limits[metric] .. '; remaining='
+          .. (case.quota.limits[metric] - (case.quota.used[metric] or 0)) .. '; requested=' .. requested,
+          result.ngx.header['X-LLM-Quota'])
+        assert.same({}, backend_client.reports())
+        assert.same(plain(expect.usage), backend_client.reported_usage())
+        return
+      end
 
       -- Upstream request body.
       if expect.upstream_request_json ~= nil then

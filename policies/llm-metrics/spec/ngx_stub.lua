@@ -65,6 +65,7 @@ function M.new(request)
     __index = function(_, name)
       if name == 'content_type' then return request_headers['Content-Type'] end
       if name == 'request_method' then return request.method or 'GET' end
+      if name == 'uri' then return request.path and (request.path:gsub('%?.*$', '')) end
       if name == 'content_length' then
         if body == nil or request.chunked then return nil end
         return tostring(#body)
@@ -96,9 +97,11 @@ function M.new(request)
       end
       return ngx.body_file
     end,
+    -- As lua-nginx-module's ngx.req.set_body_data: the request's Content-Length follows the new body.
     set_body_data = function(data)
       body = data
       ngx.request_body = data
+      request_headers['Content-Length'] = tostring(#data)
     end,
     set_header = function(name, value) request_headers[name] = value end,
     get_method = function() return request.method or 'GET' end,

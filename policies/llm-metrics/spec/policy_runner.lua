@@ -1,5 +1,8 @@
 --- Drives one request through the policy phases the way APIcast calls them:
 -- rewrite -> access -> (upstream) header_filter -> body_filter per chunk -> post_action.
+-- Each phase runs under pcall, as APIcast's policy_chain.lua runs every policy phase: an error in the
+-- policy is swallowed (handed to `context.policy_error_callback`, set only by APIcast's on_failed policy;
+-- never logged), so a spec must see a policy error by its effect (nothing reported), as an operator would.
 local ngx_stub = require('ngx_stub')
 local backend_client = require('apicast.backend_client')
 local prometheus = require('apicast.prometheus')
@@ -41,11 +44,19 @@ function M.run(policy, request, response, opts)
     credentials = M.CREDENTIALS,
   }
 
-  policy:rewrite(context)
-  policy:access(context)
+  local result = { ngx = ngx, context = context, client_chunks = {}, policy_errors = {} }
+  local function phase(name)
+    local ok, err = pcall(policy[name], policy, context)
+    if not ok then
+      result.policy_errors[#result.policy_errors + 1] = name .. ': ' .. tostring(err)
+      if context.policy_error_callback then context.policy_error_callback(policy._NAME, err) end
+    end
+  end
 
-  local result = { ngx = ngx, context = context, upstream_request_body = ngx.request_body,
-                   upstream_request_headers = ngx.request_headers, client_chunks = {} }
+  phase('rewrite')
+  phase('access')
+  result.upstream_request_body = ngx.request_body
+  result.upstream_request_headers = ngx.request_headers
 
   if ngx.exited then
     -- The policy answered itself; APIcast still runs the filters on that answer.
@@ -55,22 +66,22 @@ function M.run(policy, request, response, opts)
     ngx.set_response(response.status, response.headers)
   end
 
-  policy:header_filter(context)
+  phase('header_filter')
 
   -- A client that hangs up: nginx stops the filters without an end of body, then runs post_action.
   local aborted = response.client_abort_after ~= nil
   local chunks = M.chunks_of(response)
   for i, chunk in ipairs(chunks) do
     ngx.arg = { chunk, i == #chunks and not aborted }
-    policy:body_filter(context)
+    phase('body_filter')
     result.client_chunks[i] = ngx.arg[1]
   end
   if opts.separate_eof then
     ngx.arg = { '', true }
-    policy:body_filter(context)
+    phase('body_filter')
   end
 
-  policy:post_action(context)
+  phase('post_action')
   if ngx.body_file then os.remove(ngx.body_file) end
   -- The batched report goes out when its timer fires; opts.keep_pending leaves it queued.
   if not opts.keep_pending then ngx.run_timers() end
@@ -81,6 +92,7 @@ function M.reset()
   backend_client.reset()
   prometheus.reset()
   require('llm_metrics_batcher').reset()
+  require('llm_metrics_counters').reset()
 end
 
 return M

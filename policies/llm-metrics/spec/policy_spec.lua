@@ -52,6 +52,18 @@ describe('llm-metrics policy', function()
       assert.same({}, backend_client.calls)
     end)
 
+    it('keeps the model name for post_action, never the request body', function()
+      for _, body in ipairs({ STREAMING, '{"model":"m1","messages":[]}' }) do
+        local result = runner.run(llm_metrics.new({}), request(body),
+          { status = 200, headers = JSON, body = '{"usage":{"total_tokens":3}}' })
+        local state = result.context.llm_metrics
+        assert.equal('m1', state.request_model)
+        for _, value in pairs(state) do assert.is_not.equal(body, value) end
+        assert.equal('m1', prometheus.samples('llm_total_tokens_total')[1].labels.model)
+        runner.reset()
+      end
+    end)
+
     it('does not read the body when neither rewrite nor model label needs it', function()
       local result = runner.run(llm_metrics.new({ force_include_usage = false, model_label = false }),
         request(STREAMING), { status = 200, headers = JSON, body = COMPLETION })
@@ -70,6 +82,16 @@ describe('llm-metrics policy', function()
       local prompt_estimate = math.ceil(#body / 4)
       assert.same({ prompt_tokens = prompt_estimate, completion_tokens = 1, total_tokens = prompt_estimate + 1 },
                   backend_client.reported_usage())
+    end)
+
+    it('does not read a file-buffered body when only the model label would use it (blocking disk I/O)', function()
+      local req = request(STREAMING)
+      req.body_in_file = true
+      local result = runner.run(llm_metrics.new({ force_include_usage = false }), req,
+        { status = 200, headers = JSON, body = COMPLETION })
+      assert.is_nil(result.ngx.body_file) -- get_body_file was never asked for
+      assert.equal(STREAMING, result.upstream_request_body)
+      assert.equal('m1', prometheus.samples('llm_total_tokens_total')[1].labels.model) -- from the response
     end)
 
     it('forwards a file-buffered body over max_request_body_size uninspected, and says so', function()
@@ -217,6 +239,22 @@ describe('llm-metrics batched reports', function()
                 reports[1].batch.reports)
   end)
 
+  it('hands the Prometheus counts over on the timer, one increment per label set and interval', function()
+    local policy = llm_metrics.new({})
+    local first
+    for i = 1, 3 do
+      local result = runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION },
+        { keep_pending = true })
+      first = first or result
+    end
+    assert.same({}, prometheus.samples('llm_total_tokens_total')) -- nothing per request
+    first.ngx.run_timers()
+    local samples = prometheus.samples('llm_total_tokens_total')
+    assert.equal(1, #samples)
+    assert.equal(36, samples[1].value)
+    assert.equal('m1', samples[1].labels.model)
+  end)
+
   it('adds pending deltas to the quota check so tokens not flushed yet are not admitted twice', function()
     local policy = llm_metrics.new({ quota = { enabled = true, metrics = { 'total_tokens' } } })
     runner.run(policy, request('{}'), { status = 200, headers = JSON, body = COMPLETION }, { keep_pending = true })
@@ -225,7 +263,8 @@ describe('llm-metrics batched reports', function()
     for _, call in ipairs(backend_client.calls) do
       if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
     end
-    assert.same({ 1, 13 }, asked)
+    local own = 2 + 4096 -- this request's bound: its 2 body bytes + the default completion bound
+    assert.same({ own, own + 12 }, asked)
   end)
 
   it('counts an estimate against the quota like real usage (issue 19: no usage from the upstream)', function()
@@ -238,7 +277,9 @@ describe('llm-metrics batched reports', function()
     for _, call in ipairs(backend_client.calls) do
       if call.kind == 'authorize' then asked[#asked + 1] = call.usage['usage[total_tokens]'] end
     end
-    assert.same({ 1, 1 + 100 + 4 }, asked) -- 100 prompt + ceil(14 / 4) completion, not flushed yet
+    -- Its own bound (400 body bytes; not a JSON object, so nothing to generate), then the second
+    -- request's (2 + 4096) plus the first one's estimate (100 prompt + ceil(14 / 4)), not flushed yet.
+    assert.same({ 400, 2 + 4096 + 100 + 4 }, asked)
   end)
 
   it('keeps a failed report for the next flush, and drops it only at worker exit', function()
@@ -263,7 +304,7 @@ describe('llm-metrics batched reports', function()
     local ngx_stub = require('ngx_stub')
     _G.ngx = ngx_stub.new(request('{}'))
     ngx.timers_fail = true
-    Batcher.add(runner.SERVICE, backend_client:new(runner.SERVICE), 'user_key', 'k', { total_tokens = 3 })
+    Batcher.add(runner.SERVICE, 'user_key', 'k', { total_tokens = 3 })
     assert.same({ total_tokens = 3 }, backend_client.reported_usage())
   end)
 end)

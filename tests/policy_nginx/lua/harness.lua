@@ -35,9 +35,13 @@ local function policy_for(config_text)
   return policy
 end
 
+-- As APIcast's policy_chain.lua: every phase under pcall, an error swallowed (handed to the
+-- context's policy_error_callback, which only APIcast's on_failed policy sets; never logged).
 local function each(context, phase)
   local policy = context.policy
-  if policy then policy[phase](policy, context) end
+  if not policy then return end
+  local ok, err = pcall(policy[phase], policy, context)
+  if not ok and context.policy_error_callback then context.policy_error_callback(policy._NAME, err) end
 end
 
 function _M.rewrite()

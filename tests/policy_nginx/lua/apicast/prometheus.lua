@@ -1,7 +1,16 @@
 -- Counters kept in a lua_shared_dict and exposed in the Prometheus text format by the harness's
 -- metrics location, the way APIcast's metrics policies expose theirs (shared dict per worker set).
--- Same call as APIcast's `apicast.prometheus`: prometheus('counter', name, help, label_names).
+-- Same call as APIcast's `apicast.prometheus`: prometheus('counter', name, help, label_names), and
+-- like it (gateway/src/apicast/prometheus.lua) a no-op returning nil when nginx has no
+-- `prometheus_metrics` shared dict, i.e. no metrics listener: Nginx(metrics=False) starts it so.
 local concat = table.concat
+local DICT = 'prometheus_metrics'
+
+if not ngx.shared[DICT] then
+  local noop = function() end
+  return setmetatable({ exposition = function() return '' end }, { __call = noop })
+end
+
 local format = string.format
 
 local _M = { registered = {} }
@@ -29,14 +38,14 @@ setmetatable(_M, {
           key = key_of(name, label_names, label_values)
           keys[joined] = key
         end
-        ngx.shared.harness_metrics:incr(key, value, 0)
+        ngx.shared[DICT]:incr(key, value, 0)
       end,
     }
   end,
 })
 
 function _M.exposition()
-  local dict = ngx.shared.harness_metrics
+  local dict = ngx.shared[DICT]
   local lines = {}
   for name, help in pairs(_M.registered) do
     lines[#lines + 1] = '# HELP ' .. name .. ' ' .. help

@@ -1,6 +1,9 @@
 -- Stand-in for APIcast's `apicast.prometheus`: `prometheus('counter', name, help, labels)`
 -- returns a counter (cached by name, like the real module); increments are kept per label set.
-local M = { metrics = {} }
+-- With `M.listener = false` it returns nil, as APIcast's module does when its nginx has no
+-- `prometheus_metrics` shared dict (no metrics listener configured): a policy loaded then gets no
+-- counters at all (load it with `M.without_listener`).
+local M = { metrics = {}, listener = true }
 
 local function new_counter(name, label_names)
   local metric = { name = name, label_names = label_names, samples = {} }
@@ -24,11 +27,29 @@ end
 
 setmetatable(M, {
   __call = function(_, kind, name, _help, label_names)
+    if not M.listener then return nil end
     assert(kind == 'counter', 'only counters are stubbed')
     if not M.metrics[name] then M.metrics[name] = new_counter(name, label_names or {}) end
     return M.metrics[name]
   end,
 })
+
+--- Loads `modules` afresh (in order; the policy after the helpers that create its counters) as APIcast
+-- would without a metrics listener; the loaded copies stay as they were. Returns the last one.
+function M.without_listener(...)
+  local names, saved = { ... }, {}
+  for _, name in ipairs(names) do saved[name] = package.loaded[name]; package.loaded[name] = nil end
+  M.listener = false
+  local ok, fresh = true, nil
+  for _, name in ipairs(names) do
+    ok, fresh = pcall(require, name)
+    if not ok then break end
+  end
+  M.listener = true
+  for _, name in ipairs(names) do package.loaded[name] = saved[name] end
+  assert(ok, fresh)
+  return fresh
+end
 
 function M.reset()
   for _, metric in pairs(M.metrics) do metric.samples = {} end
