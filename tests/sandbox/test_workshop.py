@@ -157,8 +157,8 @@ def test_reset_between_sessions_new_keys_new_temporary_passwords_handout_rewritt
         info: Any, room: Workshop, out_dir: Path) -> None:
     """Issue 29 item 9: a reset separates sessions. Keys: new (an old one 403 from its 2nd call). Passwords: a new
     temporary one per SSO user (Keycloak `reset-password` with temporary → UPDATE_PASSWORD required) and the
-    user's sessions ended (`POST …/users/{id}/logout`), so a password set in the last session no longer signs in. The handout
-    holds exactly the new keys and passwords."""
+    user's sessions ended (`POST …/users/{id}/logout`), so a password set in the last session no longer signs
+    in. The handout holds exactly the new keys and passwords."""
     old = _rows(out_dir)
     result = _cli(info, out_dir, "reset")
     assert result.exit_code == 0, result.output
