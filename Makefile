@@ -3,6 +3,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STATE_DIR ?= .maas
+# PORT: the sandbox's first port (default 8930; a state dir keeps the port it was created with).
+# LAB_PORT: JupyterLab's port (default 8888). E.g. `make run PORT=9130`, `make lab PORT=9130 LAB_PORT=9888`.
+PORT ?=
+LAB_PORT ?= 8888
+SANDBOX_PORT = $(if $(PORT),--port $(PORT))
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: install run test lint unit-test policy-test lab bench soak clean
@@ -20,7 +25,7 @@ $(VENV)/.installed: pyproject.toml setup.py constraints.txt
 
 ## Start the sandbox, run every notebook headless into build/, print where the results are.
 run: install
-	$(BIN)/maas run --state-dir $(STATE_DIR)
+	$(BIN)/maas run --state-dir $(STATE_DIR) $(SANDBOX_PORT)
 
 ## Lint, import contracts (design §1), mypy, Python tests (sandbox, helpers, notebooks, browser) and the Lua policy specs.
 test: install
@@ -39,10 +44,12 @@ lint: install
 policy-test:
 	bash policies/run-specs.sh
 
-## JupyterLab with the sandbox up (loopback only; --allow-root when run as root, as in most containers).
+## JupyterLab with the sandbox up (loopback only; --allow-root when run as root, as in most containers); notebooks
+## open unmodified (maas_helpers/lab.py).
 lab: install
-	$(BIN)/maas sandbox up --state-dir $(STATE_DIR)
-	$(BIN)/jupyter lab --ip 127.0.0.1 $(LAB_ROOT) notebooks
+	$(BIN)/maas sandbox up --state-dir $(STATE_DIR) $(SANDBOX_PORT)
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) $(LAB_ROOT) \
+		--ServerApp.contents_manager_class=maas_helpers.lab.KernelLanguageContents notebooks
 
 LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 

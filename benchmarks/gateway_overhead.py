@@ -41,6 +41,13 @@ def admin_call(info: Any, method: str, path: str, **kw: Any) -> Any:
     return Admin(info).call(method, path, **kw)
 
 
+def secret_token(info: Any) -> str:
+    """The bench product's proxy secret token: what the gateway sends upstream, the model server's only key."""
+    services = admin_call(info, "GET", "/admin/api/services.json")["services"]
+    sid = next(s["service"]["id"] for s in services if s["service"]["system_name"] == "bench")
+    return str(admin_call(info, "GET", f"/admin/api/services/{sid}/proxy.json")["proxy"]["secret_token"])
+
+
 def build_product(info: Any) -> tuple[str, str]:
     """A production endpoint for the model server with the kit's policy chain, and an app key."""
     admin_call(
@@ -236,14 +243,16 @@ def main() -> int:
             production, key = build_product(info)
             auth = {"Authorization": f"Bearer {key}"}
             assert requests.get(production + "/v1/models", headers=auth, timeout=10).status_code == 200
+            # the model server answers only the gateway (its secret token): "direct" sends that token too
+            direct_auth = {"X-3scale-proxy-secret-token": secret_token(info)}
             model = next(
                 m["id"]
-                for m in requests.get(info.models_url + "/v1/models", timeout=10).json()["data"]
+                for m in requests.get(info.models_url + "/v1/models", headers=direct_auth, timeout=10).json()["data"]
                 if "embed" not in m["id"]
             )
-            direct = run_load(info.models_url + "/v1/models", {}, args.connections, args.seconds)
+            direct = run_load(info.models_url + "/v1/models", direct_auth, args.connections, args.seconds)
             gateway = run_load(production + "/v1/models", auth, args.connections, args.seconds)
-            ttfb_direct = ttfb(info.models_url, {}, model, args.ttfb_samples)
+            ttfb_direct = ttfb(info.models_url, direct_auth, model, args.ttfb_samples)
             ttfb_gateway = ttfb(production, auth, model, args.ttfb_samples)
         finally:
             control.down(Path(tmp) / "state")

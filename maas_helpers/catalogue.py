@@ -145,6 +145,11 @@ class Pricing(_Model):
     setup_fee: Decimal = Field(default=Decimal(0), ge=0, decimal_places=2)
     prices: list[Price] = Field(default_factory=list)
 
+    @property
+    def charged(self) -> bool:
+        """Anything on this plan costs money (a fee, or a price above zero)."""
+        return self.cost_per_month > 0 or self.setup_fee > 0 or any(p.cost_per_unit > 0 for p in self.prices)
+
     @model_validator(mode="after")
     def _no_overlap(self) -> Pricing:
         by_metric: dict[str, list[Price]] = {}
@@ -256,6 +261,7 @@ class Product(_Model):
     description: str = ""
     kind: Literal["chat", "completion", "embedding"] = "chat"
     model: str  # served model name clients pass as `model` (used in the ActiveDoc examples)
+    source: str = ""  # where the model came from (discovery: "InferenceService llm/granite"); "" = typed by hand
     backend: Backend
     path: str = "/"  # backend usage path
     methods: list[Method]
@@ -318,15 +324,40 @@ class Sso(_Model):
     skip_ssl_certificate_verification: bool = False
 
 
+# Who approves keys (issue 28 item 4). `priced_plans` (the default): a plan that costs money needs the admin's
+# approval (porta's application plan `approval_required`: a developer's application on it starts `pending`
+# until accepted), free plans stay self-service; `all_plans`: every plan; `plans_as_set`: only the plans that say
+# `approval_required` themselves.
+Approval = Literal["priced_plans", "all_plans", "plans_as_set"]
+
+
 class Catalogue(_Model):
+    approval: Approval = "priced_plans"
     organisation: Organisation = Field(default_factory=Organisation)
     policy: CustomPolicy = Field(default_factory=CustomPolicy)
     products: list[Product] = Field(default_factory=list)
     applications: list[Application] = Field(default_factory=list)
     subscribe_existing_accounts: bool = True  # service subscription of every developer account to every product
     remove_sample_data: bool = True  # 3scale's sample product `api`: delete its plans, unpublish Echo (sample_data.py)
+    # objects that exist in 3scale without the kit's ownership record and that the kit should take over, as
+    # "product:<system_name>", "backend:<system_name>" or "active_doc:<system_name>" (maas_helpers/ownership.py)
+    adopt: list[str] = Field(default_factory=list)
     portal: Portal = Field(default_factory=Portal)
     sso: Sso = Field(default_factory=Sso)
+
+    def approval_required(self, plan: Plan) -> bool:
+        """Does an application on `plan` wait for the admin's approval (the catalogue's `approval` setting)?"""
+        if plan.approval_required or self.approval == "all_plans":
+            return True
+        return self.approval == "priced_plans" and plan.pricing.charged
+
+    @model_validator(mode="after")
+    def _apply_approval(self) -> Catalogue:
+        """The one setting decides each plan's `approval_required`, which is what 3scale is given."""
+        for product in self.products:
+            for plan in product.plans:
+                plan.approval_required = self.approval_required(plan)
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -482,7 +513,8 @@ def product_for_model(model: ModelEndpoint, plans: list[Plan] | None = None) -> 
         name=model.name,
         description=_product_description(model),
         kind=model.kind,
-        model=model.name,
+        model=model.model,
+        source=model.source,
         backend=Backend(system_name=sn, name=model.name, private_endpoint=model.url,
                         description=f"Model server of {model.name} (in-cluster URL)."),
         methods=default_methods(model.kind),

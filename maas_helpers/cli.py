@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from maas_helpers.catalogue import load_catalogue
+from maas_helpers.cli_models import models_app
 from maas_helpers.cli_sandbox import sandbox_app
 from maas_helpers.config import config_path, load_settings, make_settings
 from maas_helpers.errors import MaasError
@@ -24,6 +25,7 @@ from maas_helpers.workshop.cli import workshop_app
 app = typer.Typer(help="Model as a Service kit: 3scale + OpenShift AI, or the local sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(workshop_app, name="workshop")
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 
@@ -86,10 +88,14 @@ def _print(result: StepResult, verbose: bool) -> None:
 @app.command()
 def apply(catalogue: CatalogueArg = None, section: SectionOpt = None, config: ConfigOpt = None,
           state_dir: StateDirOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-          concurrency: ConcurrencyOpt = None) -> None:
-    """Converge 3scale to the catalogue (all sections in order, or one)."""
+          concurrency: ConcurrencyOpt = None,
+          prune: Annotated[bool, typer.Option("--prune", help="Also delete products no longer in the catalogue "
+                                              "that hold applications the kit did not create.")] = False) -> None:
+    """Converge 3scale to the catalogue (all sections in order, or one); what the kit owns and the catalogue no
+    longer names is deleted."""
     try:
         kit = _kit(catalogue, config, state_dir, concurrency)
+        kit.prune = prune
         _print(_run_sections(kit, section, plan_only=False), verbose)
     except ProductsFailed as exc:
         _print(exc.result, verbose)
@@ -114,12 +120,13 @@ def plan(catalogue: CatalogueArg = None, section: SectionOpt = None, config: Con
 def destroy(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: StateDirOpt = None,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
             concurrency: ConcurrencyOpt = None) -> None:
-    """Remove what the catalogue owns (products, backends, apps, ActiveDocs); seed objects stay."""
+    """Remove what the kit created (products, backends, apps, ActiveDocs it owns); nothing else is touched."""
     try:
         kit = _kit(catalogue, config, state_dir, concurrency)
         if not yes:
-            names = ", ".join(p.system_name for p in kit.catalogue.products)
-            typer.confirm(f"Delete products {names} from {kit.credentials.admin_url}?", abort=True)
+            preview = kit.reconciler.plan_destroy()
+            names = ", ".join(f"{a.kind} {a.name}" for a in preview.actions) or "nothing"
+            typer.confirm(f"Delete {names} from {kit.credentials.admin_url}?", abort=True)
         _print(kit.destroy(), True)
     except MaasError as exc:
         _fail(exc)
@@ -162,13 +169,13 @@ def stats(catalogue: CatalogueArg = None, config: ConfigOpt = None, state_dir: S
 
 
 def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
-    from maas_helpers import billing
+    from maas_helpers import billing, spreadsheet
 
     month = month or billing.current_month()
     frame = billing.cost_frame(kit.admin, month)
     if csv is not None:
         try:
-            frame.to_csv(csv, index=False)
+            spreadsheet.write_csv(frame, csv)  # formula-looking names are written as text
         except OSError as exc:
             raise MaasError(f"--csv {csv}: cannot write ({exc.strerror})") from None
         console.print(f"wrote {len(frame)} rows (account, application, metric, day) to {csv}")
@@ -189,23 +196,33 @@ def _cost(kit: Kit, month: str | None, csv: Path | None, *, show: bool) -> None:
 @app.command()
 def run(
     target: Annotated[str, typer.Option(help="sandbox or openshift")] = "sandbox",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value for notebook 0")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="key=value for a notebook parameter (notebook 0's settings, confirm_teardown, …); "
+                              "unknown keys and bad values stop the run before anything starts")] = None,
     state_dir: Annotated[Path, typer.Option("--state-dir", envvar="MAAS_STATE_DIR")] = Path(".maas"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where executed notebooks go")] = Path("build"),
+    port: Annotated[int | None, typer.Option(
+        "--port", min=1024, max=65000, help="Sandbox: first port of its range (default 8930, or the state "
+                                            "dir's)")] = None,
 ) -> None:
-    """Run every notebook headless (papermill) into build/."""
+    """Run every notebook headless (papermill) into build/ (a failed run goes to build/failed/)."""
+    if target not in ("sandbox", "openshift"):
+        _fail(MaasError(f"--target {target!r}: use sandbox or openshift"), 2)
     params: dict[str, str] = {}
     for item in param or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             _fail(MaasError(f"--param {item!r}: expected key=value"), 2)
         params[key.strip()] = value
+    from maas_helpers.runner import run_notebooks
+
     try:
-        from maas_helpers.runner import run_notebooks
-    except ImportError:
-        _fail(MaasError("the notebook runner (maas_helpers.runner) is not available yet"), 2)
-        return
-    raise typer.Exit(run_notebooks(target, params, state_dir, out_dir))
+        code = run_notebooks(target, params, state_dir, out_dir, port=port)
+    except MaasError as exc:  # bad parameters or no cluster login: one line each, nothing has run
+        for line in getattr(exc, "lines", [str(exc)]):
+            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ SANDBOX_MODELS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+SANDBOX_SOURCE = "sandbox model server"
+MODELS_FORMAT = ("give a list of models, each with name, url and kind, e.g. "
+                 "[{name: granite, url: \"http://granite-predictor.llm.svc.cluster.local\", kind: chat}] "
+                 "(leave it [] on the sandbox for its own models)")
+
+
 class ModelEndpoint(BaseModel):
     """One served model: the name clients pass as `model`, and where the serving runtime answers in-cluster."""
 
@@ -47,6 +53,16 @@ class ModelEndpoint(BaseModel):
     url: str = Field(description="in-cluster URL of the model server, e.g. http://granite-predictor.llm:8080")
     kind: Literal["chat", "completion", "embedding"] = "chat"
     description: str = ""
+    # what clients pass as `model` when it is not a valid system name (`name` is then the mapped one)
+    served_name: str = Field(default="", max_length=255)
+    # where it came from: "InferenceService llm/granite", "LLMInferenceService …", "sandbox", "" (typed by hand);
+    # a re-run compares it with what discovery finds (maas_helpers/served_models.py)
+    source: str = Field(default="", max_length=300)
+
+    @property
+    def model(self) -> str:
+        """The served model name clients pass as `model`."""
+        return self.served_name or self.name
 
     @field_validator("name")
     @classmethod
@@ -65,7 +81,8 @@ class ModelEndpoint(BaseModel):
 
 
 def sandbox_models(models_url: str) -> list[ModelEndpoint]:
-    return [ModelEndpoint(name=n, url=models_url, kind=k, description=d) for n, k, d in SANDBOX_MODELS]  # type: ignore[arg-type]
+    return [ModelEndpoint(name=n, url=models_url, kind=k, description=d, source=SANDBOX_SOURCE)  # type: ignore[arg-type]
+            for n, k, d in SANDBOX_MODELS]
 
 
 class Settings(BaseModel):
@@ -255,6 +272,8 @@ def _one_line(exc: ValidationError) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown setting; remove it or check its spelling"
+    elif err["loc"][:1] == ("models",) and err["type"] in ("list_type", "model_type", "dict_type"):
+        return f"models: {MODELS_FORMAT} (got {err.get('input')!r})"
     elif err["type"] == "literal_error":
         msg = f"{msg} (got {err.get('input')!r})"
     # the model validator already names the field

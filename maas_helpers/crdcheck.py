@@ -25,11 +25,13 @@ PRESERVE = "x-kubernetes-preserve-unknown-fields"
 ROOT_FIELDS = {"apiVersion", "kind", "metadata"}
 
 
-def load_crd_schemas(crd_dir: Path) -> dict[tuple[str, str], Schema]:
-    """(apiVersion, kind) → openAPIV3Schema of every served version of every CRD file in ``crd_dir``."""
+def load_crd_schemas(crd_dir: Path, pattern: str = "*.y*ml") -> dict[tuple[str, str], Schema]:
+    """(apiVersion, kind) → openAPIV3Schema of every served version of every CRD file in ``crd_dir`` matching
+    ``pattern`` (KServe's CRDs are megabytes: libyaml's loader when available)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out: dict[tuple[str, str], Schema] = {}
-    for path in sorted(crd_dir.glob("*.y*ml")):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+    for path in sorted(crd_dir.glob(pattern)):
+        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader):  # noqa: S506 - a safe loader
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]

@@ -14,12 +14,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import requests
 
+from maas_helpers import ownership
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.buyer_state import make_sign_in_ready
+from maas_helpers.errors import MaasError
 from maas_helpers.listings import _unwrap, our_products, services_by_system_name
 from maas_helpers.secrets import generated_secret, mask
 
@@ -94,26 +97,33 @@ class Journey:
     @classmethod
     def start(cls, kit: Kit, username: str, plan: str = "standard") -> Journey:
         """Sign `username` up (or find the account), and give it an application per product on `plan`."""
+        inventory = ownership.load_inventory(kit.admin)
         account = kit.admin.get_json("/admin/api/accounts/find.json", allow_404=True, params={"username": username})
+        if account is not None and not ownership.marked(account.get("account"), inventory.instance):
+            raise MaasError(f"journey: the username {username!r} belongs to an account the kit did not create "
+                            f"(id {account['account']['id']}); it is left alone — choose another username")
         if account is None:
+            ownership.ensure_owner_fields(kit.admin, inventory)  # the admin-only mark, sent with the signup
             account = kit.admin.send_json("POST", "/admin/api/signup.json", {
                 "org_name": f"{username} org", "username": username, "email": f"{username}@example.com",
-                "password": developer_password(kit, username)})
+                "password": developer_password(kit, username), **ownership.owner_mark(inventory.instance)})
         # with a password and no approval the account is already approved; otherwise porta leaves it `created`
         account = {"account": make_sign_in_ready(kit.admin, account["account"])}
         account_id = int(account["account"]["id"])
-        apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}")
+        apps = [cls._ensure_app(kit, account_id, product, service, plan, f"{username} {product.system_name}",
+                                inventory.instance)
                 for product, service in our_products(kit)]
         chat = next((a for a in apps if a.kind != "embedding"), None)
         free = None
         if chat is not None:
             product, service = next((p, s) for p, s in our_products(kit) if p.system_name == chat.product)
-            free = cls._ensure_app(kit, account_id, product, service, "free", f"{username} free demo")
+            free = cls._ensure_app(kit, account_id, product, service, "free", f"{username} free demo",
+                                   inventory.instance)
         return cls(kit, username, account_id, apps, free)
 
     @staticmethod
     def _ensure_app(kit: Kit, account_id: int, product: Product, service: dict[str, Any], plan_name: str,
-                    name: str) -> AppKey:
+                    name: str, instance: str) -> AppKey:
         sid = service["id"]
         plans = _unwrap(kit.admin.get_json(f"/admin/api/services/{sid}/application_plans.json")["plans"],
                         "application_plan")
@@ -124,7 +134,9 @@ class Journey:
         if app is None:
             app = kit.admin.send_json("POST", f"/admin/api/accounts/{account_id}/applications.json",
                                       {"plan_id": plan["id"], "name": name,
-                                       "description": "Created by the developer's journey notebook"})["application"]
+                                       "description": "Created by the developer's journey notebook",
+                                       **ownership.owner_mark(instance)})["application"]
+        app = accept_if_pending(kit.admin, account_id, app)  # the admin created it: approved by that act
         proxy = kit.admin.get_json(f"/admin/api/services/{sid}/proxy.json")["proxy"]
         return AppKey(product.system_name, product.kind, product.model, plan_name, name, app["user_key"],
                       str(proxy["endpoint"]).rstrip("/"))
@@ -202,36 +214,56 @@ class Journey:
 
     def check_routing(self) -> pd.DataFrame:
         """What the mapping rules and keys decide, sent for real: the chat path answers POST only; a key works
-        only on its own product's gateway; a product's gateway forwards whatever model name the body carries."""
+        only on its own product's gateway; a product's gateway forwards whatever model name the body carries.
+
+        A check that cannot run here (no chat model; one product, so no other product's key) is a row with no
+        status whose body says why, and that reason is printed: an empty table must not pass for a check."""
         chat = next((a for a in self.apps if a.kind == "chat"), None)
         other = next((a for a in self.apps if chat is not None and a.product != chat.product), None)
-        if chat is None or other is None:
-            return pd.DataFrame(columns=["check", "gateway", "request", "status", "body"])
-        path, body = _SAMPLE_CALLS["chat"]
-        verify = self.kit.settings.tls_verify
-        cases: list[tuple[str, str, Any]] = [
-            ("chat answers POST", f"POST {path} ({chat.product})", lambda: self._post(chat, path, body)),
-            ("no GET rule for chat", f"GET {path} ({chat.product})",
-             lambda: requests.get(chat.endpoint + path, headers={"Authorization": f"Bearer {chat.key}"},
-                                  timeout=TIMEOUT, verify=verify)),
-            ("key of another product", f"POST {path}, {other.product} key",
-             lambda: self._post(chat, path, body, key=other.key)),
-            ("another model's name", f"POST {path}, model {other.model}",
-             lambda: requests.post(chat.endpoint + path, json={**body, "model": other.model},
-                                   headers={"Authorization": f"Bearer {chat.key}"}, timeout=TIMEOUT,
-                                   verify=verify)),
-        ]
+        gateway = chat.product if chat is not None else ""
+        why: dict[str, str] = {}
+        if chat is None:
+            why = dict.fromkeys(_ROUTING_CHECKS, "no chat model in this catalogue, so no chat path to send to")
+        elif other is None:
+            why = {"key of another product": f"only one product ({gateway}), so there is no other product's key",
+                   "another model's name": f"only one product ({gateway}), so there is no other model to name"}
+        cases = [(check, request, why.get(check), call) for check, request, call in self._routing_calls(chat, other)]
         rows = []
-        for check, request, call in cases:
+        for check, request, skipped, call in cases:
+            if skipped is not None:
+                rows.append({"check": check, "gateway": gateway, "request": request, "status": None,
+                             "body": f"not checked: {skipped}"})
+                print(f"not checked: {check} — {skipped}")
+                continue
             resp = call()
             if resp.ok and resp.headers.get("content-type", "").startswith("application/json"):
                 data = resp.json()
                 text = f"[{data['model']}] {answer_text(data)}" if "model" in data else answer_text(data)
             else:
-                text = error_message(resp)
-            rows.append({"check": check, "gateway": chat.product, "request": request, "status": resp.status_code,
+                text = error_message(resp)  # the OpenAI-shaped body's error.message
+            rows.append({"check": check, "gateway": gateway, "request": request, "status": resp.status_code,
                          "body": text[:100]})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=["check", "gateway", "request", "status", "body"])
+
+    def _routing_calls(self, chat: AppKey | None, other: AppKey | None) -> list[tuple[str, str, Any]]:
+        """(check, request, call) for check_routing; a call is made only when its check is not skipped."""
+        path, body = _SAMPLE_CALLS["chat"]
+        verify = self.kit.settings.tls_verify
+        chat_ = cast(AppKey, chat)  # the calls below run only when check_routing found the apps they use
+        other_ = cast(AppKey, other)
+        mine = f" ({chat.product})" if chat else ""
+        return [
+            ("chat answers POST", f"POST {path}{mine}", lambda: self._post(chat_, path, body)),
+            ("no GET rule for chat", f"GET {path}{mine}",
+             lambda: requests.get(chat_.endpoint + path, headers={"Authorization": f"Bearer {chat_.key}"},
+                                  timeout=TIMEOUT, verify=verify)),
+            ("key of another product", f"POST {path}, {other.product if other else 'another product'} key",
+             lambda: self._post(chat_, path, body, key=other_.key)),
+            ("another model's name", f"POST {path}, model {other.model if other else 'of another product'}",
+             lambda: requests.post(chat_.endpoint + path, json={**body, "model": other_.model},
+                                   headers={"Authorization": f"Bearer {chat_.key}"}, timeout=TIMEOUT,
+                                   verify=verify)),
+        ]
 
     def show_refusals(self, rate_limit: bool = True) -> pd.DataFrame:
         """Make the gateway refuse on purpose; `expected` is the status the product's proxy is configured with."""
@@ -301,3 +333,28 @@ def answer_text(data: dict[str, Any]) -> str:
     return str(data.get("error", ""))
 
 
+_ROUTING_CHECKS = ("chat answers POST", "no GET rule for chat", "key of another product", "another model's name")
+
+# Notebook 10's Verify: each routing check → (the phrase its prose uses, the status it must get).
+ROUTING_CLAIMS = {"chat answers POST": ("the chat path answered POST", 200),
+                  "no GET rule for chat": ("refused GET", 404),
+                  "key of another product": ("another product's key was refused", 403)}
+
+
+def verify_routing(routing: pd.DataFrame) -> list[str]:
+    """Assert every routing check that ran; for one that could not run, print `not checked: <claim> — <why>`.
+    Returns the checks that ran."""
+    from maas_helpers.verify import not_checked
+
+    ran = []
+    for check, (claim, expected) in ROUTING_CLAIMS.items():
+        row = routing[routing.check == check]
+        if row.empty or pd.isna(row.status.iloc[0]):
+            not_checked(claim, str(row.body.iloc[0]).removeprefix("not checked: ") if len(row) else "not sent")
+            continue
+        assert int(row.status.iloc[0]) == expected, routing.to_string()
+        if check == "no GET rule for chat":
+            # the gateway's no-match answer (the catalogue's default error_no_match), not the model server's 404
+            assert "Unknown path or method" in str(row.body.iloc[0]), routing.to_string()
+        ran.append(check)
+    return ran

@@ -21,12 +21,14 @@ from pydantic import SecretStr
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, default_catalogue, load_catalogue
 from maas_helpers.config import Settings, load_settings, make_settings, save_settings
+from maas_helpers.errors import MaasError
 from maas_helpers.platform import get_platform
 from maas_helpers.platform.base import AdminCredentials, Platform
 from maas_helpers.reconcile import SECTIONS, Reconciler
 from maas_helpers.results import Action, StepResult
 
 if TYPE_CHECKING:
+    from maas_helpers.served_models import ModelsStep
     from maas_helpers.steps import (
         ApiManagerStep,
         JourneyStep,
@@ -122,7 +124,7 @@ class Kit:
     def reconciler(self) -> Reconciler:
         self.admin  # noqa: B018 - resolve credentials first: a bad URL/token fails before the catalogue is built
         return Reconciler(self.admin, self.catalogue, platform=self.platform, state_dir=Path(self.settings.state_dir),
-                          concurrency=self.settings.concurrency, progress=self.progress)
+                          concurrency=self.settings.concurrency, progress=self.progress, prune=self.prune)
 
     # --- the tutorial's steps, one object each (maas_helpers/steps.py; imported on first use: pandas) ------
     def _step(self, name: str) -> Any:
@@ -182,6 +184,12 @@ class Kit:
     def teardown(self) -> TeardownStep:  # notebook 99
         return self._step("teardown")
 
+    @property
+    def models(self) -> ModelsStep:  # notebooks 0 and 3: discovery and the lock
+        from maas_helpers.served_models import ModelsStep
+
+        return ModelsStep(self)
+
     def workshop(self, out_dir: str | Path | None = None) -> Any:  # notebook 12
         """A workshop room (maas_helpers.workshop.Workshop); its handout goes to `out_dir` (default build/workshop)."""
         from maas_helpers.workshop import DEFAULT_DIR, Workshop
@@ -192,15 +200,30 @@ class Kit:
     sections = tuple(SECTIONS)
 
     progress: Callable[[Action], None] | None = None  # told about every recorded object (progress bars)
+    # Confirmed pruning: a product the catalogue no longer names is deleted even when it holds applications the
+    # kit did not create (`maas apply --prune`, `kit.products.apply(prune=True)`); without it they are kept
+    prune: bool = False
 
-    def apply(self, section: str | None = None) -> StepResult:
+    def apply(self, section: str | None = None, *, prune: bool | None = None) -> StepResult:
+        if prune is not None:
+            self.prune = prune
         return self._with_progress(section or "apply", lambda: self.reconciler.apply(section))
 
     def plan(self, section: str | None = None) -> StepResult:
-        return self._with_progress(f"plan {section or ''}".strip(), lambda: self.reconciler.plan(section))
+        result = self._with_progress(f"plan {section or ''}".strip(), lambda: self.reconciler.plan(section))
+        if section is None and any(m.source for m in self.settings.models):
+            # a model chosen from discovery that went away: reported here, pruning is the ownership rule's
+            try:
+                result.notes += self.models.gone()
+            except MaasError as exc:  # the 3scale plan stands; say what could not be compared
+                result.notes.append(f"could not compare the models with what is served: {exc}")
+        return result
 
     def destroy(self) -> StepResult:
-        return self._with_progress("destroy", lambda: self.reconciler.destroy()).extend(self.platform.destroy())
+        result = self._with_progress("destroy", lambda: self.reconciler.destroy())
+        if self.settings.target == "openshift":
+            result.extend(self.models.remove_lockdown())
+        return result.extend(self.platform.destroy())
 
     def _with_progress(self, step: str, run: Callable[[], StepResult]) -> StepResult:
         """In JupyterLab (and no other listener set) a progress bar advances per object; headless: nothing."""
@@ -219,7 +242,7 @@ class Kit:
             raise
         finally:
             self.progress = None
-        bar.done()
+        bar.done(summary=result.summary())
         return result
 
     def application_keys(self) -> dict[str, str]:

@@ -335,6 +335,8 @@ def _api_error(exc: Any, what: str, verb: str) -> MaasError:
 
 
 def _transport_error(exc: BaseException, what: str, host: str | None) -> MaasError:
+    if getattr(exc, "status", None) in (401, 403):  # discovery answered: the credentials, not the network
+        return _api_error(exc, what, "discover")
     text = f"{type(exc).__name__}: {exc}"
     where = f" at {host}" if host else ""
     if "SSL" in text or "CERTIFICATE" in text.upper():

@@ -136,3 +136,8 @@ class StepResult:
             "<table><thead><tr><th>change</th><th>kind</th><th>object</th><th>detail</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 write`, `2 writes`, `0 writes`: a count with its noun agreeing (`many` for irregular plurals)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"

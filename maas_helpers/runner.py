@@ -6,7 +6,10 @@ The run writes into `out_dir`:
 - `run.json` with the same facts for scripts and tests,
 - `maas-config.yaml`, the settings notebook 0 saved for this run (never the developer's own file).
 
-It stops at the first failing notebook and names the notebook, the cell and the error.
+It stops at the first failing notebook and names the notebook, the cell and the error (once). A failed run's
+notebooks, index and run.json go to `out_dir/failed/` instead: `index.html` is always the last good run's.
+Before the first kernel, `-p` parameters are checked (`run_params`) and, for OpenShift, the credentials
+(`preflight`): one line each, nothing changed.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ import html
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from maas_helpers.resources import resource_path
 
@@ -32,13 +34,25 @@ CONFIG_FILE = "maas-config.yaml"
 
 
 def _ipc_kernel_manager() -> type:
-    """Kernels talk over local IPC sockets: no TCP ports opened, no plain-text-TCP warning from ipykernel."""
+    """Kernels talk over local IPC sockets: no TCP ports opened, no plain-text-TCP warning from ipykernel.
+
+    Shutdown sends no SIGINT. jupyter_client's `shutdown_kernel` interrupts the kernel before asking it to stop
+    (manager.py, `_async_shutdown_kernel`); papermill shuts down only once the last cell replied, so the
+    interrupt could only land while ipykernel still finishes that reply inside its shell handler, where it is
+    logged as "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." (kernelbase.py, `dispatch_shell`)
+    in the middle of a successful run. The shutdown request alone stops an idle kernel; a kernel that does not
+    stop is killed after the manager's shutdown wait as before."""
     from jupyter_client.manager import KernelManager
 
     class IpcKernelManager(KernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IpcKernelManager
 
@@ -80,27 +94,16 @@ def list_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted(found, key=lambda p: (int(p.name[:2]), p.name))
 
 
-def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
-    """`key=value` strings → values typed as YAML reads them (`true`, `3`, `[a, b]`); bare strings stay strings."""
-    out: dict[str, Any] = {}
+def parse_params(pairs: Iterable[str]) -> dict[str, str]:
+    """`key=value` strings → {key: raw value}; values are typed per parameter by `run_params.check_params`."""
+    out: dict[str, str] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
             raise ValueError(f"parameter {pair!r}: expected key=value with a Python identifier as key")
-        out[key] = _typed(raw)
+        out[key] = raw
     return out
-
-
-def _typed(raw: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        return raw
-    # Dates and other YAML-only types would not survive papermill's parameter cell; keep the text.
-    return value if isinstance(value, str | int | float | bool | list | dict) or value is None else raw
 
 
 def _parameter_names(path: Path) -> set[str]:
@@ -223,13 +226,22 @@ def execute_sequence(
     return report
 
 
-def _start_sandbox(state_dir: Path, params: Mapping[str, Any]) -> str:
-    """Start (or reuse) the sandbox through the platform before the first kernel, so its start-up is timed apart."""
+def _start_sandbox(state_dir: Path, params: Mapping[str, Any], port: int | None = None) -> str:
+    """Start (or reuse) the sandbox through the platform before the first kernel, so its start-up is timed apart.
+    With `port`, the sandbox's first port (`make run PORT=…`); a sandbox already running elsewhere is refused."""
     from maas_helpers.config import make_settings
+    from maas_helpers.errors import MaasError
     from maas_helpers.platform import get_platform
 
     t0 = time.perf_counter()
     tenant = str(params.get("tenant", "maas"))
+    if port is not None:
+        from maas_sandbox import control
+
+        try:
+            control.up(state_dir.resolve(), port, tenant=tenant)
+        except (control.SandboxError, ValueError) as exc:
+            raise MaasError(f"sandbox: {exc}") from None
     settings = make_settings(target="sandbox", state_dir=state_dir.resolve(), tenant=tenant)
     creds = get_platform(settings).admin_credentials()
     return f"sandbox ready in {time.perf_counter() - t0:.1f} s: admin {creds.admin_url}  portal {creds.portal_url}"
@@ -243,35 +255,78 @@ def run_notebooks(
     *,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     echo: Callable[[str], None] = print,
+    port: int | None = None,
 ) -> int:
     """Execute the whole tutorial headless into `out_dir`; 0 when every notebook ran, 1 otherwise.
 
     `params` are `key=value` settings for notebook 0 (cluster_domain, namespace, tenant, models, …) and for any
     later notebook that declares a parameter of that name (e.g. `confirm_teardown=true` for notebook 99).
+    Raises ConfigError (one line per bad key, or the missing cluster credentials) before anything runs.
+
+    A good run replaces `out_dir/index.html`, `run.json` and `notebooks/`; a failed run never does: it goes to
+    `out_dir/failed/` so the last good run's pages stay where they were.
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = out_dir / CONFIG_FILE
-    typed = {k: _typed(v) for k, v in params.items()}
-    first = {"target": target, "state_dir": str(Path(state_dir).resolve()), "config_path": str(config), **typed}
-    shared = {"config_path": str(config), "report_dir": str(out_dir), **typed}
-    if target == "sandbox":
-        echo(_start_sandbox(Path(state_dir), typed))
+    from maas_helpers.run_params import check_params, declared_parameters
+
     notebooks = list_notebooks(notebooks_dir)
     if not notebooks:
         echo(f"no notebooks found in {notebooks_dir}")
         return 2
+    declared = declared_parameters(notebooks)
+    typed = check_params(params, declared, target=target, state_dir=Path(state_dir))
+    if target == "openshift":
+        from maas_helpers.preflight import check_cluster_credentials
+
+        echo(check_cluster_credentials())
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = out_dir / CONFIG_FILE
+    first_declared = declared_parameters(notebooks[:1])
+    first = {"target": target, "state_dir": str(Path(state_dir).resolve()), "config_path": str(config),
+             **{k: v for k, v in typed.items() if k in first_declared}}
+    shared = {"config_path": str(config), "report_dir": str(out_dir), **typed}
+    if target == "sandbox":
+        echo(_start_sandbox(Path(state_dir), typed, port))
     echo(f"running {len(notebooks)} notebooks against target {target!r} into {out_dir}")
-    report = execute_sequence(notebooks, out_dir, first, shared, target=target, echo=echo,
+    staging = out_dir / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    report = execute_sequence(notebooks, staging, first, shared, target=target, echo=echo,
                               env={"MAAS_CONFIG": str(config), HEADLESS_ENV: "1"})
     total = report.seconds  # the one measurement index.html shows too (sandbox start-up is printed apart)
-    echo(f"index: {out_dir / 'index.html'}")
     failure = report.failure
     if failure is not None:
-        echo(f"run stopped: {failure.name} failed at code cell {failure.cell}: {failure.error} ({total:.1f} s)")
+        failed_dir = _keep_failed(staging, out_dir)
+        kept = out_dir / "index.html"
+        last_good = f"; the last good run's index stays at {kept}" if kept.exists() else ""
+        # the error itself was printed once by execute_sequence
+        echo(f"run stopped at {failure.name} ({total:.1f} s); this run's index: {failed_dir / 'index.html'}"
+             + last_good)
         return 1
+    _publish(staging, out_dir)
+    echo(f"index: {out_dir / 'index.html'}")
     echo(f"all {len(notebooks)} notebooks ran in {total:.1f} s")
     return 0
+
+
+STAGING_DIR = ".run-in-progress"
+FAILED_DIR = "failed"
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """A good run's notebooks, index and run.json replace the previous ones; an older failed run's go."""
+    shutil.rmtree(out_dir / "notebooks", ignore_errors=True)
+    (staging / "notebooks").replace(out_dir / "notebooks")
+    for name in ("index.html", "run.json"):
+        (staging / name).replace(out_dir / name)
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(out_dir / FAILED_DIR, ignore_errors=True)
+
+
+def _keep_failed(staging: Path, out_dir: Path) -> Path:
+    target = out_dir / FAILED_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    staging.replace(target)
+    return target
 
 
 if __name__ == "__main__":  # `python -m maas_helpers.runner [key=value ...]` for quick local runs

@@ -55,7 +55,10 @@ class Step:
         title = f"plan {self.title}"  # one progress bar for the step in JupyterLab, not one per section
         return self.kit._with_progress(title, lambda: merged(title, [self.kit.plan(s) for s in self.sections]))
 
-    def apply(self) -> StepResult:
+    def apply(self, prune: bool = False) -> StepResult:
+        """`prune=True` confirms deleting a product no longer in the catalogue that holds applications the kit did
+        not create (without it such a product is reported and kept)."""
+        self.kit.prune = prune
         return self.kit._with_progress(
             self.title, lambda: merged(self.title, [self.kit.apply(s) for s in self.sections]))
 
@@ -234,11 +237,31 @@ class TeardownStep:
     def plan(self) -> StepResult:
         return teardown.teardown_plan(self.kit)
 
+    def left(self) -> list[str]:
+        """What the kit still owns on the Admin API side, read fresh (empty: the teardown is complete)."""
+        return teardown.verify_teardown(self.kit)
+
     def apply(self) -> StepResult:
         return teardown.teardown_apply(self.kit)
 
     def button(self) -> Any:
-        return teardown.teardown_button(self.kit)
+        """Two steps: the first click asks, the second deletes and re-checks (maas_helpers/teardown_widget.py)."""
+        from maas_helpers import teardown_widget
+
+        return teardown_widget.teardown_button(self.kit)
+
+    @property
+    def confirmed(self) -> bool:
+        """The button above deleted (notebook 99's Verify then checks that nothing is left)."""
+        from maas_helpers import teardown_widget
+
+        return teardown_widget.confirmed(self.kit)
+
+    def pending_note(self, left: StepResult) -> str:
+        from maas_helpers import teardown_widget
+        from maas_helpers.widgets import in_interactive_kernel
+
+        return teardown_widget.pending_note(left, in_interactive_kernel())
 
     def __repr__(self) -> str:
         return "<TeardownStep: plan(), apply()>"
@@ -250,9 +273,11 @@ STEPS: dict[str, Callable[[Kit], Any]] = {
     "apimanager": ApiManagerStep,
     "tenant": lambda kit: TenantStep(kit, "tenant", ("organisation", "policy_registry"),
                                      listings.get_provider_account),
+    # the products step ends with `prune`: what the kit owns and the catalogue no longer names (a backend goes
+    # only after the product that uses it; notebook 3 previews it with `kit.plan("prune")`)
     "backends": lambda kit: Step(kit, "backends", ("backends",), listings.list_backends),
     "products": lambda kit: ProductsStep(kit, "products", ("products", "metrics", "mapping_rules", "authentication",
-                                                           "sample_data"), listings.list_mapping_rules),
+                                                           "sample_data", "prune"), listings.list_mapping_rules),
     "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
                                  listings.list_proxy_versions),
     "plans": lambda kit: PlansStep(kit, "application plans", ("plans", "subscriptions_and_apps"),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from maas_sandbox.layout import StateDir
+from maas_sandbox.log_masking import private_file
 
 DEFAULT_STATE_DIR = ".maas"
 
@@ -183,7 +184,7 @@ def up(
         cmd += ["--tenant", tenant]
     if test_clock:
         cmd.append("--test-clock")
-    out = open(state.logs / "sandbox.out", "ab")  # noqa: SIM115 - handed to the child
+    out = open(private_file(state.logs / "sandbox.out"), "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=child_env
     )

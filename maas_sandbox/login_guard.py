@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,5 +130,6 @@ async def verify_off_loop(password_hash: str | None, password: str) -> bool:
     return await loop.run_in_executor(_executor, verify_password, password_hash, password)
 
 
-async def hash_off_loop(password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(_executor, hash_password, password)
+async def hash_off_loop(password: str, hasher: Callable[[str], str] = hash_password) -> str:
+    """`hasher` (argon2: the accounts domain's by default) in the hashing thread."""
+    return await asyncio.get_running_loop().run_in_executor(_executor, hasher, password)

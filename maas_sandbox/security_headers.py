@@ -3,6 +3,7 @@
 Portal: Rails' defaults as porta sends them (ActionDispatch default_headers: X-Frame-Options SAMEORIGIN,
 X-Content-Type-Options nosniff, Referrer-Policy strict-origin-when-cross-origin) plus a CSP that only forbids
 framing by other sites and plugins (the CMS may hold any inline script, so no script-src).
+Admin portal and Admin API: see ADMIN.
 SSO: Keycloak's defaults (realm browserSecurityHeaders): X-Frame-Options SAMEORIGIN, CSP
 "frame-src 'self'; frame-ancestors 'self'; object-src 'none';", nosniff, X-Robots-Tag none, Referrer-Policy
 no-referrer.
@@ -17,6 +18,16 @@ PORTAL = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"content-security-policy", b"frame-ancestors 'self'; object-src 'none'"),
+)
+# Admin portal, Admin API and its Swagger page: what porta's admin side sends (nosniff, the Referrer-Policy
+# above) and a CSP that allows scripts from this origin only (the pages hold no inline script; Swagger UI and
+# the pages style elements inline), no framing at all, no plugins, forms posted to this origin only.
+ADMIN = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                 b"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                                 b"frame-ancestors 'none'"),
 )
 SSO = (
     (b"x-frame-options", b"SAMEORIGIN"),

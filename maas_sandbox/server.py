@@ -28,6 +28,7 @@ from maas_sandbox import extra as _extra  # noqa: F401  (before uvicorn: names t
 # isort: split
 import uvicorn
 
+from maas_sandbox import log_masking
 from maas_sandbox.admin.app import create_admin_app
 from maas_sandbox.clock import Clock
 from maas_sandbox.context import Sandbox
@@ -82,9 +83,10 @@ def _start_models(sandbox: Sandbox) -> subprocess.Popen[bytes] | None:
         return None
     if importlib.util.find_spec("maas_sandbox.models.__main__") is None:
         return None
-    logfile = open(sandbox.state.logs / "models.log", "ab")  # noqa: SIM115 - owned by the child
+    logfile = open(log_masking.private_file(sandbox.state.logs / "models.log"), "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
-        [sys.executable, "-m", "maas_sandbox.models", "--host", HOST, "--port", str(sandbox.ports.models)],
+        [sys.executable, "-m", "maas_sandbox.models", "--host", HOST, "--port", str(sandbox.ports.models),
+         "--state-dir", str(sandbox.state.path)],
         stdout=logfile,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -184,11 +186,7 @@ async def serve(sandbox: Sandbox) -> None:
 def run(state_dir: str, port: int | None, tenant: str | None, test_clock: bool) -> None:
     state = StateDir(state_dir)
     sandbox = open_sandbox(state, port, tenant, test_clock)
-    logging.basicConfig(
-        filename=state.logs / "sandbox.log",
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    log_masking.configure(state.logs / "sandbox.log")  # 0600, token-shaped values masked
     try:
         import uvloop
 

@@ -29,6 +29,7 @@ from maas_helpers.reconcile.active_docs import apply_active_docs
 from maas_helpers.reconcile.context import Context
 from maas_helpers.reconcile.destroy import destroy
 from maas_helpers.reconcile.organisation import apply_organisation, apply_policy_registry
+from maas_helpers.reconcile.owned import apply_prune, claim
 from maas_helpers.reconcile.plans import apply_plans
 from maas_helpers.reconcile.policy_check import check_policies
 from maas_helpers.reconcile.portal import apply_portal
@@ -43,7 +44,7 @@ from maas_helpers.reconcile.products import (
 )
 from maas_helpers.reconcile.sample_data import apply_sample_data
 from maas_helpers.reconcile.sso import apply_sso
-from maas_helpers.results import Action, Change, StepResult
+from maas_helpers.results import Action, Change, StepResult, plural
 
 if TYPE_CHECKING:
     from maas_helpers.platform.base import Platform
@@ -68,6 +69,7 @@ SECTIONS: dict[str, Section] = {
     "active_docs": apply_active_docs,
     "portal": apply_portal,
     "sso": apply_sso,
+    "prune": apply_prune,  # last: what the kit owns and the catalogue no longer names
 }
 
 # Sections that only touch each product's own objects, in the order one product goes through them.
@@ -79,7 +81,8 @@ PRODUCT_SECTIONS = ("backends", "products", "metrics", "mapping_rules", "authent
 # CMS content runs beside all of them (see `_steps_with_portal_lane`).
 # A section on account-wide or seed objects only (e.g. a `sample_data` section on the seed's sample product)
 # belongs to stage 0 so the products' stage stays one block; unknown sections run in stage 2.
-STAGE = {"organisation": 0, "policy_registry": 0, "sample_data": 0, **dict.fromkeys(PRODUCT_SECTIONS, 1)}
+STAGE = {"organisation": 0, "policy_registry": 0, "sample_data": 0, **dict.fromkeys(PRODUCT_SECTIONS, 1),
+         "prune": 3}
 DEFAULT_CONCURRENCY = 8
 # Each product worker may have a few independent reads or writes out at once (its prefetch, its limits): the
 # Admin API sees at most this many calls per worker in flight (32 at the default concurrency).
@@ -160,7 +163,7 @@ def _fan_out(ctx: Context, block: list[str]) -> list[StepResult]:
 class Reconciler:
     def __init__(self, client: AdminClient, catalogue: Catalogue, platform: Platform | None = None,
                  state_dir: Path | None = None, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 progress: Callable[[Action], None] | None = None) -> None:
+                 progress: Callable[[Action], None] | None = None, prune: bool = False) -> None:
         if concurrency < 1:
             raise MaasError(f"concurrency must be at least 1 (got {concurrency}); 1 = one call at a time")
         self.client = client
@@ -169,10 +172,12 @@ class Reconciler:
         self.state_dir = state_dir
         self.concurrency = concurrency
         self.progress = progress
+        self.prune = prune  # confirmed: prune products even when they hold applications the kit did not create
 
     def _context(self, plan_only: bool) -> Context:
         return Context(self.client, self.catalogue, plan_only=plan_only, platform=self.platform,
-                       state_dir=self.state_dir, concurrency=self.concurrency, progress=self.progress)
+                       state_dir=self.state_dir, concurrency=self.concurrency, progress=self.progress,
+                       prune=self.prune)
 
     def _steps_with_portal_lane(self, ctx: Context, names: list[str]) -> list[StepResult]:
         """With concurrency > 1: sections run stage by stage (STAGE; SECTIONS order inside a stage) and are
@@ -233,21 +238,25 @@ class Reconciler:
         self.client.limit_in_flight(IN_FLIGHT_PER_WORKER * self.concurrency if self.concurrency > 1 else None)
         before_calls, before_writes = self.client.total_calls, self.client.writes
         notes = check_policies(ctx) if "policies" in names else []  # before anything is written
+        with self.client.about("the kit's inventory"):
+            claims = claim(ctx, names)  # foreign objects with catalogue names: reported, left out of the run
         steps = self._steps_with_portal_lane(ctx, names)
         if len(names) == 1:
             result = steps[0]
+            result.actions[:0] = claims.actions
         else:
             result = StepResult("Plan" if plan_only else "Apply")
+            result.extend(claims)
             for step in steps:
                 result.extend(step)
         result.notes.extend(notes)
         calls, writes = self.client.total_calls - before_calls, self.client.writes - before_writes
         if plan_only:
-            result.notes.append(f"plan only: {calls} API reads, nothing written")
+            result.notes.append(f"plan only: {plural(calls, 'API read')}, nothing written")
         elif writes == 0:
-            result.notes.append(f"already in sync: {calls} API reads, 0 writes")
+            result.notes.append(f"already in sync: {plural(calls, 'API read')}, 0 writes")
         else:
-            result.notes.append(f"{calls} API calls, {writes} writes")
+            result.notes.append(f"{plural(calls, 'API call')}, {plural(writes, 'write')}")
         return result
 
     def apply(self, section: str | None = None) -> StepResult:

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from maas_helpers import ownership
 from maas_helpers.catalogue import Catalogue
-from maas_helpers.reconcile.actions import Action, FieldChange, Links, Write, act
+from maas_helpers.reconcile.actions import Action, FieldChange, Links, Ref, Write, act
 from maas_helpers.reconcile.context import Context, entity
 from maas_helpers.results import Change, StepResult
 
@@ -33,9 +34,10 @@ def _app_key(account: str, name: str) -> str:
 
 def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], services: Mapping[str, Observed],
                       plans: Mapping[str, Mapping[str, Observed]], apps: Mapping[Any, Sequence[Observed]],
-                      links: Links) -> tuple[list[Action], list[str]]:
-    """Each catalogue application: created on its plan, moved to it, or in sync. `services`/`plans` by product
-    system name (existing products only), `apps` by account id (accounts of existing products only)."""
+                      links: Links, instance: str = "") -> tuple[list[Action], list[str]]:
+    """Each catalogue application: created on its plan (with the kit's admin-only mark for `instance`), moved to
+    it, or in sync; one of that name without the mark is someone else's and left alone. `services`/`plans` by
+    product system name (existing products only), `apps` by account id (accounts of existing products only)."""
     actions: list[Action] = []
     notes: list[str] = []
     for spec in catalogue.applications:
@@ -56,11 +58,25 @@ def plan_applications(catalogue: Catalogue, accounts: Mapping[str, Observed], se
         if plan is None:
             actions.append(act("application", label, Change.CREATED, detail=f"plan {spec.plan} (plan not created yet)"))
         elif have is None:
+            # on a plan that needs approval the new application starts pending: the admin who declared it in
+            # the catalogue approves it by that act (maas_helpers/approval.py)
+            accept = (Write("PUT", "/admin/api/accounts/{}/applications/{}/accept.json", {},
+                            args=(account["id"], Ref(_app_key(spec.account, spec.name)))),) \
+                if plan.get("approval_required") else ()
             actions.append(act("application", label, Change.CREATED,
                                Write("POST", "/admin/api/accounts/{}/applications.json",
-                                     {"plan_id": plan["id"], "name": spec.name, "description": spec.description},
+                                     {"plan_id": plan["id"], "name": spec.name, "description": spec.description,
+                                      **ownership.owner_mark(instance)},
                                      args=(account["id"],), provides=_app_key(spec.account, spec.name)),
-                               detail=f"plan {spec.plan}"))
+                               *accept, detail=f"plan {spec.plan}"))
+        elif not ownership.marked(have, instance):
+            actions.append(act("application", label, Change.SKIPPED, detail=f"{ownership.FOREIGN} (id {have['id']})",
+                               link=link))
+        elif have.get("state") == "pending" and have["plan_id"] == plan["id"]:
+            actions.append(act("application", label, Change.UPDATED,
+                               Write("PUT", "/admin/api/accounts/{}/applications/{}/accept.json", {},
+                                     args=(account["id"], have["id"])),
+                               changes=[FieldChange("state", "pending", "live")], link=link))
         elif have["plan_id"] != plan["id"]:
             actions.append(act("application", label, Change.UPDATED,
                                Write("PUT", "/admin/api/accounts/{}/applications/{}/change_plan.json",
@@ -155,7 +171,8 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             listed = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
         apps[account["id"]] = [entity(a) for a in listed]
     actions, notes = plan_applications(ctx.catalogue, {k: entity(v) for k, v in accounts.items()},
-                                       {k: entity(v) for k, v in services.items()}, plans, apps, ctx.links)
+                                       {k: entity(v) for k, v in services.items()}, plans, apps, ctx.links,
+                                       ctx.inventory().instance)
     result.notes.extend(notes)
     created = ctx.execute(result, actions)
     for action in actions:

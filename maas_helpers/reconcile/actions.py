@@ -35,7 +35,9 @@ class Write:
     be `Ref`s too. `provides` names the created object for later `Ref`s. `form`/`files`: a multipart request
     (CMS files) instead of JSON. `master`: sent to the Master API. `after`: `provides` keys of writes that must
     have been sent first although nothing of their answer is used (porta refuses a pricing rule over a range an
-    old rule still holds, a plan that still has applications, a backend a product still uses)."""
+    old rule still holds, a plan that still has applications, a backend a product still uses). `owns`: the
+    kind (`maas_helpers.ownership.INVENTORY_KINDS`) the kit's inventory records this create as, or — on a
+    DELETE — forgets."""
 
     method: str
     path: str
@@ -46,6 +48,7 @@ class Write:
     files: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     master: bool = False
     after: tuple[str, ...] = ()
+    owns: str | None = None
 
     @property
     def refs(self) -> list[Ref]:

@@ -43,7 +43,8 @@ def plan_active_docs(products: list[Product], services: Mapping[str, Mapping[str
             actions.append(act("ActiveDoc", spec.system_name, Change.CREATED,
                                Write("POST", ACTIVE_DOCS, {"system_name": spec.system_name, **desired,
                                                            "body": json.dumps(document)},
-                                     provides=f"active_doc:{spec.system_name}", after=previous),
+                                     provides=f"active_doc:{spec.system_name}", after=previous,
+                                     owns="active_doc"),
                                detail=f"servers: {endpoint}", link=link))
             previous = (f"active_doc:{spec.system_name}",)
             continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from maas_helpers import ownership
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.catalogue import Catalogue, Product
 from maas_helpers.reconcile.actions import Links, Write
@@ -38,6 +39,7 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 1  # products (or objects of one kind) worked on at once; 1 = strictly one call at a time
     progress: Callable[[Action], None] | None = None  # called once per recorded object, from any thread
+    prune: bool = False  # delete owned products that hold applications the kit did not create (confirmed)
 
     @property
     def ts(self) -> Any:
@@ -72,13 +74,45 @@ class Context:
         `provides` key."""
         actions = list(actions)
         known: dict[str, dict[str, Any]] = {}
+        owning = [(a, w) for a in actions for w in a.writes if isinstance(w, Write) and w.owns]
         if not self.plan_only:
-            for wave in _waves(actions):
-                for created in self.map(lambda action: self._send(action, known), wave):
-                    known.update(created)
+            inventory = self.inventory() if owning else None
+            if inventory is not None and any(w.method == "POST" for _, w in owning):
+                for action, write in owning:  # before the creates: a crash leaves a name, never a silent orphan
+                    if write.method == "POST":
+                        inventory.add_pending(write.owns or "", action.name)
+                ownership.save_inventory(self.client, inventory)
+            try:
+                for wave in _waves(actions):
+                    for created in self.map(lambda action: self._send(action, known), wave):
+                        known.update(created)
+            finally:
+                if inventory is not None:
+                    self._record_owned(inventory, owning, known)
         for action in actions:
             self.record_action(result, action)
         return known
+
+    def inventory(self) -> ownership.Inventory:
+        """The tenant's inventory of what the kit created (read once per run, shared by the product workers)."""
+        inventory: ownership.Inventory = self.cached("inventory", lambda: ownership.load_inventory(self.client))
+        return inventory
+
+    def _record_owned(self, inventory: ownership.Inventory, owning: list[tuple[Action, Write]],
+                      known: Mapping[str, dict[str, Any]]) -> None:
+        """Record what was created (by id), forget what was deleted, and save once."""
+        changed = False
+        with inventory.lock:
+            for action, write in owning:
+                key = write.provides or ""
+                if write.method == "POST" and key in known and "id" in known[key]:
+                    inventory.record(write.owns or "", known[key]["id"], action.name)
+                    changed = True
+                elif write.method == "DELETE" and key in known:
+                    inventory.forget(write.owns or "", write.args[0])
+                    changed = True
+        if changed or any(w.method == "POST" for _, w in owning):
+            ownership.save_inventory(self.client, inventory)
 
     def _send(self, action: Action, known: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         created: dict[str, dict[str, Any]] = {}
@@ -91,17 +125,19 @@ class Context:
                 elif body is not None:
                     kwargs["json"] = body
                 resp = self.client.request(write.method, path, **kwargs)
-                if write.provides:
+                if write.provides and write.method == "DELETE":
+                    created[write.provides] = {}
+                elif write.provides:
                     created[write.provides] = _unwrap(resp.json() if resp.content else {})
         return created
 
     def for_product(self, product: Product) -> Context:
         """A context for one product's sections on a worker thread: its own cache, sharing the run's
         product and backend lists (each thread only touches its own product's entries)."""
-        shared: dict[str, Any] = {k: self.cache[k] for k in ("services", "backends") if k in self.cache}
+        shared: dict[str, Any] = {k: self.cache[k] for k in ("services", "backends", "inventory") if k in self.cache}
         return Context(self.client, self.catalogue.model_copy(update={"products": [product]}),
                        plan_only=self.plan_only, platform=self.platform, state_dir=self.state_dir, cache=shared,
-                       concurrency=self.concurrency, progress=self.progress)
+                       concurrency=self.concurrency, progress=self.progress, prune=self.prune)
 
     def absorb(self, other: Context) -> None:
         """Take over what a product context observed, so later sections reuse it; a shared list it had to

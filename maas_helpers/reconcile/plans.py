@@ -19,7 +19,7 @@ from maas_helpers.catalogue import Plan, Product
 from maas_helpers.normalise import money
 from maas_helpers.reconcile.actions import Action, FieldChange, Links, Ref, Write, act, field_changes
 from maas_helpers.reconcile.context import Context, entity
-from maas_helpers.results import Change, StepResult
+from maas_helpers.results import Change, StepResult, plural
 
 Observed = Mapping[str, Any]
 
@@ -52,7 +52,7 @@ def plan_plans(product: Product, service: Observed | None, plans: Mapping[str, O
     catalogue); `metrics` are the product's metrics and methods. Returns the actions and notes for the learner."""
     if service is None:
         return [act("application plan", f"{product.system_name}: {plan.system_name}", Change.CREATED,
-                    detail=f"{len(plan.limits)} limits") for plan in product.plans], []
+                    detail=plural(len(plan.limits), "limit")) for plan in product.plans], []
     by_name = {m["system_name"]: m for m in metrics}
     actions: list[Action] = []
     created: tuple[str, ...] = ()

@@ -4,6 +4,7 @@ chain, and deploy/promote."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from threescale_api.resources import Service
@@ -14,6 +15,7 @@ from maas_helpers.normalise import endpoint
 from maas_helpers.reconcile.actions import Action, FieldChange, Links, Ref, Write, act, field_changes
 from maas_helpers.reconcile.context import Context, entity
 from maas_helpers.results import Change, StepResult
+from maas_helpers.secrets import generated_secret, mask
 
 # --- backends ------------------------------------------------------------------------------------------------
 BACKENDS = "/admin/api/backend_apis.json"
@@ -35,7 +37,7 @@ def plan_backends(products: list[Product], observed: Mapping[str, Mapping[str, A
         if have is None:
             actions.append(act("backend", want.system_name, Change.CREATED,
                                Write("POST", BACKENDS, {"system_name": want.system_name, **desired},
-                                     provides=f"backend:{want.system_name}"),
+                                     provides=f"backend:{want.system_name}", owns="backend"),
                                detail=want.private_endpoint))
             continue
         changes = field_changes(have, desired)
@@ -78,7 +80,7 @@ def plan_products(products: list[Product], observed: Mapping[str, Mapping[str, A
             actions.append(act("product", product.system_name, Change.CREATED,
                                Write("POST", SERVICES, {"system_name": product.system_name, "name": product.name,
                                                         "description": product.description},
-                                     provides=f"product:{product.system_name}")))
+                                     provides=f"product:{product.system_name}", owns="product")))
         else:
             changes = field_changes(have, {"name": product.name, "description": product.description})
             writes = [Write("PUT", "/admin/api/services/{}.json", {c.field: c.new for c in changes},
@@ -314,33 +316,49 @@ def apply_mapping_rules(ctx: Context) -> StepResult:
 PROXY = "/admin/api/services/{}/proxy.json"
 
 
+def proxy_secret_token(state_dir: Path, product: Product) -> str:
+    """The product's proxy `secret_token`, generated once into a 0600 file of the state dir and never printed.
+    APIcast sends it upstream as `X-3scale-proxy-secret-token`; a model server (the sandbox's) that checks it
+    answers only the gateway. 43 URL-safe characters: porta's format rule (`APP_OR_USER_KEY`, app/models/proxy.rb)
+    and its 255-character bound hold; porta's own default is a fixed prefix and 64 random bits."""
+    return generated_secret(Path(state_dir) / f"proxy-secret-token-{product.system_name}.secret", 32)
+
+
 def plan_authentication(product: Product, service_id: Any, proxy: Mapping[str, Any] | None,
-                        links: Links) -> Action:
-    """The proxy's authentication settings (where the key is read) and its error answers (body, status and
-    content type of a missing or wrong key, an unmapped path, an exceeded limit), in one PUT."""
+                        links: Links, secret_token: str | None = None) -> Action:
+    """The proxy's authentication settings (where the key is read), its error answers (body, status and content
+    type of a missing or wrong key, an unmapped path, an exceeded limit) and, when given, the secret token the
+    gateway sends upstream (shown masked), all in one PUT."""
     name = f"{product.system_name}: authentication"
     detail = (f"API key in the Authorization header (HTTP Basic or Bearer); "
               f"missing key → {product.authentication.error_status_auth_missing}; errors as OpenAI-shaped JSON")
+    if secret_token:
+        detail += f"; upstream secret token {mask(secret_token)}"
     if service_id is None or proxy is None:
         return act("proxy", name, Change.UPDATED, detail=detail)
     link = links.product(service_id, "/integration")
-    changes = field_changes(proxy, product.authentication.model_dump())
+    changes = list(field_changes(proxy, product.authentication.model_dump()))
+    body: dict[str, Any] = {c.field: c.new for c in changes}
+    if secret_token and proxy.get("secret_token") != secret_token:
+        changes.append(FieldChange("secret_token", mask(proxy.get("secret_token")), mask(secret_token)))
+        body["secret_token"] = secret_token
     if not changes:
         return act("proxy", name, Change.UNCHANGED, detail=detail, link=link)
     # porta's proxies_controller.rb `update` deploys the changed proxy to staging itself
-    return act("proxy", name, Change.UPDATED, Write("PUT", PROXY, {c.field: c.new for c in changes},
-                                                     args=(service_id,)), changes=changes, link=link)
+    return act("proxy", name, Change.UPDATED, Write("PUT", PROXY, body, args=(service_id,)), changes=changes,
+               link=link)
 
 
 def apply_authentication(ctx: Context) -> StepResult:
     result = StepResult("Authentication")
     for product in ctx.catalogue.products:
+        secret = proxy_secret_token(ctx.state_dir, product) if ctx.state_dir is not None else None
         service = ctx.service(product)
         if service is None:
-            ctx.execute(result, [plan_authentication(product, None, None, ctx.links)])
+            ctx.execute(result, [plan_authentication(product, None, None, ctx.links, secret)])
             continue
         with ctx.client.about(f"product {product.system_name}: authentication settings"):
-            action = plan_authentication(product, service["id"], entity(ctx.proxy(service)), ctx.links)
+            action = plan_authentication(product, service["id"], entity(ctx.proxy(service)), ctx.links, secret)
             ctx.execute(result, [action])
         if action.writes and not ctx.plan_only:
             ctx.forget(f"proxy:{service['id']}", f"latest:{service['id']}:")  # 3scale deploys it to staging
@@ -397,7 +415,7 @@ def staging_differences(product: Product, proxy: Mapping[str, Any], metrics: Seq
     content = config.get("content") or {}
     proxy_content = content.get("proxy") or {}
     reasons = []
-    for key in product.authentication.model_dump():
+    for key in [*product.authentication.model_dump(), "secret_token"]:
         if proxy_content.get(key) != proxy.get(key):
             reasons.append(key)
     chain = [{k: p.get(k) for k in ("name", "version", "configuration")} for p in _desired_chain(product)

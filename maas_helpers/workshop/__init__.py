@@ -16,17 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from maas_helpers import ownership
 from maas_helpers.errors import ConfigError
-from maas_helpers.results import StepResult
+from maas_helpers.results import StepResult, plural
 from maas_helpers.workshop import board, handout, room
-from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec
+from maas_helpers.workshop.spec import MAX_ATTENDEES, Attendee, WorkshopSpec, default_prefix
 from maas_helpers.workshop.sso_users import SsoUsers
 
 DEFAULT_DIR = Path("build/workshop")  # one folder per room below it: build/workshop/<prefix>
 STATE = "workshop.json"
 BASELINE = "baseline.json"
 
-__all__ = ["MAX_ATTENDEES", "Workshop", "WorkshopSpec", "room_dir"]
+__all__ = ["MAX_ATTENDEES", "Workshop", "WorkshopSpec", "room_dir", "up_room"]
 
 
 class Workshop:
@@ -85,16 +86,29 @@ class Workshop:
             raise ConfigError(f"workshop: {self.out_dir} holds the handout of room {other!r} (the only copy of its "
                               f"temporary passwords); use another folder, e.g. --out-dir {self.out_dir / prefix}")
 
+    def saved_prefix(self) -> str:
+        """The prefix the last `up` here used ("" when none: `WorkshopSpec` then draws an unguessable one)."""
+        return saved_prefix(self.out_dir)
+
+    def _instance(self) -> str:
+        """The kit's owner mark in this tenant (maas_helpers/ownership.py)."""
+        return ownership.load_inventory(self.admin).instance
+
     # --- commands ---------------------------------------------------------------------------------------
     def up(self, spec: WorkshopSpec) -> StepResult:
         self.check_room_dir(spec.prefix)
         catalogue_models = self._catalogue_models()
         self.sso.check()  # SSO configured (realm exists, token accepted) before any write
         models = room.resolve_models(self.admin, catalogue_models, spec)
-        seen = room.observe(self.admin, self.sso, spec.prefix)
+        inventory = ownership.load_inventory(self.admin)
+        ownership.ensure_owner_fields(self.admin, inventory)  # the admin-only mark exists before any signup
+        seen = room.observe(self.admin, self.sso, spec.prefix, inventory.instance)
         passwords = handout.read_passwords(self.out_dir / "attendees.csv")
         steps = room.plan_up(self.admin, self.sso, spec, models, seen, passwords)
         result = room.execute(f"Workshop {spec.prefix}: up ({spec.attendees} attendees)", steps, self._concurrency())
+        for username, account in sorted(seen.foreign.items()):
+            result.notes.append(f"account {account.get('org_name')!r} (id {account.get('id')}): {ownership.FOREIGN} "
+                                f"— it is not attendee {username}'s and gets nothing")
         handout.save_state(self.out_dir, STATE, {"prefix": spec.prefix, "plan": spec.plan,
                                                  "models": [m.name for m in models]})
         self._write_handout(spec.prefix, models, seen, passwords, result)
@@ -102,7 +116,7 @@ class Workshop:
 
     def reset(self, prefix: str | None = None, *, usage: bool = False) -> StepResult:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         if usage:
             result = StepResult(f"Workshop {chosen}: usage counted from now")
             base = board.snapshot(self.admin, seen)
@@ -128,7 +142,7 @@ class Workshop:
 
     def down(self, prefix: str | None = None) -> StepResult:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         result = room.execute(f"Workshop {chosen}: down", room.plan_down(self.admin, self.sso, seen),
                               self._concurrency())
         if not any(a.change.value == "failed" for a in result.actions):
@@ -138,7 +152,7 @@ class Workshop:
 
     def board(self, prefix: str | None = None) -> list[board.Row]:
         chosen = self.prefix(prefix)
-        seen = room.observe(self.admin, self.sso, chosen)
+        seen = room.observe(self.admin, self.sso, chosen, self._instance())
         return board.read_board(self.admin, seen, handout.load_state(self.out_dir, BASELINE).get("totals"))
 
     # --- handout ----------------------------------------------------------------------------------------
@@ -168,8 +182,17 @@ class Workshop:
         if local:
             result.notes.append(f"warning: the handout's URLs are loopback addresses ({', '.join(local)}): "
                                 "attendees' machines cannot reach them")
-        result.notes.append(f"{self.calls} API calls, {self.writes} writes" + ("" if self.writes else
-                                                                               " — already in sync"))
+        result.notes.append(f"{plural(self.calls, 'API call')}, {plural(self.writes, 'write')}"
+                            + ("" if self.writes else " — already in sync"))
+
+
+def saved_prefix(folder: Path) -> str:
+    """The prefix the last `up` in `folder` used ("" when none)."""
+    return str(handout.load_state(folder, STATE).get("prefix") or "")
+
+
+def _rooms(base: Path) -> list[Path]:
+    return sorted(p.parent for p in base.glob(f"*/{STATE}")) + ([base] if (base / STATE).exists() else [])
 
 
 def room_dir(out_dir: Path | str | None, prefix: str | None = None, base: Path = DEFAULT_DIR) -> Path:
@@ -179,13 +202,30 @@ def room_dir(out_dir: Path | str | None, prefix: str | None = None, base: Path =
         return Path(out_dir)
     if prefix:
         return base / prefix
-    rooms = sorted(p.parent for p in base.glob(f"*/{STATE}")) + ([base] if (base / STATE).exists() else [])
+    rooms = _rooms(base)
     if len(rooms) == 1:
         return rooms[0]
     if not rooms:
         raise ConfigError(f"workshop: no room under {base}; run `maas workshop up --attendees N` first")
     names = ", ".join(str(r) for r in rooms)
     raise ConfigError(f"workshop: several rooms under {base} ({names}); pass --prefix or --out-dir")
+
+
+def up_room(out_dir: Path | str | None, prefix: str | None = None, base: Path = DEFAULT_DIR) -> tuple[Path, str]:
+    """Where `up` builds a room and its prefix. With `out_dir`: that folder, under `prefix` or the one its last
+    `up` saved. Else `base/<prefix>`; without a prefix the one room under `base` is completed, and when there is
+    none a new unguessable prefix (`ws` + 4 hex digits, issue 23) gets its own folder. Nothing is created here."""
+    if out_dir is not None:
+        return Path(out_dir), prefix or saved_prefix(Path(out_dir))  # "": WorkshopSpec draws one
+    if not prefix:
+        rooms = _rooms(base)
+        if len(rooms) > 1:
+            names = ", ".join(str(r) for r in rooms)
+            raise ConfigError(f"workshop: several rooms under {base} ({names}); pass --prefix or --out-dir")
+        if rooms and saved_prefix(rooms[0]):
+            return rooms[0], saved_prefix(rooms[0])
+        prefix = default_prefix()
+    return base / prefix, prefix
 
 
 def attendee(prefix: str, number: int) -> Attendee:

@@ -34,6 +34,7 @@ class Row:
     requests: int
     tokens: int
     last_call: str  # the hour bucket of the latest call, "" when none
+    zone: str = ""  # the time zone of `last_call`: porta's `period.timezone` (the provider's, stats/base.rb)
 
 
 def _usage(client: AdminClient, app_id: Any, metric: str) -> dict[str, Any]:
@@ -57,16 +58,18 @@ def read_board(client: AdminClient, seen: Observed, baseline: dict[str, dict[str
     for username in sorted(set(seen.accounts) | set(seen.apps)):
         totals = dict.fromkeys(METRICS, 0)
         last: datetime | None = None
+        zone = ""
         for app in (seen.apps.get(username) or {}).values():
             base = baseline.get(str(app["id"]), {})
             for metric in METRICS:
                 body = _usage(client, app["id"], metric)
+                zone = str((body.get("period") or {}).get("timezone") or zone)
                 totals[metric] += max(int(body.get("total") or 0) - int(base.get(metric, 0)), 0)
                 if metric == "hits" and base.get(metric, 0) < int(body.get("total") or 0):
                     stamp = _last_bucket(body)
                     last = stamp if last is None or (stamp and stamp > last) else last
         rows.append(Row(username, totals["hits"], totals["total_tokens"],
-                        last.strftime("%Y-%m-%d %H:00") if last else ""))
+                        last.strftime("%Y-%m-%d %H:00") if last else "", zone))
     return rows
 
 
@@ -83,8 +86,9 @@ def totals(rows: list[Row]) -> dict[str, int]:
 
 def rich_table(prefix: str, rows: list[Row]) -> Table:
     table = Table(title=f"Workshop {prefix}: {WINDOW}", caption=NOT_COUNTED)
+    zone = next((r.zone for r in rows if r.zone), "")  # one provider, one zone
     for name, justify in (("attendee", "left"), ("requests", "right"), ("tokens", "right"),
-                          ("last call (hour)", "left")):
+                          (f"last call (hour, {zone or 'the provider time zone'})", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(row.username, str(row.requests), str(row.tokens), row.last_call or "—")

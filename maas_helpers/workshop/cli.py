@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from maas_helpers.errors import MaasError
-from maas_helpers.workshop import MAX_ATTENDEES, Workshop, WorkshopSpec, room_dir
+from maas_helpers.workshop import MAX_ATTENDEES, Workshop, WorkshopSpec, room_dir, up_room
 from maas_helpers.workshop import board as board_mod
 
 workshop_app = typer.Typer(help="Trainers: a whole workshop room (attendees, keys, handout, live board).",
@@ -23,7 +23,8 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG"
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="Sandbox state dir.")]
 OutOpt = Annotated[Path | None, typer.Option(
     "--out-dir", help="Where the room's handout and state go (default build/workshop/<prefix>: one folder per room).")]
-PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Workshop prefix (default: the last `up` here).")]
+PrefixOpt = Annotated[str | None, typer.Option(
+    "--prefix", help="Workshop prefix (default: the one room under build/workshop, or --out-dir's).")]
 
 
 def _room(config: Path | None, state_dir: Path | None, out_dir: Path | None, prefix: str | None = None) -> Workshop:
@@ -50,7 +51,8 @@ def _fail(exc: Exception) -> None:
 @workshop_app.command()
 def up(
     attendees: Annotated[int, typer.Option("--attendees", "-n", help=f"Number of attendees (1–{MAX_ATTENDEES}).")],
-    prefix: Annotated[str, typer.Option(help="Username prefix: attendees are <prefix>-001 …")] = "team",
+    prefix: Annotated[str | None, typer.Option(
+        help="Username prefix: attendees are <prefix>-001 … (default: `ws` + 4 random hex digits)")] = None,
     plan: Annotated[str, typer.Option(help="Application plan (system name) of every model.")] = "standard",
     models: Annotated[list[str] | None, typer.Option("--models", "-m", help="Models (default: all).")] = None,
     config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
@@ -58,8 +60,10 @@ def up(
     """Create (or complete) the room: accounts, SSO users, one application per model; write the handout."""
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
-        spec = WorkshopSpec(attendees=attendees, prefix=prefix, plan=plan, models=names)
-        _show(_room(config, state_dir, out_dir, prefix).up(spec))
+        # no --prefix: the room made before (its folder), else a new unguessable prefix in a folder of its own
+        where, chosen = up_room(out_dir, prefix)
+        spec = WorkshopSpec(attendees=attendees, prefix=chosen, plan=plan, models=names)
+        _show(_room(config, state_dir, where).up(spec))
     except MaasError as exc:
         _fail(exc)
 

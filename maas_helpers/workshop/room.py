@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from maas_helpers import ownership
 from maas_helpers.admin_client import AdminClient
+from maas_helpers.approval import accept_if_pending
 from maas_helpers.billing import delete_buyer_account
 from maas_helpers.buyer_state import make_sign_in_ready
 from maas_helpers.errors import ConfigError, MaasError
@@ -52,6 +54,7 @@ class Model:
     plan_id: int
     endpoint: str
     kind: str = "chat"  # chat | completion | embedding (the catalogue's)
+    approval_required: bool = False  # the plan's: a new application starts pending and is accepted by the room
 
 
 @dataclass
@@ -59,9 +62,11 @@ class Observed:
     """What exists for one workshop prefix."""
 
     prefix: str
+    instance: str = ""  # the kit's owner mark (maas_helpers/ownership.py): only accounts carrying it are the room's
     accounts: dict[str, Obj] = field(default_factory=dict)  # username → account
     apps: dict[str, dict[int, Obj]] = field(default_factory=dict)  # username → service_id → application
     sso: dict[str, Obj] = field(default_factory=dict)  # username → SSO user representation
+    foreign: dict[str, Obj] = field(default_factory=dict)  # username → an unmarked account with a workshop org name
 
 
 @dataclass
@@ -74,18 +79,23 @@ class Step:
     group: str = ""  # steps of one group (an attendee) run in order; groups are independent of each other
 
 
-def observe(client: AdminClient, sso: SsoUsers, prefix: str) -> Observed:
-    seen = Observed(prefix)
+def observe(client: AdminClient, sso: SsoUsers, prefix: str, instance: str = "") -> Observed:
+    """The room's objects. An account belongs to the room only when it carries the kit's admin-only mark: an org
+    name anyone can type at signup (`wsa-001 [maas-workshop]`) is never enough (issue 28 item 2)."""
+    seen = Observed(prefix, instance)
     with client.about(f"workshop {prefix}: accounts"):
         for account in paged(client, "/admin/api/accounts.json", "accounts", "account"):
             username = is_workshop_org(prefix, str(account.get("org_name", "")))
-            if username:
+            if username and ownership.marked(account, instance):
                 seen.accounts[username] = account
+            elif username:
+                seen.foreign[username] = account
     by_account = {a["id"]: u for u, a in seen.accounts.items()}
     with client.about(f"workshop {prefix}: applications"):
         for app in paged(client, "/admin/api/applications.json", "applications", "application"):
             username = by_account.get(app.get("account_id"))
-            if username and str(app.get("description", "")).startswith(f"maas-workshop:{prefix}:"):
+            if username and ownership.marked(app, instance) \
+                    and str(app.get("description", "")).startswith(f"maas-workshop:{prefix}:"):
                 seen.apps.setdefault(username, {})[int(app["service_id"])] = app
     for user in sso.with_attribute(SSO_ATTRIBUTE, prefix):
         if number_of(prefix, user.get("username", "")) is not None:
@@ -116,7 +126,7 @@ def resolve_models(client: AdminClient, catalogue_models: dict[str, str], spec: 
             names = ", ".join(sorted(str(p.get("system_name")) for p in plans)) or "none"
             raise ConfigError(f"workshop: product {name} has no plan {spec.plan!r} (plans: {names})")
         models.append(Model(name, int(service["id"]), int(plan["id"]), str(proxy.get("endpoint") or ""),
-                            catalogue_models[name]))
+                            catalogue_models[name], bool(plan.get("approval_required"))))
     return models
 
 
@@ -147,9 +157,15 @@ def plan_up(client: AdminClient, sso: SsoUsers, spec: WorkshopSpec, models: list
         apps = seen.apps.get(person.username, {})
         for model in models:
             if model.service_id in apps:
+                if model.approval_required and apps[model.service_id].get("state") == "pending":
+                    steps.append(Step("application approval", person.app_name(model.name), Change.UPDATED,
+                                      _accept_app(client, seen, person, model), "accepted"))
                 continue
             steps.append(Step("application", person.app_name(model.name), Change.CREATED,
                               _create_app(client, seen, person, model), f"plan {spec.plan}"))
+            if model.approval_required:  # the operator hands the key out: approved by that act
+                steps.append(Step("application approval", person.app_name(model.name), Change.UPDATED,
+                                  _accept_app(client, seen, person, model), "accepted"))
         user = seen.sso.get(person.username)
         if user is None:
             passwords[person.username] = passwords.get(person.username) or new_password()
@@ -172,7 +188,8 @@ def _signup(client: AdminClient, seen: Observed, person: Attendee) -> Callable[[
     def run() -> None:
         with client.about(f"workshop: signup {person.username}"):
             body = client.send_json("POST", "/admin/api/signup.json", {
-                "org_name": person.org_name, "username": person.username, "email": person.email})
+                "org_name": person.org_name, "username": person.username, "email": person.email,
+                **ownership.owner_mark(seen.instance)})  # admin-only, in the create itself
             # no password: the attendee signs in through SSO only, so the account is `created` and the user
             # `pending` until activated and approved (buyer_state says why)
             account = make_sign_in_ready(client, body.get("account", body))
@@ -185,8 +202,17 @@ def _create_app(client: AdminClient, seen: Observed, person: Attendee, model: Mo
         account = seen.accounts[person.username]
         with client.about(f"workshop: application {person.app_name(model.name)}"):
             body = client.send_json("POST", f"/admin/api/accounts/{account['id']}/applications.json", {
-                "plan_id": model.plan_id, "name": person.app_name(model.name), "description": person.marker})
+                "plan_id": model.plan_id, "name": person.app_name(model.name), "description": person.marker,
+                **ownership.owner_mark(seen.instance)})
         seen.apps.setdefault(person.username, {})[model.service_id] = body.get("application", body)
+    return run
+
+
+def _accept_app(client: AdminClient, seen: Observed, person: Attendee, model: Model) -> Callable[[], Any]:
+    def run() -> None:
+        account, app = seen.accounts[person.username], seen.apps[person.username][model.service_id]
+        with client.about(f"workshop: accept {person.app_name(model.name)}"):
+            seen.apps[person.username][model.service_id] = accept_if_pending(client, account["id"], app)
     return run
 
 
@@ -247,8 +273,8 @@ def execute(title: str, steps: list[Step], concurrency: int = 1) -> StepResult:
 
     With `concurrency` > 1 the groups (attendees) run side by side, each in its own order; a failed group stops
     alone, the others finish; rows are listed in the same order as a run one step at a time."""
-    if concurrency > 1 and len({s.group for s in steps}) > 1:
-        return _execute_groups(title, steps, concurrency)
+    if len({s.group for s in steps}) > 1:  # one attendee's failure (a username taken) never stops the others
+        return _execute_groups(title, steps, max(concurrency, 1))
     result = StepResult(title)
     for step in steps:
         try:

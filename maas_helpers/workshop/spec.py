@@ -1,13 +1,17 @@
 """What a workshop is: N attendees named `<prefix>-NNN`, one application per chosen model on one plan.
 
-Everything the kit creates carries the workshop marker, so `down` can find exactly its own objects:
-the 3scale account's org name `<username> [maas-workshop]`, each application's description
-`maas-workshop:<prefix>:<username>`, and the SSO user's attribute `maas_workshop=<prefix>`.
+Ownership is the kit's admin-only mark (`maas_helpers.ownership`: the hidden, read-only `maas_owner` extra
+field, sent with the signup and each application create); the names below only say which attendee an object
+is for: the 3scale account's org name `<username> [maas-workshop]`, each application's description
+`maas-workshop:<prefix>:<username>`, and the SSO user's attribute `maas_workshop=<prefix>` (set by the admin
+REST API; the realm's user profile does not let users edit it). An account with a workshop org name but
+without the mark is someone else's: never adopted, never deleted.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from maas_helpers.errors import ConfigError
@@ -44,14 +48,22 @@ class Attendee:
         return f"{self.username} {model}"
 
 
+def default_prefix() -> str:
+    """A prefix outsiders cannot guess before `up` (so nobody pre-registers an attendee's username or e-mail),
+    still short enough to read on a handout: `ws` + 4 hex digits, e.g. `ws3f9a-001`."""
+    return f"ws{secrets.token_hex(2)}"
+
+
 @dataclass(frozen=True)
 class WorkshopSpec:
     attendees: int
-    prefix: str = "team"
+    prefix: str = field(default_factory=default_prefix)
     plan: str = "standard"
     models: tuple[str, ...] = field(default_factory=tuple)  # empty: every model of the catalogue
 
     def __post_init__(self) -> None:
+        if self.prefix == "":  # "" = choose one (notebook 12's `prefix = None`)
+            object.__setattr__(self, "prefix", default_prefix())
         # One line each, before anything is read or written.
         if not isinstance(self.attendees, int) or not 1 <= self.attendees <= MAX_ATTENDEES:
             raise ConfigError(f"workshop: --attendees must be between 1 and {MAX_ATTENDEES} (got {self.attendees})")

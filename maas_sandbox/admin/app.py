@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from maas_sandbox import admin_portal
-from maas_sandbox.admin import routes
+from maas_sandbox.admin import api_docs, routes
 from maas_sandbox.admin.conventions import (
     ApiError,
     Forbidden,
@@ -29,6 +26,8 @@ from maas_sandbox.admin.conventions import (
 )
 from maas_sandbox.admin.latency import ADMIN_ENV, DEPLOY_ENV, LatencyMiddleware, read_ms
 from maas_sandbox.context import Sandbox
+from maas_sandbox.security_headers import ADMIN as ADMIN_HEADERS
+from maas_sandbox.security_headers import SecurityHeaders
 
 
 def create_admin_app(sandbox: Sandbox) -> FastAPI:
@@ -50,7 +49,9 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
             if router is not None:
                 app.include_router(router)
     app.include_router(admin_portal.router)  # read-only HTML pages at 3scale's admin-portal paths
-    app.include_router(docs_router)  # /openapi.json and /docs, behind either token
+    app.include_router(docs_router)  # /openapi.json, behind either token
+    app.include_router(api_docs.router)  # /docs: a static page; the token goes in its token box, then a header
+    app.add_middleware(SecurityHeaders, headers=ADMIN_HEADERS)
     admin_ms, deploy_ms = read_ms(ADMIN_ENV), read_ms(DEPLOY_ENV)
     if admin_ms or deploy_ms:  # simulate a real cluster's answer times (docs/performance.md)
         app.add_middleware(LatencyMiddleware, admin_ms=admin_ms, deploy_ms=deploy_ms or admin_ms)
@@ -58,7 +59,7 @@ def create_admin_app(sandbox: Sandbox) -> FastAPI:
 
 
 async def either_token(request: Request) -> str:
-    """The API docs open to the tenant or the master token; the token is handed to Swagger UI's spec URL."""
+    """The API description opens to the tenant or the master token."""
     sandbox = sandbox_of(request)
     token = await presented_token(request)
     if not (tokens_equal(token, sandbox.admin_token) or tokens_equal(token, sandbox.master_token)):
@@ -74,7 +75,3 @@ async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(request.app.openapi())
 
 
-@docs_router.get("/docs")
-async def docs(request: Request, token: Annotated[str, Depends(either_token)]) -> HTMLResponse:
-    """`token` is the router's own check, resolved once per request (FastAPI caches dependencies)."""
-    return get_swagger_ui_html(openapi_url=f"/openapi.json?access_token={quote(token)}", title=request.app.title)

@@ -338,6 +338,8 @@ def signup(
     create_applications: bool = True,
     minimal: bool = False,
     password_hash: str | None = None,
+    account_extra: Obj | None = None,
+    user_extra: Obj | None = None,
 ) -> tuple[Obj, Obj]:
     """A buyer account with its admin user, subscribed as 3scale does.
 
@@ -380,12 +382,15 @@ def signup(
                 "credit_card_stored": False,
                 "monthly_billing_enabled": True,
                 "monthly_charging_enabled": True,
+                **({"_extra": account_extra} if account_extra else {}),  # Admin API only: domain_extra_fields.py
             },
         )
         user = create_user(
             sandbox, account["id"], username, email, password, role="admin", state=user_state, sso=sso, minimal=minimal,
             password_hash=password_hash,
         )
+        if user_extra:
+            user = store.update("user", user["id"], {"_extra": user_extra})
         for service in store.list("service"):
             service_plan = chosen_service_plans.get(service["id"]) or default_plan(
                 sandbox, "service_plan", service["id"]
@@ -561,6 +566,7 @@ def create_application(
     name: str,
     description: str = "",
     user_key: str | None = None,
+    extra: Obj | None = None,
 ) -> Obj:
     """An application on an application plan; subscribes the account to the plan's product when needed."""
     store = sandbox.store
@@ -596,6 +602,7 @@ def create_application(
                 "user_key": key,
                 "first_traffic_at": None,
                 "first_daily_traffic_at": None,
+                **({"_extra": extra} if extra else {}),  # Admin API only: domain_extra_fields.py
             },
         )
 

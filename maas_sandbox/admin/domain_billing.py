@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from maas_sandbox.admin import column_bounds
 from maas_sandbox.admin.conventions import Unprocessable
 from maas_sandbox.admin.rails_zones import ZONES
 from maas_sandbox.context import Sandbox
@@ -131,8 +132,10 @@ def to_state(sandbox: Sandbox, invoice: Obj, state: str) -> Obj:
 def add_line_item(sandbox: Sandbox, invoice: Obj, attrs: Obj) -> Obj:
     if invoice["state"] not in EDITABLE:
         raise Unprocessable({"base": ["Invoice is not editable"]})
+    # porta db/schema.rb: quantity INT, cost decimal(20,4); bounded on the text, before any arithmetic
+    quantity = column_bounds.integer_in_column("quantity", attrs.get("quantity") or 0, column_bounds.INT_MAX)
+    column_bounds.decimal_20_4("cost", attrs.get("cost") or 0)
     try:
-        quantity = int(Decimal(str(attrs.get("quantity") or 0)))
         cost = money(attrs.get("cost"))
     except ArithmeticError:
         raise Unprocessable({"cost": ["is not a number"]}) from None

@@ -116,6 +116,7 @@ ERROR_TEXTS = (
 )
 HTTP_HEADER = re.compile(r'[{}\[\]\d,.;@#~%&()?\w_"= /\\:+-]+\n?', re.ASCII)
 PROXY_TEXT_MAX = 255
+_SECRET_TOKEN = re.compile(r"[\w-]+")  # porta APP_OR_USER_KEY = /\A[\w\d_-]+\Z/
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -261,6 +262,12 @@ def _proxy_changes(attrs: Obj) -> tuple[Obj, dict[str, list[str]]]:
     for key in ("endpoint", "sandbox_endpoint", "api_backend"):
         if changes.get(key) and normalise_endpoint(changes[key]) is None:
             errors[key] = ["Invalid URL format"]
+    if "secret_token" in changes:  # porta app/models/proxy.rb: APP_OR_USER_KEY format, at most 255, never nil
+        token = changes["secret_token"]
+        if token is None or not _SECRET_TOKEN.fullmatch(token):
+            errors["secret_token"] = ["is invalid"]
+        elif len(token) > 255:
+            errors["secret_token"] = ["is too long (maximum is 255 characters)"]
     return changes, errors
 
 

@@ -1,5 +1,10 @@
 """Admin-portal sessions: a signed cookie (HttpOnly, SameSite=Strict) with a CSRF token; sign-in with the admin
-access token or the `admin` user's password (the sandbox's system-seed-style credentials, 0600 in the state dir)."""
+access token or the `admin` user's password (the sandbox's system-seed-style credentials, 0600 in the state dir).
+
+The cookie names a server-side session (porta's `user_sessions`, revoked at sign-out): signing out or the
+8 hours passing ends it, so a replayed cookie opens nothing. Sign-in goes through the login guard the developer
+portal and the SSO use (maas_sandbox/login_guard.py: Keycloak's brute-force arithmetic per user and per client
+address, every refusal answered after a second)."""
 
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings
 from maas_sandbox.portal.session import safe_return_to
 
+SESSIONS_KV = "admin_portal_sessions"
 COOKIE = "maas_admin_portal_session"
 MAX_AGE = 8 * 3600
 LOGIN = "/p/login"
@@ -62,9 +69,42 @@ def save(sandbox: Sandbox, response: Response, data: dict[str, Any]) -> Response
     return response
 
 
+def _live_sessions(sandbox: Sandbox) -> dict[str, float]:
+    now = sandbox.clock.time()
+    stored = sandbox.store.kv_get(SESSIONS_KV) or {}
+    return {sid: expires for sid, expires in stored.items() if expires > now}
+
+
+def start_session(sandbox: Sandbox) -> dict[str, Any]:
+    """A new server-side session (no fixation of the old cookie's) and the cookie data naming it."""
+    sid = secrets.token_urlsafe(32)
+    live = _live_sessions(sandbox)
+    live[sid] = sandbox.clock.time() + MAX_AGE
+    sandbox.store.kv_set(SESSIONS_KV, live)
+    return {"user": "admin", "sid": sid, "csrf": secrets.token_urlsafe(32)}
+
+
+def end_session(sandbox: Sandbox, session: dict[str, Any]) -> None:
+    live = _live_sessions(sandbox)
+    live.pop(str(session.get("sid")), None)
+    sandbox.store.kv_set(SESSIONS_KV, live)
+
+
+def signed_in(sandbox: Sandbox, session: dict[str, Any]) -> bool:
+    return session.get("user") == "admin" and str(session.get("sid")) in _live_sessions(sandbox)
+
+
+def login_guards(sandbox: Sandbox) -> tuple[BruteForce, BruteForce]:
+    """Per user (`admin`, whichever credential is tried) and per client address, as the portal's."""
+    guards = sandbox.extras.get("admin_portal_guards")
+    if guards is None:
+        guards = sandbox.extras["admin_portal_guards"] = (BruteForce(BruteForceSettings()), BruteForce(CLIENT_SETTINGS))
+    return guards
+
+
 def require_user(sandbox: Sandbox, request: Request) -> dict[str, Any]:
     session = load(sandbox, request)
-    if session.get("user") != "admin":
+    if not signed_in(sandbox, session):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise NotSignedIn(target)
     return session

@@ -4,7 +4,6 @@ the `admin_module` scope (`/apiconfig/...`, `/buyers/...`, `/services/:id/stats/
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from maas_sandbox.admin_portal import auth
 from maas_sandbox.admin_portal.charts import line_chart
 from maas_sandbox.admin_portal.html import a, e, fields, mask, page, table
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import refused
 from maas_sandbox.portal.session import safe_return_to
 
 router = APIRouter(include_in_schema=False)
@@ -93,9 +93,18 @@ async def login(request: Request) -> Response:
     if not auth.csrf_ok(session, form):
         return HTMLResponse("Invalid authenticity token", status_code=422)
     target = safe_return_to(form.get("return_to"))
-    if not auth.credentials_ok(sandbox, form):
+    users, clients = auth.login_guards(sandbox)
+    client = request.client.host if request.client else "?"
+    now = sandbox.clock.time()
+    locked = users.locked("admin", now) or clients.locked(client, now)  # refused before any check
+    if locked or not auth.credentials_ok(sandbox, form):
+        if not locked:
+            users.failure("admin", now)
+            clients.failure(client, now)
+        await refused()
         return RedirectResponse(f"{auth.LOGIN}?error=1", status_code=303)
-    fresh = {"user": "admin", "csrf": secrets.token_urlsafe(32)}  # a new session: no fixation of the old one
+    users.success("admin")
+    fresh = auth.start_session(sandbox)  # a new server-side session: no fixation of the old one
     return auth.save(sandbox, RedirectResponse(target if target != "/" else "/p/admin/dashboard", 303), fresh)
 
 
@@ -105,6 +114,7 @@ async def logout(request: Request) -> Response:
     session = auth.load(sandbox, request)
     if not auth.csrf_ok(session, await request.form()):
         return HTMLResponse("Invalid authenticity token", status_code=422)
+    auth.end_session(sandbox, session)  # the cookie, replayed, opens nothing any more
     return auth.save(sandbox, RedirectResponse(auth.LOGIN, status_code=303), {})
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from maas_sandbox.backend.index import App, BackendIndex, build_index
 from maas_sandbox.backend.periods import PERIODS, period_start, seconds_to_reset
@@ -30,7 +32,19 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (application_id, metric_id, bucket)
 );
 CREATE INDEX IF NOT EXISTS usage_metric_bucket ON usage(metric_id, bucket);
+CREATE TABLE IF NOT EXISTS usage_carry (  -- llm-metrics `per` rules: tokens not yet billed, per application
+    service_id INTEGER NOT NULL,
+    application_id INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (service_id, application_id, metric)
+);
 """
+_CARRY_UPSERT = "INSERT OR REPLACE INTO usage_carry(service_id, application_id, metric, value) VALUES (?, ?, ?, ?)"
+# One request's usage of one metric is at most this (a billion tokens is far beyond any model's context); a
+# larger number (a model server answering `total_tokens: 1e300`) counts as this bound, so counters and SQLite's
+# 64-bit integers can never overflow: 2^63 / 10^9 is nine billion requests.
+MAX_DELTA = 10**9
 _UPSERT = (
     "INSERT INTO usage(application_id, service_id, metric_id, bucket, value) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT(application_id, metric_id, bucket) DO UPDATE SET value = value + excluded.value"
@@ -70,6 +84,13 @@ class Reservation:
     released: bool = False
 
 
+def bounded(delta: Any) -> int:
+    """A usage delta as a whole number in [0, MAX_DELTA] (what arrives may be a float, huge, or negative)."""
+    if isinstance(delta, bool) or not isinstance(delta, int | float) or delta != delta:  # NaN
+        return 0
+    return int(min(max(delta, 0), MAX_DELTA))
+
+
 class Backend:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -82,6 +103,9 @@ class Backend:
         self.pending: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
         # (app id, metric id) → amount reserved by quota-admitted requests still in flight
         self.reserved: dict[tuple[int, int], int] = {}
+        # (service id, app id) → llm-metrics `per` remainders by metric name; persisted with the usage
+        self.carry: dict[tuple[int, int], dict[str, int]] = {}
+        self._carry_dirty: set[tuple[int, int]] = set()
         self._starts_minute = -1
         self._starts: tuple[int, ...] = ()
         self._task: asyncio.Task[None] | None = None
@@ -91,6 +115,7 @@ class Backend:
         self.store.executescript(_SCHEMA)
         self.refresh()
         self.load_counters()
+        self.load_carry()
         self._task = asyncio.get_running_loop().create_task(self._flush_loop())
 
     async def close(self) -> None:
@@ -114,11 +139,48 @@ class Backend:
                 log.exception("usage flush failed")
 
     def flush(self) -> None:
-        if not self.pending:
+        """Write the pending minute buckets and remainders in one transaction. If that fails, each row is
+        written on its own: a row that cannot be written is logged and dropped, a locked database keeps the
+        rest pending for the next flush; one bad row never costs the others their writes."""
+        if not self.pending and not self._carry_dirty:
             return
         rows = [(a, s, m, b, v) for (a, s, m, b), v in self.pending.items()]
-        self.pending = defaultdict(int)
-        self.store.executemany(_UPSERT, rows)
+        carry = [(s, a, metric, v) for (s, a) in self._carry_dirty for metric, v in self.carry.get((s, a), {}).items()]
+        self.pending, self._carry_dirty = defaultdict(int), set()
+        try:
+            with self.store.transaction():
+                self.store.conn.executemany(_UPSERT, rows)
+                self.store.conn.executemany(_CARRY_UPSERT, carry)
+            return
+        except Exception:
+            log.exception("usage flush failed; writing row by row")
+        for sql, batch in ((_UPSERT, rows), (_CARRY_UPSERT, carry)):
+            for row in batch:
+                try:
+                    self.store.executemany(sql, [row])
+                except sqlite3.OperationalError:  # locked or busy: keep it for the next flush
+                    self._put_back(sql, row)
+                except Exception:
+                    log.exception("usage row dropped (cannot be stored): %r", row)
+
+    def _put_back(self, sql: str, row: tuple[Any, ...]) -> None:
+        if sql == _UPSERT:
+            app, service, metric, bucket, value = row
+            self.pending[(app, service, metric, bucket)] += value
+        else:
+            self._carry_dirty.add((row[0], row[1]))
+
+    def carry_for(self, service_id: int, app_id: int) -> dict[str, int]:
+        """The remainders of one application's `per` rules, to be updated in place (written at the next flush)."""
+        key = (service_id, app_id)
+        self._carry_dirty.add(key)
+        return self.carry.setdefault(key, {})
+
+    def load_carry(self) -> None:
+        self.carry = {}
+        for service, app, metric, value in self.store.execute(
+                "SELECT service_id, application_id, metric, value FROM usage_carry"):
+            self.carry.setdefault((int(service), int(app)), {})[str(metric)] = int(value)
 
     def load_counters(self) -> None:
         now = self.clock.time()
@@ -178,6 +240,7 @@ class Backend:
             chain = sm.chains.get(name)
             if chain is None:
                 return None
+            delta = bounded(delta)
             for metric_id in chain:
                 expanded[metric_id] = expanded.get(metric_id, 0) + delta
         return expanded

@@ -20,6 +20,7 @@ from maas_sandbox.gateway.metrics import GatewayMetrics
 from maas_sandbox.gateway.server import GatewayProtocol
 from maas_sandbox.gateway.upstream import UpstreamPool
 from maas_sandbox.layout import HOST
+from maas_sandbox.models.access import write_access_file
 
 log = logging.getLogger("maas_sandbox.gateway")
 
@@ -35,8 +36,6 @@ class Gateway:
         self.pool = UpstreamPool()
         self.limits = ClientLimits.from_env()
         self.metrics = GatewayMetrics()  # served by the admin app at /metrics
-        # llm-metrics rules with `per` (thousands of tokens): the remainder per (service, application), by metric
-        self.usage_carry: dict[tuple[int, int], dict[str, int]] = {}
         self.auth_cache = AuthCache()  # APIcast's strict authorization cache (gateway/auth_cache.py)
         self.generation = -1
         self.routes: dict[tuple[int, str], CompiledProduct] = {}
@@ -78,6 +77,16 @@ class Gateway:
             except Exception:
                 log.exception("cannot compile proxy config %s of service %s", config.get("id"), key[0])
         self.routes, self.slots, self.generation = routes, slots, generation
+        self._share_secret_tokens()
+
+    def _share_secret_tokens(self) -> None:
+        """Tell the model server which secret tokens the gateway sends (models/access.py): before the first
+        request of a new configuration is forwarded, so it is never refused."""
+        tokens = {r.secret_token for r in self.routes.values() if r.secret_token}
+        try:
+            write_access_file(self.sandbox.state.path, tokens)
+        except OSError as exc:  # the model server keeps the last set; the log says why a call may be refused
+            log.error("cannot write the model server's access file: %s", exc)
 
     # -- listeners ----------------------------------------------------------------------------
     async def sync_listeners(self) -> None:

@@ -643,7 +643,7 @@ class Exchange:
             self.conn.gateway.metrics.count_tokens(labels, counts)
         if self.app_id is None:
             return
-        carry = self.conn.gateway.usage_carry.setdefault((product.service_id, self.app_id), {})
+        carry = backend.carry_for(product.service_id, self.app_id)  # persisted with the usage (issue 28 item 10)
         increments = lm.usage_increments(product.llm, self.status, usage, carry)
         if increments:
             backend.report(product.service_id, self.app_id, increments)

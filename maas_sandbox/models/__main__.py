@@ -1,4 +1,4 @@
-"""``python -m maas_sandbox.models --host 127.0.0.1 --port N [--seed S] [--log-file F]``."""
+"""``python -m maas_sandbox.models --host 127.0.0.1 --port N [--seed S] [--log-file F] [--state-dir D]``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and fingerprints (default 0)")
     parser.add_argument("--log-file", help="write the server log here instead of stderr")
     parser.add_argument("--access-log", action="store_true", help="log every request (off: benchmarks)")
+    parser.add_argument("--state-dir", help="the sandbox's state dir: only its products' secret tokens open the "
+                        "model API, its admin token the /sandbox/* log (without it: open, no /sandbox/*)")
     return parser.parse_args(argv)
 
 
@@ -46,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         filename=args.log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(args.seed)
-    logging.getLogger("maas_sandbox.models").info("models: %s", ", ".join(app.state.sandbox.models))
+    app = create_app(args.seed, args.state_dir)
+    logger = logging.getLogger("maas_sandbox.models")
+    logger.info("models: %s", ", ".join(app.state.sandbox.models))
+    if not args.state_dir:
+        logger.warning("no --state-dir: the model API answers any caller on loopback; /sandbox/* is not served")
     uvicorn.run(
         app,
         host=args.host,

@@ -1,9 +1,10 @@
-"""Test-support endpoints under /sandbox/ (never counted in the request log themselves)."""
+"""Test-support endpoints under /sandbox/ (never counted in the request log themselves; the admin token opens
+them when the server runs for a sandbox, see access.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .errors import error_response
 from .state import ServerState
@@ -13,6 +14,12 @@ router = APIRouter(prefix="/sandbox")
 
 def _state(request: Request) -> ServerState:
     return request.app.state.sandbox
+
+
+@router.get("/models")
+async def served_models(request: Request) -> Response:
+    """The served models' cards (the body of `GET /v1/models`) for the admin: the kit's discovery reads it."""
+    return Response(request.app.state.models_body, media_type="application/json")
 
 
 @router.get("/requests")

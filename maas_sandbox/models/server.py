@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import openai_routes, sandbox_routes, vllm_routes
+from .access import AccessGate, ModelAccess
 from .errors import OpenAIError, error_response
 from .fast_paths import FastPaths
 from .request_log import RequestRecorder
 from .state import ServerState
 
 
-def create_app(seed: int = 0) -> FastAPI:
+def create_app(seed: int = 0, state_dir: str | Path | None = None) -> FastAPI:
+    """The server; with `state_dir` only the gateway (the products' secret tokens) reaches the models (access.py)."""
     state = ServerState.build(seed)
     app = FastAPI(
         title="maas-sandbox model server",
@@ -59,4 +62,6 @@ def create_app(seed: int = 0) -> FastAPI:
     app.add_middleware(FastPaths, models_body=app.state.models_body)
     # Added last, so it runs first: every request is counted and recorded, even a 404 or 405.
     app.add_middleware(RequestRecorder, log=state.request_log)
+    # Outermost: a refused direct call is neither served nor recorded.
+    app.add_middleware(AccessGate, access=ModelAccess(Path(state_dir) if state_dir else None))
     return app

@@ -5,10 +5,12 @@
 - `/javascripts/active_docs.js`: what `{{ 'active_docs.js' | javascript_include_tag }}` loads; on 3scale it
   defines `SwaggerUI(options, serviceEndpoint)` for OpenAPI 3 specs. Ours loads the bundle above and points
   the spec's `servers` at the product's production endpoint.
+- `/favicon.ico`: porta ships `public/favicon.ico`, served on every portal host; the sandbox draws its own.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -53,3 +55,19 @@ ACTIVE_DOCS_JS = f"""/* sandbox stand-in for 3scale's active_docs.js: SwaggerUI(
   document.head.appendChild(script);
 }}());
 """
+
+
+def _favicon(size: int = 16) -> bytes:
+    """A 16×16 ICO (one 32-bit BMP image): a blue tile with a white bar, drawn here rather than copied."""
+    blue, white = b"\xcc\x66\x00\xff", b"\xff\xff\xff\xff"  # BGRA
+    rows = []
+    for y in range(size):  # BMP rows go bottom-up
+        rows.append(b"".join(white if 6 <= y <= 9 and 3 <= x <= 12 else blue for x in range(size)))
+    pixels = b"".join(rows)
+    mask = b"\x00" * (4 * size)  # AND mask: every pixel opaque (rows padded to 32 bits)
+    header = struct.pack("<IiiHHIIiiII", 40, size, size * 2, 1, 32, 0, len(pixels) + len(mask), 0, 0, 0, 0)
+    image = header + pixels + mask
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", size, size, 0, 0, 1, 32, len(image), 22) + image
+
+
+FAVICON = _favicon()

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, SWAGGER_BASE, SWAGGER_DIR, SWAGGER_FILES
+from maas_sandbox.portal.assets import ACTIVE_DOCS_JS, FAVICON, SWAGGER_BASE, SWAGGER_DIR, SWAGGER_FILES
 from maas_sandbox.portal.deps import PortalDep, SandboxDep, SessionDep
 
 Obj = dict[str, Any]
@@ -27,6 +27,11 @@ async def swagger_asset(name: str) -> Response:
         media_type=SWAGGER_FILES[name],
         headers={"Cache-Control": "public, max-age=86400"},
     )
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return Response(FAVICON, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/javascripts/active_docs.js")

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.context import Sandbox
+from maas_sandbox.login_guard import hash_off_loop
 from maas_sandbox.sso.realms import (
     KIND,
     RealmError,
@@ -59,8 +60,14 @@ def user_view(user: Obj) -> Obj:
     }
 
 
-def set_password(user: Obj, value: str, temporary: bool) -> None:
-    user["credentials"] = [{"type": "password", "_hash": _hasher.hash(value)}]
+async def hash_credential(value: str) -> str:
+    """Keycloak-parameter argon2 in the hashing thread (never on the loop that serves the gateways)."""
+    return await hash_off_loop(value, _hasher.hash)
+
+
+def set_password(user: Obj, hashed: str, temporary: bool) -> None:
+    """Replace the user's password by `hashed` (from hash_credential); `temporary` adds UPDATE_PASSWORD."""
+    user["credentials"] = [{"type": "password", "_hash": hashed}]
     actions = [a for a in user.get("requiredActions") or [] if a != UPDATE_PASSWORD]
     user["requiredActions"] = [*actions, UPDATE_PASSWORD] if temporary else actions
 
@@ -157,13 +164,16 @@ async def count_users(realm: str, sso: SsoDep) -> Response:
 
 @router.post(USERS)
 async def create_user(realm: str, request: Request, sso: SsoDep) -> Response:
-    row = _realm_row(sso.sandbox, realm)
-    if isinstance(row, Response):
+    if isinstance(row := _realm_row(sso.sandbox, realm), Response):
         return row
     rep = await request.json()
     username = str(rep.get("username") or "").strip().lower()
     if not username:
         return JSONResponse({"errorMessage": "User name is missing"}, status_code=400)
+    passwords = [c for c in rep.get("credentials") or [] if c.get("type", "password") == "password" and c.get("value")]
+    hashed = [(await hash_credential(str(c["value"])), bool(c.get("temporary", False))) for c in passwords]
+    if isinstance(row := _realm_row(sso.sandbox, realm), Response):  # read after hashing: others wrote meanwhile
+        return row
     users = list(row.get("users") or [])
     if any(u["username"] == username for u in users):
         return JSONResponse({"errorMessage": "User exists with same username"}, status_code=409)
@@ -175,9 +185,8 @@ async def create_user(realm: str, request: Request, sso: SsoDep) -> Response:
                  "createdTimestamp": int(time.time() * 1000)})
     user.setdefault("enabled", True)
     user["requiredActions"] = list(user.get("requiredActions") or [])
-    for cred in rep.get("credentials") or []:
-        if cred.get("type", "password") == "password" and cred.get("value"):
-            set_password(user, str(cred["value"]), bool(cred.get("temporary", False)))
+    for value, temporary in hashed:
+        set_password(user, value, temporary)
     save_users(sso.sandbox, row, [*users, user])
     location = f"{sso.sandbox.sso_url}/admin/realms/{realm}/users/{user['id']}"
     return Response(status_code=201, headers={"Location": location})
@@ -218,14 +227,16 @@ async def update_user(realm: str, user_id: str, request: Request, sso: SsoDep) -
 
 @router.put(USERS + "/{user_id}/reset-password")
 async def reset_password(realm: str, user_id: str, request: Request, sso: SsoDep) -> Response:
-    found = user_at(sso.sandbox, realm, user_id)
-    if isinstance(found, Response):
+    if isinstance(found := user_at(sso.sandbox, realm, user_id), Response):
         return found
-    row, users, index = found
     cred = await request.json()
     if not cred.get("value"):
         return JSONResponse({"error": "invalidPasswordMinLengthMessage"}, status_code=400)
-    set_password(users[index], str(cred["value"]), bool(cred.get("temporary", True)))
+    hashed = await hash_credential(str(cred["value"]))
+    if isinstance(found := user_at(sso.sandbox, realm, user_id), Response):  # read after hashing
+        return found
+    row, users, index = found
+    set_password(users[index], hashed, bool(cred.get("temporary", True)))
     save_users(sso.sandbox, row, users)
     return Response(status_code=204)
 

@@ -4,6 +4,7 @@ a redirect with a single-use authorization code."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from typing import Any
@@ -13,7 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature
 
-from maas_sandbox.login_guard import CLIENT_SETTINGS, BruteForce, BruteForceSettings, refused, verify_off_loop
+from maas_sandbox.login_guard import (
+    CLIENT_SETTINGS,
+    BruteForce,
+    BruteForceSettings,
+    refused,
+    verify_off_loop,
+)
 from maas_sandbox.sso import admin_rest, pages
 from maas_sandbox.sso.realms import KIND, find_client, find_user, get_realm, save_users, update_realm
 from maas_sandbox.sso.state import Sso, SsoDep
@@ -161,10 +168,30 @@ async def login(realm: str, request: Request, sso: SsoDep) -> Response:
         return HTMLResponse(html, status_code=200)
     if admin_rest.UPDATE_PASSWORD in (user.get("requiredActions") or []):
         # Keycloak's required action: the temporary password only opens the change-password form.
-        action_token = sso.forms.dumps({**auth, "user_id": user["id"], "action": admin_rest.UPDATE_PASSWORD})
+        # one-time and bound to the credential it was opened with, like Keycloak's single-use action tokens
+        action_token = sso.forms.dumps({**auth, "user_id": user["id"], "action": admin_rest.UPDATE_PASSWORD,
+                                        "action_id": secrets.token_urlsafe(16), "credential": _credential_mark(user)})
         return HTMLResponse(pages.update_password_page(rep.get("displayName") or realm,
                                                        _required_action_url(sso, realm), action_token))
     return _issue_code(sso, realm, auth, user)
+
+
+def _credential_mark(user: Obj) -> str:
+    """A digest of the user's stored password hashes: changes whenever the password does."""
+    hashes = "|".join(str(c.get("_hash")) for c in user.get("credentials") or [])
+    return hashlib.sha256(hashes.encode()).hexdigest()[:32]
+
+
+def _stale_action(sso: Sso, auth: Obj, user: Obj) -> bool:
+    """The form was used already, the password changed since it was issued, or nothing is required any more
+    (Keycloak: the authentication session ends with the required action; action tokens are single-use)."""
+    now = sso.sandbox.clock.time()
+    for used, expires in list(sso.used_actions.items()):
+        if expires < now:
+            del sso.used_actions[used]
+    return (str(auth.get("action_id", "")) in sso.used_actions or not auth.get("action_id")
+            or auth.get("credential") != _credential_mark(user)
+            or admin_rest.UPDATE_PASSWORD not in (user.get("requiredActions") or []))
 
 
 def _required_action_url(sso: Sso, realm: str) -> str:
@@ -182,6 +209,8 @@ async def required_action(realm: str, request: Request, sso: SsoDep) -> Response
     wrong_flow = auth.get("realm") != realm or auth.get("action") != admin_rest.UPDATE_PASSWORD
     if rep is None or user is None or wrong_flow:
         return HTMLResponse(pages.error_page("Invalid required action."), status_code=400)
+    if _stale_action(sso, auth, user):
+        return HTMLResponse(pages.error_page(LOGIN_EXPIRED), status_code=400)
     new, confirm = str(form.get("password-new", "")), str(form.get("password-confirm", ""))
     error = "Please specify password." if not new else ("Passwords don't match." if new != confirm else None)
     reused = [await verify_off_loop(c.get("_hash"), new) for c in user.get("credentials") or []]
@@ -191,13 +220,16 @@ async def required_action(realm: str, request: Request, sso: SsoDep) -> Response
         html = pages.update_password_page(rep.get("displayName") or realm, _required_action_url(sso, realm),
                                           str(form.get("request")), error)
         return HTMLResponse(html, status_code=200)
+    hashed = await admin_rest.hash_credential(new)
     row = sso.sandbox.store.first(KIND, realm=realm)  # read again: the hashing above let other writers in
     users = list(row.get("users") or [])  # type: ignore[union-attr]
-    for stored in users:
-        if stored.get("id") == user["id"]:
-            admin_rest.set_password(stored, new, temporary=False)
+    stored = next((u for u in users if u.get("id") == user["id"]), None)
+    if stored is None or _stale_action(sso, auth, stored):  # checked again after the awaits, then marked used
+        return HTMLResponse(pages.error_page(LOGIN_EXPIRED), status_code=400)
+    sso.used_actions[str(auth["action_id"])] = sso.sandbox.clock.time() + LOGIN_FORM_TTL
+    admin_rest.set_password(stored, hashed, temporary=False)
     save_users(sso.sandbox, row, users)  # type: ignore[arg-type]
-    flow = {k: v for k, v in auth.items() if k not in ("user_id", "action")}
+    flow = {k: v for k, v in auth.items() if k not in ("user_id", "action", "action_id", "credential")}
     return _issue_code(sso, realm, flow, user)
 
 
@@ -227,8 +259,14 @@ async def register(realm: str, request: Request, sso: SsoDep) -> Response:
                                        f"{sso.issuer(realm)}/login-actions/registration", str(form.get("request")),
                                        error, values)
         return HTMLResponse(html, status_code=200)
+    # argon2 (Keycloak's parameters, one lane) in the hashing thread: registration needs no credential, so it
+    # must not stall the gateways
+    hashed = await admin_rest.hash_credential(password)
+    rep = get_realm(sso.sandbox, realm)  # read again: the hashing let other registrations in
+    if rep is None or find_user(rep, username=values["username"]) or find_user(rep, username=values["email"]):
+        return HTMLResponse(pages.error_page("Username or email already exists."), status_code=409)
     user = {**values, "enabled": True, "emailVerified": False,
-            "credentials": [{"type": "password", "value": password}]}
+            "credentials": [{"type": "password", "_hash": hashed}]}
     users = [*(rep.get("users") or []), user]
     updated = update_realm(sso.sandbox, realm, {"users": users})
     return _issue_code(sso, realm, auth, find_user(updated, username=values["username"]) or {})

@@ -27,6 +27,7 @@ class Sso:
     forms: URLSafeTimedSerializer  # the login flow's signed `request` state
     codes: dict[str, Obj] = field(default_factory=dict)  # authorization codes: single use, in memory
     guards: dict[str, tuple[BruteForce, BruteForce]] = field(default_factory=dict)  # per realm: users, clients
+    used_actions: dict[str, float] = field(default_factory=dict)  # required-action form ids used → expiry
 
     @classmethod
     def open(cls, sandbox: Sandbox) -> Sso:

@@ -48,7 +48,8 @@ def lab(portal_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("jupyter-lab")), "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
          f"--IdentityProvider.token={token}", "--ServerApp.root_dir", str(notebooks),
-         "--LabApp.expose_app_in_browser=True", *allow_root],
+         "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.contents_manager_class=maas_helpers.lab.KernelLanguageContents", *allow_root],
         cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=open(home / "lab.log", "w"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     try:
@@ -104,13 +105,24 @@ def test_notebooks_0_4_11_in_jupyterlab(browser: Any, lab: tuple[str, Path], scr
         page = _run_all(context, url, "00_configure.ipynb")
         assert _errors(page) == []
         assert page.locator(".widget-html-content:has-text('Where the kit runs')").count() == 1
+        # issue 29 item 7: with models=[] the sandbox's own models are listed, ticked, with their URL
+        assert page.locator(".widget-html-content:has-text('3 found by discovery')").count() == 1
+        names = page.eval_on_selector_all(f"{VISIBLE} .widget-vbox .widget-hbox .widget-text input",
+                                          "els => els.map(e => e.value)")
+        for model in ("markov-chat-small", "markov-code-small", "hash-embed-small"):
+            assert model in names, names
+        ticks = page.locator(f"{VISIBLE} .widget-checkbox input[type=checkbox]")
+        assert ticks.count() == 3 and all(ticks.nth(i).is_checked() for i in range(3))
         org = page.locator(".widget-text:has(label:has-text('organisation')) input")
         org.fill("Saved From The Form")
         org.press("Tab")
         page.locator("button:has-text('Save')").click()
         page.wait_for_selector(".widget-html-content:has-text('saved to')", timeout=10_000)
         saved = notebooks / "maas-config.yaml"
-        assert yaml.safe_load(saved.read_text())["org_name"] == "Saved From The Form"
+        saved_values = yaml.safe_load(saved.read_text())
+        assert saved_values["org_name"] == "Saved From The Form"
+        assert [(m["name"], m["source"]) for m in saved_values["models"]] == [
+            (n, "sandbox model server") for n in ("markov-chat-small", "markov-code-small", "hash-embed-small")]
         label = page.locator(".widget-text label:has-text('organisation')").first
         assert label.evaluate("e => e.scrollWidth <= e.clientWidth")  # the label is not cut ("organisati…")
         page.screenshot(path=str(screenshots / "lab-00-configure.png"), full_page=True)

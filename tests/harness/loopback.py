@@ -168,14 +168,29 @@ def build_product(
     return product
 
 
+def model_server_log(info: SandboxInfo, path: str, method: str = "GET") -> requests.Response:
+    """The model server's /sandbox/* request log; it needs the sandbox admin token (maas_sandbox/models/access.py)."""
+    return requests.request(method, info.models_url + path, timeout=10,
+                            headers={"Authorization": f"Bearer {info.admin_token}"})
+
+
+def last_model_request(info: SandboxInfo) -> dict[str, Any]:
+    """What the gateway forwarded last (method, path, headers, body) as the model server received it."""
+    return dict(model_server_log(info, "/sandbox/last-request").json())
+
+
+def served_model_ids(info: SandboxInfo) -> list[str]:
+    """The model server's models (a direct GET /v1/models is refused: only the gateway reaches a model)."""
+    return [m["id"] for m in model_server_log(info, "/sandbox/models").json()["data"]]
+
+
 def model_requests(info: SandboxInfo) -> int:
     """How many requests the model server has received (its own counter, excluding /sandbox/*)."""
-    return int(requests.get(info.models_url + "/sandbox/requests", timeout=10).json()["total"])
+    return int(model_server_log(info, "/sandbox/requests").json()["total"])
 
 
 def chat_model(info: SandboxInfo) -> str:
-    models = requests.get(info.models_url + "/v1/models", timeout=10).json()["data"]
-    return next(m["id"] for m in models if "embed" not in m["id"])
+    return next(m for m in served_model_ids(info) if "embed" not in m)
 
 
 # -- raw HTTP/1.1 ------------------------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_second_run_succeeds_and_writes_nothing(second_run) -> None:
 
 
 def test_nbval_marked_outputs_are_stable_on_re_execution(second_run) -> None:
-    """nbval re-executes the first run's notebooks and compares the cells marked # NBVAL_CHECK_OUTPUT."""
+    """nbval re-executes the first run's notebooks and compares the cells tagged nbval-check-output."""
     assert second_run.previous is not None
     first = second_run.previous.out_dir / "notebooks"
     targets = [str(p) for p in sorted(first.glob("*.ipynb")) if "02" <= p.name[:2] <= "10"]

@@ -136,7 +136,8 @@ def test_plan_limits_and_prices_are_shown_where_a_plan_is_chosen_and_on_the_appl
         assert ("Free: no fees" in terms) == (not plan.pricing.prices and not plan.pricing.cost_per_month)
     standard = _plan_terms(new, "standard")
     # only the standard plan's own rules (porta's metric.pricing_rules span every plan): 0.5 and 1.5 per 1M
-    assert re.findall(r'class="maas-price">([^<]+)<', standard) == ["USD&nbsp;0.0005", "USD&nbsp;0.0015"]
+    prices = re.findall(r'<tr data-metric="(\w+)">.*?class="maas-price">([^<]+)<', standard)
+    assert sorted(prices) == [("completion_tokens_k", "USD&nbsp;0.0015"), ("prompt_tokens_k", "USD&nbsp;0.0005")]
     assert "per thousand" in standard
     assert "Premium (USD&nbsp;49.00 a month + usage), needs approval" in new
 

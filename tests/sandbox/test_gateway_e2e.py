@@ -23,6 +23,7 @@ import requests
 from maas_sandbox import control
 from maas_sandbox.control import SandboxInfo
 
+from harness import loopback as lb
 from harness.admin import Admin as HarnessAdmin
 from harness.sandbox import restart, running, start
 
@@ -195,8 +196,7 @@ def admin(sb: SandboxInfo) -> Admin:
 
 @pytest.fixture(scope="module")
 def chat_model(sb: SandboxInfo) -> str:
-    models = requests.get(sb.models_url + "/v1/models", timeout=10).json()["data"]
-    return next(m["id"] for m in models if "embed" not in m["id"])
+    return lb.chat_model(sb)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def chat_body(model: str, **extra: Any) -> dict[str, Any]:
 
 
 def last_upstream_request(sb: SandboxInfo) -> dict[str, Any]:
-    return requests.get(sb.models_url + "/sandbox/last-request", timeout=10).json()
+    return lb.last_model_request(sb)
 
 
 # -- routing, staging vs production ------------------------------------------------------------------

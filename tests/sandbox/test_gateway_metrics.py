@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from maas_sandbox.control import SandboxInfo
 
+from harness import loopback as lb
 from harness.admin import Admin
 from harness.sandbox import running
 
@@ -151,7 +152,7 @@ def make_product(info: SandboxInfo, upstream: str, llm_config: dict[str, Any] | 
 
 @pytest.fixture(scope="module")
 def models(sb: SandboxInfo) -> tuple[str, str]:
-    ids = [m["id"] for m in requests.get(sb.models_url + "/v1/models", timeout=10).json()["data"]]
+    ids = lb.served_model_ids(sb)
     return next(i for i in ids if "embed" not in i), next(i for i in ids if "embed" in i)
 
 

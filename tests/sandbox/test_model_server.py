@@ -53,9 +53,10 @@ class ModelServer:
             self.process.wait(timeout=10)
 
 
-def start_model_server(directory: Path, seed: int = 0) -> ModelServer:
+def start_model_server(directory: Path, seed: int = 0, state_dir: Path | None = None) -> ModelServer:
     port = free_port()
     log_file = directory / f"models-{port}.log"
+    locked = ["--state-dir", str(state_dir)] if state_dir else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -69,6 +70,7 @@ def start_model_server(directory: Path, seed: int = 0) -> ModelServer:
             str(seed),
             "--log-file",
             str(log_file),
+            *locked,
         ],
         cwd=directory,
         stdout=subprocess.DEVNULL,
@@ -571,8 +573,81 @@ def test_delay_header_streams_chunks_incrementally(server: ModelServer) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "x-sandbox-token-delay-ms"
 
 
-def test_request_counters_and_last_request(server: ModelServer) -> None:
-    assert requests.delete(server.url + "/sandbox/requests", timeout=10).json() == {"total": 0, "counts": {}}
+ADMIN = "admin-token-for-the-request-log"
+PRODUCT_SECRET = "Shared_secret_sent_from_proxy_to_API_backend_0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
+    """A model server run for a sandbox: its state dir holds the admin token and the accepted secret tokens."""
+    from maas_sandbox.models.access import write_access_file
+
+    state = tmp_path_factory.mktemp("state")
+    (state / "credentials.json").write_text(json.dumps({"admin_token": ADMIN}))
+    write_access_file(state, {PRODUCT_SECRET})
+    started = start_model_server(tmp_path_factory.mktemp("models"), seed=0, state_dir=state)
+    started.state_dir = state  # type: ignore[attr-defined]
+    yield started
+    started.stop()
+
+
+def _admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN}"}
+
+
+def _gateway(token: str = PRODUCT_SECRET) -> dict[str, str]:
+    return {"X-3scale-proxy-secret-token": token}
+
+
+def test_without_a_state_dir_the_request_log_is_not_served(server: ModelServer) -> None:
+    for method, path in (("GET", "/sandbox/last-request"), ("GET", "/sandbox/requests"),
+                         ("DELETE", "/sandbox/requests")):
+        assert requests.request(method, server.url + path, timeout=10).status_code == 404
+
+
+def test_locked_server_refuses_calls_without_a_products_secret_token(locked: ModelServer) -> None:
+    body = {"model": CHAT, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+    for headers in ({}, _gateway("Shared_secret_sent_from_proxy_to_API_backend_forged00000000"), _admin()):
+        refused = locked.post("/v1/chat/completions", body, headers=headers)
+        assert refused.status_code == 403, headers
+        assert refused.json()["error"]["code"] == "direct_access_refused"
+        assert "3scale gateway" in refused.json()["error"]["message"]
+    assert locked.get("/v1/models").status_code == 403
+    with pytest.raises(openai.PermissionDeniedError, match="gateway"):
+        locked.sdk().models.list()
+    assert locked.post("/v1/chat/completions", body, headers=_gateway()).status_code == 200
+    assert locked.get("/health").status_code == 200  # the kubelet's probe path stays open
+
+
+def test_a_product_deployed_later_is_accepted_at_once(locked: ModelServer) -> None:
+    """The gateway rewrites the access file before forwarding a new configuration's first request."""
+    from maas_sandbox.models.access import write_access_file
+
+    newer = "another_products_secret_token_" + "x" * 20
+    assert locked.get("/v1/models", headers=_gateway(newer)).status_code == 403
+    write_access_file(locked.state_dir, {PRODUCT_SECRET, newer})  # type: ignore[attr-defined]
+    assert locked.get("/v1/models", headers=_gateway(newer)).status_code == 200
+    write_access_file(locked.state_dir, {PRODUCT_SECRET})  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5  # a removed product's token is refused within RECHECK_S (0.25 s)
+    while locked.get("/v1/models", headers=_gateway(newer)).status_code != 403:
+        assert time.monotonic() < deadline, "a removed product's secret token is still accepted"
+        time.sleep(0.05)
+
+
+def test_request_log_needs_the_admin_token(locked: ModelServer) -> None:
+    for method, path in (("GET", "/sandbox/last-request"), ("GET", "/sandbox/requests"),
+                         ("DELETE", "/sandbox/requests"), ("GET", "/sandbox/models")):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, _gateway()):
+            assert requests.request(method, locked.url + path, headers=headers, timeout=10).status_code == 401
+    models = requests.get(locked.url + "/sandbox/models", headers=_admin(), timeout=10).json()
+    assert {m["id"] for m in models["data"]} == {CHAT, CODE, EMBED}
+
+
+def test_request_counters_and_last_request(locked: ModelServer) -> None:
+    server = locked
+    admin = _admin()
+    assert requests.delete(server.url + "/sandbox/requests", headers=admin, timeout=10).json() == {
+        "total": 0, "counts": {}}
     server.get("/health")
     server.get("/health")
     raw_body = b'{"model": "markov-chat-small", "prompt": "Hi", "max_tokens": 2}'
@@ -580,23 +655,25 @@ def test_request_counters_and_last_request(server: ModelServer) -> None:
         server.url + "/v1/completions?trace=1",
         data=raw_body,
         timeout=10,
-        headers={"Authorization": "Bearer secret-key", "Content-Type": "application/json"},
+        headers={"Authorization": "Bearer secret-key", "Content-Type": "application/json", **_gateway()},
     )
-    requests.put(server.url + "/v1/models", timeout=10)
-    counts = server.get("/sandbox/requests").json()
+    requests.put(server.url + "/v1/models", headers=_gateway(), timeout=10)
+    counts = server.get("/sandbox/requests", headers=admin).json()
     assert counts == {"total": 4, "counts": {"GET /health": 2, "POST /v1/completions": 1, "PUT /v1/models": 1}}
 
     requests.post(
         server.url + "/v1/completions?trace=1",
         data=raw_body,
         timeout=10,
-        headers={"Authorization": "Bearer secret-key", "Content-Type": "application/json"},
+        headers={"Authorization": "Bearer secret-key", "Content-Type": "application/json", **_gateway()},
     )
-    last = server.get("/sandbox/last-request").json()
+    last = server.get("/sandbox/last-request", headers=admin).json()
     assert (last["method"], last["path"], last["query_string"]) == ("POST", "/v1/completions", "trace=1")
     assert last["headers"]["authorization"] == "Bearer secret-key"
     assert last["body"] == raw_body.decode() and last["body_bytes"] == len(raw_body)
-    assert server.get("/sandbox/requests").json()["total"] == 5  # reading the log is not counted
+    assert server.get("/sandbox/requests", headers=admin).json()["total"] == 5  # reading the log is not counted
+    server.get("/v1/models")  # refused: not served, not recorded
+    assert server.get("/sandbox/requests", headers=admin).json()["total"] == 5
 
-    requests.delete(server.url + "/sandbox/requests", timeout=10)
-    assert server.get("/sandbox/last-request").status_code == 404
+    requests.delete(server.url + "/sandbox/requests", headers=admin, timeout=10)
+    assert server.get("/sandbox/last-request", headers=admin).status_code == 404

@@ -5,8 +5,11 @@ what the teardown then removes (destroy's own code plus the developer accounts o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from maas_helpers.journey import ROUTING_CLAIMS, verify_routing
 from maas_helpers.kit import Kit
 from maas_helpers.reconcile import SECTIONS
 from maas_helpers.results import Change
@@ -33,7 +36,7 @@ def test_the_notebook_steps_cover_every_reconcile_section_once_in_order() -> Non
         assert list(step.sections) == sorted(step.sections, key=list(SECTIONS).index), step
 
 
-def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo) -> None:
+def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo, capsys: pytest.CaptureFixture[str]) -> None:
     kit = Kit.configure(target="sandbox", state_dir=str(fresh_sandbox.state_dir), org_name="Steps Org")
     products = kit.catalogue.products
     backends = {p.backend.system_name: p.backend.private_endpoint for p in products}
@@ -93,6 +96,18 @@ def test_steps_plan_apply_list_then_teardown(fresh_sandbox: SandboxInfo) -> None
         sdk = journey.call_with_openai_sdk(stream=stream)
         assert (sdk.status == "ok").all() and (sdk.text.str.len() > 0).all(), sdk.to_string()
         assert (sdk.chunks > 1).any() if stream else (sdk.chunks == 1).all(), sdk.to_string()
+    # issue 29 item 5: notebook 10's routing checks run with two products; with one, the cross-product ones are
+    # rows without a status that say why, and the Verify helper prints "not checked" instead of passing silently
+    assert verify_routing(journey.check_routing()) == list(ROUTING_CLAIMS)
+    capsys.readouterr()
+    alone = replace(journey, apps=[a for a in journey.apps if a.kind == "chat"][:1])
+    routing = alone.check_routing()
+    skipped = routing[routing.status.isna()]
+    assert list(skipped.check) == ["key of another product", "another model's name"], routing.to_string()
+    assert skipped.body.str.contains("only one product").all()
+    assert verify_routing(routing) == ["chat answers POST", "no GET rule for chat"]
+    printed = capsys.readouterr().out
+    assert "not checked: another product's key was refused — only one product (" in printed, printed
 
     writes = kit.admin.writes
     preview = kit.teardown.plan()

@@ -81,6 +81,18 @@ def test_published_pages_render_with_real_endpoint_and_model(portal) -> None:
     assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text[:400]
 
 
+def test_favicon_is_served_like_porta_public_favicon(portal) -> None:
+    """Issue 29 item 11: the browser's /favicon.ico was a 404 (porta serves public/favicon.ico on every host)."""
+    import io
+
+    from PIL import Image
+
+    resp = requests.get(portal.portal_url + "/favicon.ico", timeout=10)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/x-icon"
+    icon = Image.open(io.BytesIO(resp.content))
+    assert icon.format == "ICO" and icon.size == (16, 16)
+
+
 def test_unpublished_content_is_not_served(portal, admin_http) -> None:
     created = admin_http.post(
         "/admin/api/cms/templates.json",

@@ -184,6 +184,8 @@ def test_foreign_backend_at_our_path_is_replaced(kit: Kit) -> None:
     stray = ts.backends.create({"name": "stray", "system_name": "stray-backend",
                                 "private_endpoint": "http://127.0.0.1:9"})
     product.backend_usages.create({"backend_api_id": stray["id"], "path": "/"})
+    # made by hand: the kit takes it only when told (ownership.py)
+    kit.catalogue = kit.catalogue.model_copy(update={"adopt": ["product:markov-chat-small"]})
     kit.apply("backends")
     result = kit.apply("products")
     replaced = [a for a in result.actions if a.kind == "backend usage" and a.change is Change.UPDATED]

@@ -221,6 +221,6 @@ def test_clients_cannot_set_the_model_servers_pacing_header(limited: SandboxInfo
     sandbox); through a gateway of a normal sandbox it is dropped like any hop-internal header."""
     requests.get(product.production + "/v1/models", timeout=10, headers={
         "Authorization": f"Bearer {product.apps[0].key}", "X-Sandbox-Token-Delay-Ms": "5000"}).raise_for_status()
-    last = requests.get(limited.models_url + "/sandbox/last-request", timeout=10).json()
+    last = lb.last_model_request(limited)
     names = {k.lower() for k, _ in last["raw_headers"]}
     assert "x-sandbox-token-delay-ms" not in names and "authorization" not in names

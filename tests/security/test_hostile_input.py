@@ -113,7 +113,7 @@ def test_client_sent_proxy_secret_token_is_replaced(secured: SandboxInfo, admin:
     resp = requests.get(product.production + "/v1/models", timeout=10, headers={
         "Authorization": f"Bearer {app.key}", "X-3scale-proxy-secret-token": forged})
     assert resp.status_code == 200
-    last = requests.get(secured.models_url + "/sandbox/last-request", timeout=10).json()
+    last = lb.last_model_request(secured)
     sent = [v for k, v in last["raw_headers"] if k.lower() == "x-3scale-proxy-secret-token"]
     proxy = admin.call("GET", f"/admin/api/services/{product.id}/proxy.json")["proxy"]
     assert sent == [proxy["secret_token"]]

@@ -15,12 +15,15 @@ def test_bar_advances_per_object_and_remembers_the_count() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(bar, actions))
     assert bar.count == 40 and bar.bar.value == 40
-    assert "40 objects" in bar.label.value
-    bar.done()
+    assert "40 objects checked" in bar.label.value
+    assert bar.bar.style.description_width == "initial" and bar.bar.description == "unit-test step"  # not cut
+    bar.done(summary="Plans: 3 unchanged — no changes")  # issue 29 item 11: the line says what the table says
     assert bar.bar.bar_style == "success" and bar.bar.max == 40
+    assert bar.label.value == "Plans: 3 unchanged — no changes"
     again = ObjectProgress("unit-test step")
     assert again.bar.max == 40 and again.bar.value == 0  # the previous run's length
     again(Action("product", "x <b>", Change.FAILED))
+    assert "1 object checked" in again.label.value
     again.done(failed=True)
     assert again.bar.bar_style == "danger" and "&lt;b&gt;" in again.label.value  # names are escaped
 

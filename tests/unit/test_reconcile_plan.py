@@ -27,7 +27,7 @@ def test_a_missing_backend_is_created_with_the_catalogue_values() -> None:
                                    {"system_name": "granite", "name": "granite",
                                     "description": product.backend.description,
                                     "private_endpoint": "http://granite.llm:8080"},
-                                   provides="backend:granite"),)
+                                   provides="backend:granite", owns="backend"),)
 
 
 def test_a_url_without_port_is_in_sync_with_what_porta_stores() -> None:

@@ -24,6 +24,7 @@ def _catalogue(*apps: Application) -> Catalogue:
     return Catalogue(products=products, applications=list(apps))
 
 
+ME = "maas-0000aaaa"
 DEV = {"id": 3, "org_name": "Developer", "monthly_billing_enabled": True}
 SERVICES = {"a": {"id": 10, "system_name": "a"}, "b": {"id": 11, "system_name": "b"}}
 APP_PLANS = {"a": {"standard": {"id": 20, "name": "Standard"}, "free": {"id": 21, "name": "Free"}}}
@@ -31,27 +32,35 @@ APP_PLANS = {"a": {"standard": {"id": 20, "name": "Standard"}, "free": {"id": 21
 
 def test_a_missing_application_is_created_on_its_plan() -> None:
     catalogue = _catalogue(Application(product="a", name="A app", description="mine"))
-    (action,), notes = plan_applications(catalogue, {"Developer": DEV}, SERVICES, APP_PLANS, {3: []}, LINKS)
+    (action,), notes = plan_applications(catalogue, {"Developer": DEV}, SERVICES, APP_PLANS, {3: []}, LINKS, ME)
     assert (action.kind, action.name, action.change, action.detail) == (
         "application", "Developer: A app", Change.CREATED, "plan standard")
+    # created with the kit's admin-only mark in the same request (maas_helpers/ownership.py)
     assert action.writes == (Write("POST", "/admin/api/accounts/{}/applications.json",
-                                   {"plan_id": 20, "name": "A app", "description": "mine"}, args=(3,),
-                                   provides="application:Developer:A app"),)
+                                   {"plan_id": 20, "name": "A app", "description": "mine", "maas_owner": ME},
+                                   args=(3,), provides="application:Developer:A app"),)
     assert notes == []
 
 
 def test_an_application_on_another_plan_is_moved_and_one_in_sync_is_left() -> None:
     catalogue = _catalogue(Application(product="a", name="A app"), Application(product="a", name="B app",
                                                                                plan="free"))
-    apps = {3: [{"id": 50, "name": "A app", "service_id": 10, "plan_id": 21, "plan_name": "Free"},
-                {"id": 51, "name": "B app", "service_id": 10, "plan_id": 21}]}
-    moved, same = plan_applications(catalogue, {"Developer": DEV}, SERVICES, APP_PLANS, apps, LINKS)[0]
+    apps = {3: [{"id": 50, "name": "A app", "service_id": 10, "plan_id": 21, "plan_name": "Free", "maas_owner": ME},
+                {"id": 51, "name": "B app", "service_id": 10, "plan_id": 21, "maas_owner": ME}]}
+    moved, same = plan_applications(catalogue, {"Developer": DEV}, SERVICES, APP_PLANS, apps, LINKS, ME)[0]
     assert (moved.change, moved.detail, moved.link) == (
         Change.UPDATED, "plan: Free → Standard", "https://admin.example/p/admin/applications/50")
     assert moved.changes == (FieldChange("plan_id", 21, 20),)
     assert moved.writes == (Write("PUT", "/admin/api/accounts/{}/applications/{}/change_plan.json",
                                   {"plan_id": 20}, args=(3, 50)),)
     assert (same.change, same.writes) == (Change.UNCHANGED, ())
+
+
+def test_an_application_of_that_name_without_the_mark_is_left_alone() -> None:
+    catalogue = _catalogue(Application(product="a", name="A app"))
+    apps = {3: [{"id": 50, "name": "A app", "service_id": 10, "plan_id": 21, "plan_name": "Free"}]}
+    (action,), _ = plan_applications(catalogue, {"Developer": DEV}, SERVICES, APP_PLANS, apps, LINKS, ME)
+    assert action.change is Change.SKIPPED and action.writes == () and "not the kit's" in action.detail
 
 
 def test_a_missing_account_is_skipped_with_a_note_and_missing_product_or_plan_is_only_listed() -> None:

@@ -185,6 +185,30 @@ def test_authentication_in_sync_update_and_missing() -> None:
     assert (missing.change, missing.writes, missing.link) == (Change.UPDATED, (), None)
 
 
+def test_secret_token_is_generated_once_0600_set_masked_and_then_unchanged(tmp_path) -> None:
+    r"""porta app/models/proxy.rb: `secret_token` matches APP_OR_USER_KEY (/\A[\w\d_-]+\Z/), at most 255
+    characters; its default is `Shared_secret_sent_from_proxy_to_API_backend_` + 64 random bits."""
+    import re
+
+    from maas_helpers.reconcile.products import proxy_secret_token
+
+    product = _product()
+    token = proxy_secret_token(tmp_path, product)
+    assert token == proxy_secret_token(tmp_path, product)  # kept, not regenerated
+    (path,) = tmp_path.glob("*.secret")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert re.fullmatch(r"[\w-]+", token) and 32 <= len(token) <= 255
+    default = {**PROXY, "secret_token": "Shared_secret_sent_from_proxy_to_API_backend_0123456789abcdef"}
+    action = plan_authentication(product, SID, default, LINKS, token)
+    assert action.change is Change.UPDATED
+    assert action.writes[0].body == {"secret_token": token}
+    shown = f"{action.detail} {action.changes!r} {action.writes!r}"
+    assert token not in shown and "****" + token[-4:] in action.detail
+    again = plan_authentication(product, SID, {**PROXY, "secret_token": token}, LINKS, token)
+    assert (again.change, again.writes) == (Change.UNCHANGED, ())
+    assert token not in again.detail
+
+
 def test_a_different_chain_is_replaced_whole_in_one_put() -> None:
     product = _product()
     chain = [p.model_dump() for p in product.policies]

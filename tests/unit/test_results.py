@@ -37,3 +37,11 @@ def test_fold_of_unchanged_rows_is_unchanged() -> None:
 def test_fold_without_such_rows_is_the_same_step() -> None:
     step = _step()
     assert step.fold("service plan", "nowhere") is step
+
+
+def test_plural_agrees_with_the_count() -> None:
+    """Issue 29 item 11: "1 objects", "1 writes"."""
+    from maas_helpers.results import plural
+
+    assert [plural(n, "write") for n in (0, 1, 2)] == ["0 writes", "1 write", "2 writes"]
+    assert plural(1, "API call") == "1 API call" and plural(3, "policy", "policies") == "3 policies"

@@ -25,7 +25,7 @@ MASTER_PREFIXES = ("/master/api/", "/sandbox/api/")
 WRITES = {"insert", "update", "delete", "delete_where", "kv_set", "executemany", "executescript"}
 # Not tenant data: sessions, the SSO's own key material, realm rows (sso/realms.py is the SSO's domain), the
 # seed's "seeded" flag; the backend's counters and the store itself.
-WRITERS_ALLOWED = {"portal/session.py", "sso/keys.py", "sso/state.py", "sso/realms.py",
+WRITERS_ALLOWED = {"portal/session.py", "admin_portal/auth.py", "sso/keys.py", "sso/state.py", "sso/realms.py",
                    "backend/engine.py", "store.py"}
 SEED_FLAG = ("admin/seed.py", "store.kv_set")  # the one flag saying the fresh tenant exists
 

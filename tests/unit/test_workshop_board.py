@@ -17,3 +17,16 @@ def test_request_axis_counts_in_whole_numbers() -> None:
     assert isinstance(locator, MaxNLocator)
     ticks = locator.tick_values(0, 3)
     assert len(ticks) > 2 and all(float(t).is_integer() for t in ticks), ticks  # without integer=True: 0.5 steps
+
+
+def test_board_names_the_time_zone_of_its_hours() -> None:
+    """Issue 29 item 11: `workshop watch` showed hours in the provider's zone without saying which."""
+    from rich.console import Console
+
+    from maas_helpers.workshop.board import rich_table
+
+    console = Console(width=200, record=True)
+    console.print(rich_table("room", [Row("room-01", 3, 120, "2026-11-10 12:00", "Europe/Berlin")]))
+    assert "last call (hour, Europe/Berlin)" in console.export_text()
+    console.print(rich_table("room", [Row("room-01", 0, 0, "")]))
+    assert "last call (hour, the provider time zone)" in console.export_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from maas_helpers.errors import ConfigError
-from maas_helpers.workshop import STATE, room_dir
+from maas_helpers.workshop import STATE, room_dir, up_room
 from maas_helpers.workshop.handout import loopback_urls
 
 
@@ -23,6 +23,22 @@ def test_room_dir_is_the_given_folder_else_one_per_prefix_else_the_only_room(tmp
     (tmp_path / "team" / STATE).write_text('{"prefix": "team"}')
     with pytest.raises(ConfigError, match="several rooms"):
         room_dir(None, None, base=tmp_path)
+
+
+def test_up_without_prefix_completes_the_one_room_else_draws_a_new_prefix_in_its_own_folder(tmp_path: Path) -> None:
+    """Issue 23's unguessable default prefix meets issue 29's one folder per room."""
+    where, prefix = up_room(None, None, base=tmp_path)
+    assert prefix.startswith("ws") and len(prefix) == 6 and where == tmp_path / prefix
+    assert up_room(None, "ai", base=tmp_path) == (tmp_path / "ai", "ai")
+    assert up_room(tmp_path / "mine", None, base=tmp_path) == (tmp_path / "mine", "")  # WorkshopSpec draws
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / STATE).write_text('{"prefix": "ws0a1b"}')
+    assert up_room(tmp_path / "mine", None, base=tmp_path) == (tmp_path / "mine", "ws0a1b")
+    assert up_room(None, None, base=tmp_path) == (tmp_path / "mine", "ws0a1b")
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / STATE).write_text('{"prefix": "team"}')
+    with pytest.raises(ConfigError, match="several rooms"):
+        up_room(None, None, base=tmp_path)
 
 
 def test_loopback_urls_are_the_ones_attendees_cannot_reach() -> None:

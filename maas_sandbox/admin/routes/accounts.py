@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin import domain_extra_fields as extra_fields
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -34,14 +35,14 @@ ACCOUNT_FIELDS = ("org_name", "monthly_billing_enabled", "monthly_charging_enabl
 
 
 def account_view(sandbox: Sandbox, account: Obj) -> Obj:
-    view = public(account)
+    view = {**public(account), **extra_fields.extra_view(sandbox, "Account", account)}
     base = f"{sandbox.admin_url}{API}/accounts/{account['id']}"
     view["links"] = [link("self", base), link("users", f"{base}/users")]
     return view
 
 
 def user_view(sandbox: Sandbox, user: Obj) -> Obj:
-    view = public(user)
+    view = {**public(user), **extra_fields.extra_view(sandbox, "User", user)}
     base = f"{sandbox.admin_url}{API}/accounts/{user['account_id']}"
     view["links"] = [link("self", f"{base}/users/{user['id']}"), link("account", base)]
     return view
@@ -91,6 +92,9 @@ async def signup(request: Request) -> Response:
         service_plan_ids=_ids(params.get("service_plan_id")),
         application_plan_ids=_ids(params.get("application_plan_id")),
         minimal=True,  # porta signups_controller.rb: Signup Express is signup_type :minimal
+        # the same flat params feed the account's and the user's extra fields (signup/signup_params.rb)
+        account_extra=extra_fields.assign(sandbox, "Account", None, params, by_buyer=False),
+        user_extra=extra_fields.assign(sandbox, "User", None, params, by_buyer=False),
     )
     return single("account", account_view(sandbox, account), status=201)
 
@@ -131,7 +135,10 @@ async def read_account(request: Request, account_id: str) -> Response:
 async def update_account(request: Request, account_id: str) -> Response:
     sandbox = sandbox_of(request)
     params = await read_params(request)
-    account = accounts.update_account(sandbox, account_of(sandbox, account_id), wrapped(params, "account"))
+    attrs = wrapped(params, "account")
+    account = accounts.update_account(sandbox, account_of(sandbox, account_id), attrs)
+    extra = extra_fields.assign(sandbox, "Account", account.get(extra_fields.STORED), attrs, by_buyer=False)
+    account = extra_fields.store(sandbox, "account", account, extra)  # accounts_controller.rb update
     return single("account", account_view(sandbox, account))
 
 

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from maas_sandbox.admin import domain_accounts as accounts
+from maas_sandbox.admin import domain_extra_fields as extra_fields
 from maas_sandbox.admin.conventions import (
     NotFound,
     Unprocessable,
@@ -41,7 +42,7 @@ def application_view(sandbox: Sandbox, app: Obj) -> Obj:
     service = store.get("service", app["service_id"]) or {}
     plan = store.get("plan", app["plan_id"]) or {}
     account = store.get("account", app["account_id"]) or {}
-    view = public(app)
+    view = {**public(app), **extra_fields.extra_view(sandbox, "Cinstance", app)}
     view.update(
         {
             "end_user_required": False,
@@ -125,6 +126,7 @@ async def create_application(request: Request, account_id: str) -> Response:
         params.get("name") or "",
         params.get("description") or "",
         params.get("user_key") or None,
+        extra=extra_fields.assign(sandbox, "Cinstance", None, params, by_buyer=False),  # buyers_applications_controller
     )
     return _show(sandbox, app, status=201)
 
@@ -140,7 +142,10 @@ async def update_application(request: Request, account_id: str, app_id: str) -> 
     sandbox = sandbox_of(request)
     params = await read_params(request)
     app = _app(sandbox, account_of(sandbox, account_id), app_id)
-    return _show(sandbox, accounts.update_application(sandbox, app, params))
+    app = accounts.update_application(sandbox, app, params)
+    extra = extra_fields.assign(sandbox, "Cinstance", app.get(extra_fields.STORED), params, by_buyer=False)
+    app = extra_fields.store(sandbox, "application", app, extra)
+    return _show(sandbox, app)
 
 
 @router.delete(API + "/accounts/{account_id}/applications/{app_id}.json")

@@ -87,6 +87,8 @@ def _values(sandbox: Sandbox, attrs: Obj, current: Obj | None) -> Obj:
         errors["name"] = ["has already been taken"]
     if not str(merged.get("label") or "").strip():
         errors["label"] = ["can't be blank"]
+    if merged.get("required") and (merged.get("hidden") or merged.get("read_only")):
+        errors["required"] = ["Fields cannot be required AND hidden/read_only"]  # fields_definition.rb
     if errors:
         raise Unprocessable(errors)
     return out

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from maas_sandbox.admin import column_bounds
 from maas_sandbox.admin import domain_accounts as accounts
 from maas_sandbox.admin.conventions import (
     NotFound,
@@ -369,7 +370,17 @@ def _pricing_attrs(attrs: Obj) -> Obj:
             out[field] = int(parse_number(raw, int))
         except (TypeError, ValueError):
             errors[field] = ["is not a number"]
+        else:  # porta db/schema.rb: min and max are bigint columns
+            try:
+                column_bounds.integer_in_column(field, out[field], column_bounds.BIGINT_MAX)
+            except Unprocessable as exc:
+                errors.update(exc.body["errors"])
     raw_cost = attrs.get("cost_per_unit")
+    if raw_cost not in (None, "") and "cost_per_unit" not in errors:
+        try:  # porta db/schema.rb: cost_per_unit decimal(20,4), so at most 16 digits before the point
+            column_bounds.decimal_20_4("cost_per_unit", raw_cost)
+        except Unprocessable as exc:
+            errors.update(exc.body["errors"])
     try:
         parse_number(raw_cost) if raw_cost not in (None, "") else None  # numericality, as Ruby's Float() reads it
         cost = Decimal(str(raw_cost).strip()) if raw_cost not in (None, "") else Decimal(0)
