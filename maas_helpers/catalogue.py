@@ -185,13 +185,67 @@ class Policy(_Model):
     enabled: bool = True
 
 
+# Where a developer sees keys, plans and limits on the developer portal (porta's buyer routes).
+APPLICATIONS_PAGE = "/admin/applications"
+DOCS_PAGE = "/docs"
+
+
+def openai_error(message: str, kind: str, code: str) -> str:
+    """An error body in OpenAI's shape, so the OpenAI SDK's exception text carries `message`."""
+    return ('{"error":{"message":"' + message + '","type":"' + kind + '","param":null,"code":"' + code + '"}}')
+
+
+JSON = "application/json"
+# porta app/models/proxy.rb (3scale-2.16-stable) HTTP_HEADER and `length: { maximum: 255 }`: an error body or
+# content type may only use these characters (no ' ! * < > $ | or newline) and at most 255 of them.
+PROXY_TEXT = re.compile(r'[{}\[\]\d,.;@#~%&()?\w_"= /\\:+-]{1,255}', re.ASCII)
+
+
 class Authentication(_Model):
-    """API key in the `Authorization` header: HTTP Basic (key as user) or `Bearer <key>` both work in APIcast."""
+    """API key in the `Authorization` header: HTTP Basic (key as user) or `Bearer <key>` both work in APIcast.
+
+    The error answers are the product's own proxy settings (3scale lets each product set body, status and
+    content type), in OpenAI's JSON shape. APIcast prints `error_limits_exceeded` as is, one text per product,
+    so a hits 429 cannot name the plan's limit: it says where the limits are shown (the llm-metrics token
+    quota, our own code, names the limit and period itself)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     credentials_location: Literal["headers", "query", "authorization"] = "authorization"
     auth_user_key: str = "Authorization"
     # 3scale answers a missing key with 403 by default; OpenAI clients (and HTTP) expect 401 for "no credentials".
-    error_status_auth_missing: int = Field(default=401, ge=400, le=599)
+    error_status_auth_missing: int = Field(default=401, ge=200, le=599)
+    error_auth_missing: str = openai_error(
+        "No API key provided. Send it as Authorization: Bearer YOUR_KEY (your keys are on the developer portal "
+        f"page {APPLICATIONS_PAGE})", "invalid_request_error", "missing_api_key")
+    error_headers_auth_missing: str = JSON
+    error_status_auth_failed: int = Field(default=403, ge=200, le=599)
+    error_auth_failed: str = openai_error(
+        "Incorrect API key, or its application may not use this call. Check your key on the developer portal "
+        f"page {APPLICATIONS_PAGE}", "invalid_request_error", "invalid_api_key")
+    error_headers_auth_failed: str = JSON
+    error_status_no_match: int = Field(default=404, ge=200, le=599)
+    error_no_match: str = openai_error(
+        f"Unknown path or method for this endpoint. The API reference is on the developer portal page {DOCS_PAGE}",
+        "invalid_request_error", "unknown_url")
+    error_headers_no_match: str = JSON
+    error_status_limits_exceeded: int = Field(default=429, ge=200, le=599)
+    error_limits_exceeded: str = openai_error(
+        "Rate limit of your plan reached, retry after Retry-After seconds. The limits of each plan are shown "
+        f"on the developer portal page {APPLICATIONS_PAGE}",
+        "requests", "rate_limit_exceeded")
+    error_headers_limits_exceeded: str = JSON
+
+    @field_validator("error_auth_missing", "error_headers_auth_missing", "error_auth_failed",
+                     "error_headers_auth_failed", "error_no_match", "error_headers_no_match",
+                     "error_limits_exceeded", "error_headers_limits_exceeded")
+    @classmethod
+    def _porta_accepts(cls, value: str) -> str:
+        if not PROXY_TEXT.fullmatch(value):
+            raise ValueError("3scale accepts 1 to 255 characters of letters, digits, space and "
+                             '{}[],.;@#~%&()?_"=/\\:+- only (no quote, !, *, <, > or newline); got '
+                             f"{len(value)} characters")
+        return value
 
 
 class ActiveDoc(_Model):

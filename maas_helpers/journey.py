@@ -74,6 +74,18 @@ class AppKey:
         return mask(self.key)
 
 
+def error_message(resp: requests.Response) -> str:
+    """What a client shows for a refusal: `error.message` of an OpenAI-shaped JSON body (the catalogue's gateway
+    errors, the token quota), else the body's text."""
+    try:
+        error = resp.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return resp.text.strip()[:200]
+
+
 @dataclass
 class Journey:
     kit: Kit = field(repr=False)
@@ -224,13 +236,13 @@ class Journey:
                 print(f"not checked: {check} — {skipped}")
                 continue
             resp = call()
-            if resp.headers.get("content-type", "").startswith("application/json"):
+            if resp.ok and resp.headers.get("content-type", "").startswith("application/json"):
                 data = resp.json()
                 text = f"[{data['model']}] {answer_text(data)}" if "model" in data else answer_text(data)
             else:
-                text = resp.text.strip()
+                text = error_message(resp)  # the OpenAI-shaped body's error.message
             rows.append({"check": check, "gateway": gateway, "request": request, "status": resp.status_code,
-                         "body": text[:60]})
+                         "body": text[:100]})
         return pd.DataFrame(rows, columns=["check", "gateway", "request", "status", "body"])
 
     def _routing_calls(self, chat: AppKey | None, other: AppKey | None) -> list[tuple[str, str, Any]]:
@@ -279,7 +291,7 @@ class Journey:
     def _refusal(case: str, request: str, expected: int, call: Any) -> dict[str, Any]:
         resp = call()
         return {"case": case, "request": request, "expected": expected, "status": resp.status_code,
-                "body": resp.text.strip()[:60]}
+                "message": error_message(resp)}
 
     def _exhaust_rate_limit(self, app: AppKey, expected: int) -> dict[str, Any]:
         """GET /v1/models until the plan's per-minute hit limit answers (bounded by that limit + 2)."""
@@ -301,7 +313,7 @@ class Journey:
         assert resp is not None
         return {"case": "rate limit", "request": f"GET /v1/models × {calls} on the {app.plan} plan "
                 f"({per_minute}/minute)", "expected": expected, "status": resp.status_code,
-                "body": resp.text.strip()[:60]}
+                "message": error_message(resp)}
 
     def _hits_per_minute(self, app: AppKey) -> int:
         product = next(p for p in self.kit.catalogue.products if p.system_name == app.product)
@@ -342,6 +354,7 @@ def verify_routing(routing: pd.DataFrame) -> list[str]:
             continue
         assert int(row.status.iloc[0]) == expected, routing.to_string()
         if check == "no GET rule for chat":
-            assert "No Mapping Rule matched" in str(row.body.iloc[0]), routing.to_string()
+            # the gateway's no-match answer (the catalogue's default error_no_match), not the model server's 404
+            assert "Unknown path or method" in str(row.body.iloc[0]), routing.to_string()
         ran.append(check)
     return ran

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ApiManagerStep,
         JourneyStep,
         OperatorStep,
+        PlansStep,
         PortalStep,
         ProductsStep,
         SsoStep,
@@ -156,7 +157,7 @@ class Kit:
         return self._step("policies")
 
     @property
-    def plans(self) -> Step:  # notebook 6
+    def plans(self) -> PlansStep:  # notebook 6
         return self._step("plans")
 
     @property

@@ -104,6 +104,41 @@ def list_plan_limits(kit: Kit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["product", "plan", "published", "metric", "period", "value"])
 
 
+def _per_million(rules: list[Any]) -> str:
+    """A token metric's price per 1M tokens from 3scale's rules on its `_k` metric (per thousand tokens)."""
+    if not rules:
+        return "–"
+    prices = [f"{float(r.cost_per_unit) * 1000:g}" for r in sorted(rules, key=lambda r: r.min)]
+    if len(prices) == 1:
+        return prices[0]
+    return " / ".join(f"{p} from {r.min}k" for p, r in zip(prices, sorted(rules, key=lambda r: r.min), strict=True))
+
+
+def plan_terms(kit: Kit, limits: pd.DataFrame) -> pd.DataFrame:
+    """One row per product and plan: its limits as columns (metric, period) and its prices as 3scale holds them
+    (monthly fee; prompt and completion tokens per 1M, from the pricing rules per thousand tokens)."""
+    from maas_helpers import billing
+
+    table = limits.pivot_table(index=["product", "plan"], columns=["metric", "period"], values="value",
+                               aggfunc="first")
+    prices: dict[tuple[str, str], dict[tuple[str, str], Any]] = {}
+    for product, service in our_products(kit):
+        plans = _unwrap(admin_get(kit, f"/admin/api/services/{service['id']}/application_plans.json")["plans"],
+                        "application_plan")
+        system_names = {p["id"]: p["system_name"] for p in plans}
+        for plan_id, plan in billing.plan_prices(kit.admin, service["id"]).items():
+            prices[(product.system_name, system_names.get(plan_id, plan.name))] = {
+                ("price", "per month"): float(plan.cost_per_month),
+                ("price", "prompt per 1M tokens"): _per_million(
+                    [r for r in plan.rules if r.metric == "prompt_tokens_k"]),
+                ("price", "completion per 1M tokens"): _per_million(
+                    [r for r in plan.rules if r.metric == "completion_tokens_k"]),
+            }
+    for column in (("price", "per month"), ("price", "prompt per 1M tokens"), ("price", "completion per 1M tokens")):
+        table[column] = [prices.get(key, {}).get(column, "–") for key in table.index]
+    return table
+
+
 def list_active_docs(kit: Kit) -> pd.DataFrame:
     """Our products' ActiveDocs with the spec's first server and the product's production endpoint."""
     ours = {service["id"]: service for _, service in our_products(kit)}

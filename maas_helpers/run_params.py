@@ -160,7 +160,8 @@ def _workshop_problems(typed: Mapping[str, Any], declared: Mapping[str, Declared
         return []
     from maas_helpers.workshop.spec import WorkshopSpec
 
-    values = {k: typed.get(k, declared[k].default) for k in _WORKSHOP_KEYS if k in declared}
+    # a None default (notebook 12's `prefix = None`) lets the spec choose, as the notebook does
+    values = {k: v for k in _WORKSHOP_KEYS if k in declared and (v := typed.get(k, declared[k].default)) is not None}
     try:
         WorkshopSpec(**values)
     except ConfigError as exc:

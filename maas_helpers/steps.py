@@ -75,6 +75,12 @@ class Step:
         return f"<{type(self).__name__} {self.title}: {', '.join(self.sections)}>"
 
 
+class PlansStep(Step):
+    def terms(self, limits: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per product and plan: limits as columns and the plan's prices (notebook 6's table)."""
+        return listings.plan_terms(self.kit, self.list() if limits is None else limits)
+
+
 class ProductsStep(Step):
     def links(self) -> links.AdminLinks:  # type: ignore[override]
         """Each product's pages in the admin portal (overview, metrics, rules, configuration, plans, traffic)."""
@@ -192,10 +198,23 @@ class UsageStep:
         return usage.list_prices(self.kit)
 
     def cost(self, month: str | None = None) -> pd.DataFrame:
-        """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills."""
+        """Usage × pricing per account, application, metric and day of `month` (YYYY-MM), as 3scale bills,
+        for the catalogue's products (the products the usage tables show)."""
         from maas_helpers import billing
+        from maas_helpers.listings import our_products
 
-        return billing.cost_frame(self.kit.admin, month)
+        services = {service["id"]: service for _product, service in our_products(self.kit)}
+        return billing.cost_frame(self.kit.admin, month, services=services)
+
+    def send_priced_traffic(self, tokens: int = 2000) -> pd.DataFrame:
+        """Chat calls on a priced plan until `tokens` completion tokens are spent (bounded): a cost to read."""
+        return usage.send_priced_traffic(self.kit, tokens)
+
+    def cost_by_product(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """`billing.cost_summary` per product, one row for every catalogue product that exists."""
+        from maas_helpers.listings import our_products
+
+        return usage.cost_by_product(summary, [p.system_name for p, _s in our_products(self.kit)])
 
     def invoices(self, month: str | None = None) -> pd.DataFrame:
         """The invoices' line items of `month` from the Billing API."""
@@ -204,7 +223,8 @@ class UsageStep:
         return billing.invoices_frame(self.kit.admin, month)
 
     def __repr__(self) -> str:
-        return "<UsageStep: summary(), prices(), cost(month), invoices(month)>"
+        return ("<UsageStep: summary(), prices(), send_priced_traffic(tokens), cost(month), cost_by_product(summary), "
+                "invoices(month)>")
 
 
 class TeardownStep:
@@ -260,8 +280,8 @@ STEPS: dict[str, Callable[[Kit], Any]] = {
                                                            "sample_data", "prune"), listings.list_mapping_rules),
     "policies": lambda kit: Step(kit, "policies and promotion", ("policies", "promote"),
                                  listings.list_proxy_versions),
-    "plans": lambda kit: Step(kit, "application plans", ("plans", "subscriptions_and_apps"),
-                              listings.list_plan_limits),
+    "plans": lambda kit: PlansStep(kit, "application plans", ("plans", "subscriptions_and_apps"),
+                                   listings.list_plan_limits),
     "active_docs": lambda kit: Step(kit, "ActiveDocs", ("active_docs",), listings.list_active_docs),
     "portal": lambda kit: PortalStep(kit, "developer portal", ("portal",), listings.list_portal_served),
     "sso": lambda kit: SsoStep(kit, "SSO", ("sso",)),

@@ -96,3 +96,55 @@ def list_prices(kit: Kit) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+# --- notebook 11: enough traffic on a priced plan to cost something ---------------------------------------------------
+PRICED_CALL_MAX_TOKENS = 500  # completion tokens asked per call: a few calls pass a thousand
+PRICED_CALLS_MAX = 40  # bound, whatever the model answers
+
+
+def send_priced_traffic(kit: Kit, tokens: int = 2000) -> pd.DataFrame:
+    """Chat calls with the admin-created application of the first chat product on a priced plan, until
+    `tokens` completion tokens are spent (at most PRICED_CALLS_MAX calls). 3scale bills tokens per thousand
+    (`*_tokens_k`, the remainder carried per application), so a run needs at least a thousand to cost anything.
+    One row per product: plan, calls, prompt and completion tokens."""
+    import requests
+
+    columns = ["product", "plan", "calls", "prompt_tokens", "completion_tokens"]
+    if tokens <= 0:
+        return pd.DataFrame(columns=columns)
+    apps = {a.product: a for a in kit.catalogue.applications}
+    keys = kit.application_keys()
+    links = kit.links()
+    for product in kit.catalogue.products:
+        app = apps.get(product.system_name)
+        if product.kind != "chat" or app is None or product.system_name not in keys:
+            continue
+        pricing = product.plan(app.plan).pricing
+        if not any(p.metric == "completion_tokens" for p in pricing.prices):
+            continue
+        url = links[f"{product.system_name} (production)"].rstrip("/") + "/v1/chat/completions"
+        headers = {"Authorization": f"Bearer {keys[product.system_name]}"}
+        body: dict[str, Any] = {"model": product.model, "max_tokens": PRICED_CALL_MAX_TOKENS,
+                "messages": [{"role": "user", "content": "Tell a long story about an API gateway."}]}
+        calls, prompt, completion = 0, 0, 0
+        while completion < tokens and calls < PRICED_CALLS_MAX:
+            resp = requests.post(url, json=body, headers=headers, timeout=60, verify=kit.settings.tls_verify)
+            calls += 1
+            resp.raise_for_status()
+            used = resp.json().get("usage") or {}
+            prompt += int(used.get("prompt_tokens") or 0)
+            completion += int(used.get("completion_tokens") or 0)
+        return pd.DataFrame([{"product": product.system_name, "plan": app.plan, "calls": calls,
+                              "prompt_tokens": prompt, "completion_tokens": completion}], columns=columns)
+    return pd.DataFrame(columns=columns)
+
+
+def cost_by_product(summary: pd.DataFrame, products: list[str]) -> pd.DataFrame:
+    """Usage cost, monthly fees and total per product, one row for every product (0 where nothing is priced or
+    used), so the cost table lists the same products as the usage tables."""
+    columns = ["usage_cost", "monthly_fee", "total"]
+    sums = summary.groupby("product")[columns].sum() if not summary.empty else pd.DataFrame(columns=columns)
+    out = sums.reindex(products, fill_value=0).astype(float).round(4)
+    out.index.name = "product"
+    return out

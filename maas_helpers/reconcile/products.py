@@ -326,11 +326,12 @@ def proxy_secret_token(state_dir: Path, product: Product) -> str:
 
 def plan_authentication(product: Product, service_id: Any, proxy: Mapping[str, Any] | None,
                         links: Links, secret_token: str | None = None) -> Action:
-    """The proxy's authentication settings (where the key is read, what a missing key answers) and, when given,
-    the secret token the gateway sends upstream (shown masked)."""
+    """The proxy's authentication settings (where the key is read), its error answers (body, status and content
+    type of a missing or wrong key, an unmapped path, an exceeded limit) and, when given, the secret token the
+    gateway sends upstream (shown masked), all in one PUT."""
     name = f"{product.system_name}: authentication"
     detail = (f"API key in the Authorization header (HTTP Basic or Bearer); "
-              f"missing key → {product.authentication.error_status_auth_missing}")
+              f"missing key → {product.authentication.error_status_auth_missing}; errors as OpenAI-shaped JSON")
     if secret_token:
         detail += f"; upstream secret token {mask(secret_token)}"
     if service_id is None or proxy is None:

@@ -8,6 +8,7 @@ in the state directory; it is never printed (field changes show it masked).
 from __future__ import annotations
 
 import copy
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,12 @@ def client_secret(state_dir: Path, sso: Sso, what: str = "client") -> str:
 
 
 def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: str,
-                         redirect_uris: list[str] | None = None, registration_allowed: bool = False) -> dict[str, Any]:
-    """The realm from `manifests/sso/realm.yaml` (placeholders filled) with the kit's client values and
-    Keycloak's `registrationAllowed` (the "Register" link on the login page)."""
+                         redirect_uris: list[str] | None = None, registration_allowed: bool = False,
+                         org_name: str | None = None) -> dict[str, Any]:
+    """The realm from `manifests/sso/realm.yaml` (placeholders filled) with the kit's client values,
+    Keycloak's `registrationAllowed` (the "Register" link on the login page) and, given the organisation's
+    name, the realm's `displayName` (page titles) and `displayNameHtml` (the login pages' header), so the
+    sign-in, registration and password pages name the organisation the notebooks configured."""
     source = resolve_path(sso.realm_file)
     realm: dict[str, Any] = {}
     if source.exists():
@@ -45,6 +49,9 @@ def realm_representation(sso: Sso, secret: str, portal_url: str, demo_password: 
         realm = copy.deepcopy(loaded.get("spec", {}).get("realm", loaded) if isinstance(loaded, dict) else {})
     realm.setdefault("enabled", True)
     realm["realm"] = sso.realm
+    if org_name:
+        realm["displayName"] = org_name
+        realm["displayNameHtml"] = html.escape(org_name)  # Keycloak renders it as HTML (sanitised)
     realm["registrationAllowed"] = bool(registration_allowed)
     clients = realm.setdefault("clients", [])
     client = next((c for c in clients if c.get("clientId") == sso.client_id), None)
@@ -191,7 +198,8 @@ def apply_sso(ctx: Context) -> StepResult:
     portal_url = callback.split("/auth/", 1)[0]
     demo = client_secret(ctx.state_dir, sso, "demo-user")
     allowed = bool(getattr(ctx.platform, "sso_registration_allowed", False))
-    realm = realm_representation(sso, secret, portal_url, demo, redirect_uris, registration_allowed=allowed)
+    realm = realm_representation(sso, secret, portal_url, demo, redirect_uris, registration_allowed=allowed,
+                                 org_name=ctx.catalogue.organisation.org_name)
     users = [str(u.get("username", "")) for u in realm.get("users") or []]
     observe = getattr(ctx.platform, "sso_realm", None)
     observed = observe(sso.realm, users) if observe is not None else None

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from maas_helpers.errors import MaasError
-from maas_helpers.workshop import DEFAULT_DIR, MAX_ATTENDEES, Workshop, WorkshopSpec
+from maas_helpers.workshop import MAX_ATTENDEES, Workshop, WorkshopSpec, room_dir, up_room
 from maas_helpers.workshop import board as board_mod  # lazy (see maas_helpers/workshop/__init__.py)
 
 workshop_app = typer.Typer(help="Trainers: a whole workshop room (attendees, keys, handout, live board).",
@@ -20,14 +20,17 @@ console = Console()
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="MAAS_CONFIG", help="Saved settings YAML.")]
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="MAAS_STATE_DIR", help="Sandbox state dir.")]
-OutOpt = Annotated[Path, typer.Option("--out-dir", help="Where the handout and workshop state go.")]
-PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Workshop prefix (default: the last `up` here).")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out-dir", help="Where the room's handout and state go (default build/workshop/<prefix>: one folder per room).")]
+PrefixOpt = Annotated[str | None, typer.Option(
+    "--prefix", help="Workshop prefix (default: the one room under build/workshop, or --out-dir's).")]
 
 
-def _room(config: Path | None, state_dir: Path | None, out_dir: Path) -> Workshop:
+def _room(config: Path | None, state_dir: Path | None, out_dir: Path | None, prefix: str | None = None) -> Workshop:
     from maas_helpers.cli import _kit  # the same settings resolution as `maas apply`
 
-    return Workshop(_kit(None, config, state_dir), out_dir)
+    where = room_dir(out_dir, prefix)  # before the kit: a missing room is one line, nothing contacted
+    return Workshop(_kit(None, config, state_dir), where)
 
 
 def _show(result: object, code_on_failure: bool = True) -> None:
@@ -51,15 +54,15 @@ def up(
         help="Username prefix: attendees are <prefix>-001 … (default: `ws` + 4 random hex digits)")] = None,
     plan: Annotated[str, typer.Option(help="Application plan (system name) of every model.")] = "standard",
     models: Annotated[list[str] | None, typer.Option("--models", "-m", help="Models (default: all).")] = None,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """Create (or complete) the room: accounts, SSO users, one application per model; write the handout."""
     try:
         names = tuple(m.strip() for item in models or [] for m in item.split(",") if m.strip())
-        room = _room(config, state_dir, out_dir)
-        # no --prefix: the room `up` made here before, else a new unguessable one
-        spec = WorkshopSpec(attendees=attendees, prefix=prefix or room.saved_prefix(), plan=plan, models=names)
-        _show(room.up(spec))
+        # no --prefix: the room made before (its folder), else a new unguessable prefix in a folder of its own
+        where, chosen = up_room(out_dir, prefix)
+        spec = WorkshopSpec(attendees=attendees, prefix=chosen, plan=plan, models=names)
+        _show(_room(config, state_dir, where).up(spec))
     except MaasError as exc:
         _fail(exc)
 
@@ -68,13 +71,13 @@ def up(
 def watch(
     prefix: PrefixOpt = None, once: Annotated[bool, typer.Option("--once", help="Print the board once (CI).")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 5.0,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """The live board: requests, tokens and last call per attendee (Ctrl-C to stop)."""
     from rich.live import Live
 
     try:
-        room = _room(config, state_dir, out_dir)
+        room = _room(config, state_dir, out_dir, prefix)
         chosen = room.prefix(prefix)
         if once:
             console.print(board_mod.rich_table(chosen, room.board(chosen)))
@@ -93,11 +96,12 @@ def watch(
 def reset(
     prefix: PrefixOpt = None,
     usage: Annotated[bool, typer.Option("--usage", help="Count the board from now instead of new keys.")] = False,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
-    """Between sessions: a new key for every attendee (old key: 403 from its 2nd call), or --usage: board from now."""
+    """Between sessions: new keys and new temporary passwords for every attendee, their SSO sessions ended and the
+    handout rewritten (an old key: 403 from its 2nd call); or --usage: the board counts from now."""
     try:
-        _show(_room(config, state_dir, out_dir).reset(prefix, usage=usage))
+        _show(_room(config, state_dir, out_dir, prefix).reset(prefix, usage=usage))
     except MaasError as exc:
         _fail(exc)
 
@@ -106,11 +110,11 @@ def reset(
 def down(
     prefix: PrefixOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = DEFAULT_DIR,
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, out_dir: OutOpt = None,
 ) -> None:
     """Remove the attendees' applications, accounts and SSO users (only those this workshop created)."""
     try:
-        room = _room(config, state_dir, out_dir)
+        room = _room(config, state_dir, out_dir, prefix)
         chosen = room.prefix(prefix)
         if not yes:
             typer.confirm(f"Delete every account, application and SSO user of workshop {chosen!r}?", abort=True)

@@ -233,6 +233,22 @@ def plan_reset_keys(client: AdminClient, seen: Observed) -> list[Step]:
     return steps
 
 
+def plan_reset_passwords(sso: SsoUsers, seen: Observed, passwords: dict[str, str]) -> list[Step]:
+    """Between sessions: every attendee's SSO user gets a new temporary password (the next sign-in must set a
+    new one) and its SSO sessions are ended, so a password set in the last session stops working; `passwords`
+    gains the new ones for the handout."""
+    steps = []
+    for username, user in sorted(seen.sso.items()):
+        passwords[username] = new_password()
+
+        def run(user_id: str = str(user["id"]), password: str = passwords[username]) -> None:
+            sso.reset_password(user_id, password, temporary=True)
+            sso.logout(user_id)
+        steps.append(Step("SSO user", username, Change.UPDATED, run, "new temporary password, sessions ended",
+                          group=username))
+    return steps
+
+
 def plan_down(client: AdminClient, sso: SsoUsers, seen: Observed) -> list[Step]:
     steps: list[Step] = []
     for username in sorted(set(seen.accounts) | set(seen.sso)):

@@ -102,5 +102,9 @@ class SsoUsers:
         self._send("PUT", f"/{user_id}/reset-password", json={"type": "password", "value": password,
                                                              "temporary": temporary})
 
+    def logout(self, user_id: str) -> None:
+        """Keycloak's `POST …/users/{id}/logout`: ends every session of the user (UserResource.logout)."""
+        self._send("POST", f"/{user_id}/logout", ok=(204,))
+
     def delete(self, user_id: str) -> None:
         self._send("DELETE", f"/{user_id}", ok=(204, 404))

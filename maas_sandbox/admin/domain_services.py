@@ -106,6 +106,16 @@ PROXY_PERMITTED = (
     "error_limits_exceeded", "error_status_limits_exceeded", "error_headers_limits_exceeded",
 )
 CREDENTIALS_LOCATIONS = ("headers", "query", "authorization")
+# porta app/models/proxy.rb (3scale-2.16-stable): the error bodies and their content types must match
+# HTTP_HEADER (Ruby `\w`/`\d` are ASCII; `\Z` also accepts one final newline) and be at most 255 characters;
+# so no `'`, `!`, `*`, `<`, `>`, `$`, `|`, non-ASCII or inner newline. Statuses: 200 <= status < 600.
+ERROR_TEXTS = (
+    "error_auth_failed", "error_auth_missing", "error_no_match", "error_limits_exceeded",
+    "error_headers_auth_failed", "error_headers_auth_missing", "error_headers_no_match",
+    "error_headers_limits_exceeded",
+)
+HTTP_HEADER = re.compile(r'[{}\[\]\d,.;@#~%&()?\w_"= /\\:+-]+\n?', re.ASCII)
+PROXY_TEXT_MAX = 255
 _SECRET_TOKEN = re.compile(r"[\w-]+")  # porta APP_OR_USER_KEY = /\A[\w\d_-]+\Z/
 
 
@@ -213,6 +223,15 @@ def first_backend_endpoint(sandbox: Sandbox, service_id: int) -> str | None:
     return None
 
 
+def _error_text_problems(value: str | None) -> list[str]:
+    """porta's validations of one error body or content type (format HTTP_HEADER, length <= 255)."""
+    text = value or ""
+    problems = [] if HTTP_HEADER.fullmatch(text) else ["is invalid"]
+    if len(text) > PROXY_TEXT_MAX:
+        problems.append(f"is too long (maximum is {PROXY_TEXT_MAX} characters)")
+    return problems
+
+
 def _proxy_changes(attrs: Obj) -> tuple[Obj, dict[str, list[str]]]:
     changes: Obj = {}
     errors: dict[str, list[str]] = {}
@@ -223,14 +242,19 @@ def _proxy_changes(attrs: Obj) -> tuple[Obj, dict[str, list[str]]]:
         if key.startswith("error_status_"):
             try:
                 value = int(value)
-            except (TypeError, ValueError):
-                errors[key] = ["is not a number"]
+            except (TypeError, ValueError):  # proxy.rb: presence, then numericality
+                errors[key] = (["can't be blank"] if value in (None, "") else []) + ["is not a number"]
                 continue
-            if not 100 <= value <= 599:
-                errors[key] = ["must be less than 600" if value > 599 else "must be greater than or equal to 100"]
+            if not 200 <= value < 600:
+                errors[key] = ["must be less than 600" if value >= 600 else "must be greater than or equal to 200"]
                 continue
         elif value is not None:
             value = str(value)
+        if key in ERROR_TEXTS:
+            problems = _error_text_problems(value)
+            if problems:
+                errors[key] = problems
+                continue
         changes[key] = value
     location = changes.get("credentials_location")
     if location is not None and location not in CREDENTIALS_LOCATIONS:

@@ -363,3 +363,19 @@ def model_label(config: LlmMetricsConfig, response_model: str | None, request_mo
     if not config.model_label:
         return ""
     return response_model if response_model else request_model
+
+
+def quota_error_body(exceeded: tuple[str, str, int] | None, retry_after: int) -> str:
+    """The token-quota refusal in OpenAI's error shape, naming the limit and its period (as
+    llm_metrics_quota.lua's `reject`); the limits of every plan are on the developer portal."""
+    if exceeded is None:
+        what = "Token quota of your plan reached."
+    else:
+        metric, period, limit = exceeded
+        span = "in total" if period == "eternity" else f"per {period}"
+        what = f"Token quota of your plan reached: {limit} {metric} {span}."
+    unit = "second" if retry_after == 1 else "seconds"
+    wait = f" Retry after {retry_after} {unit}." if retry_after >= 0 else ""
+    message = f"{what}{wait} The limits of each plan are shown on the developer portal."
+    return json.dumps({"error": {"message": message, "type": "tokens", "param": None,
+                                 "code": "rate_limit_exceeded"}}, separators=(",", ":"))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from maas_sandbox.backend import LIMITS_EXCEEDED, OK, Backend, Reservation
+from maas_sandbox.backend.engine import ExceededLimit
 from maas_sandbox.gateway import credentials as creds
 from maas_sandbox.gateway import llm_metrics as lm
 from maas_sandbox.gateway.config import (
@@ -454,7 +455,7 @@ class Exchange:
                         described = lm.quota_header(
                             exceeded.metric, exceeded.value, exceeded.period, exceeded.remaining, own
                         )
-                    self._limits_exceeded(product, decision.retry_after, described)
+                    self._quota_exceeded(product, exceeded, decision.retry_after, described)
                     return
             if not usage:
                 self.send_error(product.errors["no_match"])
@@ -524,6 +525,18 @@ class Exchange:
         if quota is not None:
             extra.append(("X-LLM-Quota", quota))
         self.send_error(product.errors["limits_exceeded"], extra)
+
+    def _quota_exceeded(self, product: CompiledProduct, exceeded: ExceededLimit | None, retry_after: int,
+                        quota: str | None) -> None:
+        """llm-metrics' own refusal: the product's limits status, a JSON body naming the exceeded limit and
+        its period, and the limit in X-LLM-Quota."""
+        status = product.errors["limits_exceeded"].status
+        extra = [("Retry-After", str(retry_after))] if retry_after >= 0 else []
+        if quota is not None:
+            extra.append(("X-LLM-Quota", quota))
+        named = (exceeded.metric, exceeded.period, exceeded.value) if exceeded is not None else None
+        self.send_error(ErrorResponse.build(status, "application/json", lm.quota_error_body(named, retry_after)),
+                        extra)
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
         request = self.request

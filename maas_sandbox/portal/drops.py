@@ -5,7 +5,8 @@ multiple_applications_allowed?),
 api_spec (name, system_name, url, published?, service, api_product_production_public_base_url), service
 (id, name, system_name, description, application_plans), application (id, name, description, state,
 user_key, user_key_mode?, url, service, plan), application_plan (id, name, system_name, setup_fee, cost,
-flat_cost, paid?, free?, metrics → name, system_name, unit, pricing_rules → cost_per_unit, min, max),
+flat_cost, paid?, free?, approval_required?, trial_period_days, usage_limits → period, value, metric, metrics →
+name, system_name, unit, usage_limits, pricing_rules → cost_per_unit, min, max, plan),
 current_user, current_account (name, applications), urls,
 site.authentication_providers, flash.messages, page, today.
 """
@@ -43,11 +44,8 @@ def service_drop(sandbox: Sandbox, service: Obj) -> Obj:
         "name": service.get("name"),
         "system_name": service.get("system_name"),
         "description": service.get("description") or "",
-        "application_plans": [
-            {"id": p["id"], "name": p["name"], "system_name": p["system_name"]}
-            for p in plans
-            if p.get("state") == "published"
-        ],
+        # porta drops/service.rb: the **published** application plans, as ApplicationPlan drops
+        "application_plans": [application_plan_drop(sandbox, p) for p in plans if p.get("state") == "published"],
     }
 
 
@@ -74,28 +72,64 @@ def price_tag(value: Any, precision: int = 2) -> Markup:
     return Markup(f"{CURRENCY}&nbsp;{amount:,}")
 
 
-def application_plan_drop(sandbox: Sandbox, plan: Obj) -> Obj:
-    """porta drops/application_plan.rb + plan.rb + metric.rb + pricing_rule.rb (cost_per_unit precision 4,
-    max nil → &#8734;). `metric.pricing_rules` lists this plan's rules of the metric."""
-    if not plan:
-        return {"id": None, "name": None, "system_name": None, "metrics": [], "paid?": False, "free?": True}
-    rules = sandbox.store.list("pricing_rule", plan_id=plan["id"])
-    metrics = []
-    for metric in sandbox.store.list("metric", owner_type="service", owner_id=plan.get("issuer_id")):
-        mine = [r for r in rules if r["metric_id"] == metric["id"]]
-        metrics.append({
-            "id": metric["id"], "name": metric.get("friendly_name") or metric.get("system_name"),
+def _plan_ref(plan: Obj | None) -> Obj:
+    return {"id": plan["id"], "name": plan.get("name"), "system_name": plan.get("system_name")} if plan else {}
+
+
+def _metric_ref(metric: Obj) -> Obj:
+    """porta drops/metric.rb: `name` is the friendly name, `system_name` the metric's name."""
+    return {"id": metric["id"], "name": metric.get("friendly_name") or metric.get("system_name"),
             "system_name": metric.get("system_name"), "unit": metric.get("unit"),
-            "description": metric.get("description") or None,
-            "pricing_rules": [{"cost_per_unit": price_tag(r["cost_per_unit"], 4), "min": r["min"],
-                               "max": r["max"] if r.get("max") is not None else Markup("&#8734;")} for r in mine],
+            "description": metric.get("description") or None}
+
+
+def _usage_limit(limit: Obj, metric: Obj) -> Obj:
+    """porta drops/usage_limit.rb: period, value, metric."""
+    return {"period": limit.get("period"), "value": limit.get("value"), "metric": _metric_ref(metric)}
+
+
+def _pricing_rule(rule: Obj, plans: dict[Any, Obj]) -> Obj:
+    """porta drops/pricing_rule.rb: cost_per_unit (price_tag precision 4), min, max (nil → &#8734;), plan."""
+    return {"cost_per_unit": price_tag(rule["cost_per_unit"], 4), "min": rule["min"],
+            "max": rule["max"] if rule.get("max") is not None else Markup("&#8734;"),
+            "plan": _plan_ref(plans.get(rule.get("plan_id")))}
+
+
+def application_plan_drop(sandbox: Sandbox, plan: Obj) -> Obj:
+    """porta drops/application_plan.rb + plan.rb + metric.rb + usage_limit.rb + pricing_rule.rb.
+
+    As in porta, `plan.usage_limits` are this plan's limits, while `plan.metrics` are the product's metrics
+    and each metric's `usage_limits` / `pricing_rules` are the metric's across every plan (porta's
+    `metric.usage_limits` / `metric.pricing_rules` associations): templates keep a plan's own by comparing
+    `pricing_rule.plan.id` with `plan.id`."""
+    if not plan:
+        return {"id": None, "name": None, "system_name": None, "metrics": [], "usage_limits": [], "paid?": False,
+                "free?": True, "approval_required?": False}
+    store = sandbox.store
+    service_metrics = store.list("metric", owner_type="service", owner_id=plan.get("issuer_id"))
+    by_id = {m["id"]: m for m in service_metrics}
+    plans = {p["id"]: p for p in store.list("plan", type="application_plan", issuer_id=plan.get("issuer_id"))}
+    all_rules = [r for pid in plans for r in store.list("pricing_rule", plan_id=pid)]
+    all_limits = [lim for pid in plans for lim in store.list("limit", plan_id=pid)]
+    metrics = []
+    for metric in service_metrics:
+        metrics.append({
+            **_metric_ref(metric),
+            "usage_limits": [_usage_limit(lim, metric) for lim in all_limits if lim["metric_id"] == metric["id"]],
+            "pricing_rules": [_pricing_rule(r, plans) for r in all_rules if r["metric_id"] == metric["id"]],
         })
+    own_limits = [lim for lim in all_limits if lim["plan_id"] == plan["id"] and lim["metric_id"] in by_id]
+    order = {period: i for i, period in enumerate(("minute", "hour", "day", "week", "month", "year", "eternity"))}
+    own_limits.sort(key=lambda lim: (lim["metric_id"], order.get(lim.get("period"), 9)))
+    rules = [r for r in all_rules if r["plan_id"] == plan["id"]]
     monthly, setup = Decimal(str(plan.get("cost_per_month") or 0)), Decimal(str(plan.get("setup_fee") or 0))
     paid = bool(monthly or setup or rules)  # plan.rb `paid?`
     return {
         "id": plan["id"], "name": plan.get("name"), "system_name": plan.get("system_name"),
         "setup_fee": price_tag(setup), "cost": float(monthly), "flat_cost": price_tag(monthly) if monthly else "0",
-        "paid?": paid, "free?": not paid, "metrics": metrics,
+        "paid?": paid, "free?": not paid, "approval_required?": bool(plan.get("approval_required")),
+        "trial_period_days": plan.get("trial_period_days") or 0,
+        "metrics": metrics, "usage_limits": [_usage_limit(lim, by_id[lim["metric_id"]]) for lim in own_limits],
     }
 
 

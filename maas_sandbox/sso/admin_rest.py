@@ -241,6 +241,16 @@ async def reset_password(realm: str, user_id: str, request: Request, sso: SsoDep
     return Response(status_code=204)
 
 
+@router.post(USERS + "/{user_id}/logout")
+async def logout_user(realm: str, user_id: str, sso: SsoDep) -> Response:
+    """Keycloak UserResource.logout: ends the user's sessions (204). The sandbox SSO keeps no login session
+    (every authorize shows the form), so there is nothing to end beyond finding the user (404 if unknown)."""
+    found = user_at(sso.sandbox, realm, user_id)
+    if isinstance(found, Response):
+        return found
+    return Response(status_code=204)
+
+
 @router.delete(USERS + "/{user_id}")
 async def delete_user(realm: str, user_id: str, sso: SsoDep) -> Response:
     found = user_at(sso.sandbox, realm, user_id)

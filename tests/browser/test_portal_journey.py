@@ -97,7 +97,7 @@ def test_sso_sign_in_create_app_copy_key_call_model_see_usage(
     page.screenshot(path=str(screenshots / "04-application-key.png"), full_page=True)
     prices = page.locator("#plan-prices")
     assert prices.locator("tr[data-metric='hits'] .maas-price").text_content() == "USD\xa00.2500"
-    assert page.text_content("#plan-monthly-fee") == "USD\xa010.00"
+    assert prices.locator(".maas-plan-fee").text_content() == "USD\xa010.00"
     prices.screenshot(path=str(screenshots / "04b-plan-prices.png"))
 
     try:

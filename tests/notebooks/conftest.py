@@ -33,7 +33,10 @@ def run_tutorial(sandbox: SandboxInfo, out_dir: Path, previous: TutorialRun | No
     from maas_helpers.runner import run_notebooks
 
     lines: list[str] = []
-    code = run_notebooks("sandbox", {}, sandbox.state_dir, out_dir, echo=lines.append)
+    # notebook 12 keeps its room (handout = the only copy of the temporary passwords) in one folder across both
+    # runs, as a trainer does with `-p out_dir=…`; without it each run's room folder is under its own out_dir
+    room = Path(sandbox.state_dir).parent / "workshop-room"
+    code = run_notebooks("sandbox", {"out_dir": str(room)}, sandbox.state_dir, out_dir, echo=lines.append)
     return TutorialRun(sandbox, sandbox.state_dir, out_dir, code, lines, previous)
 
 

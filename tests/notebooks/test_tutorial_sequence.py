@@ -113,6 +113,8 @@ def test_traffic_statistics_notebook_costs_usage_times_price(first_run) -> None:
     assert standard[standard["metric"] == "prompt_tokens"]["usage"].sum() > 0  # notebook 10's traffic is there
     expected = priced["usage"] * priced["metric"].map(per_unit)  # (notebook 10 may stay below 1000 tokens)
     assert (priced["cost"] - expected).abs().max() < 1e-9
+    # issue 29 item 4: notebook 11 spends `priced_tokens` (2000) on the Standard plan first: a real cost
+    assert priced[priced["metric"] == "completion_tokens_k"]["usage"].sum() >= 2 and written["cost"].sum() > 0
     totals = standard.groupby(["application", "metric"])["usage"].sum()
     for app in standard["application"].unique():
         tokens, thousands = totals.get((app, "prompt_tokens"), 0), totals.get((app, "prompt_tokens_k"), 0)
@@ -159,7 +161,7 @@ def test_journey_sends_the_chat_rules_and_a_foreign_key(first_run) -> None:
     outputs = _outputs(first_run, "10_developer_journey")
     table = next(o["data"]["text/html"] for o in outputs
                  if "no GET rule for chat" in o.get("data", {}).get("text/html", ""))
-    assert "No Mapping Rule matched" in table and "<td>404</td>" in table
+    assert "Unknown path or method" in table and "<td>404</td>" in table
     assert "key of another product" in table and "<td>403</td>" in table
 
 
@@ -254,3 +256,12 @@ def test_confirmed_teardown_removes_our_products_and_keeps_the_seed(second_run, 
                         params={"access_token": second_run.sandbox.admin_token, "username": "journey-dev"})
     assert resp.status_code == 404
     assert not (second_run.state_dir / "developer-journey-dev.secret").exists()
+
+
+def test_workshop_notebook_keeps_its_room_in_the_folder_it_was_given(first_run) -> None:
+    """Issue 29 item 9: notebook 12 honours its `out_dir` (here the test's room folder; without it
+    <report_dir>/workshop/<prefix>) instead of always writing the repository's build/workshop."""
+    room = Path(first_run.sandbox.state_dir).parent / "workshop-room"
+    assert (room / "handout.html").exists() and (room / "attendees.csv").exists()
+    assert oct((room / "attendees.csv").stat().st_mode & 0o777) == "0o600"
+    assert "trainer's own computer" in (room / "handout.html").read_text()  # the sandbox's URLs are loopback

@@ -139,6 +139,8 @@ def test_shared_case_in_real_nginx(nginx: Any, fake_servers: Any, nginx_harness:
         metric, requested = next(iter(expect["quota_requested"].items()))
         limit, used = case["quota"]["limits"][metric], case["quota"]["used"].get(metric, 0)
         assert f"x-llm-quota: limit={limit}; remaining={limit - used}; requested={requested}" in head
+        assert "content-type: application/json" in head  # OpenAI's error shape, naming the limit (issue 29)
+        assert f"Token quota of your plan reached: a limit of {limit} ".encode() in raw
         assert case_id not in recorder.upstream_bodies  # never reached the model
         assert recorder.reports[reports_before:] == []
         return

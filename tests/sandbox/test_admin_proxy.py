@@ -90,6 +90,38 @@ def test_proxy_update_deploys_to_staging(threescale: Any, admin_http: Any) -> No
     assert backend["id"]
 
 
+def test_proxy_error_texts_follow_porta_validations(threescale: Any, admin_http: Any) -> None:
+    """porta app/models/proxy.rb (3scale-2.16-stable): error bodies and content types match HTTP_HEADER
+    (no ' ! * < > or inner newline, ASCII) and are at most 255 characters; statuses are 200 <= status < 600.
+    A refused update changes nothing (no new staging config)."""
+    service, _backend = _product_with_backend(threescale)
+    base = f"/admin/api/services/{service['id']}/proxy"
+    good = '{"error":{"message":"Bad key (see /admin/applications)","type":"invalid_request_error","code":null}}'
+    ok = admin_http.put(f"{base}.json", json={"proxy": {"error_auth_failed": good,
+                                                       "error_headers_auth_failed": "application/json"}})
+    assert ok.status_code == 200 and ok.json()["proxy"]["error_auth_failed"] == good
+    version = admin_http.get(f"{base}/configs/sandbox/latest.json").json()["proxy_config"]["version"]
+    refused = {"error_no_match": "it's", "error_auth_missing": "stop!", "error_limits_exceeded": "<b>x</b>",
+               "error_headers_no_match": "a*b", "error_headers_auth_missing": "one\ntwo", "error_auth_failed": "",
+               "error_headers_limits_exceeded": "é"}
+    for field, value in refused.items():
+        bad = admin_http.put(f"{base}.json", json={"proxy": {field: value}})
+        assert (bad.status_code, bad.json()) == (422, {"errors": {field: ["is invalid"]}}), field
+    long = admin_http.put(f"{base}.json", json={"proxy": {"error_no_match": "x" * 256}})
+    assert long.json() == {"errors": {"error_no_match": ["is too long (maximum is 255 characters)"]}}
+    assert admin_http.put(f"{base}.json", json={"proxy": {"error_no_match": "x" * 255}}).status_code == 200
+    low = admin_http.put(f"{base}.json", json={"proxy": {"error_status_no_match": 199}})
+    assert low.json() == {"errors": {"error_status_no_match": ["must be greater than or equal to 200"]}}
+    high = admin_http.put(f"{base}.json", json={"proxy": {"error_status_no_match": 600}})
+    assert high.json() == {"errors": {"error_status_no_match": ["must be less than 600"]}}
+    blank = admin_http.put(f"{base}.json", json={"proxy": {"error_status_no_match": ""}})
+    assert blank.json() == {"errors": {"error_status_no_match": ["can't be blank", "is not a number"]}}
+    proxy = admin_http.get(f"{base}.json").json()["proxy"]
+    assert (proxy["error_auth_failed"], proxy["error_no_match"], proxy["error_status_no_match"]) == (good, "x" * 255,
+                                                                                                     404)
+    assert admin_http.get(f"{base}/configs/sandbox/latest.json").json()["proxy_config"]["version"] == version + 1
+
+
 def test_legacy_api_backend_creates_a_backend(threescale: Any, admin_http: Any) -> None:
     service = _product(threescale)
     sid = service["id"]

@@ -555,7 +555,10 @@ def test_token_quota_admits_while_the_request_bound_fits_and_is_never_passed(
             if line.startswith("data: {") and '"usage": {' in line.replace('"usage":{', '"usage": {'):
                 spent = spent + json.loads(line[6:])["usage"]["total_tokens"]
     assert refused is not None and admitted >= 2
-    assert refused.text == "Usage limit exceeded" and "Retry-After" in refused.headers
+    error = refused.json()["error"]  # llm-metrics' own answer names the limit and its period (issue 29)
+    assert error["code"] == "rate_limit_exceeded" and "Retry-After" in refused.headers
+    assert f"reached: {limit} total_tokens per day" in error["message"]
+    assert refused.headers["Content-Type"] == "application/json"
     assert refused.headers["X-LLM-Quota"] == (
         f"metric=total_tokens; limit={limit}; period=day; remaining={limit - spent}; requested={bound}"
     )

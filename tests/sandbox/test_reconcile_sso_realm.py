@@ -128,3 +128,43 @@ def test_reads_have_keycloaks_shapes(sandbox: SandboxInfo) -> None:
     assert only["id"] == clients["spa"]["id"]
     (ann,) = _admin(sandbox, "GET", "/shapes/users", params={"username": "ann", "exact": "true"}).json()
     assert ann["username"] == "ann" and "credentials" not in ann
+
+
+def _sso_page_title(info: SandboxInfo) -> str:
+    """The SSO sign-in page a developer reaches from the portal's "Sign in with SSO" link."""
+    import re
+
+    session = requests.Session()
+    login = session.get(f"{info.portal_url}/login", timeout=10).text
+    link = re.search(r'href="(/auth/[^"]+/authorize[^"]*)"', login)
+    assert link, login[:500]
+    page = session.get(info.portal_url + link.group(1).replace("&amp;", "&"), timeout=10).text
+    title = re.search(r'<h1 id="kc-page-title">([^<]*)</h1>', page)
+    assert title, page[:500]
+    return title.group(1)
+
+
+def test_the_organisation_name_reaches_the_sso_pages_and_a_rename_is_reconciled(
+        fresh_sandbox: SandboxInfo, sso_calls: list[tuple[str, str]]) -> None:
+    """Issue 29 item 6: the realm's `displayName` / `displayNameHtml` (Keycloak's RealmRepresentation; the login
+    theme shows them) follow the organisation name; renaming it updates the realm once, then nothing."""
+    kit = Kit.configure(target="sandbox", state_dir=str(fresh_sandbox.state_dir), org_name="ACME AI Lab")
+    kit.apply("portal")  # the portal's login page carries the SSO link
+    kit.apply("sso")
+    realm = _admin(fresh_sandbox, "GET", "/maas").json()
+    assert (realm["displayName"], realm["displayNameHtml"]) == ("ACME AI Lab", "ACME AI Lab")
+    assert _sso_page_title(fresh_sandbox) == "Sign in to ACME AI Lab"
+
+    renamed = Kit.configure(target="sandbox", state_dir=str(fresh_sandbox.state_dir), org_name="R&D <Lab>")
+    before = len(_writes(sso_calls))
+    result = renamed.apply("sso")
+    (action,) = [a for a in result.actions if a.kind == "realm"]
+    assert action.change is Change.UPDATED
+    assert {c.field for c in action.changes} == {"displayName", "displayNameHtml"}
+    assert len(_writes(sso_calls)) == before + 1
+    realm = _admin(fresh_sandbox, "GET", "/maas").json()
+    assert (realm["displayName"], realm["displayNameHtml"]) == ("R&D <Lab>", "R&amp;D &lt;Lab&gt;")
+    assert _sso_page_title(fresh_sandbox) == "Sign in to R&amp;D &lt;Lab&gt;"  # escaped once in the HTML
+    again = renamed.apply("sso")
+    assert [a.change for a in again.actions if a.kind == "realm"] == [Change.UNCHANGED]
+    assert len(_writes(sso_calls)) == before + 1

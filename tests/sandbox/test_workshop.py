@@ -154,20 +154,39 @@ def test_watch_once_totals_equal_the_traffic_sent(info: Any, room: Workshop, out
     assert not any(r["key"] in shown.output for r in _rows(out_dir))
 
 
-def test_reset_makes_old_keys_fail_403_from_their_second_call(info: Any, out_dir: Path) -> None:
-    old = _rows(out_dir)[:3]
+def test_reset_between_sessions_new_keys_new_temporary_passwords_handout_rewritten(
+        info: Any, room: Workshop, out_dir: Path) -> None:
+    """Issue 29 item 9: a reset separates sessions. Keys: new (an old one 403 from its 2nd call). Passwords: a new
+    temporary one per SSO user (Keycloak `reset-password` with temporary → UPDATE_PASSWORD required) and the
+    user's sessions ended (`POST …/users/{id}/logout`), so a password set in the last session no longer signs
+    in. The handout holds exactly the new keys and passwords."""
+    old = _rows(out_dir)
     result = _cli(info, out_dir, "reset")
     assert result.exit_code == 0, result.output
-    assert "90 updated" in result.output and not any(r["key"] in result.output for r in old)
+    assert "120 updated" in result.output  # 90 keys + 30 SSO users
+    assert not any(r["key"] in result.output or r["temporary_password"] in result.output for r in old)
     new = {(r["username"], r["model"]): r for r in _rows(out_dir)}
-    for row in old:
+    for row in old[:3]:
         # APIcast's strict auth cache (proxy.lua, backend/cache_handler.lua): the old key was authorised for this
         # call before, so its first call is served; the refused report drops it and the next is a 403
         assert _call(row).status_code == 200
         refused = _call(row)
-        assert (refused.status_code, refused.text) == (403, "Authentication failed")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_api_key"
         fresh = new[(row["username"], row["model"])]
         assert fresh["key"] != row["key"] and _call(fresh).status_code == 200
+        assert fresh["temporary_password"] != row["temporary_password"]
+    users = {u["username"]: u for u in room.sso.with_attribute("maas_workshop", "team")}
+    assert len(users) == 30 and all("UPDATE_PASSWORD" in u.get("requiredActions", []) for u in users.values())
+    page = (out_dir / "handout.html").read_text()
+    assert all(r["temporary_password"] in page and r["key"] in page for r in new.values())
+    assert not any(r["temporary_password"] in page for r in old)
+
+
+def test_one_folder_per_room_another_rooms_handout_is_never_overwritten(kit: Kit, out_dir: Path) -> None:
+    before = (out_dir / "attendees.csv").read_bytes()
+    with pytest.raises(ConfigError, match="holds the handout of room 'team'"):
+        Workshop(kit, out_dir).up(WorkshopSpec(attendees=1, prefix="other"))
+    assert (out_dir / "attendees.csv").read_bytes() == before
 
 
 def test_down_removes_exactly_the_workshop(info: Any, kit: Kit, room: Workshop, out_dir: Path) -> None:

@@ -147,3 +147,31 @@ def test_embedding_products_say_so_in_their_description() -> None:
     assert "embeddings" in product_for_model(custom).description.lower()
     chat = ModelEndpoint(name="granite", url="http://granite.llm.svc:8080", kind="chat", description="Granite")
     assert product_for_model(chat).description == "Granite"
+
+
+# --- gateway error answers (porta app/models/proxy.rb, 3scale-2.16-stable: HTTP_HEADER, length <= 255) --------
+
+def test_default_error_answers_are_openai_json_that_porta_accepts() -> None:
+    import json
+
+    from maas_helpers.catalogue import PROXY_TEXT, Authentication
+
+    auth = Authentication()
+    bodies = {stem: getattr(auth, f"error_{stem}") for stem in ("auth_missing", "auth_failed", "no_match",
+                                                                "limits_exceeded")}
+    for stem, body in bodies.items():
+        error = json.loads(body)["error"]
+        assert set(error) == {"message", "type", "param", "code"}, stem
+        assert PROXY_TEXT.fullmatch(body) and len(body) <= 255, stem
+        assert getattr(auth, f"error_headers_{stem}") == "application/json"
+    assert "/admin/applications" in json.loads(bodies["limits_exceeded"])["error"]["message"]
+    assert (auth.error_status_auth_missing, auth.error_status_auth_failed, auth.error_status_no_match,
+            auth.error_status_limits_exceeded) == (401, 403, 404, 429)
+
+
+@pytest.mark.parametrize("body", ["it's", "stop!", "a*b", "<b>", "one\ntwo", "", "é", "x" * 256])
+def test_an_error_body_porta_would_refuse_is_refused_before_anything_changes(body: str) -> None:
+    from maas_helpers.catalogue import Authentication
+
+    with pytest.raises(ValueError, match="3scale accepts 1 to 255 characters"):
+        Authentication(error_no_match=body)

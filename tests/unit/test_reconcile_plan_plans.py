@@ -51,7 +51,7 @@ def _run(product, plans=None, limits=None, pricing=None, service_plans=SERVICE_P
 def test_a_missing_product_lists_its_plans_as_to_be_created_without_a_request() -> None:
     actions, notes = _run(_product(), service=None)
     assert [(a.kind, a.name, a.change, a.detail) for a in actions] == [
-        ("application plan", "granite: standard", Change.CREATED, "1 limit")]
+        ("application plan", "granite: standard", Change.CREATED, "1 limit")]  # plural() (issue 29)
     assert not any(a.writes for a in actions) and notes == []
 
 

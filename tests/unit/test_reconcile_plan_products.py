@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from maas_helpers.catalogue import Product, product_for_model
+from maas_helpers.catalogue import Authentication, Product, product_for_model
 from maas_helpers.config import ModelEndpoint
 from maas_helpers.errors import MaasError
 from maas_helpers.reconcile.actions import Links, Write
@@ -164,15 +164,15 @@ def test_planning_a_rule_for_a_method_not_created_yet() -> None:
 
 # --- authentication and the policy chain ---------------------------------------------------------------------
 
-PROXY = {"credentials_location": "authorization", "auth_user_key": "Authorization", "error_status_auth_missing": 401,
-         "endpoint": "http://granite.gw:8080"}
+PROXY = {**Authentication().model_dump(), "endpoint": "http://granite.gw:8080"}
 
 
 def test_authentication_in_sync_update_and_missing() -> None:
     product = _product()
     same = plan_authentication(product, SID, PROXY, LINKS)
     assert (same.change, same.writes) == (Change.UNCHANGED, ())
-    assert same.detail == "API key in the Authorization header (HTTP Basic or Bearer); missing key → 401"
+    assert same.detail == ("API key in the Authorization header (HTTP Basic or Bearer); missing key → 401; "
+                           "errors as OpenAI-shaped JSON")
     assert same.link == "https://admin.example/apiconfig/services/5/integration"
     stale = plan_authentication(product, SID, {**PROXY, "credentials_location": "query",
                                                "error_status_auth_missing": 403}, LINKS)

@@ -89,6 +89,24 @@ def test_values_are_typed_like_the_declared_default(declared) -> None:
     assert typed_value("[a, b]", None) == ["a", "b"] and typed_value("2026-01-01", None) == "2026-01-01"
 
 
+def test_workshop_keys_without_a_prefix_let_the_notebook_draw_one(declared) -> None:
+    """Notebook 12 declares `prefix = None` (a new unguessable prefix, issue 23): -p attendees alone is valid."""
+    assert declared["prefix"].default is None
+    assert check_params({"attendees": "5"}, declared, target="sandbox", state_dir=Path(".maas")) == {"attendees": 5}
+    with pytest.raises(ConfigError, match="not a valid username prefix"):
+        check_params({"attendees": "5", "prefix": "No Good"}, declared, target="sandbox", state_dir=Path(".maas"))
+
+
+def test_notebook_parameters_of_the_room_and_the_cost_are_accepted(declared) -> None:
+    """`-p out_dir=…` (tests/notebooks/conftest.py) and notebook 11's `priced_tokens`; report_dir stays the runner's."""
+    typed = check_params({"out_dir": "/tmp/room", "priced_tokens": "3000"}, declared, target="sandbox",
+                         state_dir=Path(".maas"))
+    assert typed == {"out_dir": "/tmp/room", "priced_tokens": 3000}
+    assert {"out_dir", "report_dir"} <= set(declared) and "12_workshop" in declared["report_dir"].notebooks
+    with pytest.raises(ConfigError, match="report_dir: maas run sets it"):
+        check_params({"report_dir": "/tmp/x"}, declared, target="sandbox", state_dir=Path(".maas"))
+
+
 def test_declared_parameters_come_from_the_parameters_cells(declared) -> None:
     assert declared["org_name"].notebooks == ("00_configure",)
     assert declared["confirm_teardown"].default is False

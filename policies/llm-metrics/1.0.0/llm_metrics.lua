@@ -197,11 +197,11 @@ function _M:access(context)
   local kind, credential = credential_of(context.credentials)
   if kind and context.service then pending = Batcher.pending(context.service.id, kind, credential) end
   local state = state_of(context)
-  local decision, retry_after, described = Quota.check(context.service, context.credentials, self.quota_metrics,
-                                                       pending, state.quota_estimate)
+  local decision, retry_after, described, refused = Quota.check(context.service, context.credentials,
+                                                                self.quota_metrics, pending, state.quota_estimate)
   if decision == 'reject' then
     state.rejected = true
-    return Quota.reject(context.service, retry_after, described)
+    return Quota.reject(context.service, retry_after, described, refused)
   end
 end
 

@@ -20,8 +20,7 @@ local concat = table.concat
 local _M = {}
 
 local DEFAULT_STATUS = 429
-local DEFAULT_BODY = 'Usage limit exceeded'
-local DEFAULT_CONTENT_TYPE = 'text/plain; charset=us-ascii'
+local JSON_CONTENT_TYPE = 'application/json'
 
 local function header(headers, name)
   return headers and headers[name]
@@ -94,7 +93,8 @@ end
 local function refused_limit(res, usage)
   local body = res.body
   if type(body) == 'string' and find(body, '<usage_report', 1, true) then
-    for attributes, inner in body:gmatch('<usage_report([^>]*)>(.-)</usage_report>') do
+    -- `%s`: not the `<usage_reports>` wrapper, which would swallow the first report
+    for attributes, inner in body:gmatch('<usage_report%s([^>]*)>(.-)</usage_report>') do
       local metric = match(attributes, 'metric="([^"]*)"')
       local limit = tonumber(match(inner, '<max_value>(%d+)</max_value>'))
       local current = tonumber(match(inner, '<current_value>(%d+)</current_value>'))
@@ -172,7 +172,7 @@ function _M.check(service, credentials, metrics, pending, estimate)
         for _, metric in ipairs(metrics) do own = max(own or 0, estimate[metric] or 0) end
       end
     end
-    return 'reject', (reset and reset >= 0) and tostring(reset) or nil, _M.describe(report, own)
+    return 'reject', (reset and reset >= 0) and tostring(reset) or nil, _M.describe(report, own), report
   end
 
   -- Bad credentials, unknown metric, ...: the apicast policy answers those itself.
@@ -181,15 +181,38 @@ function _M.check(service, credentials, metrics, pending, estimate)
   return 'admit'
 end
 
---- Ends the request like APIcast's own limits error, with the service's configured message, plus the
--- refused limit in X-LLM-Quota (e.g. `metric=total_tokens; limit=20000; period=day; remaining=20000;
+--- The refusal's body in OpenAI's error shape (the SDK shows `error.message`), naming the limit and its
+-- period when authorize's answer told them (`report` from refused_limit).
+-- APIcast's backend client asks authorize for headers only (no_body=1 unless OAuth native): then the limit's
+-- value is known (3scale-limit-max-value) but not its metric or period, and the message says when it resets.
+local function error_body(report, retry_after)
+  local what = 'Token quota of your plan reached.'
+  local wait = ''
+  if retry_after then
+    wait = ' Retry after ' .. retry_after .. (retry_after == '1' and ' second.' or ' seconds.')
+  end
+  if report and report.metric and report.period and report.limit then
+    local span = report.period == 'eternity' and 'in total' or ('per ' .. report.period)
+    what = 'Token quota of your plan reached: ' .. report.limit .. ' ' .. report.metric .. ' ' .. span .. '.'
+  elseif report and report.limit then
+    what = 'Token quota of your plan reached: a limit of ' .. report.limit .. ' ' .. (report.metric or 'tokens')
+      .. (retry_after and (' whose period ends in ' .. retry_after .. ' seconds.') or ' that does not reset.')
+    wait = ''
+  end
+  return '{"error":{"message":"' .. what .. wait .. ' The limits of each plan are shown on the developer portal."'
+    .. ',"type":"tokens","param":null,"code":"rate_limit_exceeded"}}'
+end
+
+--- Ends the request like APIcast's own limits error (the service's status, Retry-After), with a JSON body
+-- naming the limit and its period (the service's `error_limits_exceeded` is one fixed text per product), plus
+-- the refused limit in X-LLM-Quota (e.g. `metric=total_tokens; limit=20000; period=day; remaining=20000;
 -- requested=2211840`) so a client learns which limit, for which period, and how much is left.
-function _M.reject(service, retry_after, quota)
+function _M.reject(service, retry_after, quota, report)
   ngx.status = (service and service.limits_exceeded_status) or DEFAULT_STATUS
-  ngx.header.content_type = (service and service.limits_exceeded_headers) or DEFAULT_CONTENT_TYPE
+  ngx.header.content_type = JSON_CONTENT_TYPE
   if retry_after then ngx.header['Retry-After'] = retry_after end
   if quota then ngx.header['X-LLM-Quota'] = quota end
-  ngx.print((service and service.error_limits_exceeded) or DEFAULT_BODY)
+  ngx.print(error_body(report, retry_after))
   return ngx.exit(ngx.HTTP_OK)
 end
 

@@ -120,34 +120,49 @@ describe('token quota', function()
     assert.equal(6, #backend_client.reports())
   end)
 
-  it('answers a rejection like APIcast: 429, Usage limit exceeded, Retry-After, nothing reported', function()
+  it('answers a rejection: 429, JSON naming the limit, Retry-After, nothing reported', function()
     local backend = fake_backend({ total_tokens = 0 })
     backend_client.backend = backend
     local policy = llm_metrics.new({ quota = { enabled = true } })
     local result = runner.run(policy, REQUEST, completion(12))
 
     assert.equal(429, result.ngx.status)
-    assert.equal('Usage limit exceeded', table.concat(result.ngx.output))
+    local body = require('cjson').decode(table.concat(result.ngx.output))
+    -- headers only (APIcast's client sends no_body=1): the limit's value, and when its period ends
+    assert.equal('Token quota of your plan reached: a limit of 0 tokens whose period ends in 1800 seconds. '
+      .. 'The limits of each plan are shown on the developer portal.', body.error.message)
+    assert.same({ 'tokens', 'rate_limit_exceeded' }, { body.error.type, body.error.code })
     assert.equal('1800', result.ngx.header['Retry-After'])
-    assert.equal('text/plain; charset=us-ascii', result.ngx.header.content_type)
+    assert.equal('application/json', result.ngx.header.content_type)
     assert.equal(200, result.ngx.exited) -- ngx.exit(ngx.HTTP_OK) after printing, as APIcast does
     assert.same({}, backend_client.reports())
     assert.is_nil(backend.usage.total_tokens)
   end)
 
-  it('uses the service error settings and plain defaults without them', function()
-    backend_client.backend = fake_backend({ total_tokens = 0 })
-    local service = { id = 9, error_limits_exceeded = 'Token quota used up', limits_exceeded_status = 429,
-                      limits_exceeded_headers = 'text/plain; charset=utf-8' }
+  it('uses the service limits status (429 without one); an XML answer names metric and period', function()
+    local backend = fake_backend({ total_tokens = 0 })
+    local authorize = backend.authorize
+    backend.authorize = function(call)  -- apisonator's XML (transactor/status.rb), as for OAuth native
+      local res = authorize(call)
+      res.body = '<status><authorized>false</authorized><usage_reports>'
+        .. '<usage_report metric="total_tokens" period="hour" exceeded="true"><max_value>0</max_value>'
+        .. '<current_value>0</current_value></usage_report>'
+        .. '<usage_report metric="hits" period="minute"><max_value>100</max_value>'
+        .. '<current_value>3</current_value></usage_report></usage_reports></status>'
+      return res
+    end
+    backend_client.backend = backend
+    local service = { id = 9, error_limits_exceeded = 'fixed text', limits_exceeded_status = 503 }
     local result = runner.run(llm_metrics.new({ quota = { enabled = true } }), REQUEST, completion(12),
       { context = { service = service, credentials = { user_key = 'k' } } })
-    assert.equal('Token quota used up', table.concat(result.ngx.output))
-    assert.equal('text/plain; charset=utf-8', result.ngx.header.content_type)
+    assert.equal(503, result.ngx.status)
+    local body = require('cjson').decode(table.concat(result.ngx.output))
+    assert.equal('Token quota of your plan reached: 0 total_tokens per hour. Retry after 1800 seconds. '
+      .. 'The limits of each plan are shown on the developer portal.', body.error.message)
 
     result = runner.run(llm_metrics.new({ quota = { enabled = true } }), REQUEST, completion(12),
       { context = { service = { id = 9 }, credentials = { user_key = 'k' } } })
     assert.equal(429, result.ngx.status)
-    assert.equal('Usage limit exceeded', table.concat(result.ngx.output))
   end)
 
   it('omits Retry-After for a limit that never resets', function()
