@@ -125,18 +125,21 @@ def test_porta_parameters_cause_no_server_errors(fuzzed_sandbox: SandboxInfo, re
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "data"),
+    ("method", "path", "data", "expected"),
     [
-        ("GET", "/admin/api/services/99999999999999999999.json", None),
-        ("GET", "/stats/services/99999999999999999999/usage.json", None),
-        ("POST", "/admin/api/cms/sections.json", {"title": "t", "parent_id": "-289913525017508863766848136544256"}),
+        ("GET", "/admin/api/services/99999999999999999999.json", None, (404, 422)),
+        ("GET", "/stats/services/99999999999999999999/usage.json", None, (404, 422)),
+        # porta's CMS create falls back to the root section when the parent is not found (issue 24's audit,
+        # docs/sandbox.md): an id beyond 64 bits is such a parent, not a server error
+        ("POST", "/admin/api/cms/sections.json", {"title": "t", "parent_id": "-289913525017508863766848136544256"},
+         (201,)),
     ],
 )
 def test_ids_beyond_64_bits_are_not_found_not_server_errors(
-    fuzzed_sandbox: SandboxInfo, method: str, path: str, data: dict[str, str] | None
+    fuzzed_sandbox: SandboxInfo, method: str, path: str, data: dict[str, str] | None, expected: tuple[int, ...]
 ) -> None:
     resp = requests.request(
         method, fuzzed_sandbox.admin_url + path, params={"access_token": fuzzed_sandbox.admin_token}, data=data,
         timeout=10,
     )
-    assert resp.status_code in (404, 422)
+    assert resp.status_code in expected
