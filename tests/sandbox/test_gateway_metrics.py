@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from maas_sandbox.control import SandboxInfo
 
 from harness import loopback as lb
 from harness.admin import Admin
+from harness.ports import serve_http
 from harness.sandbox import running
 
 MANIFEST = Path(__file__).resolve().parents[2] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
@@ -54,14 +54,8 @@ class _StatusHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def status_upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_StatusHandler) as url:
+        yield url
 
 
 # -- sandbox and products ------------------------------------------------------------------------------------

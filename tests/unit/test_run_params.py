@@ -5,9 +5,8 @@ notebooks' own parameters, read as papermill reads them (`papermill.inspect_note
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ from maas_helpers.cli import app
 from maas_helpers.errors import ConfigError
 from maas_helpers.run_params import check_params, declared_parameters, typed_value
 from maas_helpers.runner import list_notebooks
+
+from harness.ports import serve_http
 
 runner = CliRunner()
 
@@ -153,14 +154,8 @@ class _Unauthorized(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_Unauthorized) as url:
+        yield url
 
 
 def test_openshift_with_rejected_credentials_stops_before_notebook_0(tmp_path: Path, api_server: str) -> None:

@@ -4,9 +4,8 @@ Analytics JSON in the shapes of reference §18 (the sandbox's /stats routes are 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -16,6 +15,8 @@ from matplotlib.figure import Figure
 from maas_helpers import stats
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.errors import MaasError
+
+from harness.ports import serve_http
 
 TOKEN = "stats-token-0123456789"
 DAY = {
@@ -112,14 +113,8 @@ class Recorded(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def admin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorded)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Recorded) as url:
+        yield url
 
 
 @pytest.fixture
