@@ -19,9 +19,13 @@ def test_a_new_developer_gets_free_at_once_and_priced_plans_after_approval(tmp_p
     with running(tmp_path / "state") as info:
         kit = applied_kit(info, "MaaS Approval Org")
         admin = Admin(info)
-        plans = {p["application_plan"]["system_name"]: p["application_plan"]
-                 for p in admin.call("GET", "/admin/api/application_plans.json")["plans"]
-                 if p["application_plan"]["system_name"] in ("free", "standard", "premium")}
+        # every model's product has its own Free/Standard/Premium: take all three from one product, so the
+        # keys below are for the endpoint they call
+        every = [p["application_plan"] for p in admin.call("GET", "/admin/api/application_plans.json")["plans"]]
+        service_id = next(p["service_id"] for p in every if p["system_name"] == "standard")
+        plans = {p["system_name"]: p for p in every
+                 if p["service_id"] == service_id and p["system_name"] in ("free", "standard", "premium")}
+        assert set(plans) == {"free", "standard", "premium"}
         assert plans["standard"]["approval_required"] and plans["premium"]["approval_required"]
         assert not plans["free"]["approval_required"]
 
@@ -34,7 +38,6 @@ def test_a_new_developer_gets_free_at_once_and_priced_plans_after_approval(tmp_p
         stranger = admin.call("POST", "/admin/api/signup.json", data={
             "org_name": "x@nowhere.invalid", "username": "nowhere", "email": "x@nowhere.invalid",
             "password": "pw-Nowhere-1"})["account"]
-        service_id = plans["standard"]["service_id"]
         endpoint = admin.call("GET", f"/admin/api/services/{service_id}/proxy.json")["proxy"]["endpoint"]
 
         def developer_app(plan: str) -> dict:
