@@ -1,40 +1,72 @@
 """Gateway overhead: the same bounded loopback load, direct to the model server and through a product's
-production gateway, in one run. Not a test: prints figures (recorded in docs/performance.md).
+production gateway, for this tree and a base commit side by side in one run. Not a test: prints figures
+(recorded in docs/performance.md).
 
-    .venv/bin/python benchmarks/gateway_overhead.py [--seconds 5] [--connections 16]
+    .venv/bin/python benchmarks/gateway_overhead.py [--rounds 3] [--seconds 5] [--connections 16]
+    .venv/bin/python benchmarks/gateway_overhead.py --base none      # this tree only
+    .venv/bin/python benchmarks/gateway_overhead.py --base f523914^  # another base (default a8fe21f)
 
-Starts its own sandbox in a temporary state dir, builds a product through the Admin API (authorization
-credentials, the kit's chain cors → llm-metrics → apicast), then for each target runs `--connections`
-keep-alive connections, each sending `GET /v1/models` back to back for `--seconds`, in a separate process
-(so the load generator does not share the sandbox's CPU budget unfairly with itself). Streaming TTFB is
-measured with sequential `stream: true` chat requests.
+The base commit is checked out into a temporary git worktree (removed after). Each tree's sandbox is started by
+that tree's own code (its interpreter has PYTHONPATH pointing at the tree, with this venv's packages) in a
+temporary state dir on free loopback ports; then a product is built through its Admin API the same way for
+both (credentials in `Authorization`, the kit's chain cors → llm-metrics → apicast, the tree's own llm-metrics
+manifest). Both sandboxes stay up (idle between loads) and are measured in alternation, round after round, the
+order flipped each round (A/B, B/A, …) so the machine's noise hits both: per tree and round, `--connections`
+keep-alive connections each send `GET /v1/models` back to back for `--seconds`, first to the model server
+directly, then through the gateway, from a separate process (uvloop + httptools). Streaming TTFB is measured
+with sequential `stream: true` chat requests. The figures per round and the medians per tree are printed,
+with the machine's load average at the start and the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness, tests/harness/
-
-from maas_sandbox import control  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the shared harness, tests/harness/
 
 from harness.admin import Admin  # noqa: E402
+from harness.loopback import bench_line  # noqa: E402
 from harness.ports import find_free_base_port  # noqa: E402
-from harness.sandbox import start  # noqa: E402
+from harness.trees import commit_tree, load_average, tree_env  # noqa: E402
 
-MANIFEST = Path(__file__).resolve().parents[1] / "policies" / "llm-metrics" / "1.0.0" / "apicast-policy.json"
+DEFAULT_BASE = "a8fe21f"  # the first build's gateway, before the hardening of issues 27/28 (issue 30)
+MANIFEST = Path("policies") / "llm-metrics" / "1.0.0" / "apicast-policy.json"
+
+# Started by the tree's own control.up (its serve command line and start checks); prints the info as JSON.
+_UP = """
+import dataclasses, json, sys
+from maas_sandbox import control
+info = control.up(sys.argv[1], int(sys.argv[2]), timeout=90)
+print(json.dumps({k: str(v) for k, v in dataclasses.asdict(info).items()}))
+"""
+_DOWN = "import sys\nfrom maas_sandbox import control\ncontrol.down(sys.argv[1])\n"
+
+
+def sandbox_up(tree: Path, state: Path) -> Any:
+    done = subprocess.run([sys.executable, "-c", _UP, str(state), str(find_free_base_port(20))], env=tree_env(tree),
+                          cwd=tree, check=True, capture_output=True, text=True, timeout=180)
+    return SimpleNamespace(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def sandbox_down(tree: Path, state: Path) -> None:
+    subprocess.run([sys.executable, "-c", _DOWN, str(state)], env=tree_env(tree), cwd=tree, check=False,
+                   timeout=60)
 
 
 def admin_call(info: Any, method: str, path: str, **kw: Any) -> Any:
@@ -48,13 +80,13 @@ def secret_token(info: Any) -> str:
     return str(admin_call(info, "GET", f"/admin/api/services/{sid}/proxy.json")["proxy"]["secret_token"])
 
 
-def build_product(info: Any) -> tuple[str, str]:
+def build_product(info: Any, tree: Path) -> tuple[str, str]:
     """A production endpoint for the model server with the kit's policy chain, and an app key."""
     admin_call(
         info,
         "POST",
         "/admin/api/registry/policies.json",
-        json={"name": "llm-metrics", "version": "1.0.0", "schema": json.loads(MANIFEST.read_text())},
+        json={"name": "llm-metrics", "version": "1.0.0", "schema": json.loads((tree / MANIFEST).read_text())},
     )
     svc = admin_call(info, "POST", "/admin/api/services.json", data={"name": "bench", "system_name": "bench"})[
         "service"
@@ -231,45 +263,105 @@ def ttfb(url: str, headers: dict[str, str], model: str, samples: int) -> float:
     return statistics.median(times) * 1000
 
 
+class Target:
+    """One tree's sandbox with the bench product built on it."""
+
+    def __init__(self, name: str, tree: Path, state: Path) -> None:
+        self.name, self.tree, self.state = name, tree, state
+        self.info = sandbox_up(tree, state)
+        self.production, key = build_product(self.info, tree)
+        self.auth = {"Authorization": f"Bearer {key}"}
+        assert requests.get(self.production + "/v1/models", headers=self.auth, timeout=10).status_code == 200
+        # the model server answers only the gateway (its secret token): "direct" sends that token too (a base
+        # without the check ignores it)
+        self.direct_auth = {"X-3scale-proxy-secret-token": secret_token(self.info)}
+        self.model = next(
+            m["id"]
+            for m in requests.get(self.info.models_url + "/v1/models", headers=self.direct_auth, timeout=10).json()[
+                "data"
+            ]
+            if "embed" not in m["id"]
+        )
+        self.rounds: list[dict[str, float]] = []
+
+    def measure(self, connections: int, seconds: float, ttfb_samples: int) -> dict[str, float]:
+        direct = run_load(self.info.models_url + "/v1/models", self.direct_auth, connections, seconds)
+        gateway = run_load(self.production + "/v1/models", self.auth, connections, seconds)
+        figures = {
+            "direct_rps": direct["rps"],
+            "gateway_rps": gateway["rps"],
+            "share": gateway["rps"] / direct["rps"] * 100,
+            "direct_p50": direct["p50_ms"],
+            "gateway_p50": gateway["p50_ms"],
+            "p50_added": gateway["p50_ms"] - direct["p50_ms"],
+            "p99_added": gateway["p99_ms"] - direct["p99_ms"],
+            "errors": direct["errors"] + gateway["errors"],
+        }
+        if ttfb_samples:
+            figures["ttfb_added"] = ttfb(self.production, self.auth, self.model, ttfb_samples) - ttfb(
+                self.info.models_url, self.direct_auth, self.model, ttfb_samples
+            )
+        self.rounds.append(figures)
+        return figures
+
+
+def _line(label: str, f: dict[str, float]) -> str:
+    ttfb_part = f"  TTFB added {f['ttfb_added']:5.2f} ms" if "ttfb_added" in f else ""
+    return (
+        f"  {label:<22} direct {f['direct_rps']:7.0f} req/s  gateway {f['gateway_rps']:7.0f} req/s  "
+        f"share {f['share']:5.1f} %  p50 added {f['p50_added']:5.2f} ms  p99 added {f['p99_added']:6.2f} ms"
+        f"{ttfb_part}" + (f"  ({f['errors']:.0f} non-200)" if f["errors"] else "")
+    )
+
+
+def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default=DEFAULT_BASE, help="commit to compare with, or 'none'")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--ttfb-samples", type=int, default=50)
+    parser.add_argument("--ttfb-samples", type=int, default=50, help="per tree and round; 0 to skip")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        info = start(Path(tmp) / "state", find_free_base_port(20), test_clock=False)
-        try:
-            production, key = build_product(info)
-            auth = {"Authorization": f"Bearer {key}"}
-            assert requests.get(production + "/v1/models", headers=auth, timeout=10).status_code == 200
-            # the model server answers only the gateway (its secret token): "direct" sends that token too
-            direct_auth = {"X-3scale-proxy-secret-token": secret_token(info)}
-            model = next(
-                m["id"]
-                for m in requests.get(info.models_url + "/v1/models", headers=direct_auth, timeout=10).json()["data"]
-                if "embed" not in m["id"]
-            )
-            direct = run_load(info.models_url + "/v1/models", direct_auth, args.connections, args.seconds)
-            gateway = run_load(production + "/v1/models", auth, args.connections, args.seconds)
-            ttfb_direct = ttfb(info.models_url, direct_auth, model, args.ttfb_samples)
-            ttfb_gateway = ttfb(production, auth, model, args.ttfb_samples)
-        finally:
-            control.down(Path(tmp) / "state")
-    print(f"load: GET /v1/models, {args.connections} keep-alive connections, {args.seconds:.0f} s per target, loopback")
-    for name, r in (("direct", direct), ("gateway", gateway)):
-        print(
-            f"  {name:8s} {r['rps']:9.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
-            f"({r['requests']} requests, {r['errors']} non-200)"
-        )
-    added_p50 = gateway["p50_ms"] - direct["p50_ms"]
-    added_p99 = gateway["p99_ms"] - direct["p99_ms"]
-    print(f"added latency: p50 {added_p50:.2f} ms, p99 {added_p99:.2f} ms")
-    print(f"throughput ratio: {gateway['rps'] / direct['rps'] * 100:.0f} % of direct")
-    print(
-        f"streaming TTFB (median of {args.ttfb_samples}): direct {ttfb_direct:.2f} ms, gateway {ttfb_gateway:.2f} ms, "
-        f"added {ttfb_gateway - ttfb_direct:.2f} ms"
-    )
+    if not (1 <= args.rounds <= 20 and 0.5 <= args.seconds <= 60 and 1 <= args.connections <= 256
+            and 0 <= args.ttfb_samples <= 1000):
+        parser.error("bounded load: --rounds 1-20, --seconds 0.5-60, --connections 1-256, --ttfb-samples 0-1000")
+    print(f"start: {load_average()} (2-core machine shared with other work: compare the trees side by side)")
+    with contextlib.ExitStack() as stack:
+        trees = {"this": ROOT}
+        if args.base != "none":
+            trees = {f"base {args.base}": stack.enter_context(commit_tree(args.base)), **trees}
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="maas-gw-bench-")))
+        targets: list[Target] = []
+        for i, (name, tree) in enumerate(trees.items()):
+            state = tmp / f"state{i}"
+            stack.callback(sandbox_down, tree, state)
+            targets.append(Target(name, tree, state))
+        print(f"load: GET /v1/models, {args.connections} keep-alive connections, {args.seconds:g} s per target and "
+              f"round, loopback; {args.rounds} rounds, the trees alternated")
+        for n in range(args.rounds):
+            order = targets if n % 2 == 0 else targets[::-1]
+            print(f"round {n + 1} ({load_average()}):")
+            for target in order:
+                print(_line(target.name, target.measure(args.connections, args.seconds, args.ttfb_samples)),
+                      flush=True)
+    medians = {t.name: _median(t.rounds) for t in targets}
+    print(f"medians of {args.rounds} rounds:")
+    for name, figures in medians.items():
+        print(_line(name, figures))
+    this = medians["this"]
+    if len(medians) == 2:
+        base = medians[targets[0].name]
+        print(f"this / base: gateway req/s {this['gateway_rps'] / base['gateway_rps']:.2f}, share "
+              f"{this['share'] - base['share']:+.1f} points, p50 added {this['p50_added'] - base['p50_added']:+.2f} ms")
+    print(bench_line("gateway share of direct (median)", round(this["share"], 1), "%", target=">= 55",
+                     ok=this["share"] >= 55))
+    print(bench_line("gateway p50 added (median)", round(this["p50_added"], 2), "ms", target="<= 0.5",
+                     ok=this["p50_added"] <= 0.5))
+    print(f"end: {load_average()}")
     return 0
 
 
