@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,15 @@ def sandbox_up(tree: Path, state: Path) -> Any:
 def sandbox_down(tree: Path, state: Path) -> None:
     subprocess.run([sys.executable, "-c", _DOWN, str(state)], env=tree_env(tree), cwd=tree, check=False,
                    timeout=60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far (/proc/<pid>/stat), 0 when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def admin_call(info: Any, method: str, path: str, **kw: Any) -> Any:
@@ -200,10 +210,11 @@ async def _load(url: str, headers: dict[str, str], connections: int, seconds: fl
     # warm-up: open connections and let pools fill
     deadline = time.perf_counter() + 0.5
     futs, protos = [], []
+    warm: list[float] = []
     for _ in range(connections):
         fut = loop.create_future()
         _, proto = await loop.create_connection(
-            lambda f=fut: _Client(request, deadline, [], f), parts.hostname, parts.port
+            lambda f=fut: _Client(request, deadline, warm, f), parts.hostname, parts.port
         )
         futs.append(fut)
     await asyncio.gather(*futs)
@@ -222,6 +233,7 @@ async def _load(url: str, headers: dict[str, str], connections: int, seconds: fl
     latencies.sort()
     return {
         "requests": len(latencies),
+        "all_requests": len(latencies) + len(warm),  # the warm-up's too: CPU per request is over the whole load
         "errors": sum(p.errors for p in protos),
         "rps": len(latencies) / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
@@ -282,11 +294,16 @@ class Target:
             ]
             if "embed" not in m["id"]
         )
+        self.pid = int(self.info.pid)
         self.rounds: list[dict[str, float]] = []
 
     def measure(self, connections: int, seconds: float, ttfb_samples: int) -> dict[str, float]:
         direct = run_load(self.info.models_url + "/v1/models", self.direct_auth, connections, seconds)
+        # the gateway runs in the sandbox's process: its CPU time over the requests served is the gateway's
+        # cost per request (nearly all of it: the process is otherwise idle), much less noisy than req/s
+        cpu_before = cpu_seconds(self.pid)
         gateway = run_load(self.production + "/v1/models", self.auth, connections, seconds)
+        cpu_used = cpu_seconds(self.pid) - cpu_before
         figures = {
             "direct_rps": direct["rps"],
             "gateway_rps": gateway["rps"],
@@ -295,6 +312,7 @@ class Target:
             "gateway_p50": gateway["p50_ms"],
             "p50_added": gateway["p50_ms"] - direct["p50_ms"],
             "p99_added": gateway["p99_ms"] - direct["p99_ms"],
+            "gateway_cpu_us": cpu_used / gateway["all_requests"] * 1e6,
             "errors": direct["errors"] + gateway["errors"],
         }
         if ttfb_samples:
@@ -310,7 +328,8 @@ def _line(label: str, f: dict[str, float]) -> str:
     return (
         f"  {label:<22} direct {f['direct_rps']:7.0f} req/s  gateway {f['gateway_rps']:7.0f} req/s  "
         f"share {f['share']:5.1f} %  p50 added {f['p50_added']:5.2f} ms  p99 added {f['p99_added']:6.2f} ms"
-        f"{ttfb_part}" + (f"  ({f['errors']:.0f} non-200)" if f["errors"] else "")
+        f"  gateway CPU {f['gateway_cpu_us']:4.0f} µs/req{ttfb_part}"
+        + (f"  ({f['errors']:.0f} non-200)" if f["errors"] else "")
     )
 
 
@@ -356,7 +375,9 @@ def main() -> int:
     if len(medians) == 2:
         base = medians[targets[0].name]
         print(f"this / base: gateway req/s {this['gateway_rps'] / base['gateway_rps']:.2f}, share "
-              f"{this['share'] - base['share']:+.1f} points, p50 added {this['p50_added'] - base['p50_added']:+.2f} ms")
+              f"{this['share'] - base['share']:+.1f} points, "
+              f"p50 added {this['p50_added'] - base['p50_added']:+.2f} ms, "
+              f"gateway CPU per request {this['gateway_cpu_us'] / base['gateway_cpu_us']:.2f}")
     print(bench_line("gateway share of direct (median)", round(this["share"], 1), "%", target=">= 55",
                      ok=this["share"] >= 55))
     print(bench_line("gateway p50 added (median)", round(this["p50_added"], 2), "ms", target="<= 0.5",
