@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import httptools
 
@@ -43,7 +43,7 @@ from maas_sandbox.gateway.config import (
     reason,
 )
 from maas_sandbox.gateway.mapping import match_usage, normalize_path, query_args
-from maas_sandbox.gateway.upstream import UpstreamConnection, UpstreamError, UpstreamReadTimeout
+from maas_sandbox.gateway.upstream import Stale, UpstreamConnection, UpstreamError, UpstreamReadTimeout
 
 if TYPE_CHECKING:
     from maas_sandbox.gateway.listeners import Gateway
@@ -106,10 +106,12 @@ class GatewayProtocol(asyncio.Protocol):
         self.final: bytes | None = None  # the answer owed after the responses in flight, then close
         self.timer: asyncio.TimerHandle | None = None
         self.deadline: float | None = None  # loop time when the current client timeout expires
+        self.loop: asyncio.AbstractEventLoop  # the running loop, from connection_made on
 
     # -- asyncio ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        self.loop = asyncio.get_running_loop()
         self._arm(self.limits.client_header_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -151,7 +153,7 @@ class GatewayProtocol(asyncio.Protocol):
         if seconds <= 0:
             self.deadline = None
             return
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self.deadline = loop.time() + seconds
         if self.timer is None or self.timer.when() > self.deadline:
             if self.timer is not None:
@@ -165,7 +167,7 @@ class GatewayProtocol(asyncio.Protocol):
         self.timer = None
         if self.deadline is None or self.closed:
             return
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         if loop.time() < self.deadline:
             self.timer = loop.call_at(self.deadline, self._timed_out)
             return
@@ -326,13 +328,14 @@ class GatewayProtocol(asyncio.Protocol):
         request = self.queue.popleft()
         if len(self.queue) < MAX_PIPELINED and self.final is None:
             self._resume_reading()
-        asyncio.get_running_loop().create_task(self._serve(request))
+        # Served from the loop's next turn (as a task's first step would be), by callbacks: no task, coroutine
+        # or future of its own per request (Exchange.begin; only a new upstream connection needs a task).
+        self.loop.call_soon(Exchange(self, request).begin)
 
-    async def _serve(self, request: Request) -> None:
-        try:
-            await Exchange(self, request).run()
-        except Exception:
-            log.exception("gateway request failed")
+    def _served(self, request: Request, error: BaseException | None) -> None:
+        """The exchange ended (its usage reported, its reservation released): answer a failure, go on."""
+        if error is not None:
+            log.error("gateway request failed", exc_info=error)
             self.write_and_close(
                 b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
@@ -353,6 +356,18 @@ class GatewayProtocol(asyncio.Protocol):
         self.closed = True
 
 
+class UpstreamCall(NamedTuple):
+    """What the chain decided to send upstream (kept for a retry on a new connection)."""
+
+    service_id: int
+    host: str
+    port: int
+    data: bytes
+    head_only: bool
+    connect_timeout: float
+    read_timeout: float
+
+
 class Exchange:
     """One request through the policy chain and, when admitted, to the upstream and back."""
 
@@ -371,6 +386,7 @@ class Exchange:
         self.request_bytes = len(request.body)
         self.reported = False
         self.out: list[bytes] = []  # response bytes of the current upstream read, written in one call
+        self.call: UpstreamCall | None = None
 
     @property
     def abandoned(self) -> bool:
@@ -394,24 +410,87 @@ class Exchange:
         )
 
     # -- the chain ------------------------------------------------------------------------------
-    async def run(self) -> None:
+    # begin() runs the chain up to the upstream request; the response streams through the ResponseSink
+    # callbacks; _upstream_done() then _end() finish the exchange. Every way out (an error answer, an upstream
+    # failure, the client gone, an exception) goes through _end(), which reports and releases the reservation.
+    def begin(self) -> None:
+        try:
+            call = self._chain()
+            if call is None:
+                self._end(None)
+                return
+            self.call = call
+            pool = self.conn.gateway.pool
+            upstream = pool.take_idle(call.host, call.port)
+            if upstream is None:  # connecting is asynchronous (and timed): the one case with a task
+                self.conn.loop.create_task(self._through_pool())
+                return
+            done = upstream.start(call.data, self, call.head_only, call.read_timeout)
+        except Exception as exc:  # noqa: BLE001 - answered 500 and logged, as any failure of the chain
+            self._end(exc)
+            return
+        done.add_done_callback(self._upstream_done)
+
+    def _upstream_done(self, done: asyncio.Future[None]) -> None:
+        error = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        if isinstance(error, Stale):  # the pooled connection had been closed: the pool retries, as it would
+            if self.abandoned:
+                error = UpstreamError("client went away")
+            else:
+                self.conn.loop.create_task(self._through_pool())
+                return
+        self._upstream_ended(error)
+
+    async def _through_pool(self) -> None:
+        call = self.call
+        assert call is not None
+        try:
+            await self.conn.gateway.pool.request(call.host, call.port, call.data, self, head_only=call.head_only,
+                                                 connect_timeout=call.connect_timeout,
+                                                 read_timeout=call.read_timeout)
+        except BaseException as exc:  # noqa: BLE001 - ended (and re-raised if cancelled) by _upstream_ended
+            self._upstream_ended(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._upstream_ended(None)
+
+    def _upstream_ended(self, error: BaseException | None) -> None:
+        if isinstance(error, UpstreamError):
+            call = self.call
+            assert call is not None
+            log.warning("service %s upstream %s:%s failed: %s", call.service_id, call.host, call.port, error)
+            try:
+                if self.status == 0:
+                    self.send_error(UPSTREAM_TIMED_OUT if isinstance(error, UpstreamReadTimeout) else UPSTREAM_FAILED)
+                else:  # the headers went out: all that is left is to cut the response short
+                    self.conn.write_and_close(b"")
+                error = None
+            except Exception as exc:  # noqa: BLE001
+                error = exc
+        self._end(error)
+
+    def _end(self, error: BaseException | None) -> None:
         backend = self.conn.gateway.backend
         try:
-            await self._chain()
-        finally:  # every way out (error answer, upstream failure, client gone, exception) gives it back
             try:
                 if not self.reported:  # the client left mid-response: count what was streamed so far
                     self._report_usage(backend)
             finally:
                 backend.release(self.reservation)
+        except Exception as exc:  # noqa: BLE001
+            error = error or exc
+        if error is None or isinstance(error, Exception):  # not when cancelled (the sandbox is stopping)
+            self.conn._served(self.request, error)
 
-    async def _chain(self) -> None:
+    def _chain(self) -> UpstreamCall | None:
+        """The policy chain: an answer of its own (None), or the upstream request to make."""
         conn, request = self.conn, self.request
         gateway = conn.gateway
         product = gateway.route(conn.service_id, conn.environment)
         if product is None:
             self.send_empty(404)  # APIcast: no service for this host
-            return
+            return None
         self.product = product
         conn.exchange = self
 
@@ -419,7 +498,7 @@ class Exchange:
             self.cors_headers = product.cors.response_headers(request.headers)
             if product.cors.is_preflight(request.method, request.headers):
                 self.send_empty(204)
-                return
+                return None
 
         body = request.body
         llm = product.llm
@@ -438,7 +517,7 @@ class Exchange:
             user_key = self._credentials(product, query, body)
             if user_key is None:
                 self.send_error(product.errors["auth_missing"])
-                return
+                return None
             args = query_args(query)
             usage, _matched = match_usage(product.rules, request.method, path, args)
             backend = gateway.backend
@@ -456,10 +535,10 @@ class Exchange:
                             exceeded.metric, exceeded.value, exceeded.period, exceeded.remaining, own
                         )
                     self._quota_exceeded(product, exceeded, decision.retry_after, described)
-                    return
+                    return None
             if not usage:
                 self.send_error(product.errors["no_match"])
-                return
+                return None
             decision = backend.authrep(product.service_id, user_key, usage)
             cache, cached = gateway.auth_cache, gateway.auth_cache.key(conn.environment, product.service_id,
                                                                        user_key, usage)
@@ -467,12 +546,12 @@ class Exchange:
                 cache.authorised(cached)
             elif decision.status == LIMITS_EXCEEDED:
                 self._limits_exceeded(product, decision.retry_after)
-                return
+                return None
             elif cache.known(cached):  # APIcast's strict cache: a hit is served, its refusal drops the entry
                 cache.refused(cached)
             else:
                 self.send_error(product.errors["auth_failed"])
-                return
+                return None
             self.app_id = decision.app.id if decision.app is not None else None
             if product.credentials_location == "query":
                 query = creds.strip_query(query, product.user_key)
@@ -480,29 +559,15 @@ class Exchange:
         upstream = product.upstream_for(path)
         if upstream is None:
             self.send_empty(404)  # no api_backend
-            return
+            return None
         if upstream.usage_path != "/":
             path = path[len(upstream.usage_path) :] or "/"
             if not path.startswith("/"):
                 path = "/" + path
         target = upstream.base_path + path + ("?" + query if query else "")
         head = self._upstream_head(product, target, upstream.host_header, body)
-        try:
-            await gateway.pool.request(
-                upstream.host,
-                upstream.port,
-                head + body,
-                self,
-                head_only=request.method == "HEAD",
-                connect_timeout=product.connect_timeout,
-                read_timeout=product.read_timeout,
-            )
-        except UpstreamError as exc:
-            log.warning("service %s upstream %s:%s failed: %s", product.service_id, upstream.host, upstream.port, exc)
-            if self.status == 0:
-                self.send_error(UPSTREAM_TIMED_OUT if isinstance(exc, UpstreamReadTimeout) else UPSTREAM_FAILED)
-            else:  # the headers went out: all that is left is to cut the response short
-                self.conn.write_and_close(b"")
+        return UpstreamCall(product.service_id, upstream.host, upstream.port, head + body, request.method == "HEAD",
+                            product.connect_timeout, product.read_timeout)
 
     def _credentials(self, product: CompiledProduct, query: str, body: bytes) -> str | None:
         request = self.request

@@ -45,7 +45,7 @@ class UpstreamReadTimeout(UpstreamError):
     pass
 
 
-class _Stale(Exception):
+class Stale(Exception):
     """The pooled connection was closed before any response byte: safe to retry."""
 
 
@@ -95,7 +95,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.aborted:
             self.done.set_exception(UpstreamError("client went away"))
         elif not self.received and self.reused:
-            self.done.set_exception(_Stale())
+            self.done.set_exception(Stale())
         elif self.sink is not None and self.headers_sent and not self.framed:
             self._complete(reusable=False)  # body delimited by connection close
         else:
@@ -247,16 +247,11 @@ class UpstreamPool:
         Timeouts are in seconds, 0 for none; they raise `UpstreamConnectTimeout` / `UpstreamReadTimeout`.
         """
         key = (host, port)
-        idle = self.idle[key]
-        while idle:
-            conn = idle.pop()
-            if conn.closed:
-                continue
-            conn.reused = True
+        while (conn := self.take_idle(host, port)) is not None:
             try:
                 await conn.start(data, sink, head_only, read_timeout)
                 return conn
-            except _Stale:
+            except Stale:
                 if sink.abandoned:
                     raise UpstreamError("client went away") from None
                 continue
@@ -266,6 +261,16 @@ class UpstreamPool:
             raise UpstreamError("client went away")
         await conn.start(data, sink, head_only, read_timeout)
         return conn
+
+    def take_idle(self, host: str, port: int) -> UpstreamConnection | None:
+        """A pooled keep-alive connection to reuse (its request may still find it closed: `Stale`), or None."""
+        idle = self.idle.get((host, port))
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                return conn
+        return None
 
     def release(self, conn: UpstreamConnection) -> None:
         idle = self.idle[conn.key]
