@@ -86,6 +86,8 @@ class Reservation:
 
 def bounded(delta: Any) -> int:
     """A usage delta as a whole number in [0, MAX_DELTA] (what arrives may be a float, huge, or negative)."""
+    if type(delta) is int and 0 <= delta <= MAX_DELTA:  # the common case (a mapping rule's delta), in one test
+        return delta
     if isinstance(delta, bool) or not isinstance(delta, int | float) or delta != delta:  # NaN
         return 0
     return int(min(max(delta, 0), MAX_DELTA))
@@ -223,11 +225,11 @@ class Backend:
         if slots is None:
             slots = [[s, 0] for s in starts]
             self.counters[(app_id, metric_id)] = slots
-        for i, slot in enumerate(slots):
-            if at is not None and at < starts[i]:
+        for slot, start in zip(slots, starts, strict=True):
+            if at is not None and at < start:
                 continue  # a pending bucket older than this period
-            if slot[0] != starts[i]:
-                slot[0], slot[1] = starts[i], 0
+            if slot[0] != start:
+                slot[0], slot[1] = start, 0
             slot[1] += delta
 
     def _expand(self, service_id: int, usage: dict[str, int]) -> dict[int, int] | None:

@@ -45,11 +45,22 @@ _ERRORS = {
 }
 
 
+_REASONS = {s.value: s.phrase for s in HTTPStatus}  # a dict lookup per response (HTTPStatus() is an Enum call)
+_STATUS_LINES: dict[int, bytes] = {}
+
+
 def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
+
+
+def status_line(status: int) -> bytes:
+    """`HTTP/1.1 <status> <reason>` and CRLF, made once per status code (upstream statuses are 3 digits)."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())
+        if len(_STATUS_LINES) < 1000:
+            _STATUS_LINES[status] = line
+    return line
 
 
 @dataclass(frozen=True, slots=True)

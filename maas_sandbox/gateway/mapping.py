@@ -75,16 +75,14 @@ def compile_rule(rule: Mapping[str, Any]) -> MappingRule:
 _UNSAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in " %?#")
 
 
+# A path normalising cannot change (the common case): `/` then segments of printable ASCII without space, `%`,
+# `#`, `?` or `/`, none empty (no `//`) and none starting with a dot (no `/.`), an optional trailing `/`.
+_NORMAL = re.compile(r'(?:/[!"$&-,\-0->@-~][!"$&-.0->@-~]*)+/?|/')
+
+
 def _already_normal(raw: str) -> bool:
-    """True when normalising cannot change the path (the common case: no escapes, no dot or empty segments)."""
-    return (
-        raw.startswith("/")
-        and raw.isascii()
-        and raw.isprintable()
-        and not any(c in raw for c in " %#?")
-        and "//" not in raw
-        and "/." not in raw
-    )
+    """True when normalising cannot change the path (one regex match: no escapes, no dot or empty segments)."""
+    return _NORMAL.fullmatch(raw) is not None
 
 
 def normalize_path(raw: str) -> str:

@@ -41,6 +41,7 @@ from maas_sandbox.gateway.config import (
     CompiledProduct,
     ErrorResponse,
     reason,
+    status_line,
 )
 from maas_sandbox.gateway.mapping import match_usage, normalize_path, query_args
 from maas_sandbox.gateway.upstream import Stale, UpstreamConnection, UpstreamError, UpstreamReadTimeout
@@ -53,6 +54,18 @@ log = logging.getLogger("maas_sandbox.gateway")
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
 )
+# Request headers never forwarded upstream, by (credentials in Authorization, test-clock sandbox). nginx's
+# `proxy_set_header X-3scale-proxy-secret-token $secret_token` replaces a client's header of that name (and
+# sends none when the product has no secret); the model server's pacing header is for the sandbox's own tests
+# only (a test-clock sandbox), never for any client of a real-looking gateway.
+_ALWAYS_DROPPED = frozenset({b"host", b"content-length", b"x-3scale-proxy-secret-token", *HOP_BY_HOP})
+_DROPPED = {
+    (authorization, test_clock): _ALWAYS_DROPPED
+    | ({b"authorization"} if authorization else set())
+    | (set() if test_clock else {b"x-sandbox-token-delay-ms"})
+    for authorization in (False, True)
+    for test_clock in (False, True)
+}
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 MAX_PIPELINED = 8  # parsed requests waiting behind the one being served before reading pauses
 
@@ -605,14 +618,8 @@ class Exchange:
 
     def _upstream_head(self, product: CompiledProduct, target: str, host: str, body: bytes) -> bytes:
         request = self.request
-        # nginx's `proxy_set_header X-3scale-proxy-secret-token $secret_token` replaces a client's header of
-        # that name (and sends none when the product has no secret); the model server's pacing header is for
-        # the sandbox's own tests only (a test-clock sandbox), never for any client of a real-looking gateway.
-        drop = {b"host", b"content-length", b"x-3scale-proxy-secret-token", *HOP_BY_HOP}
-        if not self.conn.gateway.sandbox.test_clock:
-            drop.add(b"x-sandbox-token-delay-ms")
-        if product.apicast and product.credentials_location == "authorization":
-            drop.add(b"authorization")
+        drop = _DROPPED[(bool(product.apicast and product.credentials_location == "authorization"),
+                         bool(self.conn.gateway.sandbox.test_clock))]
         lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1")]
         header_creds = product.apicast and product.credentials_location == "headers"
         for name, value in request.raw_headers:
@@ -637,7 +644,7 @@ class Exchange:
             self.conn.gateway.metrics.count_upstream_status(status, product.service_id, product.system_name)
         content_type = content_encoding = None
         length = None
-        out = [b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())]
+        out = [status_line(status)]
         for name, value in headers:
             lower = name.lower()
             if lower in HOP_BY_HOP:

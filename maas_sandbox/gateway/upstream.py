@@ -115,8 +115,14 @@ class UpstreamConnection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue and friends: wait for the real response
             return
-        names = {n.lower() for n, _ in self.headers}
-        self.framed = b"content-length" in names or b"transfer-encoding" in names or status in (204, 304)
+        framed = status in (204, 304)
+        if not framed:
+            for name, _ in self.headers:
+                lower = name.lower()
+                if lower == b"content-length" or lower == b"transfer-encoding":
+                    framed = True
+                    break
+        self.framed = framed
         self.headers_sent = True
         assert self.sink is not None
         self.sink.on_headers(status, self.headers)
