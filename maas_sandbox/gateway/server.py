@@ -400,6 +400,7 @@ class Exchange:
         self.reported = False
         self.out: list[bytes] = []  # response bytes of the current upstream read, written in one call
         self.call: UpstreamCall | None = None
+        self.ended = False
 
     @property
     def abandoned(self) -> bool:
@@ -438,14 +439,11 @@ class Exchange:
             if upstream is None:  # connecting is asynchronous (and timed): the one case with a task
                 self.conn.loop.create_task(self._through_pool())
                 return
-            done = upstream.start(call.data, self, call.head_only, call.read_timeout)
+            upstream.send(call.data, self, call.head_only, call.read_timeout, self._upstream_done)
         except Exception as exc:  # noqa: BLE001 - answered 500 and logged, as any failure of the chain
             self._end(exc)
-            return
-        done.add_done_callback(self._upstream_done)
 
-    def _upstream_done(self, done: asyncio.Future[None]) -> None:
-        error = done.exception() if not done.cancelled() else asyncio.CancelledError()
+    def _upstream_done(self, error: BaseException | None) -> None:
         if isinstance(error, Stale):  # the pooled connection had been closed: the pool retries, as it would
             if self.abandoned:
                 error = UpstreamError("client went away")
@@ -484,6 +482,9 @@ class Exchange:
         self._end(error)
 
     def _end(self, error: BaseException | None) -> None:
+        if self.ended:  # once, whatever reports the end
+            return
+        self.ended = True
         backend = self.conn.gateway.backend
         try:
             try:

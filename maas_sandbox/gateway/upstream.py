@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 import httptools
@@ -56,7 +57,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.sink: ResponseSink | None = None
+        # how the caller learns the end of the exchange in progress: a future it awaits (`start`), or a callback
+        # (`send`, the gateway's hot path: no future and no extra loop turn per request)
         self.done: asyncio.Future[None] | None = None
+        self.on_done: Callable[[BaseException | None], None] | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.received = False
         self.head_only = False
@@ -90,16 +94,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         self.pool.discard(self)
-        if self.done is None or self.done.done():
+        if not self._active():
             return
         if self.aborted:
-            self.done.set_exception(UpstreamError("client went away"))
+            self._settle(UpstreamError("client went away"))
         elif not self.received and self.reused:
-            self.done.set_exception(Stale())
+            self._settle(Stale())
         elif self.sink is not None and self.headers_sent and not self.framed:
             self._complete(reusable=False)  # body delimited by connection close
         else:
-            self.done.set_exception(UpstreamError("upstream closed the connection"))
+            self._settle(UpstreamError("upstream closed the connection"))
 
     # -- httptools callbacks ------------------------------------------------------------------
     headers_sent = False
@@ -130,7 +134,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._complete(reusable=False)
 
     def on_body(self, body: bytes) -> None:
-        if self.sink is not None and self.done is not None and not self.done.done():
+        if self.sink is not None and self._active():
             self.sink.on_body(body)
 
     def on_message_complete(self) -> None:
@@ -138,9 +142,26 @@ class UpstreamConnection(asyncio.Protocol):
             self._complete(reusable=self.parser.should_keep_alive())
 
     # -- request ------------------------------------------------------------------------------
+    def _active(self) -> bool:
+        """An exchange is in progress: its caller has not been told how it ended (nor stopped waiting)."""
+        done = self.done
+        return self.on_done is not None or (done is not None and not done.done())
+
+    def _settle(self, error: BaseException | None) -> None:
+        """Tell the caller how the exchange ended, once."""
+        done, on_done = self.done, self.on_done
+        self.done = self.on_done = None
+        if done is not None and not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if on_done is not None:
+            on_done(error)
+
     def _complete(self, *, reusable: bool) -> None:
-        done, sink = self.done, self.sink
-        self.sink, self.done = None, None  # an armed read timer stays: it lapses, or serves the next request
+        sink = self.sink
+        self.sink = None  # an armed read timer stays: it lapses, or serves the next request
         if reusable and not self.closed:
             self.parser = httptools.HttpResponseParser(self)
             self.pool.release(self)
@@ -148,30 +169,37 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
         if sink is not None:
             sink.on_end()
-        if done is not None and not done.done():
-            done.set_result(None)
+        self._settle(None)
 
     def _fail(self, exc: Exception) -> None:
-        done = self.done
         self.close()
-        if done is not None and not done.done():
-            done.set_exception(exc)
+        self._settle(exc)
 
     def start(self, data: bytes, sink: ResponseSink, head_only: bool, read_timeout: float) -> asyncio.Future[None]:
+        """Send one request; the future ends with the response (or fails with the exchange's error)."""
+        done = self.done = self.loop.create_future()
+        self._send(data, sink, head_only, read_timeout)
+        return done
+
+    def send(self, data: bytes, sink: ResponseSink, head_only: bool, read_timeout: float,
+             on_done: Callable[[BaseException | None], None]) -> None:
+        """`start` with a callback instead of a future: `on_done(None or the error)`, called once."""
+        self.on_done = on_done
+        self._send(data, sink, head_only, read_timeout)
+
+    def _send(self, data: bytes, sink: ResponseSink, head_only: bool, read_timeout: float) -> None:
         assert self.transport is not None
         self.sink = sink
         sink.upstream = self  # lets the client side pause this connection when it cannot keep up
         self.head_only = head_only
         self.received = False
         self.headers_sent = False
-        self.done = self.loop.create_future()
         self.transport.write(data)
         self.read_timeout = read_timeout
         if read_timeout > 0:
             now = self.last_read = self.loop.time()
             if self.timer is None or self.timer_due > now + read_timeout:  # else the armed one will do
                 self._arm(now, read_timeout)
-        return self.done
 
     # -- read timeout ---------------------------------------------------------------------------
     def _arm(self, now: float, delay: float) -> None:
@@ -181,7 +209,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _check_read_timeout(self) -> None:
         self.timer = None
-        if self.done is None or self.done.done() or self.closed or self.read_timeout <= 0:
+        if not self._active() or self.closed or self.read_timeout <= 0:
             return  # idle in the pool, or the exchange ended: the timer lapses
         now = self.loop.time()
         silent = now - self.last_read
