@@ -37,10 +37,13 @@ class AuthCache:
         return False
 
     def authorised(self, key: Key) -> None:
-        self._entries[key] = None
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        entries = self._entries
+        if key in entries:  # the common case: a key authorised before, now the most recently used
+            entries.move_to_end(key)
+            return
+        entries[key] = None
+        while len(entries) > self._max:
+            entries.popitem(last=False)
 
     def refused(self, key: Key) -> None:
         self._entries.pop(key, None)

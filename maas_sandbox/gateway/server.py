@@ -518,7 +518,7 @@ class Exchange:
         llm = product.llm
         data = None
         client_body = body  # the quota bound is the client's body, as the Lua policy computes it
-        if llm is not None:
+        if llm is not None and body:  # no body: nothing to decode or rewrite, no request model
             data = lm.request_json(request.headers.get("content-type"), body)
             rewritten, self.request_model = lm.rewrite_parsed(llm, body, data)
             if rewritten is not None:

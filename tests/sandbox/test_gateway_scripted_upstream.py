@@ -3,7 +3,8 @@ reservations are released on every way an exchange ends, and upstream timeouts b
 APIcast (issues 3 and 8).
 
 The upstream is a plain-socket HTTP/1.1 server; the header `X-Script` picks its behaviour: `ok` (JSON with
-usage), `error404`, `drop` (close without answering), `cut` (a stream cut mid-way), `hang` (answer nothing
+usage), `error404`, `drop` (close without answering), `drop-reused` (close without answering unless it is
+the connection's first request, else `ok`), `cut` (a stream cut mid-way), `hang` (answer nothing
 until the gateway goes away), `hang-mid` (a stream that stops mid-way and stays open), `slow` (a stream with
 one event every 0.2 s). A chat request with `max_tokens` 600 is admitted alone against the app's 1000-token
 quota (its bound, body bytes + 600, fits: issue 28) and reserves that bound while in flight, so while one is in
@@ -92,6 +93,7 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         sock.settimeout(10)
         buffer = b""
+        served = 0  # requests received on this connection
         while True:
             while b"\r\n\r\n" not in buffer:
                 try:
@@ -109,7 +111,12 @@ class _Handler(socketserver.BaseRequestHandler):
                 buffer += sock.recv(65536)
             buffer = buffer[length:]
             self.upstream.targets.append(lines[0].split(" ")[1])
+            served += 1
             script = headers.get("x-script", "ok")
+            if script == "drop-reused":  # closed unanswered on a kept-alive connection, answered on a new one
+                if served > 1:
+                    return
+                script = "ok"
             if script == "ok":
                 body = json.dumps({"object": "chat.completion", "choices": [], "usage": USAGE}).encode()
                 sock.sendall(_answer("200 OK", [("Content-Type", "application/json")], body))
@@ -325,6 +332,20 @@ def test_non_200_and_upstream_failure_release_the_reservation(gateway: Gateway, 
     assert failed.status_code == (404 if script == "error404" else 502)
     assert gateway.send("ok").status_code == 200  # at once: released before the answer was written
     assert gateway.tokens_recorded() == before + USAGE["total_tokens"]  # the failure reported nothing
+
+
+def test_a_pooled_connection_closed_by_the_upstream_is_retried_once_on_a_new_one(
+    gateway: Gateway, upstream: Upstream
+) -> None:
+    """A kept-alive upstream connection closed before any byte of the response (gateway/upstream.py `Stale`)
+    is retried on a new connection: the client gets the one answer, counted once."""
+    assert gateway.send("ok").status_code == 200  # leaves a kept-alive connection in the gateway's pool
+    before, tokens = len(upstream.targets), gateway.tokens_recorded()
+    retried = gateway.send("drop-reused")
+    assert retried.status_code == 200
+    assert upstream.targets[before:] == ["/v1/chat/completions"] * 2  # dropped on the pooled one, then answered
+    assert gateway.tokens_recorded() == tokens + USAGE["total_tokens"]
+    assert gateway.send("ok").status_code == 200  # nothing left reserved
 
 
 def test_a_stream_cut_mid_way_releases_the_reservation(gateway: Gateway) -> None:
