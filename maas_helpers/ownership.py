@@ -13,10 +13,12 @@ name. Two sides:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import secrets
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +92,11 @@ class Inventory:
     pending: dict[str, list[str]] = field(default_factory=dict)
     fields_ready: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # group commit (save_inventory): saves asked for, saves known written, one write at a time
+    asked: int = field(default=0, repr=False, compare=False)
+    written: int = field(default=0, repr=False, compare=False)
+    writing: bool = field(default=False, repr=False, compare=False)
+    saved: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
     def owns(self, kind: str, obj_id: Any) -> bool:
         return str(obj_id) in self.owned.get(kind, {})
@@ -151,15 +158,43 @@ def load_inventory(client: Any) -> Inventory:
 
 
 def save_inventory(client: Any, inventory: Inventory) -> None:
-    """Write the inventory's draft (created on first save; never published). Thread-safe."""
+    """Write the inventory's draft (created on first save; never published); returns once a write that holds
+    every change made before the call is stored. Thread-safe, as a group commit: the products' workers save
+    at about the same moments, and one write carries all their changes instead of one write each in a row
+    (26 writes, 2.6 s at 100 ms per call, for a cold apply of five models)."""
     with inventory.lock:
-        text = inventory.document()
-        if inventory.template_id is None:
-            body = client.send_json("POST", TEMPLATES, {"type": "partial", "system_name": INVENTORY_PARTIAL,
-                                                        "draft": text})
-            inventory.template_id = int((body.get("partial") or body)["id"])
-        else:
-            client.send_json("PUT", f"/admin/api/cms/templates/{inventory.template_id}.json", {"draft": text})
+        inventory.asked += 1
+        mine = inventory.asked
+    with inventory.saved:
+        while inventory.written < mine:
+            if inventory.writing:  # a write is out; it may not hold this caller's change: wait, then look again
+                inventory.saved.wait()
+                continue
+            inventory.writing = True
+            stored = False
+            try:
+                with inventory.lock:
+                    upto, text, template_id = inventory.asked, inventory.document(), inventory.template_id
+                inventory.saved.release()  # others may ask (and wait) while this one writes
+                try:
+                    _write(client, inventory, template_id, text)
+                    stored = True
+                finally:
+                    inventory.saved.acquire()
+            finally:
+                inventory.writing = False
+                if stored:
+                    inventory.written = max(inventory.written, upto)
+                inventory.saved.notify_all()
+
+
+def _write(client: Any, inventory: Inventory, template_id: int | None, text: str) -> None:
+    if template_id is None:
+        body = client.send_json("POST", TEMPLATES, {"type": "partial", "system_name": INVENTORY_PARTIAL,
+                                                    "draft": text})
+        inventory.template_id = int((body.get("partial") or body)["id"])
+    else:
+        client.send_json("PUT", f"/admin/api/cms/templates/{template_id}.json", {"draft": text})
 
 
 def ensure_owner_fields(client: Any, inventory: Inventory) -> list[str]:
@@ -169,17 +204,21 @@ def ensure_owner_fields(client: Any, inventory: Inventory) -> list[str]:
     if inventory.fields_ready:
         return []
     defined = [f.get("fields_definition", f) for f in client.get_json(FIELDS).get("fields_definitions", [])]
-    done = []
+    writes: list[tuple[str, str, dict[str, Any]]] = []
     for target in OWNER_TARGETS:
         have = next((f for f in defined if f.get("target") == target and f.get("name") == OWNER_FIELD), None)
         if have is None:
-            client.send_json("POST", FIELDS, {"target": target, "name": OWNER_FIELD, "label": "MaaS kit owner",
-                                              "hidden": True, "read_only": True, "required": False})
-            done.append(target)
+            writes.append((target, FIELDS, {"target": target, "name": OWNER_FIELD, "label": "MaaS kit owner",
+                                            "hidden": True, "read_only": True, "required": False}))
         elif not (have.get("hidden") and have.get("read_only")):
-            client.send_json("PUT", f"/admin/api/fields_definitions/{have['id']}.json",
-                             {"hidden": True, "read_only": True, "required": False})
-            done.append(target)
+            writes.append((target, f"/admin/api/fields_definitions/{have['id']}.json",
+                           {"hidden": True, "read_only": True, "required": False}))
+    with ThreadPoolExecutor(max_workers=len(OWNER_TARGETS)) as pool:  # three independent fields, side by side
+        # each in a copy of the caller's context, so an error still names what was being done (client.about)
+        for future in [pool.submit(contextvars.copy_context().run, client.send_json,
+                                   "POST" if path == FIELDS else "PUT", path, body) for _, path, body in writes]:
+            future.result()
+    done = [target for target, _, _ in writes]
     inventory.fields_ready = True
     save_inventory(client, inventory)
     return done

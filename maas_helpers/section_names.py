@@ -7,3 +7,6 @@ keeps the two equal.
 SECTION_NAMES = ("organisation", "policy_registry", "backends", "products", "metrics", "mapping_rules",
                  "authentication", "sample_data", "policies", "promote", "plans", "subscriptions_and_apps",
                  "active_docs", "portal", "sso", "prune")
+# Sections that only touch each product's own objects, in the order one product goes through them.
+PRODUCT_SECTIONS = ("backends", "products", "metrics", "mapping_rules", "authentication", "policies", "promote",
+                    "plans")

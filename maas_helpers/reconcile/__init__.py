@@ -44,7 +44,9 @@ from maas_helpers.reconcile.products import (
 )
 from maas_helpers.reconcile.sample_data import apply_sample_data
 from maas_helpers.reconcile.sso import apply_sso
+from maas_helpers.reconcile.warm import warm_up
 from maas_helpers.results import Action, Change, StepResult, plural
+from maas_helpers.section_names import PRODUCT_SECTIONS
 
 if TYPE_CHECKING:
     from maas_helpers.platform.base import Platform
@@ -72,9 +74,6 @@ SECTIONS: dict[str, Section] = {
     "prune": apply_prune,  # last: what the kit owns and the catalogue no longer names
 }
 
-# Sections that only touch each product's own objects, in the order one product goes through them.
-PRODUCT_SECTIONS = ("backends", "products", "metrics", "mapping_rules", "authentication", "policies", "promote",
-                    "plans")
 # With concurrency > 1, consecutive sections of one stage run side by side (results still in SECTIONS order):
 # the account-wide settings first (the policy chain needs the registry entry), then the products, then what
 # needs the products (plans for applications, endpoints for ActiveDocs) with the SSO provider. The portal's
@@ -90,6 +89,11 @@ IN_FLIGHT_PER_WORKER = 4
 
 __all__ = ["DEFAULT_CONCURRENCY", "PRODUCT_SECTIONS", "SECTIONS", "ProductsFailed", "Reconciler",
            "application_keys"]
+
+
+def stage_of(section: str) -> int:
+    """The stage a section runs in with concurrency > 1 (the portal's lane starts with stage 0)."""
+    return 0 if section == "portal" else STAGE.get(section, 2)
 
 
 class ProductsFailed(MaasError):
@@ -186,6 +190,7 @@ class Reconciler:
         if ctx.concurrency <= 1 or len(names) == 1:
             return self._steps(ctx, names)
         rest = sorted((n for n in names if n != "portal"), key=lambda n: STAGE.get(n, 2))  # stable sort
+        ctx.settle(0)
         with ThreadPoolExecutor(max_workers=1) as lane:
             portal = lane.submit(SECTIONS["portal"], ctx) if "portal" in names else None
             try:
@@ -203,6 +208,7 @@ class Reconciler:
         i = 0
         while i < len(names):
             stage = STAGE.get(names[i], 2)
+            ctx.settle(stage)
             group = [names[i]]
             while ctx.concurrency > 1 and i + len(group) < len(names) and STAGE.get(names[i + len(group)], 2) == stage:
                 group.append(names[i + len(group)])
@@ -237,6 +243,7 @@ class Reconciler:
         ctx = self._context(plan_only)
         self.client.limit_in_flight(IN_FLIGHT_PER_WORKER * self.concurrency if self.concurrency > 1 else None)
         before_calls, before_writes = self.client.total_calls, self.client.writes
+        warm_up(ctx, names, stage_of)
         notes = check_policies(ctx) if "policies" in names else []  # before anything is written
         with self.client.about("the kit's inventory"):
             claims = claim(ctx, names)  # foreign objects with catalogue names: reported, left out of the run

@@ -11,7 +11,7 @@ accounts_controller.rb take them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -162,13 +162,20 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
                 if (service := ctx.service(ctx.catalogue.product(s.product))) is not None}
     plans: dict[str, dict[str, Any]] = {}
     apps: dict[Any, list[dict[str, Any]]] = {}
+    # both rounds' reads side by side; an account that gets a new application has its subscriptions re-read
+    named = {spec.account for spec in ctx.catalogue.applications}
+    loads: list[Callable[[], Any]] = [partial(applications_of, ctx, a) for n, a in accounts.items() if n in named]
+    loads += [partial(ctx.app_plans, service) for service in {s["id"]: s for s in services.values()}.values()]
+    if ctx.catalogue.subscribe_existing_accounts:
+        loads += [partial(subscriptions_of, ctx, a) for a in accounts.values()]
+    ctx.map(lambda load: load(), loads)
     for spec in ctx.catalogue.applications:
         account, service = accounts.get(spec.account), services.get(spec.product)
         if account is None or service is None:
             continue
         with ctx.client.about(f"application {spec.name} of {spec.account}"):
             plans[spec.product] = {k: entity(v) for k, v in ctx.app_plans(service).items()}
-            listed = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
+            listed = applications_of(ctx, account)
         apps[account["id"]] = [entity(a) for a in listed]
     actions, notes = plan_applications(ctx.catalogue, {k: entity(v) for k, v in accounts.items()},
                                        {k: entity(v) for k, v in services.items()}, plans, apps, ctx.links,
@@ -184,7 +191,7 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     # round 2: subscriptions (read after the applications' writes) and billing
     if ctx.catalogue.subscribe_existing_accounts:
         everyone = list(accounts.values())
-        subs = dict(zip([a["id"] for a in everyone], ctx.map(lambda a: _subscriptions(ctx, a), everyone),
+        subs = dict(zip([a["id"] for a in everyone], ctx.map(lambda a: subscriptions_of(ctx, a), everyone),
                         strict=True))
         product_services = {p.system_name: s for p in ctx.catalogue.products if (s := ctx.service(p)) is not None}
         unsubscribed = [name for name, service in product_services.items()
@@ -203,7 +210,13 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
     return result
 
 
-def _subscriptions(ctx: Context, account: Any) -> list[dict[str, Any]]:
+def applications_of(ctx: Context, account: Any) -> list[Any]:
+    with ctx.client.about(f"applications of {account['org_name']}"):
+        return ctx.cached(f"apps:{account['id']}",
+                          partial(ctx.listing, account.applications))
+
+
+def subscriptions_of(ctx: Context, account: Any) -> list[dict[str, Any]]:
     path = f"/admin/api/accounts/{account['id']}/service_subscriptions.json"
     with ctx.client.about(f"service subscriptions of {account['org_name']}"):
         return ctx.cached(f"subs:{account['id']}", lambda: [
@@ -219,8 +232,7 @@ def application_keys(ctx: Context) -> dict[str, str]:
         service = ctx.service(ctx.catalogue.product(spec.product))
         if account is None or service is None:
             continue
-        apps = ctx.cached(f"apps:{account['id']}", partial(ctx.listing, account.applications))
-        for app in apps:
+        for app in applications_of(ctx, account):
             data = entity(app)
             if data.get("name") == spec.name and data["service_id"] == service["id"]:
                 keys[spec.product] = data.get("user_key", "")

@@ -73,13 +73,14 @@ def _same_body(body: Any, document: dict[str, Any]) -> bool:
 def apply_active_docs(ctx: Context) -> StepResult:
     result = StepResult("ActiveDocs")
     with ctx.client.about("ActiveDocs"):
-        docs = ctx.cached("active_docs", lambda: {d["system_name"]: d for d in ctx.ts.active_docs.list()})
+        docs = ctx.active_docs()
     services = {p.system_name: s for p in ctx.catalogue.products if p.active_doc and (s := ctx.service(p))}
-    endpoints: dict[str, str] = {}
-    for product in ctx.catalogue.products:
-        if product.system_name in services:
-            with ctx.client.about(f"ActiveDoc {product.active_doc.system_name}"):  # type: ignore[union-attr]
-                endpoints[product.system_name] = entity(ctx.proxy(services[product.system_name])).get("endpoint") or ""
+    def endpoint(product: Product) -> str:
+        with ctx.client.about(f"ActiveDoc {product.active_doc.system_name}"):  # type: ignore[union-attr]
+            return str(entity(ctx.proxy(services[product.system_name])).get("endpoint") or "")
+
+    documented = [p for p in ctx.catalogue.products if p.system_name in services]
+    endpoints = dict(zip([p.system_name for p in documented], ctx.map(endpoint, documented), strict=True))
     actions = plan_active_docs(ctx.catalogue.products, {k: entity(v) for k, v in services.items()}, endpoints,
                                {k: entity(v) for k, v in docs.items()}, ctx.links)
     ctx.execute(result, actions)

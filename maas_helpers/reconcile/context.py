@@ -20,6 +20,9 @@ from maas_helpers.results import Action, Change, StepResult
 if TYPE_CHECKING:
     from maas_helpers.platform.base import Platform
 
+# cache keys of one product's objects: `kind:{service id}[:…]` and `kind:{application plan id}`
+PER_PRODUCT = ("usages", "metrics", "proxy", "rules", "chain", "service_plans", "latest", "plans")
+PER_PLAN = ("limits", "pricing")
 PLANNED = {Change.CREATED: Change.PLANNED_CREATE, Change.UPDATED: Change.PLANNED_UPDATE,
            Change.DELETED: Change.PLANNED_DELETE}
 
@@ -40,6 +43,8 @@ class Context:
     concurrency: int = 1  # products (or objects of one kind) worked on at once; 1 = strictly one call at a time
     progress: Callable[[Action], None] | None = None  # called once per recorded object, from any thread
     prune: bool = False  # delete owned products that hold applications the kit did not create (confirmed)
+    warmed: dict[str, int] = field(default_factory=dict)  # key read by `warm` → the stage that first uses it
+    warm_writes: int = 0  # the client's write count when `warm` read them
 
     @property
     def ts(self) -> Any:
@@ -135,9 +140,21 @@ class Context:
         """A context for one product's sections on a worker thread: its own cache, sharing the run's
         product and backend lists (each thread only touches its own product's entries)."""
         shared: dict[str, Any] = {k: self.cache[k] for k in ("services", "backends", "inventory") if k in self.cache}
+        shared.update(self._observed_of(product))
         return Context(self.client, self.catalogue.model_copy(update={"products": [product]}),
                        plan_only=self.plan_only, platform=self.platform, state_dir=self.state_dir, cache=shared,
                        concurrency=self.concurrency, progress=self.progress, prune=self.prune)
+
+    def _observed_of(self, product: Product) -> dict[str, Any]:
+        """What this context already read of `product`'s own objects (a warm-up's prefetch), by cache key."""
+        service = (self.cache.get("services") or {}).get(product.system_name)
+        if service is None:
+            return {}
+        sid = str(service["id"])
+        plans = {str(p["id"]) for p in (self.cache.get(f"plans:{sid}") or {}).values()}
+        return {k: v for k, v in self.cache.items()
+                if (k.split(":")[0] in PER_PRODUCT and k.split(":")[1] == sid)
+                or (k.split(":")[0] in PER_PLAN and k.split(":")[1] in plans)}
 
     def absorb(self, other: Context) -> None:
         """Take over what a product context observed, so later sections reuse it; a shared list it had to
@@ -152,15 +169,44 @@ class Context:
             if key not in other.cache:
                 self.forget(key)
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        """`fn` over `items` with up to `concurrency` at once; results (and the first error) in item order."""
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int | None = None) -> list[Any]:
+        """`fn` over `items` with up to `workers` (default: `concurrency`) at once; results (and the first error)
+        in item order."""
         items = list(items)
         if self.concurrency <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
+        with ThreadPoolExecutor(max_workers=min(workers or self.concurrency, len(items))) as pool:
             # each task runs in a copy of the caller's context: errors keep naming the object (client.about)
             futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         return [f.result() for f in futures]
+
+    def warm(self, loads: Mapping[str, tuple[int, Callable[[], Any]]], *, workers: int | None = None) -> None:
+        """Read side by side, before the first section, what the sections would read one after another: `loads`
+        maps a cache key to (the stage that first uses it, its loader). Only with concurrency > 1; `settle`
+        forgets what writes made since then could have changed."""
+        todo = [(key, stage, load) for key, (stage, load) in loads.items() if key not in self.cache]
+        if self.concurrency <= 1 or not todo:
+            return
+        if not self.warmed:
+            self.warm_writes = self.client.writes
+        before = set(self.cache)
+        values = self.map(lambda item: item[2](), todo, workers=workers)
+        for (key, stage, _), value in zip(todo, values, strict=True):
+            self.cache[key] = value
+            self.warmed[key] = stage
+        # what a loader cached besides its own key (a product's prefetch): kept until the wave's last stage
+        latest = max(stage for _, stage, _ in todo)
+        for key in set(self.cache) - before - set(self.warmed):
+            self.warmed[key] = latest
+
+    def settle(self, stage: int) -> None:
+        """Before `stage` runs: if anything was written since `warm`, forget what it read for this stage or a
+        later one, so those sections read after the writes exactly as without the warm-up. A re-apply writes
+        nothing and keeps everything."""
+        if self.warmed and self.client.writes != self.warm_writes:
+            for key in [k for k, first in self.warmed.items() if first >= stage]:
+                self.cache.pop(key, None)
+                del self.warmed[key]
 
     def cached(self, key: str, load: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -214,6 +260,14 @@ class Context:
 
     def mapping_rules(self, service: Any) -> list[Any]:
         return self.cached(f"rules:{service['id']}", lambda: self.listing(self.proxy(service).mapping_rules))
+
+    def provider(self) -> dict[str, Any]:
+        """The provider account (forgotten by the sections that update it)."""
+        return self.cached("provider", lambda: self.client.get_json("/admin/api/provider.json")["account"])
+
+    def active_docs(self) -> dict[str, Any]:
+        """ActiveDocs by system name (threescale_api resources)."""
+        return self.cached("active_docs", lambda: {d["system_name"]: d for d in self.ts.active_docs.list()})
 
     def accounts(self) -> dict[str, Any]:
         """Developer accounts by org name."""

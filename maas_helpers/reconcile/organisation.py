@@ -26,10 +26,6 @@ SWITCHES = "/p/admin/cms/switches"  # porta Provider::Admin::CMS::SwitchesContro
 REGISTRY = "/admin/api/registry/policies.json"
 
 
-def _provider(ctx: Context) -> dict[str, Any]:
-    return ctx.cached("provider", lambda: ctx.client.get_json("/admin/api/provider.json")["account"])
-
-
 def _timezone_record(ctx: Context) -> Path | None:
     return Path(ctx.state_dir) / "organisation-timezone.json" if ctx.state_dir is not None else None
 
@@ -111,16 +107,16 @@ def apply_organisation(ctx: Context) -> StepResult:
     org = ctx.catalogue.organisation
     zone = rails_zone(org.timezone)  # a zone 3scale does not allow stops here, before any write
     with ctx.client.about("provider account"):
-        provider = _provider(ctx)
+        account = ctx.provider()
         actions, notes = plan_organisation(
-            org.org_name, zone, org.timezone, org.multiple_applications, provider,
-            _timezone_set(ctx, provider.get("id")), switch_api=_platform_says(ctx, "provider_switches_api", False),
+            org.org_name, zone, org.timezone, org.multiple_applications, account,
+            _timezone_set(ctx, account.get("id")), switch_api=_platform_says(ctx, "provider_switches_api", False),
             has_master=ctx.client.has_master, links=ctx.links)
         result.notes.extend(notes)
         ctx.execute(result, actions)
     if any(a.writes for a in actions) and not ctx.plan_only:
         if any(a.name == "timezone" and a.change is Change.UPDATED for a in actions):
-            _remember_timezone(ctx, provider.get("id"), zone)
+            _remember_timezone(ctx, account.get("id"), zone)
         ctx.forget("provider")
     return result
 
@@ -150,18 +146,30 @@ def plan_policy_registry(name: str, version: str, schema: Mapping[str, Any], sou
     return act("registry policy", label, Change.UNCHANGED, link=link)
 
 
+def registry_by_admin_api(ctx: Context) -> bool:
+    """On the sandbox the Admin API registers the custom policy; on OpenShift a CustomPolicyDefinition does."""
+    return bool(_platform_says(ctx, "policy_registry", "custom_policy_definition") == "admin_api")
+
+
+def registry(ctx: Context) -> dict[str, Any]:
+    """The tenant's custom policy registry (one listing per run)."""
+    return ctx.cached("registry", lambda: ctx.client.get_json(REGISTRY))
+
+
 def apply_policy_registry(ctx: Context) -> StepResult:
     result = StepResult("Custom policy registry")
     policy = ctx.catalogue.policy
-    if _platform_says(ctx, "policy_registry", "custom_policy_definition") != "admin_api":
+    if not registry_by_admin_api(ctx):
         result.notes.append("on OpenShift the CustomPolicyDefinition registers the policy (platform step)")
         ctx.record_action(result, act("registry policy", f"{policy.name} {policy.version}", Change.SKIPPED,
                                       detail="CustomPolicyDefinition does it"))
         return result
     manifest = json.loads(policy.manifest_file.read_text())
     with ctx.client.about(f"policy registry entry {policy.name} {policy.version}"):
-        body = ctx.client.get_json(REGISTRY)
-        observed = [p.get("policy", p) for p in body.get("policies", [])]
-        ctx.execute(result, [plan_policy_registry(policy.name, policy.version, manifest, policy.manifest_file.name,
-                                                  observed, ctx.links)])
+        observed = [p.get("policy", p) for p in registry(ctx).get("policies", [])]
+        action = plan_policy_registry(policy.name, policy.version, manifest, policy.manifest_file.name, observed,
+                                      ctx.links)
+        ctx.execute(result, [action])
+    if action.writes and not ctx.plan_only:
+        ctx.forget("registry")
     return result

@@ -18,6 +18,7 @@ from maas_helpers.catalogue import Catalogue
 from maas_helpers.reconcile.actions import Action, Write, act
 from maas_helpers.reconcile.context import Context, entity
 from maas_helpers.results import Change, StepResult
+from maas_helpers.section_names import PRODUCT_SECTIONS
 
 Obj = Mapping[str, Any]
 GONE = "already gone"
@@ -87,14 +88,17 @@ def _label(kind: str) -> str:
     return {"active_doc": "ActiveDoc"}.get(kind, kind)
 
 
+# the sections whose objects the claim sorts into the kit's own and foreign ones
+CLAIMING = {*PRODUCT_SECTIONS, "subscriptions_and_apps", "active_docs", "prune"}
+
+
 def claim(ctx: Context, sections: Sequence[str]) -> StepResult:
     """Before the sections: rows for foreign objects, the run's catalogue without them, the owner field defined.
     Reads only what the sections read anyway (the inventory aside)."""
     result = StepResult("Ownership")
-    names = set(sections)
-    if not names & {"backends", "products", "metrics", "mapping_rules", "authentication", "policies", "promote",
-                    "plans", "subscriptions_and_apps", "active_docs", "prune"}:
+    if not set(sections) & CLAIMING:
         return result
+    names = set(sections)
     inventory = ctx.inventory()
     if not ctx.plan_only and "subscriptions_and_apps" in names:
         ownership.ensure_owner_fields(ctx.client, inventory)
@@ -112,8 +116,7 @@ def claim(ctx: Context, sections: Sequence[str]) -> StepResult:
 
 def _docs(ctx: Context) -> dict[str, dict[str, Any]]:
     with ctx.client.about("ActiveDocs"):
-        listed = ctx.cached("active_docs", lambda: {d["system_name"]: d for d in ctx.ts.active_docs.list()})
-    return {k: entity(v) for k, v in listed.items()}
+        return {k: entity(v) for k, v in ctx.active_docs().items()}
 
 
 # --- prune -------------------------------------------------------------------------------------------------
@@ -223,10 +226,15 @@ def observe_prune(ctx: Context, keep: Keep) -> tuple[dict[int, Any], dict[int, A
     backends = {int(b["id"]): entity(b) for b in ctx.backends().values()}
     docs = {int(d["id"]): d for d in _docs(ctx).values()}
     with ctx.client.about("applications"):
-        apps = all_applications(ctx)
+        apps = applications(ctx)
         instance = ctx.inventory().instance
         marked = {int(a["id"]) for a in ctx.accounts().values() if ownership.marked(entity(a), instance)}
     return services, backends, docs, apps, marked
+
+
+def applications(ctx: Context) -> list[dict[str, Any]]:
+    """Every application of the tenant, as read once per run."""
+    return ctx.cached("all_applications", lambda: all_applications(ctx))
 
 
 def all_applications(ctx: Context) -> list[dict[str, Any]]:

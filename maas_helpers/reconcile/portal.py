@@ -47,6 +47,18 @@ def _collection(ctx: Context, path: str, **params: Any) -> list[dict[str, Any]]:
         page += 1
 
 
+# What the portal section lists, by cache key. A write to one does not change another's listing (a new
+# section moves no template or file), so all three may be read side by side before the first write.
+CMS_LISTINGS = {"cms:sections": "/admin/api/cms/sections.json", "cms:templates": TEMPLATES,
+                "cms:files": "/admin/api/cms/files.json"}
+
+
+def cms_listing(ctx: Context, key: str) -> list[dict[str, Any]]:
+    """One of CMS_LISTINGS as read once per run (templates with their content, to compare it)."""
+    params = {"content": "true"} if key == "cms:templates" else {}
+    return ctx.cached(key, lambda: _collection(ctx, CMS_LISTINGS[key], **params))
+
+
 def apply_portal(ctx: Context) -> StepResult:
     """Three rounds of observe → plan → execute: the access code and the sections first (templates and files
     name a section by the id its create returns), then the templates kind by kind (a page is created with its
@@ -61,16 +73,15 @@ def apply_portal(ctx: Context) -> StepResult:
     with ctx.client.about("developer portal CMS"):
         first: list[Action] = []
         if portal.remove_access_code:
-            provider = ctx.cached("provider", lambda: ctx.client.get_json("/admin/api/provider.json")["account"])
-            first.append(plan_access_code(provider))
-        sections = {s["system_name"]: s for s in _collection(ctx, "/admin/api/cms/sections.json")}
+            first.append(plan_access_code(ctx.provider()))
+        sections = {s["system_name"]: s for s in cms_listing(ctx, "cms:sections")}
         first += plan_sections(manifest.get("sections") or [], sections, link)
         created = ctx.execute(result, first)
         if first and first[0].kind == "portal access code" and first[0].writes and not ctx.plan_only:
             ctx.forget("provider")
         sections.update({k.removeprefix("section:"): v for k, v in created.items() if k.startswith("section:")})
 
-        templates = _collection(ctx, TEMPLATES, content="true")
+        templates = cms_listing(ctx, "cms:templates")
         by_key = {(t.get("type"), t.get("system_name")): t for t in templates}
         for kind, key in (("layout", "layouts"), ("partial", "partials"), ("page", "pages"),
                           ("builtin_page", "builtin_pages"), ("builtin_partial", "builtin_partials")):
@@ -80,11 +91,14 @@ def apply_portal(ctx: Context) -> StepResult:
             result.notes.extend(notes)
             ctx.execute(result, actions)
 
-        files = {f["path"]: f for f in _collection(ctx, "/admin/api/cms/files.json")}
+        files = {f["path"]: f for f in cms_listing(ctx, "cms:files")}
         specs = manifest.get("files") or []
         sources = {spec["path"]: _source(root / spec["file"]) for spec in specs}
-        differences = {path: _content_difference(ctx, result, files[path], content, mime)
-                       for path, (_, content, mime) in sources.items() if path in files}
+        stored = [(path, content, mime) for path, (_, content, mime) in sources.items() if path in files]
+        # each file's stored bytes are compared side by side; notes kept in manifest order
+        compared = ctx.map(lambda item: _content_difference(ctx, files[item[0]], item[1], item[2]), stored)
+        differences = {path: difference for (path, _, _), (difference, _) in zip(stored, compared, strict=True)}
+        result.notes.extend(note for _, notes in compared for note in notes)
         ctx.execute(result, plan_files(specs, sources, files, differences, sections, link))
     return result
 
@@ -250,9 +264,10 @@ def plan_files(specs: list[dict[str, Any]], sources: Mapping[str, tuple[str, byt
     return actions
 
 
-def _content_difference(ctx: Context, result: StepResult, have: dict[str, Any], content: bytes,
-                        mime: str) -> str | None:
-    """Why the stored attachment differs from `content`, or None when it is the same.
+def _content_difference(ctx: Context, have: dict[str, Any], content: bytes,
+                        mime: str) -> tuple[str | None, list[str]]:
+    """Why the stored attachment differs from `content` (None when it is the same), and notes on what could
+    not be compared.
 
     Cheap checks first: the sandbox's file JSON also shows `content_type` and `size`; porta's shows only
     `url`. Otherwise the stored bytes are read from `url` (S3 or the portal) with the local MD5 as
@@ -261,13 +276,12 @@ def _content_difference(ctx: Context, result: StepResult, have: dict[str, Any], 
     """
     stored_type = have.get("content_type")
     if stored_type and stored_type != mime:
-        return f"type {stored_type} → {mime}"
+        return f"type {stored_type} → {mime}", []
     if isinstance(have.get("size"), int) and have["size"] != len(content):
-        return f"content: {have['size']} → {len(content)} bytes"
+        return f"content: {have['size']} → {len(content)} bytes", []
     url = have.get("url")
     if not url:
-        result.notes.append(f"CMS file {have.get('path')}: the API shows no URL; content not compared")
-        return None
+        return None, [f"CMS file {have.get('path')}: the API shows no URL; content not compared"]
     # An absolute URL (S3, CDN, portal) is fetched as is; a relative one is served by the 3scale host.
     # No access token is sent: the URL may point outside 3scale.
     etag = f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
@@ -275,14 +289,12 @@ def _content_difference(ctx: Context, result: StepResult, have: dict[str, Any], 
         resp = ctx.client._send("GET", urljoin(ctx.client.admin_url + "/", url),  # counted like every call
                                 headers={"If-None-Match": etag})
     except MaasError as exc:
-        result.notes.append(f"CMS file {have.get('path')}: content not compared ({exc})")
-        return None
+        return None, [f"CMS file {have.get('path')}: content not compared ({exc})"]
     if resp.status_code == 304:
-        return None
+        return None, []
     if not resp.ok:
-        result.notes.append(f"CMS file {have.get('path')}: content not compared (HTTP {resp.status_code} "
-                            f"from {url.split('?')[0]})")
-        return None
+        return None, [f"CMS file {have.get('path')}: content not compared (HTTP {resp.status_code} "
+                      f"from {url.split('?')[0]})"]
     if resp.content != content:
-        return f"content: {len(resp.content)} → {len(content)} bytes"
-    return None
+        return f"content: {len(resp.content)} → {len(content)} bytes", []
+    return None, []

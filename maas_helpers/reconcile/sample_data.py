@@ -99,7 +99,7 @@ def apply_sample_data(ctx: Context) -> StepResult:
     if service is not None:
         _remove_plans(ctx, result, service)
     with ctx.client.about(f"ActiveDoc {SAMPLE_ACTIVE_DOC}"):
-        docs = ctx.cached("active_docs", lambda: {d["system_name"]: d for d in ctx.ts.active_docs.list()})
+        docs = ctx.active_docs()
     echo = docs.get(SAMPLE_ACTIVE_DOC)
     actions = plan_echo(entity(echo) if echo is not None else None)
     ctx.execute(result, actions)

@@ -160,6 +160,11 @@ def plan_sso_provider(kind: str, desired: dict[str, Any], secret: str, observed:
                changes=changes, detail=", ".join(c.field for c in changes), link=link)
 
 
+def providers(ctx: Context) -> dict[str, Any]:
+    """The developer portal's authentication providers (one listing per run)."""
+    return ctx.cached("auth_providers", lambda: ctx.client.get_json(PROVIDERS))
+
+
 def apply_sso(ctx: Context) -> StepResult:
     result = StepResult("Developer portal SSO")
     sso = ctx.catalogue.sso
@@ -173,14 +178,16 @@ def apply_sso(ctx: Context) -> StepResult:
     site = ctx.platform.sso_realm_url(sso.realm)
     secret = client_secret(ctx.state_dir, sso)
     with ctx.client.about("SSO authentication provider"):
-        body = ctx.client.get_json(PROVIDERS)
-        items = [p.get("authentication_provider", p) for p in body.get("authentication_providers", [])]
+        items = [p.get("authentication_provider", p) for p in providers(ctx).get("authentication_providers", [])]
         have = next((p for p in items if p.get("kind") == sso.kind), None)
         desired = {"client_id": sso.client_id, "site": site, "published": sso.published,
                    "automatically_approve_accounts": sso.automatically_approve_accounts,
                    "skip_ssl_certificate_verification": sso.skip_ssl_certificate_verification}
-        created = ctx.execute(result, [plan_sso_provider(sso.kind, desired, secret, have, site, ctx.links)])
+        action = plan_sso_provider(sso.kind, desired, secret, have, site, ctx.links)
+        created = ctx.execute(result, [action])
         have = created.get("provider") or have
+    if action.writes and not ctx.plan_only:
+        ctx.forget("auth_providers")
     if ctx.plan_only and not have:
         # Planning from empty: the provider (and so 3scale's callback_url) only exists after apply creates it.
         ctx.execute(result, [act("SSO realm", sso.realm, Change.CREATED,

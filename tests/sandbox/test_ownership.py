@@ -72,3 +72,40 @@ def test_an_admin_only_field_cannot_be_required(tmp_path: Path) -> None:
         resp = kit.admin.request("POST", "/admin/api/fields_definitions.json", allow=(422,), json={
             "target": "Account", "name": "both", "label": "Both", "required": True, "hidden": True})
         assert resp.status_code == 422 and "required" in resp.json()["errors"], resp.text
+
+
+def test_inventory_saves_from_many_threads_are_grouped_and_each_is_stored_before_it_returns(tmp_path: Path) -> None:
+    """The products' workers save the inventory at about the same moments (before and after their creates).
+    Each save must return only once a stored draft holds that caller's change (a crash then leaves a name,
+    never a silent orphan), and saves that overlap share one write (group commit) instead of queueing one
+    write each. Real HTTP, the sandbox answering every Admin API call after 100 ms as a real 3scale does."""
+    import threading
+
+    with running(tmp_path / "state", admin_latency_ms=100) as info:
+        kit = Kit.configure(target="sandbox", state_dir=str(info.state_dir), org_name="MaaS Group Commit Org")
+        inventory = ownership.load_inventory(kit.admin)
+        ownership.save_inventory(kit.admin, inventory)  # created (POST) once, as the first apply does
+        kit.admin.reset_counts()
+        seen: dict[int, str] = {}
+        errors: list[BaseException] = []
+
+        def worker(n: int) -> None:
+            try:
+                with inventory.lock:
+                    inventory.record("product", 1000 + n, f"model-{n}")
+                ownership.save_inventory(kit.admin, inventory)
+                seen[n] = ownership.load_inventory(kit.admin).owned.get("product", {}).get(str(1000 + n), "")
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assert seen == {n: f"model-{n}" for n in range(12)}, "a save returned before its change was stored"
+        puts = kit.admin.calls["PUT"]
+        assert 1 <= puts < 12, f"{puts} writes for 12 overlapping saves: they were not grouped"
+        stored = ownership.load_inventory(kit.admin)
+        assert stored.ids("product") == {1000 + n: f"model-{n}" for n in range(12)}

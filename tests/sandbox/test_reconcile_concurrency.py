@@ -194,3 +194,27 @@ def test_latency_knob_bad_value_fails_before_start(tmp_path: Path) -> None:
     with pytest.raises(control.SandboxError, match="MAAS_SANDBOX_ADMIN_LATENCY_MS='-5'.*between 0 and 60000"):
         control.up(tmp_path / "never", find_free_base_port(), admin_latency_ms=-5)
     assert not (tmp_path / "never").exists()  # nothing was started or written
+
+
+def test_warmed_lists_are_kept_without_writes_and_read_again_after_one(fresh_sandbox: SandboxInfo) -> None:
+    """The run's first reads go out side by side (reconcile/warm.py); a list read early for a later stage must
+    not outlive a write made before that stage: `settle(stage)` forgets what was read for that stage or a later
+    one once anything was written, and keeps it all when nothing was (a re-apply)."""
+    from maas_helpers.reconcile.context import Context
+
+    kit = _kit(fresh_sandbox, 8)
+    ctx = Context(kit.admin, kit.catalogue, concurrency=8)
+    ctx.warm({"provider": (0, ctx.provider), "accounts": (2, ctx.accounts)})
+    assert {"provider", "accounts"} <= set(ctx.cache)
+    reads = kit.admin.total_calls
+    ctx.settle(0)
+    ctx.settle(2)
+    ctx.accounts()
+    assert kit.admin.total_calls == reads, "nothing was written: the warmed lists are used as read"
+
+    kit.admin.send_json("POST", "/admin/api/signup.json", {
+        "org_name": "Arrived Meanwhile", "username": "meanwhile", "email": "meanwhile@example.com",
+        "password": "pw-Meanwhile-1"})
+    ctx.settle(1)  # a write happened before stage 1: stage 2's accounts go, stage 0's provider stays
+    assert "provider" in ctx.cache and "accounts" not in ctx.cache
+    assert "Arrived Meanwhile" in ctx.accounts()  # read again, after the write

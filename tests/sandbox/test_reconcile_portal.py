@@ -207,17 +207,16 @@ def test_porta_shaped_file_is_compared_through_its_url_with_etag() -> None:
         base = f"http://127.0.0.1:{server.server_port}"
         client = AdminClient(base, "secret-token")
         ctx = Context(client=client, catalogue=Catalogue())
-        result = StepResult("files")
         # an S3-style absolute URL with a signature query, and porta's relative form on the 3scale host
         have = {"id": 1, "path": CSS, "url": f"{base}/bucket/maas.css?X-Amz-Signature=abc"}
-        assert _content_difference(ctx, result, have, stored, "text/css") is None
+        assert _content_difference(ctx, have, stored, "text/css") == (None, [])
         assert server.sent_bodies == 0  # answered 304: nothing downloaded
-        assert _content_difference(ctx, result, have, stored + b"/* v2 */", "text/css") == "content: 21 → 29 bytes"
+        assert _content_difference(ctx, have, stored + b"/* v2 */", "text/css") == ("content: 21 → 29 bytes", [])
         assert server.sent_bodies == 1
         relative = {**have, "url": "/system/provider/maas.css?1700000000"}
-        assert _content_difference(ctx, result, relative, stored, "text/css") is None
-        assert _content_difference(ctx, result, {**have, "url": f"{base}/missing"}, stored, "text/css") is None
-        assert any("content not compared (HTTP 403" in n for n in result.notes)
+        assert _content_difference(ctx, relative, stored, "text/css") == (None, [])
+        missing, notes = _content_difference(ctx, {**have, "url": f"{base}/missing"}, stored, "text/css")
+        assert missing is None and len(notes) == 1 and "content not compared (HTTP 403" in notes[0]
         assert server.seen_tokens == [False] * 4  # the admin token is never sent with a file URL
         assert client.calls["GET"] == 4 and client.writes == 0
     finally:

@@ -120,7 +120,7 @@ def test_schema_errors_and_model_schema_catch_real_mistakes(schemas) -> None:
     dep["spec"]["replicas"] = "one"
     dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy_"] = "Always"
     problems = check(dep, schemas)
-    assert any(p.startswith("spec.replicas: 'one' is not of type 'integer'") for p in problems)
+    assert any(p.startswith('spec.replicas: "one" is not of type "integer"') for p in problems)
     assert any("imagePullPolicy_" in p for p in problems)
     kc = mf.keycloak("rhbk", "apps.x.example.com", db=mf.keycloak_db())
     kc["spec"]["db"]["passwordSecret"]["keys"] = "password"

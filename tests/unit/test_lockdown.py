@@ -172,7 +172,7 @@ def test_invalid_policy_is_one_line() -> None:
         lockdown.validate(obj)
     obj = lockdown.network_policy(isvc_row(isvc("granite")), "3scale", "3scale")
     obj["spec"]["policyTypes"] = "Ingress"
-    with pytest.raises(MaasError, match="is not of type 'array'"):
+    with pytest.raises(MaasError, match='is not of type "array"'):
         lockdown.validate(obj)
 
 
