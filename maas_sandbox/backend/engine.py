@@ -225,11 +225,11 @@ class Backend:
         if slots is None:
             slots = [[s, 0] for s in starts]
             self.counters[(app_id, metric_id)] = slots
-        for slot, start in zip(slots, starts, strict=True):
-            if at is not None and at < start:
+        for i, slot in enumerate(slots):
+            if at is not None and at < starts[i]:
                 continue  # a pending bucket older than this period
-            if slot[0] != start:
-                slot[0], slot[1] = start, 0
+            if slot[0] != starts[i]:
+                slot[0], slot[1] = starts[i], 0
             slot[1] += delta
 
     def _expand(self, service_id: int, usage: dict[str, int]) -> dict[int, int] | None:
