@@ -352,7 +352,10 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         trees = {"this": ROOT}
         if args.base != "none":
-            trees = {f"base {args.base}": stack.enter_context(commit_tree(args.base)), **trees}
+            try:
+                trees = {f"base {args.base}": stack.enter_context(commit_tree(args.base)), **trees}
+            except subprocess.CalledProcessError:  # not a git checkout, or a shallow one without that commit
+                print(f"base {args.base} cannot be checked out here: this tree only")
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="maas-gw-bench-")))
         targets: list[Target] = []
         for i, (name, tree) in enumerate(trees.items()):
