@@ -13,13 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from maas_helpers.admin_client import AdminClient
 from maas_helpers.errors import MaasError
-from maas_helpers.stats import Chart, _empty, _figure, _labels, _slanted_labels, get_usage
+from maas_helpers.stats import get_usage
+
+if TYPE_CHECKING:
+    from maas_helpers.charts import Chart
 
 COST_COLUMNS = ["date", "account", "application", "application_id", "product", "plan", "metric", "usage", "cost"]
 USAGE_METRICS = ("hits", "prompt_tokens", "completion_tokens", "total_tokens")
@@ -163,19 +166,21 @@ def cost_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 def plot_cost_by_application(summary: pd.DataFrame, title: str = "Cost this month by application") -> Chart:
     """Stacked bars per application: usage cost (pricing rules × usage) and monthly fee."""
-    fig, ax = _figure(title)
+    from maas_helpers import charts  # matplotlib on the first plot, not at import
+
+    fig, ax = charts.figure(title)
     rows = summary[summary["total"] > 0] if not summary.empty else summary
     if rows.empty:
-        _empty(ax, "cost")
+        charts.empty(ax, "cost")
         return fig
-    names = _labels(f"{r.account}: {r.application}" for r in rows.itertuples())
+    names = charts.labels(f"{r.account}: {r.application}" for r in rows.itertuples())
     width = 0.6 if len(names) > 1 else 0.3
     ax.bar(names, rows["usage_cost"], width=width, label="usage (pricing rules)")
     ax.bar(names, rows["monthly_fee"], width=width, bottom=rows["usage_cost"], label="monthly fee")
     ax.margins(y=0.15)  # room for the legend above the tallest bar
     ax.set_ylabel("cost")
     ax.legend()
-    _slanted_labels(ax)
+    charts.slanted_labels(ax)
     return fig
 
 

@@ -15,15 +15,16 @@ each once as an image.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from maas_helpers.admin_client import AdminClient
+
+if TYPE_CHECKING:
+    from maas_helpers.charts import Chart
 
 Scope = Literal["services", "applications", "backend_apis"]
 Period = Literal["year", "month", "week", "day"]  # porta stats/views/usage.rb: no eternity
@@ -235,112 +236,63 @@ def calls_frame(records: Iterable[tuple[Any, int] | dict[str, Any]]) -> pd.DataF
 # --- figures ------------------------------------------------------------------------------------------
 
 
-class Chart(Figure):
-    """A Figure that Jupyter renders as one PNG image (``_repr_png_``), whether or not pyplot or the inline
-    backend was ever loaded: a bare ``Figure`` only has a ``<Figure size…>`` text repr in a kernel."""
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=96)
-        return buffer.getvalue()
-
-    def has_data(self) -> bool:
-        """True when some axes drew bars, lines or points (the "no … in this period" placeholder draws none)."""
-        return any(ax.has_data() for ax in self.axes)
-
-
-def _width(count: int) -> int:
-    """Characters per category label: whole names for a few bars, shorter as more share the axis."""
-    return max(12, min(40, 140 // max(count, 1)))
-
-
-def _labels(names: Iterable[Any]) -> list[str]:
-    """Short, still distinct category labels: long names keep their start and end ("journey-d…hat-small"),
-    since a common prefix (the developer's name) would otherwise merge different bars into one."""
-    texts = [str(n) for n in names]
-    width = _width(len(texts))
-    out: list[str] = []
-    for text in texts:
-        if len(text) > width:
-            head = (width - 1) // 2
-            text = text[:head] + "…" + text[-(width - 1 - head):]
-        while text in out:  # still equal after shortening: number them so the bars stay apart
-            text = f"{text}#{len(out)}"
-        out.append(text)
-    return out
-
-
-def _slanted_labels(ax: Any) -> None:
-    """Readable category labels: rotated and anchored at their right end so neighbours never overlap."""
-    labels = ax.get_xticklabels()
-    ax.tick_params(axis="x", labelrotation=35 if len(labels) <= 5 else 90)  # crowded axes: upright labels
-    for label in labels:
-        label.set_horizontalalignment("right")
-        label.set_rotation_mode("anchor")
-
-
-def _figure(title: str) -> tuple[Chart, Any]:
-    fig = Chart(figsize=(8, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_title(title)
-    return fig, ax
-
-
-def _empty(ax: Any, what: str) -> None:
-    ax.text(0.5, 0.5, f"no {what} in this period", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def plot_hits_by_method(frame: pd.DataFrame, title: str = "Hits by method") -> Chart:
     """Bar chart of calls per method (rows with ``is_method``; falls back to every non-token metric)."""
-    fig, ax = _figure(title)
+    from maas_helpers import charts  # matplotlib on the first plot, not at import
+
+    fig, ax = charts.figure(title)
     rows = frame[frame["is_method"]] if "is_method" in frame else frame[~frame["metric"].isin(TOKEN_METRICS)]
     table = totals(rows) if not rows.empty else rows
     if table.empty or table["value"].sum() == 0:
-        _empty(ax, "calls")
+        charts.empty(ax, "calls")
         return fig
-    ax.bar(_labels(table["metric"]), table["value"])
+    ax.bar(charts.labels(table["metric"]), table["value"])
     ax.set_ylabel("calls")
-    _slanted_labels(ax)
+    charts.slanted_labels(ax)
     return fig
 
 
 def plot_tokens_by_application(frame: pd.DataFrame, title: str = "Tokens by application") -> Chart:
     """Stacked bars: prompt and completion tokens per application."""
-    fig, ax = _figure(title)
+    from maas_helpers import charts  # matplotlib on the first plot, not at import
+
+    fig, ax = charts.figure(title)
     rows = frame[frame["metric"].isin(("prompt_tokens", "completion_tokens"))]
     if rows.empty or rows["value"].sum() == 0:
-        _empty(ax, "tokens")
+        charts.empty(ax, "tokens")
         return fig
     table = rows.pivot_table(index="name", columns="metric", values="value", aggfunc="sum", fill_value=0)
     table = table[table.sum(axis=1) > 0]  # applications without tokens only crowd the x axis
     bottom = None
     for metric in ("prompt_tokens", "completion_tokens"):
         if metric in table:
-            ax.bar(_labels(table.index), table[metric], bottom=bottom, label=metric)
+            ax.bar(charts.labels(table.index), table[metric], bottom=bottom, label=metric)
             bottom = table[metric] if bottom is None else bottom + table[metric]
     ax.set_ylabel("tokens")
-    _slanted_labels(ax)
+    charts.slanted_labels(ax)
     ax.legend()
     return fig
 
 
 def plot_top_applications(frame: pd.DataFrame, title: str = "Top applications") -> Chart:
-    fig, ax = _figure(title)
+    from maas_helpers import charts  # matplotlib on the first plot, not at import
+
+    fig, ax = charts.figure(title)
     if frame.empty:
-        _empty(ax, "applications")
+        charts.empty(ax, "applications")
         return fig
-    ax.barh(_labels(frame["name"][::-1]), frame["value"][::-1])
+    ax.barh(charts.labels(frame["name"][::-1]), frame["value"][::-1])
     ax.set_xlabel(str(frame["metric"].iloc[0]))
     return fig
 
 
 def plot_rejections(calls: pd.DataFrame, freq: str = "min", title: str = "Rate-limited calls (429)") -> Chart:
     """429s vs accepted calls per ``freq`` bucket, from ``calls_frame`` (Analytics never counts 429s)."""
-    fig, ax = _figure(title)
+    from maas_helpers import charts  # matplotlib on the first plot, not at import
+
+    fig, ax = charts.figure(title)
     if calls.empty:
-        _empty(ax, "calls")
+        charts.empty(ax, "calls")
         return fig
     kind = calls["status"].map(lambda s: "429" if s == 429 else ("ok" if s < 400 else "other error"))
     table = (

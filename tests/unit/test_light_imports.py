@@ -71,3 +71,13 @@ def test_section_names_match_the_sections() -> None:
     from maas_helpers.section_names import SECTION_NAMES
 
     assert tuple(SECTIONS) == SECTION_NAMES
+
+
+def test_a_notebook_step_loads_no_plotting() -> None:
+    """Every notebook's first step (`kit.backends`, `kit.plans`, …) loads maas_helpers.steps; matplotlib
+    (~0.8 s per kernel) loads only with the first chart (maas_helpers/charts.py)."""
+    loaded = _loaded("import maas_helpers.steps, maas_helpers.stats, maas_helpers.billing, maas_helpers.teardown")
+    assert "matplotlib" not in loaded
+    assert "matplotlib" in _loaded("from maas_helpers.stats import plot_top_applications\n"
+                                   "import pandas as pd\n"
+                                   "plot_top_applications(pd.DataFrame({'name': [], 'value': []}))")

@@ -64,3 +64,17 @@ def test_failure_names_the_cell_and_stops_the_pre_started_kernel(tmp_path: Path,
     assert len(started) == 3  # 02's kernel was started while 01 ran …
     assert not any(km.is_alive() for km in started)  # … and stopped with the others
     assert not any(Path(km.connection_file).exists() for km in started)  # connection files and sockets gone
+
+
+def test_a_kernel_starts_with_the_kit_loaded_and_a_clean_namespace(tmp_path: Path, started: list[Any]) -> None:
+    """The pre-started kernel imports the kit and pandas as it starts (runner.PRELOAD), so a notebook's first
+    step does not wait for them; the learner's namespace holds none of it."""
+    nbs = [_notebook(tmp_path / "00_n.ipynb",
+                     "import sys\n"
+                     "print('loaded', all(m in sys.modules for m in ('maas_helpers.kit', 'maas_helpers.steps', "
+                     "'pandas')))\n"
+                     "print('namespace', sorted(k for k in globals() if 'maas' in k or k == 'pandas'))")]
+    report = runner.execute_sequence(nbs, tmp_path / "out", {}, {}, target="sandbox", echo=lambda _: None)
+    assert report.ok, report
+    out = _stdout(tmp_path / "out" / "notebooks" / "00_n.ipynb")
+    assert "loaded True" in out and "namespace []" in out, out
