@@ -21,7 +21,7 @@ from maas_helpers.reconcile.context import Context
 from maas_helpers.reconcile.organisation import registry, registry_by_admin_api
 from maas_helpers.reconcile.owned import CLAIMING, applications
 from maas_helpers.reconcile.policy_check import offered
-from maas_helpers.reconcile.portal import CMS_LISTINGS, cms_listing
+from maas_helpers.reconcile.portal import CMS_LISTINGS, cms_listing, load_manifest
 from maas_helpers.reconcile.sample_data import SAMPLE_PRODUCT
 from maas_helpers.reconcile.sso import providers
 from maas_helpers.section_names import PRODUCT_SECTIONS
@@ -35,6 +35,9 @@ WORKERS = 16
 def warm_up(ctx: Context, sections: Iterable[str], stage_of: Callable[[str], int]) -> None:
     """Read what `sections` will read of the account-wide lists, side by side (concurrency > 1 only)."""
     names = set(sections)
+    portal = ctx.catalogue.portal
+    if "portal" in names and portal.enabled:
+        load_manifest(ctx)  # local input first: a missing manifest is one line before any call
     loads: dict[str, tuple[int, Callable[[], Any]]] = {}
 
     def want(key: str, stage: int, load: Callable[[], Any], *users: str) -> None:
@@ -50,7 +53,6 @@ def warm_up(ctx: Context, sections: Iterable[str], stage_of: Callable[[str], int
     want("provider", stage_of("organisation"), ctx.provider, "organisation")
     if registry_by_admin_api(ctx):
         want("registry", stage_of("policy_registry"), lambda: registry(ctx), "policy_registry")
-    portal = ctx.catalogue.portal
     if portal.enabled:
         if portal.remove_access_code:
             want("provider", min(stage_of("organisation"), stage_of("portal")), ctx.provider, "portal")
