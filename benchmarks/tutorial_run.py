@@ -20,19 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the shared harness, tests/harness/
 
 from harness.loopback import bench_line  # noqa: E402
+from harness.trees import commit_tree, load_average, tree_env  # noqa: E402
 
 DEFAULT_BASE = "bcb7389"  # issue 30's starting point
 
@@ -69,8 +70,8 @@ PYCACHE = Path(tempfile.mkdtemp(prefix="maas-pycache-"))  # removed at the end o
 
 
 def _env(tree: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**env, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": str(PYCACHE / tree.name)}
+    env = {k: v for k, v in tree_env(tree).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE / tree.name)}
 
 
 def _help_seconds(tree: Path) -> float:
@@ -98,10 +99,6 @@ def _tutorial(tree: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _load() -> str:
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=DEFAULT_BASE, help="commit to compare with, or 'none'")
@@ -109,61 +106,57 @@ def main() -> int:
     parser.add_argument("--skip-tutorial", action="store_true")
     args = parser.parse_args()
 
-    trees: dict[str, Path] = {"this": ROOT}
-    tmp = None
-    if args.base != "none":
-        tmp = Path(tempfile.mkdtemp(prefix="maas-base-")) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tmp), args.base],
-                       check=True)
-        trees = {f"base {args.base}": tmp, **trees}
-    try:
-        print(f"start: {_load()} (2-core machine shared with other work: compare ratios, measured side by side)")
-        for tree in trees.values():  # warm-up: bytecode written, files in the page cache
-            _help_seconds(tree)
-        helps: dict[str, list[float]] = {name: [] for name in trees}
-        for _ in range(args.help_runs):  # interleaved: both trees see the same load
-            for name, tree in trees.items():
-                helps[name].append(_help_seconds(tree))
-        medians = {name: statistics.median(values) for name, values in helps.items()}
-        for name, median in medians.items():
-            print(f"maas --help [{name}]: median {median:.3f} s of {args.help_runs} (target <= 0.35 s idle)")
-        print(bench_line("maas --help (median)", round(medians["this"], 3), "s", target="<= 0.35 idle",
-                         ok=medians["this"] <= 0.35))
-        if len(medians) == 2:
-            base, this = medians.values()
-            print(f"maas --help: this / base = {this / base:.2f}")
-        for name, tree in trees.items():
-            print(f"import maas_helpers.cli [{name}], -X importtime top 5 (self ms, cumulative ms):")
-            for module, own, cumulative in _importtime_top(tree):
-                print(f"  {module:<45} {own:8.1f} {cumulative:9.1f}")
-        if not args.skip_tutorial:
-            reruns = {}
-            for name, tree in trees.items():
-                result = _tutorial(tree)
-                print(f"tutorial [{name}] ({_load()}): sandbox start {result['sandbox_start']:.1f} s")
-                for label in ("cold", "rerun"):
-                    if label not in result:
-                        continue
-                    run = result[label]
-                    print(f"  {label}: {'ok' if run['ok'] else 'FAILED'} in {run['seconds']:.1f} s")
-                    for nb_name, status, seconds in run["notebooks"]:
-                        print(f"    {nb_name:<30} {status:<8} {seconds:5.1f} s")
-                if result.get("rerun", {}).get("ok"):
-                    reruns[name] = result["rerun"]["seconds"]
-                if name == "this":
-                    rerun = result.get("rerun", {})
-                    print(bench_line("tutorial re-run", round(rerun.get("seconds", 0.0), 1), "s", target="<= 25 idle",
-                                     ok=bool(rerun.get("ok")) and rerun["seconds"] <= 25))
-            if len(reruns) == 2:
-                base, this = reruns.values()
-                print(f"tutorial re-run: this / base = {this / base:.2f} (target <= 25 s idle)")
-        print(f"end: {_load()}")
-    finally:
-        if tmp is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp)], check=False)
-            tmp.parent.rmdir()
-        shutil.rmtree(PYCACHE, ignore_errors=True)
+    with ExitStack() as stack:
+        trees: dict[str, Path] = {"this": ROOT}
+        if args.base != "none":
+            trees = {f"base {args.base}": stack.enter_context(commit_tree(args.base)), **trees}
+        stack.callback(shutil.rmtree, PYCACHE, ignore_errors=True)
+        _measure(trees, args)
     return 0
+
+
+def _measure(trees: dict[str, Path], args: argparse.Namespace) -> None:
+    print(f"start: {load_average()} (2-core machine shared with other work: compare ratios, measured side by side)")
+    for tree in trees.values():  # warm-up: bytecode written, files in the page cache
+        _help_seconds(tree)
+    helps: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(args.help_runs):  # interleaved: both trees see the same load
+        for name, tree in trees.items():
+            helps[name].append(_help_seconds(tree))
+    medians = {name: statistics.median(values) for name, values in helps.items()}
+    for name, median in medians.items():
+        print(f"maas --help [{name}]: median {median:.3f} s of {args.help_runs} (target <= 0.35 s idle)")
+    print(bench_line("maas --help (median)", round(medians["this"], 3), "s", target="<= 0.35 idle",
+                     ok=medians["this"] <= 0.35))
+    if len(medians) == 2:
+        base, this = medians.values()
+        print(f"maas --help: this / base = {this / base:.2f}")
+    for name, tree in trees.items():
+        print(f"import maas_helpers.cli [{name}], -X importtime top 5 (self ms, cumulative ms):")
+        for module, own, cumulative in _importtime_top(tree):
+            print(f"  {module:<45} {own:8.1f} {cumulative:9.1f}")
+    if not args.skip_tutorial:
+        reruns = {}
+        for name, tree in trees.items():
+            result = _tutorial(tree)
+            print(f"tutorial [{name}] ({load_average()}): sandbox start {result['sandbox_start']:.1f} s")
+            for label in ("cold", "rerun"):
+                if label not in result:
+                    continue
+                run = result[label]
+                print(f"  {label}: {'ok' if run['ok'] else 'FAILED'} in {run['seconds']:.1f} s")
+                for nb_name, status, seconds in run["notebooks"]:
+                    print(f"    {nb_name:<30} {status:<8} {seconds:5.1f} s")
+            if result.get("rerun", {}).get("ok"):
+                reruns[name] = result["rerun"]["seconds"]
+            if name == "this":
+                rerun = result.get("rerun", {})
+                print(bench_line("tutorial re-run", round(rerun.get("seconds", 0.0), 1), "s", target="<= 25 idle",
+                                 ok=bool(rerun.get("ok")) and rerun["seconds"] <= 25))
+        if len(reruns) == 2:
+            base, this = reruns.values()
+            print(f"tutorial re-run: this / base = {this / base:.2f} (target <= 25 s idle)")
+    print(f"end: {load_average()}")
 
 
 if __name__ == "__main__":
