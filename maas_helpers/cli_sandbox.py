@@ -7,13 +7,18 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from maas_sandbox import control
+from maas_helpers.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from maas_sandbox import control
+else:  # loaded by the first sandbox command, not by `maas --help` (urllib.request pulls ssl, email, http.client)
+    control = lazy_module("maas_sandbox.control")
 
 sandbox_app = typer.Typer(help="Run the local 3scale sandbox (admin API, gateway, portal, SSO, model server).")
 console = Console()
