@@ -188,7 +188,8 @@ def apply_subscriptions_and_apps(ctx: Context) -> StepResult:
             ctx.forget(f"apps:{account_id}", f"subs:{account_id}")
             new = created.get(action.writes[0].provides or "")
             action.link = ctx.link(f"/p/admin/applications/{new['id']}") if new else None
-    # round 2: subscriptions (read after the applications' writes) and billing
+    # round 2: subscriptions (an account that got an application above has its subscriptions read again: porta
+    # subscribes it with the application) and billing
     if ctx.catalogue.subscribe_existing_accounts:
         everyone = list(accounts.values())
         subs = dict(zip([a["id"] for a in everyone], ctx.map(lambda a: subscriptions_of(ctx, a), everyone),

@@ -75,6 +75,7 @@ def apply_active_docs(ctx: Context) -> StepResult:
     with ctx.client.about("ActiveDocs"):
         docs = ctx.active_docs()
     services = {p.system_name: s for p in ctx.catalogue.products if p.active_doc and (s := ctx.service(p))}
+
     def endpoint(product: Product) -> str:
         with ctx.client.about(f"ActiveDoc {product.active_doc.system_name}"):  # type: ignore[union-attr]
             return str(entity(ctx.proxy(services[product.system_name])).get("endpoint") or "")
