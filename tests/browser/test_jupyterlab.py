@@ -5,23 +5,18 @@ elements of a real size. Screenshots go to build/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from maas_helpers.runner import NOTEBOOKS_DIR, run_notebooks
 
-from harness.ports import free_port
+from harness.jupyterlab import jupyter_lab, make_lab_flag
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -40,34 +35,8 @@ def lab(portal_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     notebooks.mkdir()
     for name in ("00_configure", "04_products", "11_traffic_statistics"):
         shutil.copy(NOTEBOOKS_DIR / f"{name}.ipynb", notebooks)
-    token, port = secrets.token_hex(16), free_port()
-    allow_root = ["--allow-root"] if os.geteuid() == 0 else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env.update({"MAAS_CONFIG": str(notebooks / "maas-config.yaml"), "PYTHONPATH": str(ROOT),
-                "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")})
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("jupyter-lab")), "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
-         f"--IdentityProvider.token={token}", "--ServerApp.root_dir", str(notebooks),
-         "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.contents_manager_class=maas_helpers.lab.KernelLanguageContents", *allow_root],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=open(home / "lab.log", "w"))  # noqa: SIM115
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (home / "lab.log").read_text()[-2000:]
-            try:
-                if requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        yield f"{base}/lab/tree/{{}}?reset&token={token}", notebooks
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with jupyter_lab(home, notebooks, make_lab_flag(), env={"MAAS_CONFIG": str(notebooks / "maas-config.yaml")}) as url:
+        yield url, notebooks
 
 
 def _run_all(context: Any, url: str, name: str, timeout_s: float = 90) -> Any:

@@ -6,67 +6,18 @@ The same server without that contents manager shows the check can fail."""
 
 from __future__ import annotations
 
-import os
-import re
-import secrets
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from maas_helpers.runner import NOTEBOOKS_DIR
 
-from harness.ports import free_port
+from harness.jupyterlab import jupyter_lab, make_lab_flag
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 NOTEBOOKS = ("03_backends.ipynb", "99_teardown.ipynb")
-
-
-def _make_lab_flag() -> str:
-    """The contents-manager option exactly as the Makefile's `lab` target passes it."""
-    found = re.search(r"--ServerApp\.contents_manager_class=\S+", (ROOT / "Makefile").read_text())
-    assert found, "make lab does not set the contents manager"
-    return found.group(0)
-
-
-@contextmanager
-def _lab(root: Path, *extra: str) -> Iterator[str]:
-    token, port = secrets.token_hex(16), free_port()
-    allow_root = ["--allow-root"] if os.geteuid() == 0 else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env.update({"PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(root / "cfg"),
-                "JUPYTER_RUNTIME_DIR": str(root / "runtime")})
-    log = root / "lab.log"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("jupyter-lab")), "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
-         f"--IdentityProvider.token={token}", "--ServerApp.root_dir", str(root / "notebooks"),
-         "--LabApp.expose_app_in_browser=True", *allow_root, *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))  # noqa: SIM115
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                if requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        yield f"{base}/lab/tree/{{}}?reset&token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _dirty_after_kernel_start(browser: Any, url: str, name: str, shot: Path | None = None) -> bool:
@@ -96,9 +47,10 @@ def lab_root(tmp_path: Path) -> Path:
 
 
 def test_notebooks_open_unmodified_in_make_labs_jupyterlab(browser: Any, lab_root: Path, screenshots: Path) -> None:
-    with _lab(lab_root, _make_lab_flag()) as url:
+    with jupyter_lab(lab_root, lab_root / "notebooks", make_lab_flag()) as url:
         for name in NOTEBOOKS:
             shot = screenshots / f"lab-open-{name.removesuffix('.ipynb')}.png"
             assert not _dirty_after_kernel_start(browser, url, name, shot), f"{name} opens modified"
-    with _lab(lab_root) as url:  # jupyter_server's default contents manager: the kernel's update dirties it
+    # jupyter_server's default contents manager: the kernel's update dirties the notebook
+    with jupyter_lab(lab_root, lab_root / "notebooks") as url:
         assert _dirty_after_kernel_start(browser, url, NOTEBOOKS[0])
