@@ -86,6 +86,16 @@ def model_schema(model: str | type) -> Schema:
     return build(name)
 
 
+def said(error: Any) -> str:
+    """A jsonschema-rs error's message, with every allowed value of an enum named (it names two and counts
+    the rest), so the line says how to fix it."""
+    import jsonschema_rs
+
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum):
+        return f"{json.dumps(error.instance)} is not one of {', '.join(json.dumps(o) for o in error.kind.options)}"
+    return str(error.message)
+
+
 def schema_errors(obj: dict[str, Any], schema: Schema, object_meta: Schema | None = None) -> list[str]:
     """Schema errors as ``path: message`` (metadata checked against ObjectMeta when given).
 
@@ -96,7 +106,7 @@ def schema_errors(obj: dict[str, Any], schema: Schema, object_meta: Schema | Non
 
     def problems(instance: Any, node: Schema, prefix: str) -> list[str]:
         validator = jsonschema_rs.Draft7Validator(node, validate_formats=False)
-        return [f"{prefix}{'.'.join(str(p) for p in e.instance_path) or ('' if prefix else '<root>')}: {e.message}"
+        return [f"{prefix}{'.'.join(str(p) for p in e.instance_path) or ('' if prefix else '<root>')}: {said(e)}"
                 for e in validator.iter_errors(instance)]
 
     errors = problems(obj, schema, "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from maas_helpers.crdcheck import said
 from maas_helpers.errors import ConfigError
 from maas_helpers.reconcile.context import Context
 
@@ -81,9 +82,5 @@ def _check_configuration(product: str, name: str, version: str, config: dict[str
     error = next(iter(sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.instance_path])), None)
     if error is not None:
         where = "/".join(str(p) for p in error.instance_path) or "configuration"
-        message = error.message
-        if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum):  # it names two, counts the rest
-            choices = ", ".join(json.dumps(o) for o in error.kind.options)
-            message = f"{json.dumps(error.instance)} is not one of {choices}"
-        raise ConfigError(f"product {product}: policy {name} {version}: {where}: {message}; fix the "
+        raise ConfigError(f"product {product}: policy {name} {version}: {where}: {said(error)}; fix the "
                           "catalogue's policy configuration")

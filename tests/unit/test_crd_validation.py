@@ -273,3 +273,10 @@ def test_operator_rules_beyond_the_schema() -> None:
             "version": manifest["version"],
             "secretRef": {"name": "apicast-policy-llm-metrics-1-0-0"},
         }
+
+
+def test_an_enum_error_names_every_allowed_value() -> None:
+    """jsonschema-rs names two choices and counts the rest; the kit's line names them all (crdcheck.said)."""
+    schema = {"type": "object", "properties": {"pull": {"enum": ["Always", "IfNotPresent", "Never"]}}}
+    assert crdcheck.schema_errors({"pull": "Sometimes"}, schema) == [
+        'pull: "Sometimes" is not one of "Always", "IfNotPresent", "Never"']
