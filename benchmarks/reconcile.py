@@ -37,6 +37,7 @@ from maas_sandbox import control  # noqa: E402
 
 from harness import loopback as lb  # noqa: E402 - benchmarks/ is not a package
 from harness import sandbox  # noqa: E402
+from harness.trees import with_bytecode_cache  # noqa: E402
 
 KINDS = ("chat", "completion", "embedding", "chat", "completion")
 PHASES = ("apply", "re-apply", "re-apply CLI", "destroy")
@@ -47,8 +48,7 @@ MAAS = Path(sys.executable).with_name("maas")  # the console script installed be
 def _cli_reapply(config: Path, runs: int = 3) -> tuple[int, int, dict, float]:
     """`maas apply` in a new process, timed from start to exit (median of `runs`, after one untimed run that
     fills the bytecode cache); calls and writes from its summary line."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(config.parent / "pycache")
+    env = with_bytecode_cache(os.environ, config.parent / "pycache")
     times = []
     for _ in range(runs + 1):
         start = time.perf_counter()

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the shared harness, tests/harness/
 
 from harness.loopback import bench_line  # noqa: E402
-from harness.trees import commit_tree, load_average, tree_env  # noqa: E402
+from harness.trees import commit_tree, load_average, tree_env, with_bytecode_cache  # noqa: E402
 
 DEFAULT_BASE = "bcb7389"  # issue 30's starting point
 
@@ -70,8 +70,7 @@ PYCACHE = Path(tempfile.mkdtemp(prefix="maas-pycache-"))  # removed at the end o
 
 
 def _env(tree: Path) -> dict[str, str]:
-    env = {k: v for k, v in tree_env(tree).items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE / tree.name)}
+    return with_bytecode_cache(tree_env(tree), PYCACHE / tree.name)
 
 
 def _help_seconds(tree: Path) -> float:

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,12 @@ def commit_tree(commit: str, repo: Path = ROOT) -> Iterator[Path]:
 def tree_env(tree: Path) -> dict[str, str]:
     """The environment for a child that imports the kit and the sandbox from `tree`."""
     return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def with_bytecode_cache(env: Mapping[str, str], cache: Path) -> dict[str, str]:
+    """`env` for a child that caches compiled modules in `cache`, as Python does on a user's machine, whatever
+    PYTHONDONTWRITEBYTECODE says here (without it every start compiles the kit again)."""
+    return {**{k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPYCACHEPREFIX": str(cache)}
 
 
 def load_average() -> str:
