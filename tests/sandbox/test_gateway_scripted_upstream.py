@@ -338,7 +338,9 @@ def test_a_pooled_connection_closed_by_the_upstream_is_retried_once_on_a_new_one
     gateway: Gateway, upstream: Upstream
 ) -> None:
     """A kept-alive upstream connection closed before any byte of the response (gateway/upstream.py `Stale`)
-    is retried on a new connection: the client gets the one answer, counted once."""
+    is retried on a new connection: the client gets the one answer, counted once. nginx, which APIcast runs
+    on, does the same: src/http/ngx_http_upstream.c `ngx_http_upstream_next` gives a request whose cached
+    (keepalive) connection failed one more try (`u->peer.tries++`)."""
     assert gateway.send("ok").status_code == 200  # leaves a kept-alive connection in the gateway's pool
     before, tokens = len(upstream.targets), gateway.tokens_recorded()
     retried = gateway.send("drop-reused")
